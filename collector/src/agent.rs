@@ -1,0 +1,290 @@
+//! The agent loop: a collection task on a fixed interval feeding the send
+//! queue, and a sender task draining it into a [`Sink`] with jittered
+//! backoff. Collection never waits on the network.
+
+use crate::output::Output;
+use crate::proc::HostInput;
+use crate::queue::SendQueue;
+use crate::sink::{SendError, Sink};
+use crate::stats::AgentStats;
+use dozor_common::protocol::{HeartbeatRequest, HostInventory, Task, TaskResult};
+use rand::Rng;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub interval: Duration,
+    /// Bound of the in-memory queue while the server is away.
+    pub max_queued_samples: usize,
+    /// Largest heartbeat when catching up on a backlog.
+    pub max_batch_samples: usize,
+    /// Wait after the server rejects the key, before asking again.
+    pub unauthorized_wait: Duration,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(10),
+            max_queued_samples: 1_000_000,
+            max_batch_samples: 50_000,
+            unauthorized_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+pub struct Agent {
+    input: HostInput,
+    sink: Arc<dyn Sink>,
+    cfg: AgentConfig,
+    stats: Arc<AgentStats>,
+    queue: Mutex<SendQueue>,
+    wake: Notify,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Agent {
+    pub fn new(input: HostInput, sink: Arc<dyn Sink>, cfg: AgentConfig) -> Arc<Self> {
+        Arc::new(Self {
+            queue: Mutex::new(SendQueue::new(cfg.max_queued_samples)),
+            input,
+            sink,
+            cfg,
+            stats: Arc::new(AgentStats::default()),
+            wake: Notify::new(),
+        })
+    }
+
+    pub fn stats(&self) -> &AgentStats {
+        &self.stats
+    }
+
+    /// Runs until `shutdown`, then makes one last attempt to flush.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let sender = tokio::spawn(self.clone().send_loop(shutdown.clone()));
+        let mut tick = tokio::time::interval(self.cfg.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => self.collect_once().await,
+            }
+        }
+        let _ = sender.await;
+    }
+
+    /// One collection pass into the queue.
+    pub async fn collect_once(&self) {
+        let input = self.input.clone();
+        let started = Instant::now();
+        let res = tokio::task::spawn_blocking(move || {
+            let mut out = Output::new(now_ms());
+            let errors = input.collect(&mut out);
+            (out, errors)
+        })
+        .await;
+        let (mut out, errors) = match res {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "collection task failed");
+                self.stats.collect_errors.fetch_add(1, Relaxed);
+                return;
+            }
+        };
+        for e in &errors {
+            tracing::warn!(error = %e, "host metric source failed");
+        }
+        let s = &self.stats;
+        s.collect_errors.fetch_add(errors.len() as u64, Relaxed);
+        s.passes.fetch_add(1, Relaxed);
+        s.last_collect_us
+            .store(started.elapsed().as_micros() as u64, Relaxed);
+        s.emit(&mut out);
+        let dropped = {
+            let mut q = self.queue.lock().expect("queue lock");
+            let d = q.push(out.into_series());
+            s.queued_samples.store(q.samples() as u64, Relaxed);
+            d
+        };
+        if dropped > 0 {
+            s.dropped_queue_full.fetch_add(dropped as u64, Relaxed);
+            tracing::warn!(dropped, "send queue full: dropped the oldest samples");
+        }
+        self.wake.notify_one();
+    }
+
+    async fn send_loop(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new();
+        let mut inventory_sent: Option<HostInventory> = None;
+        let mut results: Vec<TaskResult> = Vec::new();
+        let mut seen_tasks = SeenTasks::default();
+        loop {
+            let stopping = shutdown.is_cancelled();
+            let passes = self
+                .queue
+                .lock()
+                .expect("queue lock")
+                .take(self.cfg.max_batch_samples);
+            if passes.is_empty() {
+                if stopping {
+                    return;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = self.wake.notified() => {}
+                }
+                continue;
+            }
+            let inventory = crate::inventory::read(self.input.root());
+            let send_inventory = inventory_sent.as_ref() != Some(&inventory);
+            let req = HeartbeatRequest {
+                inventory: send_inventory.then(|| inventory.clone()),
+                series: passes.iter().flatten().cloned().collect(),
+                task_results: results.clone(),
+            };
+            let n = req.sample_count() as u64;
+            let send = self.sink.send(req);
+            // On shutdown give the final flush a bounded time.
+            let outcome = if stopping {
+                match tokio::time::timeout(Duration::from_secs(5), send).await {
+                    Ok(o) => o,
+                    Err(_) => return,
+                }
+            } else {
+                send.await
+            };
+            let wait = match outcome {
+                Ok(resp) => {
+                    backoff.reset();
+                    self.stats.heartbeats_ok.fetch_add(1, Relaxed);
+                    self.stats.samples_sent.fetch_add(n, Relaxed);
+                    if send_inventory {
+                        inventory_sent = Some(inventory);
+                    }
+                    results = resp
+                        .tasks
+                        .into_iter()
+                        .filter(|t| seen_tasks.first_time(t.id))
+                        .map(run_task)
+                        .collect();
+                    None
+                }
+                Err(SendError::Rejected(msg)) => {
+                    // Never retried (remote-write contract): a bad batch
+                    // would otherwise block every later one.
+                    tracing::error!(error = %msg, samples = n, "server rejected a batch; dropping it");
+                    self.stats.send_rejected.fetch_add(1, Relaxed);
+                    self.stats.dropped_rejected.fetch_add(n, Relaxed);
+                    None
+                }
+                Err(SendError::Unauthorized(msg)) => {
+                    tracing::error!(error = %msg, "the server does not accept this agent's key (revoked or unknown). Samples are kept in memory; to enrol again delete agent.json in the state dir and restart with --enroll-token");
+                    self.stats.send_unauthorized.fetch_add(1, Relaxed);
+                    self.requeue(passes);
+                    Some(self.cfg.unauthorized_wait)
+                }
+                Err(SendError::Retry { message, after }) => {
+                    let d = after.unwrap_or_else(|| backoff.next());
+                    tracing::warn!(error = %message, retry_in = ?d, "heartbeat failed; will retry");
+                    self.stats.send_retry.fetch_add(1, Relaxed);
+                    self.requeue(passes);
+                    Some(d)
+                }
+            };
+            if stopping {
+                return;
+            }
+            if let Some(d) = wait {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(d) => {}
+                }
+            }
+        }
+    }
+
+    fn requeue(&self, passes: Vec<Vec<dozor_common::SeriesBatch>>) {
+        let mut q = self.queue.lock().expect("queue lock");
+        let dropped = q.requeue(passes);
+        self.stats.queued_samples.store(q.samples() as u64, Relaxed);
+        self.stats
+            .dropped_queue_full
+            .fetch_add(dropped as u64, Relaxed);
+    }
+}
+
+/// No task kinds exist yet in this agent; answering keeps the server's
+/// queue honest instead of leaving tasks pending forever.
+fn run_task(t: Task) -> TaskResult {
+    tracing::warn!(task_id = t.id, kind = %t.kind, "unsupported task kind");
+    TaskResult {
+        task_id: t.id,
+        ok: false,
+        message: format!("unsupported task kind {:?}", t.kind),
+        output: serde_json::Value::Null,
+    }
+}
+
+/// Remembers recent task ids so a re-delivered task is not run twice.
+#[derive(Default)]
+struct SeenTasks {
+    set: HashSet<i64>,
+    order: VecDeque<i64>,
+}
+
+impl SeenTasks {
+    fn first_time(&mut self, id: i64) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > 4096 {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// Exponential backoff from 1 s to 60 s with full jitter, so a fleet does
+/// not reconnect in lockstep after a server restart.
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new() -> Self {
+        Self { attempt: 0 }
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    pub fn next(&mut self) -> Duration {
+        let cap = Duration::from_secs(60);
+        let base = Duration::from_secs(1) * 2u32.saturating_pow(self.attempt.min(6));
+        self.attempt += 1;
+        let max = base.min(cap);
+        let ms = rand::thread_rng().gen_range(max.as_millis() as u64 / 2..=max.as_millis() as u64);
+        Duration::from_millis(ms)
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}

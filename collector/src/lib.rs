@@ -1,0 +1,18 @@
+//! dozor's collector: host metrics from `/proc` and `/sys` (node_exporter
+//! names), pushed to the server. Used by the `dozor-collector` binary and
+//! embedded in `dozor-server` as its local collector.
+//!
+//! One folder per input (`proc/` today; `docker/` and `scrape/` come later),
+//! each turning a source into [`output::Output`] samples. The
+//! [`agent::Agent`] loop queues passes and pushes them through a
+//! [`sink::Sink`].
+
+pub mod agent;
+pub mod http;
+pub mod inventory;
+pub mod output;
+pub mod proc;
+pub mod queue;
+pub mod sink;
+pub mod state;
+pub mod stats;

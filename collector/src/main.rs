@@ -1,0 +1,166 @@
+//! `dozor-collector`: enrol once, then push host metrics on an interval.
+
+use anyhow::Context;
+use clap::Parser;
+use dozor_collector::agent::{Agent, AgentConfig, Backoff};
+use dozor_collector::http::ServerClient;
+use dozor_collector::proc::HostInput;
+use dozor_collector::state::{self, AgentState};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Collects this host's metrics and pushes them to a dozor server.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Base URL of the dozor server, e.g. http://monitor.example:8080
+    #[arg(long, env = "DOZOR_SERVER")]
+    server: String,
+    /// Enrolment token from the server's DATA_DIR/enroll-token; needed only
+    /// until the agent key is saved in the state dir.
+    #[arg(long, env = "DOZOR_ENROLL_TOKEN", hide_env_values = true)]
+    enroll_token: Option<String>,
+    /// Directory holding the host's `proc` and `sys` (use /host in a
+    /// container started with -v /:/host:ro).
+    #[arg(long, env = "DOZOR_ROOT", default_value = "/")]
+    root: PathBuf,
+    /// Where the agent key is kept (agent.json, mode 0600).
+    #[arg(
+        long,
+        env = "DOZOR_STATE_DIR",
+        default_value = "/var/lib/dozor-collector"
+    )]
+    state_dir: PathBuf,
+    /// How often to collect and push, e.g. 10s, 1m.
+    #[arg(long, env = "DOZOR_INTERVAL", default_value = "10s", value_parser = parse_interval)]
+    interval: Duration,
+    /// Agent name, which becomes the `host` label (default: the host's hostname).
+    #[arg(long, env = "DOZOR_NAME")]
+    name: Option<String>,
+    /// Most samples kept in memory while the server is unreachable.
+    #[arg(long, env = "DOZOR_MAX_QUEUED_SAMPLES", default_value_t = 1_000_000)]
+    max_queued_samples: usize,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = dozor_common::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) {
+        return Err("interval must be at least 1s".into());
+    }
+    Ok(d)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let input = HostInput::new(&args.root);
+    if !input.proc_path("stat").exists() {
+        anyhow::bail!(
+            "{} does not exist: --root must point at a directory holding the host's proc and sys",
+            input.proc_path("stat").display()
+        );
+    }
+    let client = ServerClient::new(&args.server).context("cannot build HTTP client")?;
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+
+    let state = match state::load(&args.state_dir)? {
+        Some(st) => {
+            tracing::info!(agent = %st.name, id = st.agent_id, state = %state::state_file(&args.state_dir).display(), "using saved agent key");
+            st
+        }
+        None => {
+            let Some(token) = args.enroll_token.as_deref() else {
+                anyhow::bail!(
+                    "no agent key in {} and no --enroll-token given; pass the token from the server's DATA_DIR/enroll-token",
+                    args.state_dir.display()
+                );
+            };
+            let name = match &args.name {
+                Some(n) => n.clone(),
+                None => dozor_collector::inventory::read(&args.root).hostname,
+            };
+            let name = if name.is_empty() {
+                hostname::get()?.to_string_lossy().into_owned()
+            } else {
+                name
+            };
+            match enroll(&client, token, &name, &args, &shutdown).await? {
+                Some(st) => st,
+                None => return Ok(()),
+            }
+        }
+    };
+    tracing::info!(server = %client.base(), agent = %state.name, interval = ?args.interval, root = %args.root.display(), "pushing host metrics");
+    let cfg = AgentConfig {
+        interval: args.interval,
+        max_queued_samples: args.max_queued_samples,
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(input, Arc::new(client.sink(&state.agent_key)), cfg);
+    agent.run(shutdown).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Enrols, retrying: quickly while the server is unreachable, slowly (and
+/// saying why each time) when the token is refused, so a container restart
+/// policy never turns a bad token into a crash loop.
+async fn enroll(
+    client: &ServerClient,
+    token: &str,
+    name: &str,
+    args: &Args,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<AgentState>> {
+    let mut backoff = Backoff::new();
+    loop {
+        let inventory = dozor_collector::inventory::read(&args.root);
+        let wait = match client.enroll(token, name, inventory).await {
+            Ok(resp) => {
+                let st = AgentState {
+                    server: client.base().to_string(),
+                    agent_id: resp.agent_id,
+                    name: resp.name,
+                    agent_key: resp.agent_key,
+                };
+                state::save(&args.state_dir, &st)?;
+                tracing::info!(agent = %st.name, id = st.agent_id, state = %state::state_file(&args.state_dir).display(), "enrolled; agent key saved");
+                return Ok(Some(st));
+            }
+            Err(e) if e.is_transient() => {
+                let d = backoff.next();
+                tracing::warn!(error = %e, retry_in = ?d, "enrolment failed; will retry");
+                d
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "enrolment refused; retrying in 5 minutes");
+                Duration::from_secs(300)
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+fn spawn_signal_handler(token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down: flushing queued samples");
+        token.cancel();
+    });
+}

@@ -1,0 +1,63 @@
+//! Accumulates the samples of one collection pass, all at one timestamp.
+
+use dozor_common::{Labels, Sample, SeriesBatch};
+
+pub struct Output {
+    ts_ms: i64,
+    series: Vec<SeriesBatch>,
+}
+
+impl Output {
+    pub fn new(ts_ms: i64) -> Self {
+        Self {
+            ts_ms,
+            series: Vec::new(),
+        }
+    }
+
+    pub fn ts_ms(&self) -> i64 {
+        self.ts_ms
+    }
+
+    pub fn push(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let labels: Labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.series.push(SeriesBatch::new(
+            name,
+            labels,
+            vec![Sample::new(self.ts_ms, value)],
+        ));
+    }
+
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    pub fn into_series(self) -> Vec<SeriesBatch> {
+        self.series
+    }
+
+    /// The value of the one series with this name and labels (tests).
+    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.series
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.labels.len() == labels.len()
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|s| s.samples[0].value)
+    }
+
+    pub fn series(&self) -> &[SeriesBatch] {
+        &self.series
+    }
+}

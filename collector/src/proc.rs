@@ -1,0 +1,112 @@
+//! The host input: node_exporter-compatible metrics read from `ROOT/proc` and
+//! `ROOT/sys`, so a containerised collector with `-v /:/host:ro` reports the
+//! host, not its own container. Parsers take readers so fixtures can test
+//! them with exact values.
+
+mod diskstats;
+mod filesystem;
+mod meminfo;
+mod netdev;
+mod pressure;
+mod stat;
+
+pub use filesystem::FsFilter;
+
+use crate::output::Output;
+use std::path::{Path, PathBuf};
+
+/// What went wrong in one file. One bad file does not stop the others.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ProcError {
+    pub file: String,
+    pub message: String,
+}
+
+impl ProcError {
+    pub(crate) fn new(file: &Path, message: impl std::fmt::Display) -> Self {
+        Self {
+            file: file.display().to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HostInput {
+    root: PathBuf,
+    ticks_per_second: u64,
+    fs_filter: FsFilter,
+}
+
+impl HostInput {
+    /// `root` is the directory that holds the host's `proc` and `sys`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            // USER_HZ: the unit of /proc/stat. It is a kernel ABI constant
+            // (100 on every mainstream architecture), read from sysconf so an
+            // unusual build still comes out right.
+            ticks_per_second: rustix::param::clock_ticks_per_second(),
+            fs_filter: FsFilter::default(),
+        }
+    }
+
+    pub fn with_ticks_per_second(mut self, tps: u64) -> Self {
+        self.ticks_per_second = tps.max(1);
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn proc_path(&self, rel: &str) -> PathBuf {
+        self.root.join("proc").join(rel)
+    }
+
+    /// Reads every source once. Blocking: call from `spawn_blocking`.
+    /// Samples go to `out`; each failed source adds an error and the rest
+    /// carry on, because a missing PSI file must not hide CPU metrics.
+    pub fn collect(&self, out: &mut Output) -> Vec<ProcError> {
+        let mut errors = Vec::new();
+        let mut run = |r: Result<(), ProcError>| {
+            if let Err(e) = r {
+                errors.push(e);
+            }
+        };
+        run(stat::collect(
+            &self.proc_path("stat"),
+            self.ticks_per_second,
+            out,
+        ));
+        run(stat::collect_loadavg(&self.proc_path("loadavg"), out));
+        run(meminfo::collect(&self.proc_path("meminfo"), out));
+        run(diskstats::collect(&self.proc_path("diskstats"), out));
+        run(netdev::collect(&self.proc_path("net/dev"), out));
+        // PSI exists only on kernels >= 4.20 built with it; absence is normal.
+        let psi = self.proc_path("pressure");
+        if psi.is_dir() {
+            run(pressure::collect(&psi, out));
+        }
+        errors.extend(filesystem::collect(&self.root, &self.fs_filter, out));
+        errors
+    }
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<String, ProcError> {
+    std::fs::read_to_string(path).map_err(|e| ProcError::new(path, e))
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use std::path::PathBuf;
+
+    pub fn fixture_root() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/host"))
+    }
+
+    pub fn fixture(rel: &str) -> PathBuf {
+        fixture_root().join("proc").join(rel)
+    }
+}

@@ -1,0 +1,159 @@
+//! `/proc/diskstats` as node_exporter's `node_disk_*`. Partitions and
+//! loop/ram devices are skipped with node_exporter's default exclusion, so
+//! disk totals are not double-counted.
+
+use super::ProcError;
+use crate::output::Output;
+use procfs_core::{DiskStats, FromRead};
+use std::path::Path;
+
+/// Bytes per sector in /proc/diskstats, fixed by the kernel ABI regardless
+/// of the device's real sector size.
+const SECTOR_BYTES: f64 = 512.0;
+
+pub fn collect(path: &Path, out: &mut Output) -> Result<(), ProcError> {
+    let stats = DiskStats::from_file(path).map_err(|e| ProcError::new(path, e))?;
+    for d in stats.0.iter().filter(|d| !excluded(&d.name)) {
+        let dev = [("device", d.name.as_str())];
+        let ms = |v: u64| v as f64 / 1000.0;
+        out.push("node_disk_reads_completed_total", &dev, d.reads as f64);
+        out.push("node_disk_reads_merged_total", &dev, d.merged as f64);
+        out.push(
+            "node_disk_read_bytes_total",
+            &dev,
+            d.sectors_read as f64 * SECTOR_BYTES,
+        );
+        out.push(
+            "node_disk_read_time_seconds_total",
+            &dev,
+            ms(d.time_reading),
+        );
+        out.push("node_disk_writes_completed_total", &dev, d.writes as f64);
+        out.push(
+            "node_disk_writes_merged_total",
+            &dev,
+            d.writes_merged as f64,
+        );
+        out.push(
+            "node_disk_written_bytes_total",
+            &dev,
+            d.sectors_written as f64 * SECTOR_BYTES,
+        );
+        out.push(
+            "node_disk_write_time_seconds_total",
+            &dev,
+            ms(d.time_writing),
+        );
+        out.push("node_disk_io_now", &dev, d.in_progress as f64);
+        out.push(
+            "node_disk_io_time_seconds_total",
+            &dev,
+            ms(d.time_in_progress),
+        );
+        out.push(
+            "node_disk_io_time_weighted_seconds_total",
+            &dev,
+            ms(d.weighted_time_in_progress),
+        );
+        if let (Some(n), Some(m), Some(s), Some(t)) = (
+            d.discards,
+            d.discards_merged,
+            d.sectors_discarded,
+            d.time_discarding,
+        ) {
+            out.push("node_disk_discards_completed_total", &dev, n as f64);
+            out.push("node_disk_discards_merged_total", &dev, m as f64);
+            out.push("node_disk_discarded_sectors_total", &dev, s as f64);
+            out.push("node_disk_discard_time_seconds_total", &dev, ms(t));
+        }
+        if let (Some(n), Some(t)) = (d.flushes, d.time_flushing) {
+            out.push("node_disk_flush_requests_total", &dev, n as f64);
+            out.push("node_disk_flush_requests_time_seconds_total", &dev, ms(t));
+        }
+    }
+    Ok(())
+}
+
+/// node_exporter's default `^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$`.
+pub fn excluded(name: &str) -> bool {
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    if stem.len() == name.len() {
+        return false;
+    }
+    if matches!(stem, "ram" | "zram" | "loop" | "fd") {
+        return true;
+    }
+    let b = stem.as_bytes();
+    let disk_letter = |prefix: &str| {
+        b.len() == prefix.len() + 1
+            && stem.starts_with(prefix)
+            && b[prefix.len()].is_ascii_lowercase()
+    };
+    if disk_letter("hd") || disk_letter("sd") || disk_letter("vd") || disk_letter("xvd") {
+        return true;
+    }
+    // nvme<N>n<M>p
+    if let Some(rest) = stem.strip_prefix("nvme").and_then(|r| r.strip_suffix('p')) {
+        if let Some((a, b)) = rest.split_once('n') {
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+            return digits(a) && digits(b);
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::tests_support::fixture;
+
+    #[test]
+    fn parses_fixture_diskstats_exactly() {
+        let mut out = Output::new(0);
+        collect(&fixture("diskstats"), &mut out).unwrap();
+        let v = |n: &str| out.find(n, &[("device", "vda")]);
+        assert_eq!(v("node_disk_reads_completed_total"), Some(56_363.0));
+        assert_eq!(v("node_disk_reads_merged_total"), Some(9_704.0));
+        assert_eq!(v("node_disk_read_bytes_total"), Some(3_587_818.0 * 512.0));
+        assert_eq!(v("node_disk_read_time_seconds_total"), Some(28.486));
+        assert_eq!(v("node_disk_writes_completed_total"), Some(11_885.0));
+        assert_eq!(
+            v("node_disk_written_bytes_total"),
+            Some(3_438_976.0 * 512.0)
+        );
+        assert_eq!(v("node_disk_write_time_seconds_total"), Some(15.422));
+        assert_eq!(v("node_disk_io_now"), Some(0.0));
+        assert_eq!(v("node_disk_io_time_seconds_total"), Some(13.124));
+        assert_eq!(v("node_disk_io_time_weighted_seconds_total"), Some(44.265));
+        assert_eq!(v("node_disk_discards_completed_total"), Some(1517.0));
+        assert_eq!(v("node_disk_flush_requests_total"), Some(1604.0));
+        assert_eq!(
+            v("node_disk_flush_requests_time_seconds_total"),
+            Some(0.074)
+        );
+        // loop0-7 and zram0 are excluded: only vda remains.
+        assert!(out.series().iter().all(|s| s.labels["device"] == "vda"));
+        assert_eq!(out.len(), 17);
+    }
+
+    #[test]
+    fn exclusion_matches_node_exporter() {
+        for yes in [
+            "loop0",
+            "ram12",
+            "zram0",
+            "sda1",
+            "vda2",
+            "xvdb3",
+            "nvme0n1p2",
+            "fd0",
+        ] {
+            assert!(excluded(yes), "{yes}");
+        }
+        for no in [
+            "sda", "vda", "nvme0n1", "dm-0", "md0", "sr0", "mmcblk0", "loop",
+        ] {
+            assert!(!excluded(no), "{no}");
+        }
+    }
+}

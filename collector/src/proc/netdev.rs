@@ -1,0 +1,135 @@
+//! `/proc/net/dev` as node_exporter's `node_network_{receive,transmit}_*`.
+//! Parsed by hand: long interface names run into the first counter
+//! ("veth9f3a2b1:1234567890"), which whitespace splitting gets wrong.
+
+use super::{read_file, ProcError};
+use crate::output::Output;
+use std::path::Path;
+
+const RECEIVE: [&str; 8] = [
+    "bytes",
+    "packets",
+    "errs",
+    "drop",
+    "fifo",
+    "frame",
+    "compressed",
+    "multicast",
+];
+const TRANSMIT: [&str; 8] = [
+    "bytes",
+    "packets",
+    "errs",
+    "drop",
+    "fifo",
+    "colls",
+    "carrier",
+    "compressed",
+];
+
+pub fn collect(path: &Path, out: &mut Output) -> Result<(), ProcError> {
+    let text = read_file(path)?;
+    parse(&text, out).map_err(|m| ProcError::new(path, m))
+}
+
+pub fn parse(text: &str, out: &mut Output) -> Result<(), String> {
+    // Two header lines, then "name: 16 counters".
+    for line in text.lines().skip(2).filter(|l| !l.trim().is_empty()) {
+        let (name, rest) = line
+            .split_once(':')
+            .ok_or_else(|| format!("line without ':': {line:?}"))?;
+        let device = name.trim();
+        let values: Vec<f64> = rest
+            .split_ascii_whitespace()
+            .map(|v| v.parse::<u64>().map(|n| n as f64))
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("{device}: bad counter"))?;
+        if values.len() != 16 {
+            return Err(format!(
+                "{device}: expected 16 counters, found {}",
+                values.len()
+            ));
+        }
+        let dev = [("device", device)];
+        for (i, what) in RECEIVE.iter().enumerate() {
+            out.push(
+                &format!("node_network_receive_{what}_total"),
+                &dev,
+                values[i],
+            );
+        }
+        for (i, what) in TRANSMIT.iter().enumerate() {
+            out.push(
+                &format!("node_network_transmit_{what}_total"),
+                &dev,
+                values[8 + i],
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::tests_support::fixture;
+
+    #[test]
+    fn parses_fixture_net_dev_exactly() {
+        let mut out = Output::new(0);
+        collect(&fixture("net/dev"), &mut out).unwrap();
+        let v = |n: &str, d: &str| out.find(n, &[("device", d)]);
+        assert_eq!(
+            v("node_network_receive_bytes_total", "eth0"),
+            Some(207_968_691.0)
+        );
+        assert_eq!(
+            v("node_network_receive_packets_total", "eth0"),
+            Some(7280.0)
+        );
+        assert_eq!(
+            v("node_network_transmit_bytes_total", "eth0"),
+            Some(389_208.0)
+        );
+        assert_eq!(
+            v("node_network_transmit_packets_total", "eth0"),
+            Some(4116.0)
+        );
+        assert_eq!(v("node_network_transmit_drop_total", "docker0"), Some(2.0));
+        assert_eq!(v("node_network_receive_bytes_total", "lo"), Some(3193.0));
+        // The long name glued to its first counter.
+        assert_eq!(
+            v("node_network_receive_bytes_total", "veth9f3a2b1"),
+            Some(1_234_567_890.0)
+        );
+        assert_eq!(
+            v("node_network_receive_errs_total", "veth9f3a2b1"),
+            Some(1.0)
+        );
+        assert_eq!(
+            v("node_network_receive_drop_total", "veth9f3a2b1"),
+            Some(2.0)
+        );
+        assert_eq!(
+            v("node_network_transmit_bytes_total", "veth9f3a2b1"),
+            Some(987_654_321.0)
+        );
+        assert_eq!(
+            v("node_network_transmit_errs_total", "veth9f3a2b1"),
+            Some(3.0)
+        );
+        assert_eq!(
+            v("node_network_transmit_drop_total", "veth9f3a2b1"),
+            Some(4.0)
+        );
+        assert_eq!(out.len(), 6 * 16);
+    }
+
+    #[test]
+    fn rejects_short_lines() {
+        let bad = "h1\nh2\n eth0: 1 2 3\n";
+        assert!(parse(bad, &mut Output::new(0))
+            .unwrap_err()
+            .contains("expected 16"));
+    }
+}

@@ -1,0 +1,29 @@
+//! Where heartbeats go. The remote collector posts them over HTTP; the
+//! server's embedded collector hands them straight to its ingest path. Both
+//! see the same outcomes, so the agent loop is written once.
+
+use async_trait::async_trait;
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// 400/413: the batch itself is bad. Retrying cannot help, so it is
+    /// dropped (as Prometheus remote-write does) and the error logged.
+    #[error("server rejected the batch: {0}")]
+    Rejected(String),
+    /// 401/403: the key is wrong or revoked. Data is kept; the agent waits.
+    #[error("agent key rejected: {0}")]
+    Unauthorized(String),
+    /// Network errors, 5xx and 429: keep the batch and retry later.
+    #[error("{message}")]
+    Retry {
+        message: String,
+        after: Option<Duration>,
+    },
+}
+
+#[async_trait]
+pub trait Sink: Send + Sync {
+    async fn send(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, SendError>;
+}

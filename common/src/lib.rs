@@ -1,0 +1,13 @@
+//! Types shared by the dozor server and collector: the Prometheus data model,
+//! the agent wire protocol, duration parsing and the text exposition encoder.
+//!
+//! Invariant: this crate does no I/O, so both binaries (and tests) can use it
+//! without pulling in a runtime.
+
+pub mod duration;
+pub mod expo;
+pub mod model;
+pub mod protocol;
+
+pub use duration::{format_duration, parse_duration, DurationError};
+pub use model::{Labels, ModelError, Sample, SeriesBatch};

@@ -1,0 +1,253 @@
+//! The Prometheus data model: a series is a metric name plus a sorted label
+//! set; a sample is a millisecond timestamp and an f64.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    MetricName(String),
+    #[error("invalid label name {0:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __")]
+    LabelName(String),
+    #[error("label {name:?} value is {len} bytes; the limit is {max}")]
+    LabelValueTooLong {
+        name: String,
+        len: usize,
+        max: usize,
+    },
+    #[error("series has {0} labels; the limit is {1}")]
+    TooManyLabels(usize, usize),
+}
+
+pub const MAX_LABEL_VALUE_BYTES: usize = 4096;
+pub const MAX_LABELS: usize = 64;
+
+/// Sorted label pairs, excluding the metric name. Sorting makes the textual
+/// key (and so the fingerprint) independent of the order an agent sent them.
+pub type Labels = BTreeMap<String, String>;
+
+/// One sample. Values travel as JSON numbers when finite and as the strings
+/// `"NaN"`, `"+Inf"`, `"-Inf"` otherwise, because JSON has no such numbers
+/// and Prometheus staleness markers are NaN.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub ts_ms: i64,
+    pub value: f64,
+}
+
+impl Sample {
+    pub fn new(ts_ms: i64, value: f64) -> Self {
+        Self { ts_ms, value }
+    }
+}
+
+impl Serialize for Sample {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&self.ts_ms)?;
+        if self.value.is_finite() {
+            t.serialize_element(&self.value)?;
+        } else {
+            t.serialize_element(format_value(self.value).as_str())?;
+        }
+        t.end()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WireValue {
+    Num(f64),
+    Str(String),
+}
+
+impl<'de> Deserialize<'de> for Sample {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (ts_ms, v): (i64, WireValue) = Deserialize::deserialize(d)?;
+        let value = match v {
+            WireValue::Num(n) => n,
+            WireValue::Str(s) => parse_value(&s)
+                .ok_or_else(|| serde::de::Error::custom(format!("invalid sample value {s:?}")))?,
+        };
+        Ok(Sample { ts_ms, value })
+    }
+}
+
+/// Formats a value the way the Prometheus text format and HTTP API do.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Parses a Prometheus value string, including `NaN`, `+Inf`, `-Inf`, `Inf`.
+pub fn parse_value(s: &str) -> Option<f64> {
+    match s {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        _ => s.parse().ok(),
+    }
+}
+
+/// All samples of one series in a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesBatch {
+    pub name: String,
+    #[serde(default)]
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+impl SeriesBatch {
+    pub fn new(name: impl Into<String>, labels: Labels, samples: Vec<Sample>) -> Self {
+        Self {
+            name: name.into(),
+            labels,
+            samples,
+        }
+    }
+
+    /// Checks names and sizes; the caller reports the error with the series'
+    /// position so a user can find it.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        validate_metric_name(&self.name)?;
+        if self.labels.len() > MAX_LABELS {
+            return Err(ModelError::TooManyLabels(self.labels.len(), MAX_LABELS));
+        }
+        for (k, v) in &self.labels {
+            validate_label_name(k)?;
+            if v.len() > MAX_LABEL_VALUE_BYTES {
+                return Err(ModelError::LabelValueTooLong {
+                    name: k.clone(),
+                    len: v.len(),
+                    max: MAX_LABEL_VALUE_BYTES,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The canonical text of the series, `name{a="1",b="2"}`, with label
+    /// values escaped as in the exposition format. Two series are the same
+    /// exactly when their keys are equal.
+    pub fn key(&self) -> String {
+        series_key(&self.name, &self.labels)
+    }
+}
+
+pub fn series_key(name: &str, labels: &Labels) -> String {
+    let mut out = String::with_capacity(name.len() + labels.len() * 24);
+    out.push_str(name);
+    out.push('{');
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{k}=\"");
+        crate::expo::escape_label_value_into(&mut out, v);
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
+
+/// A stable 64-bit fingerprint of the canonical key (FNV-1a). It is only an
+/// index: storage keeps the full labels and detects collisions.
+pub fn fingerprint(key: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
+
+pub fn validate_metric_name(name: &str) -> Result<(), ModelError> {
+    let ok = !name.is_empty()
+        && name.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ModelError::MetricName(name.to_string()))
+    }
+}
+
+pub fn validate_label_name(name: &str) -> Result<(), ModelError> {
+    let ok = !name.is_empty()
+        && !name.starts_with("__")
+        && name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(ModelError::LabelName(name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn key_is_sorted_and_escaped() {
+        let b = SeriesBatch::new("up", labels(&[("z", "a\"b"), ("a", "x,y=}\n\\")]), vec![]);
+        assert_eq!(b.key(), r#"up{a="x,y=}\n\\",z="a\"b"}"#);
+    }
+
+    #[test]
+    fn non_finite_values_round_trip_through_json() {
+        let s = vec![
+            Sample::new(1, f64::NAN),
+            Sample::new(2, f64::INFINITY),
+            Sample::new(3, f64::NEG_INFINITY),
+            Sample::new(4, 0.25),
+        ];
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(json, r#"[[1,"NaN"],[2,"+Inf"],[3,"-Inf"],[4,0.25]]"#);
+        let back: Vec<Sample> = serde_json::from_str(&json).unwrap();
+        assert!(back[0].value.is_nan());
+        assert_eq!(back[1].value, f64::INFINITY);
+        assert_eq!(back[2].value, f64::NEG_INFINITY);
+        assert_eq!(back[3].value, 0.25);
+        assert!(serde_json::from_str::<Vec<Sample>>(r#"[[1,"lots"]]"#).is_err());
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert!(validate_metric_name("node_cpu_seconds_total").is_ok());
+        assert!(validate_metric_name("job:rate5m:sum").is_ok());
+        assert!(validate_metric_name("1up").is_err());
+        assert!(validate_metric_name("").is_err());
+        assert!(validate_metric_name("a-b").is_err());
+        assert!(validate_label_name("mode").is_ok());
+        assert!(validate_label_name("__name__").is_err());
+        assert!(validate_label_name("a:b").is_err());
+    }
+
+    #[test]
+    fn fingerprint_depends_on_every_byte() {
+        assert_ne!(fingerprint("up{a=\"1\"}"), fingerprint("up{a=\"2\"}"));
+        assert_eq!(fingerprint("x"), fingerprint("x"));
+    }
+}

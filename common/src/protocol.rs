@@ -1,0 +1,113 @@
+//! The agent ↔ server wire protocol (JSON, compressed with zstd or gzip).
+//!
+//! Paths:
+//! - `POST /api/v1/agents/enroll`: [`EnrollRequest`] → [`EnrollResponse`].
+//! - `POST /api/v1/agents/heartbeat` with `Authorization: Bearer <agent key>`:
+//!   [`HeartbeatRequest`] → [`HeartbeatResponse`], sent only after commit.
+//!
+//! Errors are [`ErrorBody`] with the status codes of the Prometheus
+//! remote-write contract: 400 never retried, 401/403 key, 413 too large,
+//! 429 with `Retry-After`, 503 storage down (retried with backoff).
+
+use crate::model::SeriesBatch;
+use serde::{Deserialize, Serialize};
+
+pub const ENROLL_PATH: &str = "/api/v1/agents/enroll";
+pub const HEARTBEAT_PATH: &str = "/api/v1/agents/heartbeat";
+/// The label the server stamps on every series from the agent's identity.
+pub const HOST_LABEL: &str = "host";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub token: String,
+    pub name: String,
+    #[serde(default)]
+    pub inventory: Option<HostInventory>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub agent_id: i64,
+    pub name: String,
+    /// Shown once; the server keeps only its hash.
+    pub agent_key: String,
+}
+
+/// Facts about a host, sent at enrolment and then whenever they change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostInventory {
+    pub hostname: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub kernel: String,
+    #[serde(default)]
+    pub cpu_model: String,
+    #[serde(default)]
+    pub cpu_cores: u32,
+    #[serde(default)]
+    pub memory_bytes: u64,
+    /// Unix seconds.
+    #[serde(default)]
+    pub boot_time: i64,
+    #[serde(default)]
+    pub agent_version: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    #[serde(default)]
+    pub inventory: Option<HostInventory>,
+    #[serde(default)]
+    pub series: Vec<SeriesBatch>,
+    #[serde(default)]
+    pub task_results: Vec<TaskResult>,
+}
+
+impl HeartbeatRequest {
+    pub fn sample_count(&self) -> usize {
+        self.series.iter().map(|s| s.samples.len()).sum()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    /// Samples newly stored (re-sent duplicates are not counted).
+    pub stored_samples: u64,
+    /// Samples dropped because they are older than the retention window.
+    #[serde(default)]
+    pub dropped_samples: u64,
+    #[serde(default)]
+    pub tasks: Vec<Task>,
+}
+
+/// Work the server asks an agent to do. Ids are unique; an agent that sees
+/// the same id twice must not run it twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: i64,
+    pub kind: String,
+    #[serde(default)]
+    pub payload: serde_json::Value,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub task_id: i64,
+    pub ok: bool,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub output: serde_json::Value,
+}
+
+/// Every error response. `field` points at the part of the payload at fault
+/// (for example `series[3].labels.host`), when there is one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
