@@ -1,0 +1,126 @@
+//! Storage: a small set of traits with one module per backend.
+//!
+//! Writing ([`SampleWriter`]) is kept apart from reading ([`SampleReader`]),
+//! as Prometheus splits Appender and Querier. Agents, enrolment tokens and
+//! tasks live in the [`Catalog`]. Housekeeping (partitions, rollups,
+//! retention) is [`Maintenance`]. Each backend owns its migrations.
+//!
+//! Invariant: only this module and its children import sqlx.
+
+mod cache;
+mod error;
+pub mod postgres;
+pub mod rollup;
+pub mod sqlite;
+mod types;
+
+pub use cache::SeriesCache;
+pub use error::StorageError;
+pub use types::*;
+
+use async_trait::async_trait;
+use dozor_common::{Labels, Sample, SeriesBatch};
+use std::sync::Arc;
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait SampleWriter: Send + Sync {
+    /// Stores validated series (the `host` label already stamped). Samples
+    /// already present at the same (series, ts) are skipped, so a re-sent
+    /// batch stores nothing twice. Returns when the data is committed.
+    async fn append(&self, batch: &[SeriesBatch], now_ms: i64) -> Result<AppendOutcome>;
+}
+
+#[async_trait]
+pub trait SampleReader: Send + Sync {
+    /// Series with this metric name (when given) whose labels include all
+    /// of `equal` (exact matches), at most `limit`.
+    async fn find_series(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+    ) -> Result<Vec<SeriesInfo>>;
+    async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>>;
+    /// Raw samples with `start_ms <= ts <= end_ms`, oldest first.
+    async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>>;
+    /// Rollup buckets whose start lies in `[start_ms, end_ms]`.
+    async fn rollups(
+        &self,
+        series_id: i64,
+        res: rollup::Resolution,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<RollupPoint>>;
+    async fn series_count(&self) -> Result<i64>;
+}
+
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    async fn create_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<i64>;
+    /// True when the hash belongs to a token that is not revoked.
+    async fn enroll_token_valid(&self, token_hash: &str) -> Result<bool>;
+    /// Revokes every enrolment token; returns how many were live.
+    async fn revoke_enroll_tokens(&self, now_ms: i64) -> Result<u64>;
+
+    /// Creates an agent, or re-keys a revoked one with the same name.
+    async fn create_agent(&self, new: &NewAgent, now_ms: i64) -> Result<CreateAgent>;
+    async fn agent_by_key_hash(&self, key_hash: &str) -> Result<Option<AgentRecord>>;
+    async fn agent_by_name(&self, name: &str) -> Result<Option<AgentRecord>>;
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>>;
+    async fn revoke_agent(&self, name: &str, now_ms: i64) -> Result<bool>;
+    /// Records a heartbeat; `inventory` is stored when present.
+    async fn touch_agent(
+        &self,
+        agent_id: i64,
+        now_ms: i64,
+        inventory: Option<&serde_json::Value>,
+    ) -> Result<()>;
+
+    async fn enqueue_task(&self, task: &NewTask, now_ms: i64) -> Result<i64>;
+    /// Tasks not yet finished, oldest first, marked delivered. Delivery is
+    /// at-least-once: a task stays pending until its result arrives.
+    async fn take_tasks(&self, agent_id: i64, now_ms: i64, limit: usize)
+        -> Result<Vec<TaskRecord>>;
+    /// Stores a result; ignored unless the task belongs to `agent_id`.
+    async fn finish_task(
+        &self,
+        agent_id: i64,
+        result: &dozor_common::protocol::TaskResult,
+        now_ms: i64,
+    ) -> Result<bool>;
+    async fn task(&self, id: i64) -> Result<Option<TaskRecord>>;
+}
+
+#[async_trait]
+pub trait Maintenance: Send + Sync {
+    async fn ping(&self) -> Result<()>;
+    /// Creates what ingest will need soon (daily partitions).
+    async fn prepare(&self, now_ms: i64) -> Result<()>;
+    /// Brings server-maintained rollups up to date. Returns buckets written.
+    async fn refresh_rollups(&self, now_ms: i64) -> Result<u64>;
+    /// Deletes data older than `now - retention`.
+    async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome>;
+}
+
+pub trait Storage: SampleWriter + SampleReader + Catalog + Maintenance {
+    /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
+    fn describe(&self) -> String;
+    fn cache(&self) -> &SeriesCache;
+}
+
+pub type Store = Arc<dyn Storage>;
+
+/// Opens the store for `url`: `postgres://`/`postgresql://` select
+/// PostgreSQL, `sqlite://PATH` or a plain path selects SQLite.
+pub async fn open(url: &str, opts: &OpenOptions) -> Result<Store> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url, opts).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Arc::new(
+            sqlite::SqliteStore::open(path.as_ref(), opts).await?,
+        ))
+    }
+}

@@ -1,0 +1,389 @@
+//! PostgreSQL, with TimescaleDB when the extension can be created (see
+//! migrations/postgres/0002_samples.sql for both layouts). Samples are
+//! written with one `INSERT … SELECT FROM UNNEST(arrays)` per batch.
+
+mod catalog;
+mod maintenance;
+
+use super::rollup::{self, Resolution};
+use super::sqlite::{labels_json, parse_labels};
+use super::{
+    AppendOutcome, OpenOptions, Result, RollupPoint, SampleReader, SampleWriter, SeriesCache,
+    SeriesInfo, Storage, StorageError,
+};
+use async_trait::async_trait;
+use dozor_common::model::{fingerprint, series_key};
+use dozor_common::{Labels, Sample, SeriesBatch};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use tokio::sync::Mutex;
+use tracing::instrument;
+
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Timescale,
+    Partitioned,
+}
+
+pub struct PgStore {
+    pool: PgPool,
+    target: String,
+    layout: Layout,
+    cache: SeriesCache,
+    /// Days (ms / DAY_MS) whose partition is known to exist.
+    partitions: Mutex<HashSet<i64>>,
+    retention_ms: i64,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, opts: &OpenOptions) -> Result<Self> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StorageError::Open(format!("invalid PostgreSQL URL: {e}")))?;
+        let target = format!(
+            "{}:{}/{}",
+            connect.get_host(),
+            connect.get_port(),
+            connect.get_database().unwrap_or("(default)")
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|e| {
+                StorageError::Open(format!(
+                    "cannot reach PostgreSQL at {target}: {e}; check DOZOR_DATABASE_URL, or omit it to use the embedded SQLite store"
+                ))
+            })?;
+        sqlx::migrate!("../migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StorageError::Migrate(e.to_string()))?;
+        let layout: String =
+            sqlx::query_scalar("SELECT value FROM storage_meta WHERE key = 'layout'")
+                .fetch_one(&pool)
+                .await?;
+        let layout = if layout == "timescaledb" {
+            Layout::Timescale
+        } else {
+            Layout::Partitioned
+        };
+        let store = Self {
+            pool,
+            target,
+            layout,
+            cache: SeriesCache::default(),
+            partitions: Mutex::new(HashSet::new()),
+            retention_ms: opts.retention.as_millis() as i64,
+        };
+        if layout == Layout::Timescale {
+            store.set_timescale_retention().await?;
+        }
+        Ok(store)
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Policies are replaced at every start so `--retention` takes effect.
+    async fn set_timescale_retention(&self) -> Result<()> {
+        for table in ["samples", "samples_5m", "samples_1h"] {
+            sqlx::query("SELECT remove_retention_policy($1, if_exists => true)")
+                .bind(table)
+                .execute(&self.pool)
+                .await?;
+            sqlx::query(
+                "SELECT add_retention_policy($1, drop_after => make_interval(secs => $2::float8 / 1000))",
+            )
+            .bind(table)
+            .bind(self.retention_ms)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure every day in `days` has a partition (partitioned layout).
+    async fn ensure_partitions(&self, days: impl IntoIterator<Item = i64>) -> Result<()> {
+        if self.layout != Layout::Partitioned {
+            return Ok(());
+        }
+        let mut known = self.partitions.lock().await;
+        for day in days {
+            if known.contains(&day) {
+                continue;
+            }
+            sqlx::query("SELECT dozor_ensure_partition((dozor_ts($1) AT TIME ZONE 'UTC')::date)")
+                .bind(day * DAY_MS)
+                .execute(&self.pool)
+                .await?;
+            known.insert(day);
+        }
+        Ok(())
+    }
+
+    /// Resolves series ids for cache misses: one SELECT for all, one
+    /// INSERT for the new ones, and a re-read for any lost race.
+    async fn resolve(
+        &self,
+        misses: &[(&SeriesBatch, String)],
+        now_ms: i64,
+    ) -> Result<(HashMap<String, i64>, u64)> {
+        let fps: Vec<i64> = misses.iter().map(|(_, k)| fingerprint(k)).collect();
+        let mut ids = HashMap::new();
+        self.read_ids(&fps, misses, &mut ids).await?;
+        let missing: Vec<&(&SeriesBatch, String)> = misses
+            .iter()
+            .filter(|(_, k)| !ids.contains_key(k))
+            .collect();
+        if missing.is_empty() {
+            return Ok((ids, 0));
+        }
+        let new_fps: Vec<i64> = missing.iter().map(|(_, k)| fingerprint(k)).collect();
+        let metrics: Vec<&str> = missing.iter().map(|(s, _)| s.name.as_str()).collect();
+        let labels: Vec<String> = missing
+            .iter()
+            .map(|(s, _)| labels_json(&s.labels))
+            .collect();
+        let created = sqlx::query(
+            "INSERT INTO series (fingerprint, metric, labels, created_ms)
+             SELECT f, m, l::jsonb, $4 FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS u(f, m, l)
+             ON CONFLICT (fingerprint) DO NOTHING",
+        )
+        .bind(&new_fps)
+        .bind(&metrics)
+        .bind(&labels)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        self.read_ids(&new_fps, misses, &mut ids).await?;
+        if let Some((_, k)) = misses.iter().find(|(_, k)| !ids.contains_key(k)) {
+            return Err(StorageError::Other(format!(
+                "series {k} vanished while being created"
+            )));
+        }
+        Ok((ids, created))
+    }
+
+    async fn read_ids(
+        &self,
+        fps: &[i64],
+        misses: &[(&SeriesBatch, String)],
+        ids: &mut HashMap<String, i64>,
+    ) -> Result<()> {
+        let want: HashMap<i64, &str> = misses
+            .iter()
+            .map(|(_, k)| (fingerprint(k), k.as_str()))
+            .collect();
+        let rows = sqlx::query(
+            "SELECT id, fingerprint, metric, labels::text FROM series WHERE fingerprint = ANY($1)",
+        )
+        .bind(fps)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let fp: i64 = r.get(1);
+            let key = series_key(r.get::<&str, _>(2), &parse_labels(r.get(3))?);
+            match want.get(&fp) {
+                Some(k) if *k == key => {
+                    ids.insert(key, r.get(0));
+                }
+                Some(k) => return Err(StorageError::Collision(key, k.to_string())),
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SampleWriter for PgStore {
+    #[instrument(skip_all, fields(backend = "postgres", series = batch.len()))]
+    async fn append(&self, batch: &[SeriesBatch], now_ms: i64) -> Result<AppendOutcome> {
+        let mut out = AppendOutcome::default();
+        let keyed: Vec<(&SeriesBatch, String)> = batch.iter().map(|s| (s, s.key())).collect();
+        let mut ids: Vec<Option<i64>> = keyed
+            .iter()
+            .map(|(_, k)| self.cache.get(k, now_ms))
+            .collect();
+        let misses: Vec<(&SeriesBatch, String)> = keyed
+            .iter()
+            .zip(&ids)
+            .filter(|(_, id)| id.is_none())
+            .map(|((s, k), _)| (*s, k.clone()))
+            .collect();
+        if !misses.is_empty() {
+            let (found, created) = self.resolve(&misses, now_ms).await?;
+            out.new_series = created;
+            for ((_, k), id) in keyed.iter().zip(ids.iter_mut()) {
+                if id.is_none() {
+                    let v = found[k];
+                    self.cache.insert(k.clone(), v, now_ms);
+                    *id = Some(v);
+                }
+            }
+        }
+        let n: usize = batch.iter().map(|s| s.samples.len()).sum();
+        let (mut ts, mut sid, mut val) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for ((s, _), id) in keyed.iter().zip(&ids) {
+            let id = id.expect("resolved");
+            for p in &s.samples {
+                ts.push(p.ts_ms);
+                sid.push(id);
+                val.push(p.value);
+            }
+        }
+        let days: HashSet<i64> = ts.iter().map(|t| t.div_euclid(DAY_MS)).collect();
+        self.ensure_partitions(days).await?;
+        let insert = sqlx::query(
+            "INSERT INTO samples (ts, series_id, value)
+             SELECT dozor_ts(t), s, v FROM UNNEST($1::int8[], $2::int8[], $3::float8[]) AS u(t, s, v)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&ts)
+        .bind(&sid)
+        .bind(&val);
+        let late = if self.layout == Layout::Partitioned {
+            rollup::late_buckets(ts.iter().copied(), now_ms)
+        } else {
+            Vec::new()
+        };
+        if late.is_empty() {
+            out.stored = insert.execute(&self.pool).await?.rows_affected();
+        } else {
+            // Marks and samples commit together; DO UPDATE (not NOTHING)
+            // row-locks the mark so a concurrent rollup pass that claims
+            // it waits for this commit (see storage::rollup).
+            let mut tx = self.pool.begin().await?;
+            out.stored = insert.execute(&mut *tx).await?.rows_affected();
+            sqlx::query(
+                "INSERT INTO rollup_dirty (bucket_ms) SELECT * FROM UNNEST($1::int8[])
+                 ON CONFLICT (bucket_ms) DO UPDATE SET bucket_ms = EXCLUDED.bucket_ms",
+            )
+            .bind(&late)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        out.duplicate = n as u64 - out.stored;
+        Ok(out)
+    }
+}
+
+fn series_info(r: &sqlx::postgres::PgRow) -> Result<SeriesInfo> {
+    Ok(SeriesInfo {
+        id: r.get(0),
+        metric: r.get(1),
+        labels: parse_labels(r.get(2))?,
+    })
+}
+
+#[async_trait]
+impl SampleReader for PgStore {
+    #[instrument(skip_all, fields(backend = "postgres"))]
+    async fn find_series(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+    ) -> Result<Vec<SeriesInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, metric, labels::text FROM series
+             WHERE ($1::text IS NULL OR metric = $1) AND labels @> $2::jsonb
+             ORDER BY metric, labels::text LIMIT $3",
+        )
+        .bind(metric)
+        .bind(labels_json(equal))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(series_info).collect()
+    }
+
+    async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>> {
+        let row = sqlx::query("SELECT id, metric, labels::text FROM series WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(series_info).transpose()
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres", series_id))]
+    async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>> {
+        let rows: Vec<(i64, f64)> = sqlx::query_as(
+            "SELECT dozor_ms(ts), value FROM samples
+             WHERE series_id = $1 AND ts >= dozor_ts($2) AND ts <= dozor_ts($3) ORDER BY ts",
+        )
+        .bind(series_id)
+        .bind(start_ms)
+        .bind(end_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(t, v)| Sample::new(t, v)).collect())
+    }
+
+    async fn rollups(
+        &self,
+        series_id: i64,
+        res: Resolution,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<RollupPoint>> {
+        let sql = format!(
+            "SELECT dozor_ms(bucket), min, max, sum, count, last FROM {}
+             WHERE series_id = $1 AND bucket >= dozor_ts($2) AND bucket <= dozor_ts($3) ORDER BY bucket",
+            res.table()
+        );
+        let rows: Vec<(i64, f64, f64, f64, i64, f64)> = sqlx::query_as(&sql)
+            .bind(series_id)
+            .bind(start_ms)
+            .bind(end_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(bucket_ms, min, max, sum, count, last)| RollupPoint {
+                bucket_ms,
+                min,
+                max,
+                sum,
+                count,
+                last,
+            })
+            .collect())
+    }
+
+    async fn series_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM series")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+impl Storage for PgStore {
+    fn describe(&self) -> String {
+        let layout = match self.layout {
+            Layout::Timescale => "timescaledb",
+            Layout::Partitioned => "plain PostgreSQL, daily partitions",
+        };
+        format!("postgresql {} ({layout})", self.target)
+    }
+
+    fn cache(&self) -> &SeriesCache {
+        &self.cache
+    }
+}

@@ -1,0 +1,151 @@
+//! Partitions, rollups and retention for PostgreSQL. With TimescaleDB the
+//! extension's policies do this work and these calls only ping.
+
+use super::{Layout, PgStore, DAY_MS};
+use crate::storage::rollup::{self, MAX_BUCKETS_PER_STEP};
+use crate::storage::{Maintenance, Result, RetentionOutcome};
+use async_trait::async_trait;
+use sqlx::PgConnection;
+use std::collections::BTreeSet;
+use tracing::instrument;
+
+const FIVE: i64 = 300_000;
+const HOUR: i64 = 3_600_000;
+
+const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
+    SELECT series_id, date_bin(INTERVAL '5 minutes', ts, TIMESTAMPTZ 'epoch'),
+           min(value), max(value), sum(value), count(*), (array_agg(value ORDER BY ts DESC))[1]
+    FROM samples WHERE ts >= dozor_ts($1) AND ts < dozor_ts($2)
+    GROUP BY 1, 2
+    ON CONFLICT (series_id, bucket) DO UPDATE SET min = EXCLUDED.min, max = EXCLUDED.max,
+        sum = EXCLUDED.sum, count = EXCLUDED.count, last = EXCLUDED.last";
+
+const ROLLUP_1H: &str = "INSERT INTO samples_1h (series_id, bucket, min, max, sum, count, last)
+    SELECT series_id, dozor_ts($1), min(min), max(max), sum(sum), sum(count),
+           (array_agg(last ORDER BY bucket DESC))[1]
+    FROM samples_5m WHERE bucket >= dozor_ts($1) AND bucket < dozor_ts($1 + 3600000)
+    GROUP BY series_id
+    ON CONFLICT (series_id, bucket) DO UPDATE SET min = EXCLUDED.min, max = EXCLUDED.max,
+        sum = EXCLUDED.sum, count = EXCLUDED.count, last = EXCLUDED.last";
+
+impl PgStore {
+    async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
+        let horizon = rollup::horizon(now_ms);
+        let mut tx = self.pool.begin().await?;
+        let start = watermark(&mut tx, now_ms, self.retention_ms).await?;
+        let end = horizon.min(start + MAX_BUCKETS_PER_STEP * FIVE);
+        let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut written = 0;
+        let mut hours = BTreeSet::new();
+        for b in dirty.iter().copied().filter(|b| *b < start) {
+            written += run(&mut tx, ROLLUP_5M, &[b, b + FIVE]).await?;
+            hours.insert(rollup::floor(b, HOUR));
+        }
+        if end > start {
+            written += run(&mut tx, ROLLUP_5M, &[start, end]).await?;
+            let mut h = rollup::floor(start, HOUR);
+            while h + HOUR <= end {
+                if h + HOUR > start {
+                    hours.insert(h);
+                }
+                h += HOUR;
+            }
+            sqlx::query("UPDATE rollup_state SET watermark_ms = $1 WHERE name = '5m'")
+                .bind(end)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done_to = end.max(start);
+        for h in hours.into_iter().filter(|h| h + HOUR <= done_to) {
+            written += run(&mut tx, ROLLUP_1H, &[h]).await?;
+        }
+        tx.commit().await?;
+        Ok((written, end >= horizon))
+    }
+}
+
+async fn run(tx: &mut PgConnection, sql: &str, args: &[i64]) -> Result<u64> {
+    let mut q = sqlx::query(sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    Ok(q.execute(&mut *tx).await?.rows_affected())
+}
+
+/// Locks the watermark row for the step, so two servers sharing a database
+/// never roll up the same range at once.
+async fn watermark(tx: &mut PgConnection, now_ms: i64, retention_ms: i64) -> Result<i64> {
+    sqlx::query(
+        "INSERT INTO rollup_state (name, watermark_ms) VALUES ('5m', $1) ON CONFLICT DO NOTHING",
+    )
+    .bind(rollup::floor(now_ms - retention_ms, HOUR))
+    .execute(&mut *tx)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m' FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?,
+    )
+}
+
+#[async_trait]
+impl Maintenance for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Partitions for yesterday through the day after tomorrow, so ingest
+    /// rarely has to create one on the hot path.
+    async fn prepare(&self, now_ms: i64) -> Result<()> {
+        let today = now_ms.div_euclid(DAY_MS);
+        self.ensure_partitions(today - 1..=today + 2).await
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres"))]
+    async fn refresh_rollups(&self, now_ms: i64) -> Result<u64> {
+        if self.layout == Layout::Timescale {
+            return Ok(0);
+        }
+        let mut total = 0;
+        loop {
+            let (n, caught_up) = self.rollup_step(now_ms).await?;
+            total += n;
+            if caught_up {
+                return Ok(total);
+            }
+        }
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres"))]
+    async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome> {
+        if self.layout == Layout::Timescale {
+            return Ok(RetentionOutcome::default());
+        }
+        let cutoff = now_ms - retention_ms;
+        let dropped: i32 = sqlx::query_scalar("SELECT dozor_drop_partitions_before(dozor_ts($1))")
+            .bind(cutoff)
+            .fetch_one(&self.pool)
+            .await?;
+        {
+            let mut known = self.partitions.lock().await;
+            known.retain(|d| (d + 1) * DAY_MS > cutoff);
+        }
+        for table in ["samples_5m", "samples_1h"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE bucket < dozor_ts($1)"))
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?;
+        }
+        sqlx::query("DELETE FROM rollup_dirty WHERE bucket_ms < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?;
+        Ok(RetentionOutcome {
+            deleted_samples: 0,
+            dropped_partitions: dropped as u64,
+        })
+    }
+}

@@ -1,0 +1,299 @@
+//! The embedded default: one SQLite file in WAL mode. A single writer
+//! connection serialises writes (SQLite allows one writer anyway, and this
+//! avoids SQLITE_BUSY); a small pool serves reads concurrently.
+
+mod catalog;
+mod maintenance;
+
+use super::rollup::{self, Resolution};
+use super::{
+    AppendOutcome, OpenOptions, Result, RollupPoint, SampleReader, SampleWriter, SeriesCache,
+    SeriesInfo, Storage, StorageError,
+};
+use async_trait::async_trait;
+use dozor_common::model::{fingerprint, series_key};
+use dozor_common::{Labels, Sample, SeriesBatch};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+use tracing::instrument;
+
+/// Rows per multi-row INSERT: 3 parameters each, well under SQLite's
+/// 32766-variable limit.
+const ROWS_PER_INSERT: usize = 1000;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: SqlitePool,
+    reader: SqlitePool,
+    cache: SeriesCache,
+    retention_ms: i64,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StorageError::Open(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let connect = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| StorageError::Open(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let open_err = |e: sqlx::Error| {
+            StorageError::Open(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(connect.clone())
+            .await
+            .map_err(open_err)?;
+        sqlx::migrate!("../migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StorageError::Migrate(e.to_string()))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.clamp(1, 8))
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(connect.read_only(true))
+            .await
+            .map_err(open_err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer,
+            reader,
+            cache: SeriesCache::default(),
+            retention_ms: opts.retention.as_millis() as i64,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+pub(super) fn labels_json(labels: &Labels) -> String {
+    serde_json::to_string(labels).expect("labels serialise")
+}
+
+pub(super) fn parse_labels(text: &str) -> Result<Labels> {
+    serde_json::from_str(text).map_err(|e| StorageError::Other(format!("bad labels JSON: {e}")))
+}
+
+fn value_in(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+fn value_out(v: Option<f64>) -> f64 {
+    v.unwrap_or(f64::NAN)
+}
+
+#[async_trait]
+impl SampleWriter for SqliteStore {
+    #[instrument(skip_all, fields(backend = "sqlite", series = batch.len()))]
+    async fn append(&self, batch: &[SeriesBatch], now_ms: i64) -> Result<AppendOutcome> {
+        let mut out = AppendOutcome::default();
+        let mut tx = self.writer.begin().await?;
+        // New ids enter the cache only after commit: a rolled-back series
+        // row must not leave a dangling id behind.
+        let mut fresh: Vec<(String, i64)> = Vec::new();
+        let mut rows: Vec<(i64, i64, f64)> =
+            Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
+        for s in batch {
+            let key = s.key();
+            let id = match self.cache.get(&key, now_ms) {
+                Some(id) => id,
+                None => {
+                    let (id, created) = resolve_series(&mut tx, s, &key, now_ms).await?;
+                    out.new_series += u64::from(created);
+                    fresh.push((key, id));
+                    id
+                }
+            };
+            rows.extend(s.samples.iter().map(|p| (id, p.ts_ms, p.value)));
+        }
+        let total = rows.len() as u64;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from("INSERT INTO samples (series_id, ts, value) VALUES ");
+            for i in 0..chunk.len() {
+                sql.push_str(if i == 0 { "(?,?,?)" } else { ",(?,?,?)" });
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            for (id, ts, v) in chunk {
+                q = q.bind(id).bind(ts).bind(value_in(*v));
+            }
+            out.stored += q.execute(&mut *tx).await?.rows_affected();
+        }
+        let late = rollup::late_buckets(rows.iter().map(|r| r.1), now_ms);
+        for b in late {
+            sqlx::query("INSERT OR IGNORE INTO rollup_dirty (bucket_ms) VALUES (?)")
+                .bind(b)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        for (key, id) in fresh {
+            self.cache.insert(key, id, now_ms);
+        }
+        out.duplicate = total - out.stored;
+        Ok(out)
+    }
+}
+
+async fn resolve_series(
+    tx: &mut sqlx::SqliteConnection,
+    s: &SeriesBatch,
+    key: &str,
+    now_ms: i64,
+) -> Result<(i64, bool)> {
+    let fp = fingerprint(key);
+    if let Some(row) = sqlx::query("SELECT id, metric, labels FROM series WHERE fingerprint = ?")
+        .bind(fp)
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        let (metric, labels): (String, String) = (row.get(1), row.get(2));
+        let existing = series_key(&metric, &parse_labels(&labels)?);
+        if existing != key {
+            return Err(StorageError::Collision(existing, key.to_string()));
+        }
+        return Ok((row.get(0), false));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO series (fingerprint, metric, labels, created_ms) VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(fp)
+    .bind(&s.name)
+    .bind(labels_json(&s.labels))
+    .bind(now_ms)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok((id, true))
+}
+
+#[async_trait]
+impl SampleReader for SqliteStore {
+    #[instrument(skip_all, fields(backend = "sqlite"))]
+    async fn find_series(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+    ) -> Result<Vec<SeriesInfo>> {
+        let mut sql = String::from("SELECT id, metric, labels FROM series WHERE 1=1");
+        if metric.is_some() {
+            sql.push_str(" AND metric = ?");
+        }
+        for _ in equal {
+            sql.push_str(" AND json_extract(labels, ?) = ?");
+        }
+        sql.push_str(" ORDER BY metric, labels LIMIT ?");
+        let mut q = sqlx::query(&sql);
+        if let Some(m) = metric {
+            q = q.bind(m);
+        }
+        for (k, v) in equal {
+            // Label names are validated identifiers, but quote anyway.
+            q = q.bind(format!("$.\"{k}\"")).bind(v);
+        }
+        let rows = q.bind(limit as i64).fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SeriesInfo {
+                    id: r.get(0),
+                    metric: r.get(1),
+                    labels: parse_labels(r.get(2))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>> {
+        let row = sqlx::query("SELECT id, metric, labels FROM series WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(SeriesInfo {
+                id: r.get(0),
+                metric: r.get(1),
+                labels: parse_labels(r.get(2))?,
+            })
+        })
+        .transpose()
+    }
+
+    #[instrument(skip_all, fields(backend = "sqlite", series_id))]
+    async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>> {
+        let rows: Vec<(i64, Option<f64>)> = sqlx::query_as(
+            "SELECT ts, value FROM samples WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
+        )
+        .bind(series_id)
+        .bind(start_ms)
+        .bind(end_ms)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, v)| Sample::new(t, value_out(v)))
+            .collect())
+    }
+
+    async fn rollups(
+        &self,
+        series_id: i64,
+        res: Resolution,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<RollupPoint>> {
+        let sql = format!(
+            "SELECT bucket, min, max, sum, count, last FROM {} \
+             WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
+            res.table()
+        );
+        let rows: Vec<(i64, Option<f64>, Option<f64>, Option<f64>, i64, Option<f64>)> =
+            sqlx::query_as(&sql)
+                .bind(series_id)
+                .bind(start_ms)
+                .bind(end_ms)
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(b, mn, mx, s, c, l)| RollupPoint {
+                bucket_ms: b,
+                min: value_out(mn),
+                max: value_out(mx),
+                sum: value_out(s),
+                count: c,
+                last: value_out(l),
+            })
+            .collect())
+    }
+
+    async fn series_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM series")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+}
+
+impl Storage for SqliteStore {
+    fn describe(&self) -> String {
+        format!("sqlite {}", self.path.display())
+    }
+
+    fn cache(&self) -> &SeriesCache {
+        &self.cache
+    }
+}

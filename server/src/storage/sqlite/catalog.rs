@@ -1,0 +1,241 @@
+//! Agents, enrolment tokens and tasks in SQLite.
+
+use super::SqliteStore;
+use crate::storage::{AgentRecord, Catalog, CreateAgent, NewAgent, NewTask, Result, TaskRecord};
+use async_trait::async_trait;
+use dozor_common::protocol::TaskResult;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+fn json_col(r: &SqliteRow, i: usize) -> Option<serde_json::Value> {
+    r.get::<Option<String>, _>(i)
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn agent(r: &SqliteRow) -> AgentRecord {
+    AgentRecord {
+        id: r.get(0),
+        name: r.get(1),
+        kind: r.get(2),
+        created_ms: r.get(3),
+        last_seen_ms: r.get(4),
+        revoked_ms: r.get(5),
+        inventory: json_col(r, 6),
+    }
+}
+
+const AGENT_COLS: &str = "id, name, kind, created_ms, last_seen_ms, revoked_ms, inventory";
+const TASK_COLS: &str =
+    "id, agent_id, kind, payload, status, created_ms, delivered_ms, finished_ms, result";
+
+fn task(r: &SqliteRow) -> TaskRecord {
+    TaskRecord {
+        id: r.get(0),
+        agent_id: r.get(1),
+        kind: r.get(2),
+        payload: json_col(r, 3).unwrap_or_default(),
+        status: r.get(4),
+        created_ms: r.get(5),
+        delivered_ms: r.get(6),
+        finished_ms: r.get(7),
+        result: json_col(r, 8),
+    }
+}
+
+#[async_trait]
+impl Catalog for SqliteStore {
+    async fn create_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO enroll_tokens (token_hash, created_ms) VALUES (?, ?) RETURNING id",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_one(&self.writer)
+        .await?)
+    }
+
+    async fn enroll_token_valid(&self, token_hash: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM enroll_tokens WHERE token_hash = ? AND revoked_ms IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn revoke_enroll_tokens(&self, now_ms: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("UPDATE enroll_tokens SET revoked_ms = ? WHERE revoked_ms IS NULL")
+                .bind(now_ms)
+                .execute(&self.writer)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    async fn create_agent(&self, new: &NewAgent, now_ms: i64) -> Result<CreateAgent> {
+        let inventory = new.inventory.as_ref().map(|v| v.to_string());
+        let mut tx = self.writer.begin().await?;
+        let existing: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT id, revoked_ms FROM agents WHERE name = ?")
+                .bind(&new.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let id = match existing {
+            Some((_, None)) => return Ok(CreateAgent::NameTaken),
+            Some((id, Some(_))) => {
+                sqlx::query(
+                    "UPDATE agents SET key_hash = ?, kind = ?, revoked_ms = NULL, inventory = ? WHERE id = ?",
+                )
+                .bind(&new.key_hash)
+                .bind(&new.kind)
+                .bind(&inventory)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO agents (name, key_hash, kind, created_ms, inventory) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(&new.name)
+                .bind(&new.key_hash)
+                .bind(&new.kind)
+                .bind(now_ms)
+                .bind(&inventory)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(CreateAgent::Created(id))
+    }
+
+    async fn agent_by_key_hash(&self, key_hash: &str) -> Result<Option<AgentRecord>> {
+        let sql = format!("SELECT {AGENT_COLS} FROM agents WHERE key_hash = ?");
+        let row = sqlx::query(&sql)
+            .bind(key_hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().map(agent))
+    }
+
+    async fn agent_by_name(&self, name: &str) -> Result<Option<AgentRecord>> {
+        let sql = format!("SELECT {AGENT_COLS} FROM agents WHERE name = ?");
+        let row = sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().map(agent))
+    }
+
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
+        let sql = format!("SELECT {AGENT_COLS} FROM agents ORDER BY name");
+        let rows = sqlx::query(&sql).fetch_all(&self.reader).await?;
+        Ok(rows.iter().map(agent).collect())
+    }
+
+    async fn revoke_agent(&self, name: &str, now_ms: i64) -> Result<bool> {
+        let n =
+            sqlx::query("UPDATE agents SET revoked_ms = ? WHERE name = ? AND revoked_ms IS NULL")
+                .bind(now_ms)
+                .bind(name)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn touch_agent(
+        &self,
+        agent_id: i64,
+        now_ms: i64,
+        inventory: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE agents SET last_seen_ms = ?, inventory = coalesce(?, inventory) WHERE id = ?",
+        )
+        .bind(now_ms)
+        .bind(inventory.map(|v| v.to_string()))
+        .bind(agent_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn enqueue_task(&self, t: &NewTask, now_ms: i64) -> Result<i64> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(key) = &t.idempotency_key {
+            let existing: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM tasks WHERE idempotency_key = ?")
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(id) = existing {
+                return Ok(id);
+            }
+        }
+        let id = sqlx::query_scalar(
+            "INSERT INTO tasks (agent_id, kind, payload, idempotency_key, created_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(t.agent_id)
+        .bind(&t.kind)
+        .bind(t.payload.to_string())
+        .bind(&t.idempotency_key)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn take_tasks(
+        &self,
+        agent_id: i64,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<TaskRecord>> {
+        let sql = format!(
+            "UPDATE tasks SET status = 'delivered', delivered_ms = ? WHERE id IN \
+             (SELECT id FROM tasks WHERE agent_id = ? AND status IN ('pending', 'delivered') ORDER BY id LIMIT ?) \
+             RETURNING {TASK_COLS}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now_ms)
+            .bind(agent_id)
+            .bind(limit as i64)
+            .fetch_all(&self.writer)
+            .await?;
+        let mut tasks: Vec<TaskRecord> = rows.iter().map(task).collect();
+        tasks.sort_by_key(|t| t.id);
+        Ok(tasks)
+    }
+
+    async fn finish_task(&self, agent_id: i64, r: &TaskResult, now_ms: i64) -> Result<bool> {
+        let result = serde_json::json!({"ok": r.ok, "message": r.message, "output": r.output});
+        let n = sqlx::query(
+            "UPDATE tasks SET status = ?, finished_ms = ?, result = ? \
+             WHERE id = ? AND agent_id = ? AND status IN ('pending', 'delivered')",
+        )
+        .bind(if r.ok { "done" } else { "failed" })
+        .bind(now_ms)
+        .bind(result.to_string())
+        .bind(r.task_id)
+        .bind(agent_id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn task(&self, id: i64) -> Result<Option<TaskRecord>> {
+        let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().map(task))
+    }
+}

@@ -1,0 +1,155 @@
+//! Rollups and retention for SQLite (see `storage::rollup` for the scheme).
+
+use super::SqliteStore;
+use crate::storage::rollup::{self, Resolution, MAX_BUCKETS_PER_STEP};
+use crate::storage::{Maintenance, Result, RetentionOutcome};
+use async_trait::async_trait;
+use sqlx::SqliteConnection;
+use std::collections::BTreeSet;
+use tracing::instrument;
+
+const FIVE: i64 = 300_000;
+const HOUR: i64 = 3_600_000;
+
+// The joins through `series` let SQLite walk the (series_id, ts) primary
+// key per series instead of scanning the whole table for a time range.
+const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
+    SELECT x.series_id, (x.ts / 300000) * 300000 AS b, min(x.value), max(x.value), sum(x.value), count(*),
+           (SELECT y.value FROM samples y WHERE y.series_id = x.series_id
+              AND y.ts >= (x.ts / 300000) * 300000 AND y.ts < (x.ts / 300000) * 300000 + 300000
+            ORDER BY y.ts DESC LIMIT 1)
+    FROM series s JOIN samples x ON x.series_id = s.id AND x.ts >= ?1 AND x.ts < ?2
+    WHERE 1
+    GROUP BY x.series_id, b
+    ON CONFLICT (series_id, bucket) DO UPDATE SET min = excluded.min, max = excluded.max,
+        sum = excluded.sum, count = excluded.count, last = excluded.last";
+
+const ROLLUP_1H: &str = "INSERT INTO samples_1h (series_id, bucket, min, max, sum, count, last)
+    SELECT x.series_id, (x.bucket / 3600000) * 3600000 AS h, min(x.min), max(x.max), sum(x.sum), sum(x.count),
+           (SELECT y.last FROM samples_5m y WHERE y.series_id = x.series_id
+              AND y.bucket >= ?1 AND y.bucket < ?1 + 3600000 ORDER BY y.bucket DESC LIMIT 1)
+    FROM series s JOIN samples_5m x ON x.series_id = s.id AND x.bucket >= ?1 AND x.bucket < ?1 + 3600000
+    WHERE 1
+    GROUP BY x.series_id, h
+    ON CONFLICT (series_id, bucket) DO UPDATE SET min = excluded.min, max = excluded.max,
+        sum = excluded.sum, count = excluded.count, last = excluded.last";
+
+impl SqliteStore {
+    /// One bounded step; returns (buckets written, caught up).
+    async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
+        let horizon = rollup::horizon(now_ms);
+        let mut tx = self.writer.begin().await?;
+        let start = watermark(&mut tx, now_ms, self.retention_ms).await?;
+        let end = horizon.min(start + MAX_BUCKETS_PER_STEP * FIVE);
+        let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut written = 0;
+        let mut hours = BTreeSet::new();
+        for b in dirty.iter().copied().filter(|b| *b < start) {
+            written += rollup_5m(&mut tx, b, b + FIVE).await?;
+            hours.insert(rollup::floor(b, HOUR));
+        }
+        if end > start {
+            written += rollup_5m(&mut tx, start, end).await?;
+            // Hours completed by this step.
+            let mut h = rollup::floor(start, HOUR);
+            while h + HOUR <= end {
+                if h + HOUR > start {
+                    hours.insert(h);
+                }
+                h += HOUR;
+            }
+            sqlx::query("UPDATE rollup_state SET watermark_ms = ? WHERE name = '5m'")
+                .bind(end)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done_to = end.max(start);
+        for h in hours.into_iter().filter(|h| h + HOUR <= done_to) {
+            written += sqlx::query(ROLLUP_1H)
+                .bind(h)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok((written, end >= horizon))
+    }
+}
+
+async fn rollup_5m(tx: &mut SqliteConnection, from: i64, to: i64) -> Result<u64> {
+    Ok(sqlx::query(ROLLUP_5M)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected())
+}
+
+/// The first pass starts at the retention cutoff: nothing older is kept.
+async fn watermark(tx: &mut SqliteConnection, now_ms: i64, retention_ms: i64) -> Result<i64> {
+    let initial = rollup::floor(now_ms - retention_ms, HOUR);
+    sqlx::query("INSERT OR IGNORE INTO rollup_state (name, watermark_ms) VALUES ('5m', ?)")
+        .bind(initial)
+        .execute(&mut *tx)
+        .await?;
+    Ok(
+        sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m'")
+            .fetch_one(&mut *tx)
+            .await?,
+    )
+}
+
+#[async_trait]
+impl Maintenance for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn prepare(&self, _now_ms: i64) -> Result<()> {
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(backend = "sqlite"))]
+    async fn refresh_rollups(&self, now_ms: i64) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let (n, caught_up) = self.rollup_step(now_ms).await?;
+            total += n;
+            if caught_up {
+                return Ok(total);
+            }
+        }
+    }
+
+    #[instrument(skip_all, fields(backend = "sqlite"))]
+    async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome> {
+        let cutoff = now_ms - retention_ms;
+        let mut tx = self.writer.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND ts < ?",
+        )
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        for res in [Resolution::FiveMinutes, Resolution::OneHour] {
+            let sql = format!(
+                "DELETE FROM {} WHERE series_id IN (SELECT id FROM series) AND bucket < ?",
+                res.table()
+            );
+            sqlx::query(&sql).bind(cutoff).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM rollup_dirty WHERE bucket_ms < ?")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RetentionOutcome {
+            deleted_samples: deleted,
+            dropped_partitions: 0,
+        })
+    }
+}

@@ -1,0 +1,107 @@
+use dozor_common::Labels;
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub retention: Duration,
+    /// How long a request waits for a connection before storage counts as
+    /// down (503).
+    pub acquire_timeout: Duration,
+    pub max_connections: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(30 * 86_400),
+            acquire_timeout: Duration::from_secs(5),
+            max_connections: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Samples newly stored.
+    pub stored: u64,
+    /// Samples already present (a re-sent batch).
+    pub duplicate: u64,
+    /// Series created by this batch.
+    pub new_series: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionOutcome {
+    pub deleted_samples: u64,
+    pub dropped_partitions: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesInfo {
+    pub id: i64,
+    pub metric: String,
+    pub labels: Labels,
+}
+
+/// One rollup bucket: aggregates of the raw samples in
+/// `[bucket_ms, bucket_ms + width)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RollupPoint {
+    pub bucket_ms: i64,
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub count: i64,
+    /// The value of the latest sample in the bucket.
+    pub last: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub name: String,
+    pub key_hash: String,
+    /// "remote" or "local" (the server's embedded collector).
+    pub kind: String,
+    pub inventory: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateAgent {
+    Created(i64),
+    /// A live (not revoked) agent already has this name.
+    NameTaken,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRecord {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub created_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
+    pub inventory: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub agent_id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Enqueuing twice with the same key yields the same task.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskRecord {
+    pub id: i64,
+    pub agent_id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub status: String,
+    pub created_ms: i64,
+    pub delivered_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub result: Option<serde_json::Value>,
+}
