@@ -1,1 +1,16 @@
+//! dozor-server: ingest, storage, the agent protocol and operations
+//! endpoints. `main.rs` is the thin binary edge; everything here is a
+//! library so tests and benchmarks can start a real server in-process.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod local;
+pub mod maintenance;
 pub mod storage;
+pub mod telemetry;
+
+pub use app::Server;
+pub use config::Config;

@@ -1,1 +1,66 @@
-fn main() {}
+use anyhow::Context;
+use clap::Parser;
+use dozor_server::app::{self, Server};
+use dozor_server::config::{self, AgentAction, Cli, Command, TokenAction};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let cfg = config::resolve(&cli.opts)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cfg).await,
+        Command::EnrollToken { action } => {
+            let store = app::open_store(&cfg).await?;
+            let n = store
+                .revoke_enroll_tokens(dozor_server::http::now_ms())
+                .await?;
+            println!("revoked {n} enrolment token(s)");
+            if let TokenAction::Rotate = action {
+                let path = app::new_enroll_token(&store, &cfg.data_dir).await?;
+                println!("new enrolment token written to {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Agents { action } => {
+            let store = app::open_store(&cfg).await?;
+            match action {
+                AgentAction::List => {
+                    for a in store.list_agents().await? {
+                        let status = if a.revoked_ms.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!("{}\t{}\t{}\t{status}", a.id, a.name, a.kind);
+                    }
+                }
+                AgentAction::Revoke { name } => {
+                    let ok = store
+                        .revoke_agent(&name, dozor_server::http::now_ms())
+                        .await?;
+                    anyhow::ensure!(ok, "no active agent named {name:?}");
+                    println!("revoked agent {name:?}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(cfg: dozor_server::Config) -> anyhow::Result<()> {
+    let server = Server::start(cfg).await.context("cannot start dozor")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Server startup: open storage, make sure an enrolment token exists, start
+//! the HTTP listener, housekeeping, and the embedded local collector.
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::ingest::Ingest;
+use crate::storage::{self, OpenOptions, Store};
+use crate::telemetry::Telemetry;
+use crate::{auth, local, maintenance};
+use anyhow::Context;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub enroll_token_path: PathBuf,
+    pub telemetry: Arc<Telemetry>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    ensure_private_dir(&cfg.data_dir)?;
+    let opts = OpenOptions {
+        retention: cfg.retention,
+        acquire_timeout: cfg.acquire_timeout,
+        ..OpenOptions::default()
+    };
+    let store = storage::open(&cfg.store_url(), &opts).await?;
+    Ok(store)
+}
+
+fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+impl Server {
+    pub async fn start(cfg: Config) -> anyhow::Result<Self> {
+        let store = open_store(&cfg).await?;
+        tracing::info!(store = %store.describe(), retention = %dozor_common::format_duration(cfg.retention), "storage ready");
+        let enroll_token_path = ensure_enroll_token(&store, &cfg.data_dir).await?;
+        tracing::info!(path = %enroll_token_path.display(), "agent enrolment token: pass its contents to dozor-collector --enroll-token");
+        store.prepare(http::now_ms()).await?;
+
+        let telemetry = Arc::new(Telemetry::default());
+        let ingest = Ingest {
+            store: store.clone(),
+            telemetry: telemetry.clone(),
+            retention_ms: cfg.retention.as_millis() as i64,
+            limits: cfg.limits.clone(),
+        };
+        let state = AppState::new(ingest.clone(), &cfg.rate_limits);
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}; set --listen or DOZOR_LISTEN",
+                    cfg.listen
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        }));
+        tasks.push(tokio::spawn(maintenance::run(
+            store.clone(),
+            telemetry.clone(),
+            cfg.retention,
+            shutdown.clone(),
+        )));
+        if cfg.local_collector {
+            match local::start(&cfg, ingest, shutdown.clone()).await {
+                Ok(Some(task)) => tasks.push(task),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "local collector not started"),
+            }
+        }
+        tracing::info!(%addr, "dozor listening: http://{addr}/metrics, http://{addr}/api/v1/agents");
+        Ok(Self {
+            addr,
+            store,
+            enroll_token_path,
+            telemetry,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, lets the local collector flush, and waits.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Reuses the token in `DATA_DIR/enroll-token` while it is valid; otherwise
+/// creates one, stores its hash and writes the file (0600).
+pub async fn ensure_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join("enroll-token");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if store
+            .enroll_token_valid(&auth::hash_secret(&existing))
+            .await?
+        {
+            return Ok(path);
+        }
+    }
+    new_enroll_token(store, data_dir).await
+}
+
+pub async fn new_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Result<PathBuf> {
+    ensure_private_dir(data_dir)?;
+    let path = data_dir.join("enroll-token");
+    let token = auth::generate(auth::ENROLL_TOKEN_PREFIX);
+    store
+        .create_enroll_token(&auth::hash_secret(&token), http::now_ms())
+        .await?;
+    let tmp = data_dir.join(".enroll-token.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    writeln!(f, "{token}")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}

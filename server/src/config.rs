@@ -1,0 +1,254 @@
+//! Configuration: flags beat environment variables beat `dozor.toml`,
+//! which beats the defaults.
+
+use crate::http::RateLimits;
+use crate::ingest::Limits;
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// dozor: self-hosted monitoring and alerting. Without a command, runs the server.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub opts: ServerArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage the agent enrolment token.
+    EnrollToken {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// List or revoke enrolled agents.
+    Agents {
+        #[command(subcommand)]
+        action: AgentAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Revoke every enrolment token and write a new one to DATA_DIR/enroll-token.
+    Rotate,
+    /// Revoke every enrolment token; no new agents can enrol until `rotate`.
+    Revoke,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentAction {
+    /// Print enrolled agents.
+    List,
+    /// Revoke an agent's key; its collector gets 401 from then on.
+    Revoke { name: String },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServerArgs {
+    /// Config file [default: ./dozor.toml when it exists].
+    #[arg(long, env = "DOZOR_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DOZOR_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite store and the enrolment token [default: ./dozor-data].
+    #[arg(long, env = "DOZOR_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://user:pass@host/db selects PostgreSQL (TimescaleDB when available)
+    /// [default: SQLite file DATA_DIR/dozor.db].
+    #[arg(
+        long,
+        env = "DOZOR_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// How long samples are kept, e.g. 30d, 12h [default: 30d].
+    #[arg(long, env = "DOZOR_RETENTION", global = true)]
+    pub retention: Option<String>,
+    /// Do not run the built-in collector for this host.
+    #[arg(long, env = "DOZOR_NO_LOCAL_COLLECTOR", global = true)]
+    pub no_local_collector: bool,
+    /// Root holding this host's proc and sys for the built-in collector [default: /].
+    #[arg(long, env = "DOZOR_LOCAL_COLLECTOR_ROOT", global = true)]
+    pub local_collector_root: Option<PathBuf>,
+    /// Collection interval of the built-in collector [default: 10s].
+    #[arg(long, env = "DOZOR_LOCAL_COLLECTOR_INTERVAL", global = true)]
+    pub local_collector_interval: Option<String>,
+}
+
+/// `dozor.toml`: the same keys as the flags, snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub retention: Option<String>,
+    pub local_collector: Option<bool>,
+    pub local_collector_root: Option<PathBuf>,
+    pub local_collector_interval: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub retention: Duration,
+    pub local_collector: bool,
+    pub local_collector_root: PathBuf,
+    pub local_collector_interval: Duration,
+    pub limits: Limits,
+    pub rate_limits: RateLimits,
+    pub acquire_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for tests and embedding: SQLite in `data_dir`, port 0.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: "127.0.0.1:0".parse().expect("literal"),
+            data_dir: data_dir.into(),
+            database_url: None,
+            retention: Duration::from_secs(30 * 86_400),
+            local_collector: true,
+            local_collector_root: PathBuf::from("/"),
+            local_collector_interval: Duration::from_secs(10),
+            limits: Limits::default(),
+            rate_limits: RateLimits::default(),
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The store URL: the configured one, or the SQLite file in the data dir.
+    pub fn store_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => self.data_dir.join("dozor.db").display().to_string(),
+        }
+    }
+}
+
+fn duration(what: &str, s: &str) -> anyhow::Result<Duration> {
+    dozor_common::parse_duration(s).with_context(|| format!("bad {what}"))
+}
+
+pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
+    let file = match &args.config {
+        Some(p) => load_file(p)?,
+        None if Path::new("dozor.toml").exists() => load_file(Path::new("dozor.toml"))?,
+        None => FileConfig::default(),
+    };
+    let mut cfg = Config::for_data_dir(
+        args.data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./dozor-data")),
+    );
+    cfg.listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("literal"));
+    cfg.database_url = args
+        .database_url
+        .clone()
+        .or(file.database_url)
+        .filter(|u| !u.is_empty());
+    if let Some(r) = args.retention.as_deref().or(file.retention.as_deref()) {
+        cfg.retention = duration("retention", r)?;
+        anyhow::ensure!(
+            cfg.retention >= Duration::from_secs(3600),
+            "retention must be at least 1h"
+        );
+    }
+    cfg.local_collector = !args.no_local_collector && file.local_collector.unwrap_or(true);
+    if let Some(root) = args
+        .local_collector_root
+        .clone()
+        .or(file.local_collector_root)
+    {
+        cfg.local_collector_root = root;
+    }
+    if let Some(i) = args
+        .local_collector_interval
+        .as_deref()
+        .or(file.local_collector_interval.as_deref())
+    {
+        cfg.local_collector_interval = duration("local collector interval", i)?;
+        anyhow::ensure!(
+            cfg.local_collector_interval >= Duration::from_secs(1),
+            "local collector interval must be at least 1s"
+        );
+    }
+    Ok(cfg)
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_and_defaults_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dozor.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nretention = \"7d\"\nlocal_collector = false\ndata_dir = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        let args = ServerArgs {
+            config: Some(file.clone()),
+            retention: Some("2d".into()),
+            ..Default::default()
+        };
+        let cfg = resolve(&args).unwrap();
+        assert_eq!(cfg.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(cfg.retention, Duration::from_secs(2 * 86_400));
+        assert!(!cfg.local_collector);
+        assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(cfg.store_url(), "/tmp/x/dozor.db");
+
+        std::fs::write(&file, "retention = \"30d\"\nbogus = 1\n").unwrap();
+        let err = resolve(&ServerArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = resolve(&ServerArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.data_dir, PathBuf::from("./dozor-data"));
+        assert_eq!(cfg.retention, Duration::from_secs(30 * 86_400));
+        assert!(cfg.local_collector);
+        assert!(resolve(&ServerArgs {
+            config: Some("/dev/null".into()),
+            retention: Some("5x".into()),
+            ..Default::default()
+        })
+        .is_err());
+    }
+}

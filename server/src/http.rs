@@ -1,0 +1,170 @@
+//! The HTTP surface: agent protocol, the minimal read API, and operations
+//! endpoints. Errors are JSON `{"error", "field"?}` and never carry
+//! internals (storage messages are logged, not returned).
+
+mod agents;
+mod ops;
+mod read;
+
+use crate::ingest::Ingest;
+use crate::storage::Store;
+use crate::telemetry::Telemetry;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dozor_common::protocol::{ErrorBody, ENROLL_PATH, HEARTBEAT_PATH};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// An agent is online when its last heartbeat is this recent (three
+/// default intervals plus slack).
+pub const ONLINE_WINDOW_MS: i64 = 60_000;
+
+pub struct Inner {
+    pub ingest: Ingest,
+    pub store: Store,
+    pub telemetry: Arc<Telemetry>,
+    agent_limiter: DefaultKeyedRateLimiter<i64>,
+    enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// Heartbeats per second per agent, sustained.
+    pub agent_per_second: u32,
+    pub agent_burst: u32,
+    /// Enrolment attempts per minute per client address.
+    pub enroll_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            agent_per_second: 20,
+            agent_burst: 100,
+            enroll_per_minute: 10,
+        }
+    }
+}
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).expect("max(1)")
+}
+
+impl AppState {
+    pub fn new(ingest: Ingest, limits: &RateLimits) -> Self {
+        let agent_quota =
+            Quota::per_second(nz(limits.agent_per_second)).allow_burst(nz(limits.agent_burst));
+        let enroll_quota = Quota::per_minute(nz(limits.enroll_per_minute));
+        Self(Arc::new(Inner {
+            store: ingest.store.clone(),
+            telemetry: ingest.telemetry.clone(),
+            ingest,
+            agent_limiter: RateLimiter::keyed(agent_quota),
+            enroll_limiter: RateLimiter::keyed(enroll_quota),
+        }))
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(ENROLL_PATH, post(agents::enroll))
+        .route(HEARTBEAT_PATH, post(agents::heartbeat))
+        .route("/api/v1/agents", get(read::agents))
+        .route("/api/v1/series", get(read::series))
+        .route("/api/v1/series/{id}/samples", get(read::samples))
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        // The heartbeat handler enforces its own, larger limit and answers
+        // 413 in the protocol's JSON.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+/// Records every request in `dozor_http_request_duration_seconds`, by
+/// route template (never the raw path, which would explode cardinality).
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    state.0.telemetry.http_request(
+        method.as_str(),
+        &route,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    resp
+}
+
+pub fn error(status: StatusCode, message: impl Into<String>, field: Option<String>) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            error: message.into(),
+            field,
+        }),
+    )
+        .into_response()
+}
+
+/// 429 or 503 with a Retry-After the agent honours.
+pub fn retry_later(status: StatusCode, message: impl Into<String>, after: Duration) -> Response {
+    let mut resp = error(status, message, None);
+    let secs = after.as_secs().max(1).to_string();
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&secs).expect("digits are a valid header"),
+    );
+    resp
+}
+
+/// Storage failures: 503 when the database is unreachable (retry), 500
+/// otherwise. The detail goes to the log only.
+pub fn storage_error(e: crate::storage::StorageError) -> Response {
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "storage unavailable");
+        retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage is unavailable; retry later",
+            Duration::from_secs(5),
+        )
+    } else {
+        tracing::error!(error = %e, "storage error");
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal storage error",
+            None,
+        )
+    }
+}
+
+pub fn now_ms() -> i64 {
+    dozor_collector::agent::now_ms()
+}
+
+pub(crate) fn wait_time<K>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Option<Duration>
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    limiter
+        .check_key(key)
+        .err()
+        .map(|nu| nu.wait_time_from(DefaultClock::default().now()))
+}

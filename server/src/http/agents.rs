@@ -1,0 +1,219 @@
+//! `POST /api/v1/agents/enroll` and `POST /api/v1/agents/heartbeat`.
+
+use super::{error, retry_later, storage_error, wait_time, AppState};
+use crate::auth;
+use crate::ingest::{self, IngestError};
+use crate::storage::{AgentRecord, CreateAgent, NewAgent};
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use dozor_common::protocol::{EnrollRequest, EnrollResponse};
+use std::net::SocketAddr;
+use tracing::instrument;
+
+fn valid_agent_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+#[instrument(skip_all, fields(peer = %peer.ip()))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: axum::body::Bytes,
+) -> Response {
+    let s = &state.0;
+    if let Some(wait) = wait_time(&s.enroll_limiter, &peer.ip()) {
+        return retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many enrolment attempts",
+            wait,
+        );
+    }
+    let req: EnrollRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid enrolment request: {e}"),
+                None,
+            )
+        }
+    };
+    if !valid_agent_name(&req.name) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "agent name must be 1-64 characters of letters, digits, '.', '-' or '_'",
+            Some("name".into()),
+        );
+    }
+    match s
+        .store
+        .enroll_token_valid(&auth::hash_secret(&req.token))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(agent = %req.name, "enrolment with an invalid or revoked token");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "enrolment token is invalid or revoked",
+                None,
+            );
+        }
+        Err(e) => return storage_error(e),
+    }
+    let key = auth::generate(auth::AGENT_KEY_PREFIX);
+    let new = NewAgent {
+        name: req.name.clone(),
+        key_hash: auth::hash_secret(&key),
+        kind: "remote".into(),
+        inventory: req
+            .inventory
+            .as_ref()
+            .map(|i| serde_json::to_value(i).expect("serialises")),
+    };
+    match s.store.create_agent(&new, super::now_ms()).await {
+        Ok(CreateAgent::Created(id)) => {
+            tracing::info!(agent = %req.name, id, "agent enrolled");
+            Json(EnrollResponse { agent_id: id, name: req.name, agent_key: key }).into_response()
+        }
+        Ok(CreateAgent::NameTaken) => error(
+            StatusCode::CONFLICT,
+            format!(
+                "an agent named {:?} is already enrolled; start the collector with another --name, or revoke the old one with `dozor-server agents revoke {}`",
+                req.name, req.name
+            ),
+            Some("name".into()),
+        ),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// Resolves the bearer key to a live agent, or the response to send.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AgentRecord, Response> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(key) = auth::bearer(header) else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "missing 'Authorization: Bearer <agent key>'",
+            None,
+        ));
+    };
+    match state
+        .0
+        .store
+        .agent_by_key_hash(&auth::hash_secret(key))
+        .await
+    {
+        Ok(Some(a)) if a.revoked_ms.is_none() => Ok(a),
+        Ok(Some(a)) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "the key of agent {:?} was revoked; enrol again with a valid token",
+                a.name
+            ),
+            None,
+        )),
+        Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "unknown agent key", None)),
+        Err(e) => Err(storage_error(e)),
+    }
+}
+
+#[instrument(skip_all, fields(agent))]
+pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let s = &state.0;
+    let agent = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(resp) => {
+            s.telemetry.batch_error("bad_key");
+            return resp;
+        }
+    };
+    tracing::Span::current().record("agent", agent.name.as_str());
+    if let Some(wait) = wait_time(&s.agent_limiter, &agent.id) {
+        s.telemetry.batch_error("rate_limited");
+        return retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many heartbeats from this agent",
+            wait,
+        );
+    }
+    let limits = s.ingest.limits.clone();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "body exceeds {} bytes; send smaller batches",
+                limits.max_body_bytes
+            ),
+            None,
+        )
+    };
+    if declared.is_some_and(|n| n > limits.max_body_bytes) {
+        s.telemetry.batch_error("too_large");
+        return too_large();
+    }
+    let bytes = match to_bytes(body, limits.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            s.telemetry.batch_error("too_large");
+            return too_large();
+        }
+    };
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let decoded =
+        tokio::task::spawn_blocking(move || ingest::decode(&bytes, encoding.as_deref(), &limits))
+            .await;
+    let result = match decoded {
+        Ok(Ok(req)) => s.ingest.heartbeat(&agent, req, super::now_ms()).await,
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(IngestError::Internal(format!("decoder task failed: {e}"))),
+    };
+    match result {
+        Ok(resp) => Json(resp).into_response(),
+        Err(e) => {
+            s.telemetry.batch_error(e.reason());
+            ingest_error(e)
+        }
+    }
+}
+
+fn ingest_error(e: IngestError) -> Response {
+    match e {
+        IngestError::BadRequest { message, field } => {
+            error(StatusCode::BAD_REQUEST, message, field)
+        }
+        IngestError::Forbidden { message, field } => error(StatusCode::FORBIDDEN, message, field),
+        IngestError::TooLarge(m) => error(StatusCode::PAYLOAD_TOO_LARGE, m, None),
+        IngestError::Unavailable(m) => {
+            tracing::warn!(error = %m, "storage unavailable during ingest");
+            super::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage is unavailable; retry later",
+                std::time::Duration::from_secs(5),
+            )
+        }
+        IngestError::Internal(m) => {
+            tracing::error!(error = %m, "ingest failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error while storing the batch",
+                None,
+            )
+        }
+    }
+}

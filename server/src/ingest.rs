@@ -1,0 +1,343 @@
+//! The ingest path shared by the HTTP heartbeat handler and the embedded
+//! local collector: decode → validate → stamp `host` → append (commit) →
+//! record the heartbeat → hand back pending tasks.
+
+use crate::storage::{AgentRecord, StorageError, Store};
+use crate::telemetry::Telemetry;
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, Task, HOST_LABEL};
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::instrument;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body as sent (compressed).
+    pub max_body_bytes: usize,
+    /// Largest body after decompression; guards against zip bombs.
+    pub max_decoded_bytes: usize,
+    pub max_samples: usize,
+    /// How far ahead of the server's clock a sample may be.
+    pub max_future_ms: i64,
+    pub max_tasks_per_heartbeat: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 << 20,
+            max_decoded_bytes: 64 << 20,
+            max_samples: 250_000,
+            max_future_ms: 10 * 60_000,
+            max_tasks_per_heartbeat: 32,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        field: Option<String>,
+    },
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        field: Option<String>,
+    },
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IngestError {
+    fn bad(message: impl Into<String>, field: impl Into<String>) -> Self {
+        IngestError::BadRequest {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// The `reason` label of `dozor_ingest_errors_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IngestError::BadRequest { .. } => "malformed",
+            IngestError::Forbidden { .. } => "forbidden_label",
+            IngestError::TooLarge(_) => "too_large",
+            IngestError::Unavailable(_) => "storage_unavailable",
+            IngestError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StorageError> for IngestError {
+    fn from(e: StorageError) -> Self {
+        if e.is_unavailable() {
+            IngestError::Unavailable(e.to_string())
+        } else {
+            IngestError::Internal(e.to_string())
+        }
+    }
+}
+
+/// Decompresses (zstd, gzip or none) within `limits` and parses the JSON,
+/// naming the field at fault when it does not fit the protocol.
+pub fn decode(
+    body: &[u8],
+    encoding: Option<&str>,
+    limits: &Limits,
+) -> Result<HeartbeatRequest, IngestError> {
+    let cap = limits.max_decoded_bytes as u64;
+    let mut decoded = Vec::new();
+    let res = match encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("identity") => {
+            decoded.extend_from_slice(body);
+            Ok(())
+        }
+        Some("zstd") => zstd::stream::read::Decoder::new(body)
+            .and_then(|d| d.take(cap + 1).read_to_end(&mut decoded).map(|_| ())),
+        Some("gzip") => flate2::read::GzDecoder::new(body)
+            .take(cap + 1)
+            .read_to_end(&mut decoded)
+            .map(|_| ()),
+        Some(other) => {
+            return Err(IngestError::BadRequest {
+                message: format!("unsupported Content-Encoding {other:?}; use zstd, gzip or none"),
+                field: None,
+            })
+        }
+    };
+    res.map_err(|e| IngestError::BadRequest {
+        message: format!("cannot decompress body: {e}"),
+        field: None,
+    })?;
+    if decoded.len() as u64 > cap {
+        return Err(IngestError::TooLarge(format!(
+            "decompressed body exceeds {} bytes; send smaller batches",
+            limits.max_decoded_bytes
+        )));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&decoded);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        IngestError::BadRequest {
+            message: format!(
+                "invalid heartbeat JSON at line {} column {}: {inner}",
+                inner.line(),
+                inner.column()
+            ),
+            field: (path != ".").then_some(path),
+        }
+    })
+}
+
+/// Validates names, timestamps and sizes; stamps `host` from the agent's
+/// identity; drops samples older than the retention window. Returns the
+/// number of samples dropped as too old.
+pub fn prepare(
+    agent: &str,
+    req: &mut HeartbeatRequest,
+    now_ms: i64,
+    retention_ms: i64,
+    limits: &Limits,
+) -> Result<u64, IngestError> {
+    let total = req.sample_count();
+    if total > limits.max_samples {
+        return Err(IngestError::TooLarge(format!(
+            "{total} samples in one heartbeat; the limit is {}",
+            limits.max_samples
+        )));
+    }
+    let oldest = now_ms - retention_ms;
+    let newest = now_ms + limits.max_future_ms;
+    let mut dropped = 0u64;
+    for (i, s) in req.series.iter_mut().enumerate() {
+        s.validate().map_err(|e| {
+            let field = match &e {
+                dozor_common::ModelError::MetricName(_) => format!("series[{i}].name"),
+                _ => format!("series[{i}].labels"),
+            };
+            IngestError::bad(e.to_string(), field)
+        })?;
+        match s.labels.get(HOST_LABEL) {
+            Some(h) if h != agent => {
+                return Err(IngestError::Forbidden {
+                    message: format!(
+                        "agent {agent:?} cannot write series for host {h:?}; the host label comes from the agent key"
+                    ),
+                    field: Some(format!("series[{i}].labels.host")),
+                })
+            }
+            Some(_) => {}
+            None => {
+                s.labels.insert(HOST_LABEL.to_string(), agent.to_string());
+            }
+        }
+        for (j, p) in s.samples.iter().enumerate() {
+            if p.ts_ms > newest {
+                return Err(IngestError::bad(
+                    format!(
+                        "sample timestamp {} is {} s ahead of the server clock; check the agent's clock (NTP)",
+                        p.ts_ms,
+                        (p.ts_ms - now_ms) / 1000
+                    ),
+                    format!("series[{i}].samples[{j}]"),
+                ));
+            }
+        }
+        let before = s.samples.len();
+        s.samples.retain(|p| p.ts_ms >= oldest);
+        dropped += (before - s.samples.len()) as u64;
+    }
+    req.series.retain(|s| !s.samples.is_empty());
+    Ok(dropped)
+}
+
+#[derive(Clone)]
+pub struct Ingest {
+    pub store: Store,
+    pub telemetry: Arc<Telemetry>,
+    pub retention_ms: i64,
+    pub limits: Limits,
+}
+
+impl Ingest {
+    #[instrument(skip_all, fields(agent = %agent.name, series = req.series.len()))]
+    pub async fn heartbeat(
+        &self,
+        agent: &AgentRecord,
+        mut req: HeartbeatRequest,
+        now_ms: i64,
+    ) -> Result<HeartbeatResponse, IngestError> {
+        let dropped = prepare(
+            &agent.name,
+            &mut req,
+            now_ms,
+            self.retention_ms,
+            &self.limits,
+        )?;
+        self.telemetry.samples_dropped("too_old", dropped);
+        let started = Instant::now();
+        let appended = self.store.append(&req.series, now_ms).await;
+        self.telemetry
+            .storage_op("append", started.elapsed(), appended.is_ok());
+        let outcome = appended?;
+        let inventory = req
+            .inventory
+            .as_ref()
+            .map(|i| serde_json::to_value(i).expect("inventory serialises"));
+        self.store
+            .touch_agent(agent.id, now_ms, inventory.as_ref())
+            .await?;
+        for r in &req.task_results {
+            if !self.store.finish_task(agent.id, r, now_ms).await? {
+                tracing::warn!(
+                    task_id = r.task_id,
+                    "result for an unknown or finished task ignored"
+                );
+            }
+        }
+        let tasks = self
+            .store
+            .take_tasks(agent.id, now_ms, self.limits.max_tasks_per_heartbeat)
+            .await?
+            .into_iter()
+            .map(|t| Task {
+                id: t.id,
+                kind: t.kind,
+                payload: t.payload,
+                created_at: t.created_ms,
+            })
+            .collect();
+        self.telemetry.batch_ok(outcome.stored, outcome.duplicate);
+        Ok(HeartbeatResponse {
+            stored_samples: outcome.stored,
+            dropped_samples: dropped,
+            tasks,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dozor_common::{Sample, SeriesBatch};
+
+    fn req(labels: &[(&str, &str)], ts: i64) -> HeartbeatRequest {
+        HeartbeatRequest {
+            series: vec![SeriesBatch::new(
+                "up",
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                vec![Sample::new(ts, 1.0)],
+            )],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn stamps_host_and_refuses_other_hosts() {
+        let l = Limits::default();
+        let mut r = req(&[("job", "x")], 1_000);
+        assert_eq!(prepare("a", &mut r, 1_000, 10_000, &l).unwrap(), 0);
+        assert_eq!(r.series[0].labels["host"], "a");
+        let mut r = req(&[("host", "a")], 1_000);
+        assert!(prepare("a", &mut r, 1_000, 10_000, &l).is_ok());
+        let mut r = req(&[("host", "b")], 1_000);
+        match prepare("a", &mut r, 1_000, 10_000, &l) {
+            Err(IngestError::Forbidden { field, .. }) => {
+                assert_eq!(field.as_deref(), Some("series[0].labels.host"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn drops_too_old_and_rejects_future() {
+        let l = Limits::default();
+        let mut r = req(&[], 5);
+        assert_eq!(prepare("a", &mut r, 100_000, 1_000, &l).unwrap(), 1);
+        assert!(r.series.is_empty());
+        let mut r = req(&[], 100_000 + 11 * 60_000);
+        let e = prepare("a", &mut r, 100_000, 1_000, &l).unwrap_err();
+        assert!(e.to_string().contains("ahead of the server clock"), "{e}");
+    }
+
+    #[test]
+    fn decode_names_the_bad_field() {
+        let l = Limits::default();
+        let body =
+            br#"{"series":[{"name":"up","samples":[[1,2]]},{"name":"x","samples":[[1,"lots"]]}]}"#;
+        match decode(body, None, &l) {
+            Err(IngestError::BadRequest { field, message }) => {
+                assert!(field.unwrap().starts_with("series[1].samples"), "{message}");
+                assert!(message.contains("line 1"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let bomb = zstd::bulk::compress(&vec![b' '; 2 << 20], 3).unwrap();
+        let small = Limits {
+            max_decoded_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            decode(&bomb, Some("zstd"), &small),
+            Err(IngestError::TooLarge(_))
+        ));
+        assert!(matches!(
+            decode(b"x", Some("br"), &l),
+            Err(IngestError::BadRequest { .. })
+        ));
+        assert!(matches!(
+            decode(b"\x28\xb5\x2f\xfd garbage", Some("zstd"), &l),
+            Err(IngestError::BadRequest { .. })
+        ));
+    }
+}

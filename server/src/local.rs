@@ -1,0 +1,113 @@
+//! The embedded local collector: the same agent loop as `dozor-collector`,
+//! with a sink that calls the ingest path directly instead of HTTP.
+
+use crate::auth;
+use crate::config::Config;
+use crate::http::now_ms;
+use crate::ingest::{Ingest, IngestError};
+use crate::storage::{AgentRecord, CreateAgent, NewAgent};
+use async_trait::async_trait;
+use dozor_collector::agent::{Agent, AgentConfig};
+use dozor_collector::proc::HostInput;
+use dozor_collector::sink::{SendError, Sink};
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+struct LocalSink {
+    ingest: Ingest,
+    name: String,
+}
+
+#[async_trait]
+impl Sink for LocalSink {
+    async fn send(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, SendError> {
+        let retry = |message: String| SendError::Retry {
+            message,
+            after: None,
+        };
+        // Looked up each time so `agents revoke` applies to this agent too.
+        let agent = match self.ingest.store.agent_by_name(&self.name).await {
+            Ok(Some(a)) if a.revoked_ms.is_none() => a,
+            Ok(_) => {
+                return Err(SendError::Unauthorized(format!(
+                    "local agent {:?} is revoked",
+                    self.name
+                )))
+            }
+            Err(e) => return Err(retry(e.to_string())),
+        };
+        self.ingest
+            .heartbeat(&agent, req, now_ms())
+            .await
+            .map_err(|e| match e {
+                IngestError::BadRequest { message, .. }
+                | IngestError::Forbidden { message, .. } => SendError::Rejected(message),
+                IngestError::TooLarge(m) => SendError::Rejected(m),
+                IngestError::Unavailable(m) | IngestError::Internal(m) => retry(m),
+            })
+    }
+}
+
+/// Finds or creates the local agent. Its key is random and never shown:
+/// nothing outside this process can use it.
+async fn local_agent(ingest: &Ingest, hostname: &str) -> anyhow::Result<Option<AgentRecord>> {
+    for name in [hostname.to_string(), format!("{hostname}-server")] {
+        match ingest.store.agent_by_name(&name).await? {
+            Some(a) if a.kind == "local" && a.revoked_ms.is_none() => return Ok(Some(a)),
+            Some(a) if a.kind == "local" => {
+                tracing::warn!(agent = %name, "the local agent is revoked; the built-in collector stays off");
+                return Ok(None);
+            }
+            // A remote collector already reports under this name.
+            Some(_) => continue,
+            None => {
+                let new = NewAgent {
+                    name: name.clone(),
+                    key_hash: auth::hash_secret(&auth::generate(auth::AGENT_KEY_PREFIX)),
+                    kind: "local".into(),
+                    inventory: None,
+                };
+                if let CreateAgent::Created(_) = ingest.store.create_agent(&new, now_ms()).await? {
+                    return Ok(ingest.store.agent_by_name(&name).await?);
+                }
+            }
+        }
+    }
+    anyhow::bail!("agents named {hostname:?} and {hostname:?}-server are both enrolled remotely")
+}
+
+pub async fn start(
+    cfg: &Config,
+    ingest: Ingest,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<JoinHandle<()>>> {
+    let input = HostInput::new(&cfg.local_collector_root);
+    anyhow::ensure!(
+        input.proc_path("stat").exists(),
+        "{} not found; set --local-collector-root or --no-local-collector",
+        input.proc_path("stat").display()
+    );
+    let mut hostname = dozor_collector::inventory::read(&cfg.local_collector_root).hostname;
+    if hostname.is_empty() {
+        hostname = hostname::get()?.to_string_lossy().into_owned();
+    }
+    let Some(agent) = local_agent(&ingest, &hostname).await? else {
+        return Ok(None);
+    };
+    tracing::info!(agent = %agent.name, root = %cfg.local_collector_root.display(), interval = ?cfg.local_collector_interval, "built-in collector running");
+    let sink = Arc::new(LocalSink {
+        ingest,
+        name: agent.name,
+    });
+    let agent = Agent::new(
+        input,
+        sink,
+        AgentConfig {
+            interval: cfg.local_collector_interval,
+            ..AgentConfig::default()
+        },
+    );
+    Ok(Some(tokio::spawn(agent.run(shutdown))))
+}

@@ -1,0 +1,76 @@
+//! Housekeeping on a timer: partitions ahead, rollups every minute,
+//! retention hourly. Failures are logged and retried on the next tick.
+
+use crate::http::now_ms;
+use crate::storage::Store;
+use crate::telemetry::Telemetry;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const TICK: Duration = Duration::from_secs(60);
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+pub async fn run(
+    store: Store,
+    telemetry: Arc<Telemetry>,
+    retention: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_retention: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = now_ms();
+        let timed = |op: &'static str, started: Instant, ok: bool| {
+            telemetry.storage_op(op, started.elapsed(), ok)
+        };
+
+        let t = Instant::now();
+        let r = store.prepare(now).await;
+        timed("prepare", t, r.is_ok());
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "partition maintenance failed");
+        }
+
+        let t = Instant::now();
+        match store.refresh_rollups(now).await {
+            Ok(n) => {
+                timed("rollup", t, true);
+                tracing::debug!(buckets = n, "rollups refreshed");
+            }
+            Err(e) => {
+                timed("rollup", t, false);
+                tracing::warn!(error = %e, "rollup refresh failed");
+            }
+        }
+
+        if last_retention.is_none_or(|l| l.elapsed() >= RETENTION_EVERY) {
+            let t = Instant::now();
+            match store
+                .apply_retention(now, retention.as_millis() as i64)
+                .await
+            {
+                Ok(out) => {
+                    timed("retention", t, true);
+                    last_retention = Some(Instant::now());
+                    if out.deleted_samples > 0 || out.dropped_partitions > 0 {
+                        tracing::info!(
+                            samples = out.deleted_samples,
+                            partitions = out.dropped_partitions,
+                            "retention applied"
+                        );
+                    }
+                }
+                Err(e) => {
+                    timed("retention", t, false);
+                    tracing::warn!(error = %e, "retention failed");
+                }
+            }
+        }
+    }
+}
