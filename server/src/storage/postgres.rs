@@ -23,6 +23,12 @@ use tracing::instrument;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Years 1 to 9999: what a timestamptz can surely hold. Read ranges are
+/// clamped so an API caller asking for "everything" gets it, not an error.
+fn clamp_ts(ms: i64) -> i64 {
+    ms.clamp(-62_135_596_800_000, 253_402_300_799_999)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     Timescale,
@@ -329,8 +335,8 @@ impl SampleReader for PgStore {
              WHERE series_id = $1 AND ts >= dozor_ts($2) AND ts <= dozor_ts($3) ORDER BY ts",
         )
         .bind(series_id)
-        .bind(start_ms)
-        .bind(end_ms)
+        .bind(clamp_ts(start_ms))
+        .bind(clamp_ts(end_ms))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|(t, v)| Sample::new(t, v)).collect())
@@ -350,8 +356,8 @@ impl SampleReader for PgStore {
         );
         let rows: Vec<(i64, f64, f64, f64, i64, f64)> = sqlx::query_as(&sql)
             .bind(series_id)
-            .bind(start_ms)
-            .bind(end_ms)
+            .bind(clamp_ts(start_ms))
+            .bind(clamp_ts(end_ms))
             .fetch_all(&self.pool)
             .await?;
         Ok(rows

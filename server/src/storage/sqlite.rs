@@ -29,7 +29,6 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     cache: SeriesCache,
-    retention_ms: i64,
 }
 
 impl SqliteStore {
@@ -72,7 +71,6 @@ impl SqliteStore {
             writer,
             reader,
             cache: SeriesCache::default(),
-            retention_ms: opts.retention.as_millis() as i64,
         })
     }
 

@@ -32,7 +32,7 @@ impl PgStore {
     async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
         let horizon = rollup::horizon(now_ms);
         let mut tx = self.pool.begin().await?;
-        let start = watermark(&mut tx, now_ms, self.retention_ms).await?;
+        let start = watermark(&mut tx, now_ms).await?;
         let end = horizon.min(start + MAX_BUCKETS_PER_STEP * FIVE);
         let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
             .fetch_all(&mut *tx)
@@ -75,14 +75,25 @@ async fn run(tx: &mut PgConnection, sql: &str, args: &[i64]) -> Result<u64> {
 }
 
 /// Locks the watermark row for the step, so two servers sharing a database
-/// never roll up the same range at once.
-async fn watermark(tx: &mut PgConnection, now_ms: i64, retention_ms: i64) -> Result<i64> {
-    sqlx::query(
-        "INSERT INTO rollup_state (name, watermark_ms) VALUES ('5m', $1) ON CONFLICT DO NOTHING",
-    )
-    .bind(rollup::floor(now_ms - retention_ms, HOUR))
-    .execute(&mut *tx)
-    .await?;
+/// never roll up the same range at once. The first pass starts at the
+/// oldest sample, or at the horizon when there is no data yet.
+async fn watermark(tx: &mut PgConnection, now_ms: i64) -> Result<i64> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rollup_state WHERE name = '5m')")
+            .fetch_one(&mut *tx)
+            .await?;
+    if !exists {
+        let oldest: Option<i64> = sqlx::query_scalar("SELECT dozor_ms(min(ts)) FROM samples")
+            .fetch_one(&mut *tx)
+            .await?;
+        let initial = oldest.map_or_else(|| rollup::horizon(now_ms), |t| rollup::floor(t, FIVE));
+        sqlx::query(
+            "INSERT INTO rollup_state (name, watermark_ms) VALUES ('5m', $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(initial)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(
         sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m' FOR UPDATE")
             .fetch_one(&mut *tx)

@@ -39,7 +39,7 @@ impl SqliteStore {
     async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
         let horizon = rollup::horizon(now_ms);
         let mut tx = self.writer.begin().await?;
-        let start = watermark(&mut tx, now_ms, self.retention_ms).await?;
+        let start = watermark(&mut tx, now_ms).await?;
         let end = horizon.min(start + MAX_BUCKETS_PER_STEP * FIVE);
         let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
             .fetch_all(&mut *tx)
@@ -87,18 +87,25 @@ async fn rollup_5m(tx: &mut SqliteConnection, from: i64, to: i64) -> Result<u64>
         .rows_affected())
 }
 
-/// The first pass starts at the retention cutoff: nothing older is kept.
-async fn watermark(tx: &mut SqliteConnection, now_ms: i64, retention_ms: i64) -> Result<i64> {
-    let initial = rollup::floor(now_ms - retention_ms, HOUR);
-    sqlx::query("INSERT OR IGNORE INTO rollup_state (name, watermark_ms) VALUES ('5m', ?)")
+/// The first pass starts at the oldest sample (a one-off scan), or at the
+/// horizon when there is no data yet.
+async fn watermark(tx: &mut SqliteConnection, now_ms: i64) -> Result<i64> {
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m'")
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(w) = current {
+        return Ok(w);
+    }
+    let oldest: Option<i64> = sqlx::query_scalar("SELECT min(ts) FROM samples")
+        .fetch_one(&mut *tx)
+        .await?;
+    let initial = oldest.map_or_else(|| rollup::horizon(now_ms), |t| rollup::floor(t, FIVE));
+    sqlx::query("INSERT INTO rollup_state (name, watermark_ms) VALUES ('5m', ?)")
         .bind(initial)
         .execute(&mut *tx)
         .await?;
-    Ok(
-        sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m'")
-            .fetch_one(&mut *tx)
-            .await?,
-    )
+    Ok(initial)
 }
 
 #[async_trait]

@@ -1,0 +1,445 @@
+//! The storage contract: the same tests against SQLite and PostgreSQL.
+
+mod support;
+
+use dozor_common::protocol::TaskResult;
+use dozor_common::{Labels, Sample, SeriesBatch};
+use dozor_server::storage::rollup::Resolution;
+use dozor_server::storage::{CreateAgent, NewAgent, NewTask, RollupPoint, Store};
+use support::now_ms;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn series(name: &str, l: &[(&str, &str)], samples: &[(i64, f64)]) -> SeriesBatch {
+    SeriesBatch::new(
+        name,
+        labels(l),
+        samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect(),
+    )
+}
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
+
+async fn write_and_read(store: Store) {
+    let t = now_ms() - 10 * MIN;
+    let batch = vec![
+        series(
+            "node_load1",
+            &[("host", "a")],
+            &[(t, 0.5), (t + 10_000, 0.75), (t + 20_000, 1.0)],
+        ),
+        series("node_load1", &[("host", "b")], &[(t, 2.0)]),
+        series(
+            "weird",
+            &[("host", "a"), ("path", "a,b=c}\"\\\n")],
+            &[(t, f64::INFINITY), (t + 1, f64::NEG_INFINITY)],
+        ),
+    ];
+    let out = store.append(&batch, now_ms()).await.unwrap();
+    assert_eq!((out.stored, out.duplicate, out.new_series), (6, 0, 3));
+
+    let found = store
+        .find_series(Some("node_load1"), &labels(&[("host", "a")]), 100)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].labels, labels(&[("host", "a")]));
+    // Inclusive range [t + 10s, t + 20s].
+    let got = store
+        .samples(found[0].id, t + 10_000, t + 20_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![Sample::new(t + 10_000, 0.75), Sample::new(t + 20_000, 1.0)]
+    );
+
+    let weird = store
+        .find_series(Some("weird"), &Labels::new(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        weird[0].labels["path"], "a,b=c}\"\\\n",
+        "label values survive byte for byte"
+    );
+    let got = store.samples(weird[0].id, t, t + 1).await.unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Sample::new(t, f64::INFINITY),
+            Sample::new(t + 1, f64::NEG_INFINITY)
+        ]
+    );
+    assert_eq!(store.series_count().await.unwrap(), 3);
+    assert_eq!(
+        store
+            .series_by_id(found[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .metric,
+        "node_load1"
+    );
+    assert!(store.series_by_id(987_654).await.unwrap().is_none());
+}
+
+async fn idempotent_rewrite(store: Store) {
+    let t = now_ms() - 5 * MIN;
+    let batch = vec![
+        series(
+            "up",
+            &[("host", "a"), ("job", "x")],
+            &[(t, 1.0), (t + 1000, 1.0)],
+        ),
+        series("up", &[("job", "x"), ("host", "b")], &[(t, 0.0)]),
+    ];
+    assert_eq!(store.append(&batch, now_ms()).await.unwrap().stored, 3);
+    let again = store.append(&batch, now_ms()).await.unwrap();
+    assert_eq!((again.stored, again.duplicate, again.new_series), (0, 3, 0));
+    // Same again with a cold series cache, as after a restart.
+    store.cache().clear();
+    let cold = store.append(&batch, now_ms()).await.unwrap();
+    assert_eq!((cold.stored, cold.duplicate, cold.new_series), (0, 3, 0));
+    // A partly new batch stores only the new sample.
+    let mixed = vec![series(
+        "up",
+        &[("host", "a"), ("job", "x")],
+        &[(t + 1000, 1.0), (t + 2000, 1.0)],
+    )];
+    assert_eq!(store.append(&mixed, now_ms()).await.unwrap().stored, 1);
+    let s = store
+        .find_series(Some("up"), &labels(&[("host", "a")]), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.samples(s[0].id, 0, i64::MAX / 2).await.unwrap().len(),
+        3
+    );
+}
+
+async fn series_listing(store: Store) {
+    let t = now_ms() - MIN;
+    let batch = vec![
+        series(
+            "node_cpu_seconds_total",
+            &[("host", "a"), ("cpu", "0"), ("mode", "idle")],
+            &[(t, 1.0)],
+        ),
+        series(
+            "node_cpu_seconds_total",
+            &[("host", "a"), ("cpu", "1"), ("mode", "idle")],
+            &[(t, 1.0)],
+        ),
+        series(
+            "node_cpu_seconds_total",
+            &[("host", "b"), ("cpu", "0"), ("mode", "user")],
+            &[(t, 1.0)],
+        ),
+        series("node_load1", &[("host", "a")], &[(t, 1.0)]),
+    ];
+    store.append(&batch, now_ms()).await.unwrap();
+    let count = |m: Option<&'static str>, l: &'static [(&str, &str)]| {
+        let store = store.clone();
+        async move { store.find_series(m, &labels(l), 100).await.unwrap().len() }
+    };
+    assert_eq!(count(Some("node_cpu_seconds_total"), &[]).await, 3);
+    assert_eq!(
+        count(Some("node_cpu_seconds_total"), &[("host", "a")]).await,
+        2
+    );
+    assert_eq!(
+        count(
+            Some("node_cpu_seconds_total"),
+            &[("host", "a"), ("cpu", "1")]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(Some("node_cpu_seconds_total"), &[("mode", "steal")]).await,
+        0
+    );
+    assert_eq!(count(None, &[("host", "a")]).await, 3);
+    assert_eq!(count(Some("nope"), &[]).await, 0);
+    assert_eq!(
+        store
+            .find_series(None, &Labels::new(), 2)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "limit applies"
+    );
+}
+
+async fn retention_drop(store: Store) {
+    let now = now_ms();
+    let old = now - 10 * 24 * HOUR;
+    let batch = vec![series(
+        "m",
+        &[("host", "a")],
+        &[(old, 1.0), (old + 1000, 2.0), (now - HOUR, 3.0)],
+    )];
+    assert_eq!(store.append(&batch, now).await.unwrap().stored, 3);
+    store.refresh_rollups(now).await.unwrap();
+    let id = store
+        .find_series(Some("m"), &Labels::new(), 1)
+        .await
+        .unwrap()[0]
+        .id;
+    assert_eq!(
+        store
+            .rollups(id, Resolution::FiveMinutes, 0, now)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    store.apply_retention(now, 3 * 24 * HOUR).await.unwrap();
+    let left = store.samples(id, 0, now).await.unwrap();
+    assert_eq!(left, vec![Sample::new(now - HOUR, 3.0)]);
+    let rolled = store
+        .rollups(id, Resolution::FiveMinutes, 0, now)
+        .await
+        .unwrap();
+    assert_eq!(rolled.len(), 1, "expired rollups go too");
+    assert!(rolled[0].bucket_ms > now - 2 * HOUR);
+}
+
+/// Aggregates computed in Rust from the raw samples.
+fn expected(samples: &[(i64, f64)], width: i64) -> Vec<RollupPoint> {
+    let mut out: Vec<RollupPoint> = Vec::new();
+    for &(t, v) in samples {
+        let b = t.div_euclid(width) * width;
+        match out.last_mut() {
+            Some(p) if p.bucket_ms == b => {
+                p.min = p.min.min(v);
+                p.max = p.max.max(v);
+                p.sum += v;
+                p.count += 1;
+                p.last = v;
+            }
+            _ => out.push(RollupPoint {
+                bucket_ms: b,
+                min: v,
+                max: v,
+                sum: v,
+                count: 1,
+                last: v,
+            }),
+        }
+    }
+    out
+}
+
+async fn rollup_correctness(store: Store) {
+    let now = now_ms();
+    let h = (now - 5 * HOUR).div_euclid(HOUR) * HOUR;
+    // Two hours every 30 s; values are multiples of 0.25 so sums are exact.
+    let a: Vec<(i64, f64)> = (0..240)
+        .map(|i| (h + i * 30_000, ((i * 7) % 17) as f64 * 0.25))
+        .collect();
+    let b: Vec<(i64, f64)> = (0..240)
+        .map(|i| (h + i * 30_000 + 7, 100.0 - (i % 13) as f64))
+        .collect();
+    store
+        .append(
+            &[
+                series("r", &[("host", "a")], &a),
+                series("r", &[("host", "b")], &b),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(store.refresh_rollups(now).await.unwrap() > 0);
+    for (host, data) in [("a", &a), ("b", &b)] {
+        let id = store
+            .find_series(Some("r"), &labels(&[("host", host)]), 1)
+            .await
+            .unwrap()[0]
+            .id;
+        let five = store
+            .rollups(id, Resolution::FiveMinutes, h, h + 2 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!(five.len(), 24);
+        assert_eq!(five, expected(data, 300_000), "5m rollups of host {host}");
+        let hour = store
+            .rollups(id, Resolution::OneHour, h, h + 2 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!(hour, expected(data, HOUR), "1h rollups of host {host}");
+    }
+    // A late sample into an already rolled-up bucket is picked up next pass.
+    let late = (h + 61_000, 1000.0);
+    store
+        .append(&[series("r", &[("host", "a")], &[late])], now)
+        .await
+        .unwrap();
+    store.refresh_rollups(now).await.unwrap();
+    let id = store
+        .find_series(Some("r"), &labels(&[("host", "a")]), 1)
+        .await
+        .unwrap()[0]
+        .id;
+    let mut with_late = a.clone();
+    with_late.push(late);
+    with_late.sort_by_key(|p| p.0);
+    let five = store
+        .rollups(id, Resolution::FiveMinutes, h, h + 2 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(five, expected(&with_late, 300_000));
+    assert_eq!(five[0].max, 1000.0);
+    let hour = store
+        .rollups(id, Resolution::OneHour, h, h + 2 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(hour, expected(&with_late, HOUR));
+    // Idempotent: another pass changes nothing.
+    store.refresh_rollups(now).await.unwrap();
+    assert_eq!(
+        store
+            .rollups(id, Resolution::FiveMinutes, h, h + 2 * HOUR)
+            .await
+            .unwrap(),
+        five
+    );
+}
+
+async fn catalog(store: Store) {
+    let now = now_ms();
+    store.create_enroll_token("h1", now).await.unwrap();
+    assert!(store.enroll_token_valid("h1").await.unwrap());
+    assert!(!store.enroll_token_valid("h2").await.unwrap());
+    assert_eq!(store.revoke_enroll_tokens(now).await.unwrap(), 1);
+    assert!(!store.enroll_token_valid("h1").await.unwrap());
+
+    let new = |name: &str, key: &str| NewAgent {
+        name: name.into(),
+        key_hash: key.into(),
+        kind: "remote".into(),
+        inventory: Some(serde_json::json!({"hostname": name})),
+    };
+    let CreateAgent::Created(a) = store.create_agent(&new("web-1", "k1"), now).await.unwrap()
+    else {
+        panic!("created")
+    };
+    assert_eq!(
+        store.create_agent(&new("web-1", "k2"), now).await.unwrap(),
+        CreateAgent::NameTaken
+    );
+    assert_eq!(
+        store.agent_by_key_hash("k1").await.unwrap().unwrap().name,
+        "web-1"
+    );
+    assert!(store.revoke_agent("web-1", now).await.unwrap());
+    assert!(store
+        .agent_by_key_hash("k1")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_ms
+        .is_some());
+    // Re-enrolling a revoked name re-keys the same agent.
+    assert_eq!(
+        store.create_agent(&new("web-1", "k3"), now).await.unwrap(),
+        CreateAgent::Created(a)
+    );
+    assert!(store.agent_by_key_hash("k1").await.unwrap().is_none());
+    store
+        .touch_agent(a, now + 5, Some(&serde_json::json!({"hostname": "x"})))
+        .await
+        .unwrap();
+    let rec = store.agent_by_name("web-1").await.unwrap().unwrap();
+    assert_eq!((rec.last_seen_ms, rec.revoked_ms), (Some(now + 5), None));
+    assert_eq!(rec.inventory.unwrap()["hostname"], "x");
+    let CreateAgent::Created(other) = store.create_agent(&new("db-1", "k4"), now).await.unwrap()
+    else {
+        panic!("created")
+    };
+    assert_eq!(store.list_agents().await.unwrap().len(), 2);
+
+    let task = |key: Option<&str>| NewTask {
+        agent_id: a,
+        kind: "noop".into(),
+        payload: serde_json::json!({"n": 1}),
+        idempotency_key: key.map(str::to_string),
+    };
+    let t1 = store.enqueue_task(&task(Some("once")), now).await.unwrap();
+    assert_eq!(
+        store.enqueue_task(&task(Some("once")), now).await.unwrap(),
+        t1
+    );
+    let t2 = store.enqueue_task(&task(None), now).await.unwrap();
+    let got = store.take_tasks(a, now, 10).await.unwrap();
+    assert_eq!(got.iter().map(|t| t.id).collect::<Vec<_>>(), vec![t1, t2]);
+    assert_eq!(got[0].payload, serde_json::json!({"n": 1}));
+    assert_eq!(got[0].status, "delivered");
+    assert!(store.take_tasks(other, now, 10).await.unwrap().is_empty());
+    // At-least-once: still delivered until a result arrives.
+    assert_eq!(store.take_tasks(a, now, 10).await.unwrap().len(), 2);
+    let result = |id, ok| TaskResult {
+        task_id: id,
+        ok,
+        message: "m".into(),
+        output: serde_json::Value::Null,
+    };
+    assert!(
+        !store
+            .finish_task(other, &result(t1, true), now)
+            .await
+            .unwrap(),
+        "not its task"
+    );
+    assert!(store.finish_task(a, &result(t1, true), now).await.unwrap());
+    assert!(
+        !store.finish_task(a, &result(t1, true), now).await.unwrap(),
+        "only once"
+    );
+    assert!(store.finish_task(a, &result(t2, false), now).await.unwrap());
+    assert!(store.take_tasks(a, now, 10).await.unwrap().is_empty());
+    let done = store.task(t1).await.unwrap().unwrap();
+    assert_eq!(done.status, "done");
+    assert_eq!(done.result.unwrap()["ok"], true);
+    assert_eq!(store.task(t2).await.unwrap().unwrap().status, "failed");
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$name(super::support::sqlite_store(&dir).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = super::support::pg_database().await else { return };
+                    super::$name(super::support::pg_store(&db).await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    write_and_read,
+    idempotent_rewrite,
+    series_listing,
+    retention_drop,
+    rollup_correctness,
+    catalog
+);
