@@ -48,10 +48,18 @@ impl From<sqlx::Error> for StorageError {
 }
 
 /// SQLSTATE classes 08 (connection), 53 (resources, e.g. disk full), 57P
-/// (shutdown / cannot connect now); SQLite BUSY, LOCKED, IOERR, FULL,
-/// CANTOPEN (primary codes 5, 6, 10, 13, 14, possibly extended).
+/// (shutdown / cannot connect now), 55000 (database not accepting
+/// connections), 3D000 (database gone), 28xxx (login refused after a
+/// credential change); SQLite BUSY, LOCKED, IOERR, FULL, CANTOPEN (primary
+/// codes 5, 6, 10, 13, 14, possibly extended). All of these are conditions
+/// an operator fixes while agents keep their data and retry.
 fn unavailable_code(code: &str) -> bool {
-    if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") {
+    if ["08", "53", "57P", "28"]
+        .iter()
+        .any(|p| code.starts_with(p))
+        || code == "55000"
+        || code == "3D000"
+    {
         return true;
     }
     match code.parse::<i64>() {
@@ -66,7 +74,9 @@ mod tests {
 
     #[test]
     fn classifies_codes() {
-        for c in ["08006", "57P01", "57P03", "53100", "5", "517", "13", "14"] {
+        for c in [
+            "08006", "57P01", "57P03", "53100", "55000", "3D000", "28P01", "5", "517", "13", "14",
+        ] {
             assert!(unavailable_code(c), "{c}");
         }
         for c in ["23505", "42P01", "19", "2067", ""] {

@@ -117,11 +117,84 @@ pub async fn pg_store(db: &TestDb) -> Store {
 
 /// A server on 127.0.0.1:0 without the local collector.
 pub async fn spawn_server(dir: &tempfile::TempDir, database_url: Option<&str>) -> Server {
+    spawn_server_with(dir, database_url, |_| {}).await
+}
+
+pub async fn spawn_server_with(
+    dir: &tempfile::TempDir,
+    database_url: Option<&str>,
+    tweak: impl FnOnce(&mut Config),
+) -> Server {
     let mut cfg = Config::for_data_dir(dir.path().join("data"));
     cfg.local_collector = false;
     cfg.database_url = database_url.map(str::to_string);
     cfg.acquire_timeout = Duration::from_secs(2);
+    tweak(&mut cfg);
     Server::start(cfg).await.expect("server starts")
+}
+
+/// The collector's fixture host root (checked-in copies of real /proc files).
+pub fn fixture_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../collector/tests/fixtures/host"
+    ))
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub json: serde_json::Value,
+    pub retry_after: Option<String>,
+}
+
+/// Posts a raw heartbeat body; `key` None sends no Authorization header.
+pub async fn post_heartbeat(
+    base: &str,
+    key: Option<&str>,
+    body: Vec<u8>,
+    encoding: Option<&str>,
+) -> Reply {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/api/v1/agents/heartbeat"))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    if let Some(e) = encoding {
+        req = req.header("content-encoding", e);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = resp.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    Reply {
+        status,
+        json,
+        retry_after,
+    }
+}
+
+pub fn zstd_json(v: &serde_json::Value) -> Vec<u8> {
+    zstd::bulk::compress(&serde_json::to_vec(v).unwrap(), 3).unwrap()
+}
+
+/// Enrols an agent over HTTP and returns its key.
+pub async fn enroll(base: &str, token: &str, name: &str) -> String {
+    let client = dozor_collector::http::ServerClient::new(base).unwrap();
+    let inv = dozor_common::protocol::HostInventory {
+        hostname: name.into(),
+        ..Default::default()
+    };
+    client
+        .enroll(token, name, inv)
+        .await
+        .expect("enrolment")
+        .agent_key
 }
 
 pub fn enroll_token(server: &Server) -> String {
