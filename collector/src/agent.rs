@@ -195,7 +195,7 @@ impl Agent {
                     Some(self.cfg.unauthorized_wait)
                 }
                 Err(SendError::Retry { message, after }) => {
-                    let d = after.unwrap_or_else(|| backoff.next());
+                    let d = after.unwrap_or_else(|| backoff.next_delay());
                     tracing::warn!(error = %message, retry_in = ?d, "heartbeat failed; will retry");
                     self.stats.send_retry.fetch_add(1, Relaxed);
                     self.requeue(passes);
@@ -273,7 +273,7 @@ impl Backoff {
         self.attempt = 0;
     }
 
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let cap = Duration::from_secs(60);
         let base = Duration::from_secs(1) * 2u32.saturating_pow(self.attempt.min(6));
         self.attempt += 1;

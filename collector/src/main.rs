@@ -136,7 +136,7 @@ async fn enroll(
                 return Ok(Some(st));
             }
             Err(e) if e.is_transient() => {
-                let d = backoff.next();
+                let d = backoff.next_delay();
                 tracing::warn!(error = %e, retry_in = ?d, "enrolment failed; will retry");
                 d
             }

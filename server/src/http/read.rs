@@ -84,6 +84,42 @@ pub async fn series(State(state): State<AppState>, RawQuery(q): RawQuery) -> Res
     }
 }
 
+struct RangeQuery {
+    start: i64,
+    end: i64,
+    resolution: Option<Resolution>,
+}
+
+/// Parses `start`, `end` (Unix ms) and `resolution`; errors name the field.
+fn range_query(q: Option<&str>, now: i64) -> Result<RangeQuery, (String, String)> {
+    let mut r = RangeQuery {
+        start: now - 3_600_000,
+        end: now,
+        resolution: None,
+    };
+    for (k, v) in pairs(q) {
+        let num = |v: &str| {
+            v.parse::<i64>()
+                .map_err(|_| (format!("{k} must be Unix milliseconds"), k.clone()))
+        };
+        match k.as_str() {
+            "start" => r.start = num(&v)?,
+            "end" => r.end = num(&v)?,
+            "resolution" => {
+                r.resolution = Some(
+                    Resolution::parse(&v)
+                        .ok_or_else(|| ("resolution must be 5m or 1h".to_string(), k.clone()))?,
+                )
+            }
+            other => return Err((format!("unknown parameter {other:?}"), other.to_string())),
+        }
+    }
+    if r.start > r.end {
+        return Err(("start is after end".into(), "start".into()));
+    }
+    Ok(r)
+}
+
 /// `GET /api/v1/series/{id}/samples?start=MS&end=MS[&resolution=5m|1h]`;
 /// the range defaults to the last hour.
 pub async fn samples(
@@ -91,53 +127,14 @@ pub async fn samples(
     Path(id): Path<i64>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let now = super::now_ms();
-    let (mut start, mut end, mut resolution) = (now - 3_600_000, now, None);
-    for (k, v) in pairs(q.as_deref()) {
-        let num = |v: &str| {
-            v.parse::<i64>().map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    format!("{k} must be Unix milliseconds"),
-                    Some(k.clone()),
-                )
-            })
-        };
-        match k.as_str() {
-            "start" => match num(&v) {
-                Ok(n) => start = n,
-                Err(r) => return r,
-            },
-            "end" => match num(&v) {
-                Ok(n) => end = n,
-                Err(r) => return r,
-            },
-            "resolution" => match Resolution::parse(&v) {
-                Some(r) => resolution = Some(r),
-                None => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "resolution must be 5m or 1h",
-                        Some("resolution".into()),
-                    )
-                }
-            },
-            other => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown parameter {other:?}"),
-                    Some(other.to_string()),
-                )
-            }
-        }
-    }
-    if start > end {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "start is after end",
-            Some("start".into()),
-        );
-    }
+    let RangeQuery {
+        start,
+        end,
+        resolution,
+    } = match range_query(q.as_deref(), super::now_ms()) {
+        Ok(r) => r,
+        Err((msg, field)) => return error(StatusCode::BAD_REQUEST, msg, Some(field)),
+    };
     let store = &state.0.store;
     let series = match store.series_by_id(id).await {
         Ok(Some(s)) => s,
