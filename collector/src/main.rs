@@ -22,6 +22,10 @@ struct Args {
     /// until the agent key is saved in the state dir.
     #[arg(long, env = "DOZOR_ENROLL_TOKEN", hide_env_values = true)]
     enroll_token: Option<String>,
+    /// Read the enrolment token from this file instead, waiting for it to
+    /// appear (e.g. the server's data volume mounted read-only).
+    #[arg(long, env = "DOZOR_ENROLL_TOKEN_FILE", conflicts_with = "enroll_token")]
+    enroll_token_file: Option<PathBuf>,
     /// Directory holding the host's `proc` and `sys` (use /host in a
     /// container started with -v /:/host:ro).
     #[arg(long, env = "DOZOR_ROOT", default_value = "/")]
@@ -77,12 +81,18 @@ async fn main() -> anyhow::Result<()> {
             st
         }
         None => {
-            let Some(token) = args.enroll_token.as_deref() else {
-                anyhow::bail!(
+            let token = match (&args.enroll_token, &args.enroll_token_file) {
+                (Some(t), _) => t.trim().to_string(),
+                (None, Some(path)) => match wait_for_file(path, &shutdown).await {
+                    Some(t) => t,
+                    None => return Ok(()),
+                },
+                (None, None) => anyhow::bail!(
                     "no agent key in {} and no --enroll-token given; pass the token from the server's DATA_DIR/enroll-token",
                     args.state_dir.display()
-                );
+                ),
             };
+            let token = token.as_str();
             let name = match &args.name {
                 Some(n) => n.clone(),
                 None => dozor_collector::inventory::read(&args.root).hostname,
@@ -148,6 +158,25 @@ async fn enroll(
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(None),
             _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Waits until `path` holds a token; None on shutdown.
+async fn wait_for_file(path: &std::path::Path, shutdown: &CancellationToken) -> Option<String> {
+    let mut warned = false;
+    loop {
+        match std::fs::read_to_string(path) {
+            Ok(t) if !t.trim().is_empty() => return Some(t.trim().to_string()),
+            Ok(_) | Err(_) if !warned => {
+                tracing::info!(path = %path.display(), "waiting for the enrolment token file");
+                warned = true;
+            }
+            _ => {}
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
     }
 }

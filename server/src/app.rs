@@ -30,6 +30,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     let opts = OpenOptions {
         retention: cfg.retention,
         acquire_timeout: cfg.acquire_timeout,
+        password: cfg.database_password.clone(),
         ..OpenOptions::default()
     };
     let store = storage::open(&cfg.store_url(), &opts).await?;

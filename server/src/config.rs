@@ -93,6 +93,7 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub database_password_file: Option<PathBuf>,
     pub retention: Option<String>,
     pub local_collector: Option<bool>,
     pub local_collector_root: Option<PathBuf>,
@@ -104,6 +105,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    pub database_password: Option<String>,
     pub retention: Duration,
     pub local_collector: bool,
     pub local_collector_root: PathBuf,
@@ -120,6 +122,7 @@ impl Config {
             listen: "127.0.0.1:0".parse().expect("literal"),
             data_dir: data_dir.into(),
             database_url: None,
+            database_password: None,
             retention: Duration::from_secs(30 * 86_400),
             local_collector: true,
             local_collector_root: PathBuf::from("/"),
@@ -231,6 +234,28 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+
+    #[test]
+    fn password_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret pass\n").unwrap();
+        let args = ServerArgs {
+            config: Some("/dev/null".into()),
+            database_password_file: Some(pw),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&args).unwrap().database_password.as_deref(),
+            Some("s3cret pass")
+        );
+        let missing = ServerArgs {
+            config: Some("/dev/null".into()),
+            database_password_file: Some(dir.path().join("nope")),
+            ..Default::default()
+        };
+        assert!(format!("{:#}", resolve(&missing).unwrap_err()).contains("password file"));
     }
 
     #[test]

@@ -47,8 +47,11 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str, opts: &OpenOptions) -> Result<Self> {
-        let connect = PgConnectOptions::from_str(url)
+        let mut connect = PgConnectOptions::from_str(url)
             .map_err(|e| StorageError::Open(format!("invalid PostgreSQL URL: {e}")))?;
+        if let Some(pw) = &opts.password {
+            connect = connect.password(pw);
+        }
         let target = format!(
             "{}:{}/{}",
             connect.get_host(),

@@ -9,6 +9,8 @@ pub struct OpenOptions {
     /// down (503).
     pub acquire_timeout: Duration,
     pub max_connections: u32,
+    /// PostgreSQL password that overrides the URL's (from a secret file).
+    pub password: Option<String>,
 }
 
 impl Default for OpenOptions {
@@ -17,6 +19,7 @@ impl Default for OpenOptions {
             retention: Duration::from_secs(30 * 86_400),
             acquire_timeout: Duration::from_secs(5),
             max_connections: 16,
+            password: None,
         }
     }
 }
