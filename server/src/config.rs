@@ -72,6 +72,10 @@ pub struct ServerArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// File holding the PostgreSQL password, so it stays out of the URL,
+    /// the environment and `ps` (e.g. a Docker secret).
+    #[arg(long, env = "DOZOR_DATABASE_PASSWORD_FILE", global = true)]
+    pub database_password_file: Option<PathBuf>,
     /// How long samples are kept, e.g. 30d, 12h [default: 30d].
     #[arg(long, env = "DOZOR_RETENTION", global = true)]
     pub retention: Option<String>,
@@ -167,6 +171,15 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
         .clone()
         .or(file.database_url)
         .filter(|u| !u.is_empty());
+    if let Some(p) = args
+        .database_password_file
+        .clone()
+        .or(file.database_password_file)
+    {
+        let pw = std::fs::read_to_string(&p)
+            .with_context(|| format!("cannot read database password file {}", p.display()))?;
+        cfg.database_password = Some(pw.trim_end_matches(['\n', '\r']).to_string());
+    }
     if let Some(r) = args.retention.as_deref().or(file.retention.as_deref()) {
         cfg.retention = duration("retention", r)?;
         anyhow::ensure!(
