@@ -19,9 +19,22 @@ const PER_SERIES: usize = 10;
 const AGENTS: usize = 4;
 
 fn heartbeats(agent: usize, count: usize, t0: i64) -> Vec<Vec<u8>> {
+    batches(agent, count, t0)
+        .into_iter()
+        .map(|series| {
+            let req = HeartbeatRequest {
+                series,
+                ..Default::default()
+            };
+            zstd::bulk::compress(&serde_json::to_vec(&req).unwrap(), 3).unwrap()
+        })
+        .collect()
+}
+
+fn batches(agent: usize, count: usize, t0: i64) -> Vec<Vec<SeriesBatch>> {
     (0..count)
         .map(|h| {
-            let series = (0..SERIES)
+            (0..SERIES)
                 .map(|s| {
                     let labels = [
                         ("instance".to_string(), format!("svc-{s}:9100")),
@@ -37,14 +50,52 @@ fn heartbeats(agent: usize, count: usize, t0: i64) -> Vec<Vec<u8>> {
                         .collect();
                     SeriesBatch::new(format!("bench_metric_{}", s % 50), labels, samples)
                 })
-                .collect();
-            let req = HeartbeatRequest {
-                series,
-                ..Default::default()
-            };
-            zstd::bulk::compress(&serde_json::to_vec(&req).unwrap(), 3).unwrap()
+                .collect()
         })
         .collect()
+}
+
+/// The storage write alone: the same batches straight into `append`,
+/// without HTTP, decompression or JSON.
+async fn direct_append(database_url: Option<&str>, per_agent: usize) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url.map_or_else(
+        || dir.path().join("d.db").display().to_string(),
+        str::to_string,
+    );
+    let store = dozor_server::storage::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let t0 = dozor_server::http::now_ms() - 3_600_000;
+    let work: Vec<Vec<Vec<SeriesBatch>>> = (0..AGENTS)
+        .map(|a| {
+            let mut b = batches(a, per_agent, t0);
+            for series in b.iter_mut().flatten() {
+                series.labels.insert("host".into(), format!("direct-{a}"));
+            }
+            b
+        })
+        .collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for agent in work {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for b in agent {
+                store
+                    .append(&b, dozor_server::http::now_ms())
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    Run {
+        samples: AGENTS * per_agent * SERIES * PER_SERIES,
+        secs: started.elapsed().as_secs_f64(),
+    }
 }
 
 struct Run {
@@ -163,7 +214,11 @@ async fn fresh_pg(admin: &str) -> String {
     let mut conn = sqlx::PgConnection::connect(admin)
         .await
         .expect("PostgreSQL for the benchmark");
-    let name = format!("dozor_bench_{}", std::process::id());
+    let name = format!(
+        "dozor_bench_{}_{}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
         .execute(&mut conn)
         .await
@@ -193,6 +248,10 @@ async fn main() {
     println!("heartbeats of {} samples ({SERIES} series x {PER_SERIES}), {AGENTS} agents x {per_agent} heartbeats", SERIES * PER_SERIES);
     let sqlite = http_ingest(None, per_agent).await;
     report("sqlite: HTTP ingest to commit", &sqlite);
+    report(
+        "sqlite: store.append only",
+        &direct_append(None, per_agent).await,
+    );
     let admin = std::env::var("DOZOR_BENCH_DATABASE_URL")
         .or_else(|_| std::env::var("DOZOR_TEST_DATABASE_URL"));
     let Ok(admin) = admin else {
@@ -202,6 +261,11 @@ async fn main() {
     let url = fresh_pg(&admin).await;
     let pg = http_ingest(Some(&url), per_agent).await;
     let pg_rate = report("postgres: HTTP ingest to commit", &pg);
+    let direct_db = fresh_pg(&admin).await;
+    report(
+        "postgres: store.append only",
+        &direct_append(Some(&direct_db), per_agent).await,
+    );
     let copy = raw_copy(&url, pg.samples).await;
     let copy_rate = report("postgres: raw COPY, same rows", &copy);
     println!(

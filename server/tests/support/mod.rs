@@ -226,3 +226,28 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Runs each named `async fn(Store)` against a fresh SQLite file and a
+/// fresh PostgreSQL database, as `sqlite::NAME` and `postgres::NAME`.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$name(super::support::sqlite_store(&dir).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = super::support::pg_database().await else { return };
+                    super::$name(super::support::pg_store(&db).await).await;
+                }
+            )*
+        }
+    };
+}
