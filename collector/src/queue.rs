@@ -29,6 +29,12 @@ impl SendQueue {
     pub fn push(&mut self, pass: Vec<SeriesBatch>) -> usize {
         self.samples += count(&pass);
         self.passes.push_back(pass);
+        self.enforce_bound()
+    }
+
+    /// Drops the oldest passes until the bound holds (keeping at least the
+    /// newest); returns how many samples went.
+    fn enforce_bound(&mut self) -> usize {
         let mut dropped = 0;
         while self.samples > self.max_samples && self.passes.len() > 1 {
             let old = self.passes.pop_front().expect("len > 1");
@@ -63,14 +69,7 @@ impl SendQueue {
             self.samples += count(&p);
             self.passes.push_front(p);
         }
-        let mut dropped = 0;
-        while self.samples > self.max_samples && self.passes.len() > 1 {
-            let old = self.passes.pop_front().expect("len > 1");
-            let n = count(&old);
-            self.samples -= n;
-            dropped += n;
-        }
-        dropped
+        self.enforce_bound()
     }
 
     pub fn samples(&self) -> usize {

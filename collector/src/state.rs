@@ -49,25 +49,29 @@ pub fn load(dir: &Path) -> Result<Option<AgentState>, StateError> {
 }
 
 pub fn save(dir: &Path, state: &AgentState) -> Result<(), StateError> {
-    let dir_err = |source| StateError::Dir {
+    let json = serde_json::to_vec_pretty(state).expect("state serialises");
+    write_private(dir, "agent.json", &json).map_err(|source| StateError::Dir {
         dir: dir.to_path_buf(),
         source,
-    };
-    std::fs::create_dir_all(dir).map_err(dir_err)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(dir_err)?;
-    let tmp = dir.join(".agent.json.tmp");
+    })
+}
+
+/// Writes `dir/name` atomically (temp file, fsync, rename) with mode 0600,
+/// creating `dir` with mode 0700. Secrets must never be world-readable,
+/// not even for the instant between create and chmod.
+pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&tmp)
-        .map_err(dir_err)?;
-    let json = serde_json::to_vec_pretty(state).expect("state serialises");
-    f.write_all(&json).map_err(dir_err)?;
-    f.sync_all().map_err(dir_err)?;
-    std::fs::rename(&tmp, state_file(dir)).map_err(dir_err)?;
-    Ok(())
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@ use crate::storage::{self, OpenOptions, Store};
 use crate::telemetry::Telemetry;
 use crate::{auth, local, maintenance};
 use anyhow::Context;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -143,16 +142,11 @@ pub async fn new_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Result<
     store
         .create_enroll_token(&auth::hash_secret(&token), http::now_ms())
         .await?;
-    let tmp = data_dir.join(".enroll-token.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    writeln!(f, "{token}")?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
+    dozor_collector::state::write_private(
+        data_dir,
+        "enroll-token",
+        format!("{token}\n").as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }

@@ -89,8 +89,13 @@ impl PgStore {
             partitions: Mutex::new(HashSet::new()),
             retention_ms: opts.retention.as_millis() as i64,
         };
-        if layout == Layout::Timescale {
-            store.set_timescale_retention().await?;
+        match layout {
+            Layout::Timescale => store.set_timescale_retention().await?,
+            // The layout is chosen once, by the first migration; installing
+            // TimescaleDB later does not convert an existing database.
+            Layout::Partitioned => tracing::info!(
+                "TimescaleDB is not in use for this database: plain PostgreSQL with daily partitions and rollups maintained by dozor"
+            ),
         }
         Ok(store)
     }
@@ -106,12 +111,12 @@ impl PgStore {
     /// Policies are replaced at every start so `--retention` takes effect.
     async fn set_timescale_retention(&self) -> Result<()> {
         for table in ["samples", "samples_5m", "samples_1h"] {
-            sqlx::query("SELECT remove_retention_policy($1, if_exists => true)")
+            sqlx::query("SELECT remove_retention_policy($1::regclass, if_exists => true)")
                 .bind(table)
                 .execute(&self.pool)
                 .await?;
             sqlx::query(
-                "SELECT add_retention_policy($1, drop_after => make_interval(secs => $2::float8 / 1000))",
+                "SELECT add_retention_policy($1::regclass, drop_after => make_interval(secs => $2::float8 / 1000))",
             )
             .bind(table)
             .bind(self.retention_ms)

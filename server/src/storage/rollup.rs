@@ -69,9 +69,83 @@ pub fn late_buckets(ts: impl Iterator<Item = i64>, now_ms: i64) -> Vec<i64> {
     out
 }
 
+/// What one bounded rollup step does; the backends only execute it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `[from, to)` ranges whose 5-minute buckets are recomputed.
+    pub five_minute: Vec<(i64, i64)>,
+    /// Starts of complete hours to rebuild from the 5-minute table.
+    pub hours: Vec<i64>,
+    /// The new watermark, when it moves.
+    pub watermark: Option<i64>,
+    /// True when the watermark reached the horizon.
+    pub caught_up: bool,
+}
+
+/// Plans a step from the current `watermark` and the dirty buckets claimed
+/// for it. Dirty buckets at or above the watermark need nothing: the range
+/// will cover them.
+pub fn plan_step(watermark: i64, dirty: &[i64], now_ms: i64) -> Step {
+    const FIVE: i64 = 300_000;
+    const HOUR: i64 = 3_600_000;
+    let horizon = horizon(now_ms);
+    let end = horizon.min(watermark + MAX_BUCKETS_PER_STEP * FIVE);
+    let mut five_minute = Vec::new();
+    let mut hours = std::collections::BTreeSet::new();
+    for &b in dirty.iter().filter(|b| **b < watermark) {
+        five_minute.push((b, b + FIVE));
+        hours.insert(floor(b, HOUR));
+    }
+    let mut new_watermark = None;
+    if end > watermark {
+        five_minute.push((watermark, end));
+        // Hours this step completes.
+        let mut h = floor(watermark, HOUR);
+        while h + HOUR <= end {
+            if h + HOUR > watermark {
+                hours.insert(h);
+            }
+            h += HOUR;
+        }
+        new_watermark = Some(end);
+    }
+    let done_to = end.max(watermark);
+    Step {
+        five_minute,
+        hours: hours.into_iter().filter(|h| h + HOUR <= done_to).collect(),
+        watermark: new_watermark,
+        caught_up: end >= horizon,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plans_bounded_steps_and_completed_hours() {
+        const H: i64 = 3_600_000;
+        let now = 10 * H + 30 * 60_000;
+        // Far behind: 12 buckets (one hour) per step.
+        let s = plan_step(2 * H, &[], now);
+        assert_eq!(s.five_minute, vec![(2 * H, 3 * H)]);
+        assert_eq!(s.hours, vec![2 * H]);
+        assert_eq!((s.watermark, s.caught_up), (Some(3 * H), false));
+        // Near the horizon (10:25 for now = 10:30): partial hour not rebuilt.
+        let s = plan_step(10 * H, &[], now);
+        assert_eq!(s.five_minute, vec![(10 * H, 10 * H + 25 * 60_000)]);
+        assert!(s.hours.is_empty());
+        assert!(s.caught_up);
+        // Dirty buckets below the watermark are redone with their hour.
+        let s = plan_step(
+            10 * H + 25 * 60_000,
+            &[3 * H + 300_000, 10 * H + 25 * 60_000],
+            now,
+        );
+        assert_eq!(s.five_minute, vec![(3 * H + 300_000, 3 * H + 600_000)]);
+        assert_eq!(s.hours, vec![3 * H]);
+        assert_eq!(s.watermark, None);
+    }
 
     #[test]
     fn bucket_math() {

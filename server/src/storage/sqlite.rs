@@ -87,6 +87,14 @@ pub(super) fn parse_labels(text: &str) -> Result<Labels> {
     serde_json::from_str(text).map_err(|e| StorageError::Other(format!("bad labels JSON: {e}")))
 }
 
+fn series_info(r: &sqlx::sqlite::SqliteRow) -> Result<SeriesInfo> {
+    Ok(SeriesInfo {
+        id: r.get(0),
+        metric: r.get(1),
+        labels: parse_labels(r.get(2))?,
+    })
+}
+
 fn value_in(v: f64) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
@@ -205,15 +213,7 @@ impl SampleReader for SqliteStore {
             q = q.bind(format!("$.\"{k}\"")).bind(v);
         }
         let rows = q.bind(limit as i64).fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SeriesInfo {
-                    id: r.get(0),
-                    metric: r.get(1),
-                    labels: parse_labels(r.get(2))?,
-                })
-            })
-            .collect()
+        rows.iter().map(series_info).collect()
     }
 
     async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>> {
@@ -221,14 +221,7 @@ impl SampleReader for SqliteStore {
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| {
-            Ok(SeriesInfo {
-                id: r.get(0),
-                metric: r.get(1),
-                labels: parse_labels(r.get(2))?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(series_info).transpose()
     }
 
     #[instrument(skip_all, fields(backend = "sqlite", series_id))]

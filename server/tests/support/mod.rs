@@ -4,7 +4,7 @@
 //! PostgreSQL comes from DOZOR_TEST_DATABASE_URL (an admin URL; the test
 //! script starts a throwaway cluster and sets it). Locally a test without
 //! it is skipped with a message; with CI=true it fails.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use dozor_server::storage::{self, OpenOptions, Store};
 use dozor_server::{Config, Server};

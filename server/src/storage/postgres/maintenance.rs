@@ -2,15 +2,13 @@
 //! extension's policies do this work and these calls only ping.
 
 use super::{Layout, PgStore, DAY_MS};
-use crate::storage::rollup::{self, MAX_BUCKETS_PER_STEP};
+use crate::storage::rollup;
 use crate::storage::{Maintenance, Result, RetentionOutcome};
 use async_trait::async_trait;
 use sqlx::PgConnection;
-use std::collections::BTreeSet;
 use tracing::instrument;
 
 const FIVE: i64 = 300_000;
-const HOUR: i64 = 3_600_000;
 
 const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
     SELECT series_id, date_bin(INTERVAL '5 minutes', ts, TIMESTAMPTZ 'epoch'),
@@ -30,39 +28,27 @@ const ROLLUP_1H: &str = "INSERT INTO samples_1h (series_id, bucket, min, max, su
 
 impl PgStore {
     async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
-        let horizon = rollup::horizon(now_ms);
         let mut tx = self.pool.begin().await?;
         let start = watermark(&mut tx, now_ms).await?;
-        let end = horizon.min(start + MAX_BUCKETS_PER_STEP * FIVE);
         let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
             .fetch_all(&mut *tx)
             .await?;
+        let step = rollup::plan_step(start, &dirty, now_ms);
         let mut written = 0;
-        let mut hours = BTreeSet::new();
-        for b in dirty.iter().copied().filter(|b| *b < start) {
-            written += run(&mut tx, ROLLUP_5M, &[b, b + FIVE]).await?;
-            hours.insert(rollup::floor(b, HOUR));
+        for (from, to) in &step.five_minute {
+            written += run(&mut tx, ROLLUP_5M, &[*from, *to]).await?;
         }
-        if end > start {
-            written += run(&mut tx, ROLLUP_5M, &[start, end]).await?;
-            let mut h = rollup::floor(start, HOUR);
-            while h + HOUR <= end {
-                if h + HOUR > start {
-                    hours.insert(h);
-                }
-                h += HOUR;
-            }
+        if let Some(w) = step.watermark {
             sqlx::query("UPDATE rollup_state SET watermark_ms = $1 WHERE name = '5m'")
-                .bind(end)
+                .bind(w)
                 .execute(&mut *tx)
                 .await?;
         }
-        let done_to = end.max(start);
-        for h in hours.into_iter().filter(|h| h + HOUR <= done_to) {
-            written += run(&mut tx, ROLLUP_1H, &[h]).await?;
+        for h in &step.hours {
+            written += run(&mut tx, ROLLUP_1H, &[*h]).await?;
         }
         tx.commit().await?;
-        Ok((written, end >= horizon))
+        Ok((written, step.caught_up))
     }
 }
 

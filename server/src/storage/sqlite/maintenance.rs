@@ -1,15 +1,13 @@
 //! Rollups and retention for SQLite (see `storage::rollup` for the scheme).
 
 use super::SqliteStore;
-use crate::storage::rollup::{self, Resolution, MAX_BUCKETS_PER_STEP};
+use crate::storage::rollup::{self, Resolution};
 use crate::storage::{Maintenance, Result, RetentionOutcome};
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
-use std::collections::BTreeSet;
 use tracing::instrument;
 
 const FIVE: i64 = 300_000;
-const HOUR: i64 = 3_600_000;
 
 // The joins through `series` let SQLite walk the (series_id, ts) primary
 // key per series instead of scanning the whole table for a time range.
@@ -37,36 +35,23 @@ const ROLLUP_1H: &str = "INSERT INTO samples_1h (series_id, bucket, min, max, su
 impl SqliteStore {
     /// One bounded step; returns (buckets written, caught up).
     async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
-        let horizon = rollup::horizon(now_ms);
         let mut tx = self.writer.begin().await?;
         let start = watermark(&mut tx, now_ms).await?;
-        let end = horizon.min(start + MAX_BUCKETS_PER_STEP * FIVE);
         let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
             .fetch_all(&mut *tx)
             .await?;
+        let step = rollup::plan_step(start, &dirty, now_ms);
         let mut written = 0;
-        let mut hours = BTreeSet::new();
-        for b in dirty.iter().copied().filter(|b| *b < start) {
-            written += rollup_5m(&mut tx, b, b + FIVE).await?;
-            hours.insert(rollup::floor(b, HOUR));
+        for (from, to) in &step.five_minute {
+            written += rollup_5m(&mut tx, *from, *to).await?;
         }
-        if end > start {
-            written += rollup_5m(&mut tx, start, end).await?;
-            // Hours completed by this step.
-            let mut h = rollup::floor(start, HOUR);
-            while h + HOUR <= end {
-                if h + HOUR > start {
-                    hours.insert(h);
-                }
-                h += HOUR;
-            }
+        if let Some(w) = step.watermark {
             sqlx::query("UPDATE rollup_state SET watermark_ms = ? WHERE name = '5m'")
-                .bind(end)
+                .bind(w)
                 .execute(&mut *tx)
                 .await?;
         }
-        let done_to = end.max(start);
-        for h in hours.into_iter().filter(|h| h + HOUR <= done_to) {
+        for h in &step.hours {
             written += sqlx::query(ROLLUP_1H)
                 .bind(h)
                 .execute(&mut *tx)
@@ -74,7 +59,7 @@ impl SqliteStore {
                 .rows_affected();
         }
         tx.commit().await?;
-        Ok((written, end >= horizon))
+        Ok((written, step.caught_up))
     }
 }
 
