@@ -4,7 +4,8 @@
 --   * samples is a hypertable with 1-day chunks;
 --   * compression segmented by series_id, ordered by ts, after 2 days;
 --   * samples_5m and samples_1h are continuous aggregates (min, max, sum,
---     count, last) refreshed by policies;
+--     count, last) refreshed by policies; like the server-maintained
+--     rollups they skip NaN samples (staleness markers);
 --   * the retention policy is set by the server at start (--retention).
 --
 -- 'partitioned' otherwise (plain PostgreSQL >= 14):
@@ -49,6 +50,7 @@ BEGIN
                    min(value) AS min, max(value) AS max, sum(value) AS sum,
                    count(*) AS count, last(value, ts) AS last
             FROM samples
+            WHERE value <> 'NaN'
             GROUP BY series_id, time_bucket(INTERVAL '5 minutes', ts)
             WITH NO DATA;
         PERFORM add_continuous_aggregate_policy('samples_5m',

@@ -9,6 +9,7 @@ pub mod http;
 pub mod ingest;
 pub mod local;
 pub mod maintenance;
+pub mod promql;
 pub mod storage;
 pub mod telemetry;
 

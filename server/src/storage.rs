@@ -45,6 +45,14 @@ pub trait SampleReader: Send + Sync {
     async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>>;
     /// Raw samples with `start_ms <= ts <= end_ms`, oldest first.
     async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>>;
+    /// Raw samples of many series at once, keyed by series id; series
+    /// without samples in the range are absent.
+    async fn samples_many(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<std::collections::HashMap<i64, Vec<Sample>>>;
     /// Rollup buckets whose start lies in `[start_ms, end_ms]`.
     async fn rollups(
         &self,

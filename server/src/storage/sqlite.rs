@@ -15,6 +15,7 @@ use dozor_common::model::{fingerprint, series_key};
 use dozor_common::{Labels, Sample, SeriesBatch};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -95,11 +96,40 @@ fn series_info(r: &sqlx::sqlite::SqliteRow) -> Result<SeriesInfo> {
     })
 }
 
-fn value_in(v: f64) -> Option<f64> {
-    (!v.is_nan()).then_some(v)
+/// Prometheus's staleness marker, a NaN with a specific bit pattern.
+const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+/// How a value is stored: SQLite turns NaN into NULL, so the staleness
+/// marker is stored as NULL and any other NaN as the text 'NaN'.
+enum Stored {
+    Real(f64),
+    Text(&'static str),
+    Null,
 }
 
-fn value_out(v: Option<f64>) -> f64 {
+fn value_in(v: f64) -> Stored {
+    if v.to_bits() == STALE_NAN {
+        Stored::Null
+    } else if v.is_nan() {
+        Stored::Text("NaN")
+    } else {
+        Stored::Real(v)
+    }
+}
+
+/// Selects a stored value as (real or NULL, typeof) for [`value_out`].
+const VALUE_COLS: &str =
+    "CASE WHEN typeof(value) = 'real' OR typeof(value) = 'integer' THEN value END, typeof(value)";
+
+fn value_out(v: Option<f64>, ty: &str) -> f64 {
+    match (v, ty) {
+        (Some(v), _) => v,
+        (None, "null") => f64::from_bits(STALE_NAN),
+        _ => f64::NAN,
+    }
+}
+
+fn rollup_value(v: Option<f64>) -> f64 {
     v.unwrap_or(f64::NAN)
 }
 
@@ -136,7 +166,12 @@ impl SampleWriter for SqliteStore {
             sql.push_str(" ON CONFLICT DO NOTHING");
             let mut q = sqlx::query(&sql);
             for (id, ts, v) in chunk {
-                q = q.bind(id).bind(ts).bind(value_in(*v));
+                q = q.bind(id).bind(ts);
+                q = match value_in(*v) {
+                    Stored::Real(r) => q.bind(r),
+                    Stored::Text(t) => q.bind(t),
+                    Stored::Null => q.bind(None::<f64>),
+                };
             }
             out.stored += q.execute(&mut *tx).await?.rows_affected();
         }
@@ -226,18 +261,51 @@ impl SampleReader for SqliteStore {
 
     #[instrument(skip_all, fields(backend = "sqlite", series_id))]
     async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>> {
-        let rows: Vec<(i64, Option<f64>)> = sqlx::query_as(
-            "SELECT ts, value FROM samples WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
-        )
-        .bind(series_id)
-        .bind(start_ms)
-        .bind(end_ms)
-        .fetch_all(&self.reader)
-        .await?;
+        let sql = format!(
+            "SELECT ts, {VALUE_COLS} FROM samples WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts"
+        );
+        let rows: Vec<(i64, Option<f64>, String)> = sqlx::query_as(&sql)
+            .bind(series_id)
+            .bind(start_ms)
+            .bind(end_ms)
+            .fetch_all(&self.reader)
+            .await?;
         Ok(rows
             .into_iter()
-            .map(|(t, v)| Sample::new(t, value_out(v)))
+            .map(|(t, v, ty)| Sample::new(t, value_out(v, &ty)))
             .collect())
+    }
+
+    #[instrument(skip_all, fields(backend = "sqlite", series = ids.len()))]
+    async fn samples_many(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<HashMap<i64, Vec<Sample>>> {
+        let mut out: HashMap<i64, Vec<Sample>> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT series_id, ts, {VALUE_COLS} FROM samples \
+                 WHERE series_id IN ({marks}) AND ts >= ? AND ts <= ? ORDER BY series_id, ts"
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, Option<f64>, String)>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            let rows = q
+                .bind(start_ms)
+                .bind(end_ms)
+                .fetch_all(&self.reader)
+                .await?;
+            for (id, t, v, ty) in rows {
+                out.entry(id)
+                    .or_default()
+                    .push(Sample::new(t, value_out(v, &ty)));
+            }
+        }
+        Ok(out)
     }
 
     async fn rollups(
@@ -263,11 +331,11 @@ impl SampleReader for SqliteStore {
             .into_iter()
             .map(|(b, mn, mx, s, c, l)| RollupPoint {
                 bucket_ms: b,
-                min: value_out(mn),
-                max: value_out(mx),
-                sum: value_out(s),
+                min: rollup_value(mn),
+                max: rollup_value(mx),
+                sum: rollup_value(s),
                 count: c,
-                last: value_out(l),
+                last: rollup_value(l),
             })
             .collect())
     }

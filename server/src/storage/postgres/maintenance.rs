@@ -13,7 +13,7 @@ const FIVE: i64 = 300_000;
 const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
     SELECT series_id, date_bin(INTERVAL '5 minutes', ts, TIMESTAMPTZ 'epoch'),
            min(value), max(value), sum(value), count(*), (array_agg(value ORDER BY ts DESC))[1]
-    FROM samples WHERE ts >= dozor_ts($1) AND ts < dozor_ts($2)
+    FROM samples WHERE ts >= dozor_ts($1) AND ts < dozor_ts($2) AND value <> 'NaN'
     GROUP BY 1, 2
     ON CONFLICT (series_id, bucket) DO UPDATE SET min = EXCLUDED.min, max = EXCLUDED.max,
         sum = EXCLUDED.sum, count = EXCLUDED.count, last = EXCLUDED.last";

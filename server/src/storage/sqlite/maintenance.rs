@@ -9,15 +9,17 @@ use tracing::instrument;
 
 const FIVE: i64 = 300_000;
 
+// Rollups skip NaN and staleness markers (stored as text and NULL).
 // The joins through `series` let SQLite walk the (series_id, ts) primary
 // key per series instead of scanning the whole table for a time range.
 const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
     SELECT x.series_id, (x.ts / 300000) * 300000 AS b, min(x.value), max(x.value), sum(x.value), count(*),
            (SELECT y.value FROM samples y WHERE y.series_id = x.series_id
               AND y.ts >= (x.ts / 300000) * 300000 AND y.ts < (x.ts / 300000) * 300000 + 300000
+              AND typeof(y.value) IN ('real', 'integer')
             ORDER BY y.ts DESC LIMIT 1)
     FROM series s JOIN samples x ON x.series_id = s.id AND x.ts >= ?1 AND x.ts < ?2
-    WHERE 1
+    WHERE typeof(x.value) IN ('real', 'integer')
     GROUP BY x.series_id, b
     ON CONFLICT (series_id, bucket) DO UPDATE SET min = excluded.min, max = excluded.max,
         sum = excluded.sum, count = excluded.count, last = excluded.last";

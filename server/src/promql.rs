@@ -1,0 +1,165 @@
+//! The one query path: PromQL text → `promql-parser` AST → dozor's
+//! evaluator over [`crate::storage`]. Dashboards, alert rules and the
+//! Prometheus HTTP API all call [`Engine`].
+//!
+//! Evaluation follows Prometheus 3: a range query is the instant query
+//! evaluated at every step; selectors are left-open windows; samples come
+//! from storage once per selector (see `plan.rs`), so stepping costs only
+//! binary searches.
+
+mod aggregate;
+mod binary;
+mod dates;
+mod eval;
+mod functions;
+mod histogram;
+mod plan;
+mod range_fns;
+pub mod timeparse;
+pub mod value;
+
+pub use value::{Metric, Sample, Series, Value};
+
+use crate::storage::{StorageError, Store};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most samples one query may load from storage.
+    pub max_samples: usize,
+    pub timeout: Duration,
+    /// Most steps in a range query (Prometheus: 11,000).
+    pub max_points: i64,
+    pub lookback: Duration,
+    /// Most series one selector may match.
+    pub max_series: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            max_points: 11_000,
+            lookback: Duration::from_secs(300),
+            max_series: 100_000,
+        }
+    }
+}
+
+/// Errors, with Prometheus's `errorType`.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// Invalid query text or parameters (`bad_data`, HTTP 400).
+    #[error("{0}")]
+    BadData(String),
+    /// A failure while evaluating (`execution`, HTTP 422).
+    #[error("{0}")]
+    Execution(String),
+    #[error("query timed out in {0}")]
+    Timeout(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl QueryError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            QueryError::BadData(_) => "bad_data",
+            QueryError::Execution(_) => "execution",
+            QueryError::Timeout(_) => "timeout",
+            QueryError::Storage(e) if e.is_unavailable() => "unavailable",
+            QueryError::Storage(_) => "internal",
+        }
+    }
+}
+
+pub type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+/// A parsed query, so callers can reject bad text before doing work.
+pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
+    promql_parser::parser::parse(query)
+        .map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": {e}")))
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    limits: Limits,
+}
+
+/// An evaluation request: an instant query has `start == end`.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub step_ms: i64,
+}
+
+impl Engine {
+    pub fn new(store: Store, limits: Limits) -> Self {
+        Self { store, limits }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub async fn instant(&self, query: &str, t_ms: i64) -> Result<Value> {
+        let expr = parse(query)?;
+        self.run(
+            &expr,
+            Range {
+                start_ms: t_ms,
+                end_ms: t_ms,
+                step_ms: 0,
+            },
+            false,
+        )
+        .await
+    }
+
+    /// Returns a matrix (or an error) for a range query.
+    pub async fn range(&self, query: &str, r: Range) -> Result<Value> {
+        let expr = parse(query)?;
+        if r.step_ms <= 0 {
+            return Err(QueryError::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if r.end_ms < r.start_ms {
+            return Err(QueryError::BadData(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        if (r.end_ms - r.start_ms) / r.step_ms >= self.limits.max_points {
+            return Err(QueryError::BadData(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+            ));
+        }
+        self.run(&expr, r, true).await
+    }
+
+    async fn run(
+        &self,
+        expr: &promql_parser::parser::Expr,
+        r: Range,
+        is_range: bool,
+    ) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + self.limits.timeout;
+        let timeout = self.limits.timeout;
+        let work = async {
+            let data = plan::load(&self.store, expr, r, &self.limits).await?;
+            let ev = eval::Evaluator::new(r, &self.limits, data, deadline.into_std());
+            if is_range {
+                ev.eval_range(expr)
+            } else {
+                ev.eval_instant(expr)
+            }
+        };
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(v) => v,
+            Err(_) => Err(QueryError::Timeout(format!("{timeout:?}"))),
+        }
+    }
+}

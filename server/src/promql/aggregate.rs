@@ -1,0 +1,212 @@
+//! Aggregation operators with `by` / `without`.
+
+use super::eval::Evaluator;
+use super::value::{format_float, signature, Metric, Sample, Value, NAME};
+use super::{QueryError, Result};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+use std::collections::HashMap;
+
+/// Neumaier's compensated addition, as Prometheus's kahanSumInc.
+pub fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+pub fn kahan_sum(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut s, mut c) = (0.0, 0.0);
+    for v in values {
+        (s, c) = kahan_inc(v, s, c);
+    }
+    if s.is_infinite() {
+        s
+    } else {
+        s + c
+    }
+}
+
+/// Mean as Prometheus 3 computes it: compensated sum / count, switching to
+/// an incremental mean when the sum would overflow.
+pub fn mean(values: &[f64]) -> f64 {
+    let sum = kahan_sum(values.iter().copied());
+    if sum.is_finite() || values.iter().any(|v| !v.is_finite()) {
+        return sum / values.len() as f64;
+    }
+    let (mut m, mut c) = (0.0, 0.0);
+    for (i, v) in values.iter().enumerate() {
+        let n = (i + 1) as f64;
+        let q = (n - 1.0) / n;
+        (m, c) = kahan_inc(v / n, q * m, q * c);
+    }
+    m + c
+}
+
+/// Population variance (Welford).
+pub fn variance(values: &[f64]) -> f64 {
+    let (mut mean, mut m2) = (0.0, 0.0);
+    for (i, v) in values.iter().enumerate() {
+        let delta = v - mean;
+        mean += delta / (i + 1) as f64;
+        m2 += delta * (v - mean);
+    }
+    m2 / values.len() as f64
+}
+
+/// Prometheus's quantile over a set of values (linear interpolation).
+pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let w = rank - rank.floor();
+    values[lower as usize] * (1.0 - w) + values[upper as usize] * w
+}
+
+fn group_metric(m: &Metric, modifier: Option<&LabelModifier>) -> Metric {
+    match modifier {
+        Some(LabelModifier::Include(by)) => m
+            .iter()
+            .filter(|(k, _)| by.labels.iter().any(|l| l == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        Some(LabelModifier::Exclude(without)) => m
+            .iter()
+            .filter(|(k, _)| *k != NAME && !without.labels.iter().any(|l| l == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        None => Metric::new(),
+    }
+}
+
+pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
+    let op = a.op.to_string();
+    let param = a.param.as_deref();
+    let scalar_param = || -> Result<f64> {
+        let p = param.ok_or_else(|| QueryError::BadData(format!("{op} needs a parameter")))?;
+        ev.scalar(p, t)
+    };
+    let vs = ev.vector(&a.expr, t)?;
+    let modifier = a.modifier.as_ref();
+
+    if op == "count_values" {
+        let label = match param.map(|p| ev.eval(p, t)).transpose()? {
+            Some(Value::String(s)) => s,
+            _ => {
+                return Err(QueryError::BadData(
+                    "count_values needs a string parameter".into(),
+                ))
+            }
+        };
+        if dozor_common::model::validate_label_name(&label).is_err() && !label.starts_with("__") {
+            return Err(QueryError::BadData(format!("invalid label name {label:?}")));
+        }
+        let mut counts: Vec<(Metric, f64)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for s in &vs {
+            let mut m = group_metric(&s.metric, modifier);
+            m.insert(label.clone(), format_float(s.v));
+            let sig = signature(&m);
+            let i = *index.entry(sig).or_insert_with(|| {
+                counts.push((m, 0.0));
+                counts.len() - 1
+            });
+            counts[i].1 += 1.0;
+        }
+        return Ok(Value::Vector(
+            counts
+                .into_iter()
+                .map(|(metric, v)| Sample { metric, t, v })
+                .collect(),
+        ));
+    }
+
+    // Groups in order of first appearance.
+    let mut groups: Vec<(Metric, Vec<Sample>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for s in vs {
+        let m = group_metric(&s.metric, modifier);
+        let i = *index.entry(signature(&m)).or_insert_with(|| {
+            groups.push((m, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(s);
+    }
+
+    if op == "topk" || op == "bottomk" {
+        let k = scalar_param()?;
+        if k.is_nan() {
+            return Err(QueryError::Execution("Parameter value is NaN".into()));
+        }
+        let k = if k >= 1.0 {
+            k.min(i64::MAX as f64) as usize
+        } else {
+            0
+        };
+        let mut out = Vec::new();
+        for (_, mut members) in groups {
+            // NaN sorts last for both.
+            members.sort_by(|x, y| {
+                let (xv, yv) = (x.v, y.v);
+                match (xv.is_nan(), yv.is_nan()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    _ if op == "topk" => yv.total_cmp(&xv),
+                    _ => xv.total_cmp(&yv),
+                }
+            });
+            out.extend(members.into_iter().take(k).map(|s| Sample { t, ..s }));
+        }
+        return Ok(Value::Vector(out));
+    }
+
+    let q = if op == "quantile" {
+        Some(scalar_param()?)
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(groups.len());
+    for (metric, members) in groups {
+        let mut values: Vec<f64> = members.iter().map(|s| s.v).collect();
+        let v = match op.as_str() {
+            "sum" => kahan_sum(values.iter().copied()),
+            "avg" => mean(&values),
+            "count" => values.len() as f64,
+            "group" => 1.0,
+            "min" => values
+                .iter()
+                .copied()
+                .fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }),
+            "max" => values
+                .iter()
+                .copied()
+                .fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
+            "stdvar" => variance(&values),
+            "stddev" => variance(&values).sqrt(),
+            "quantile" => quantile(q.expect("parsed above"), &mut values),
+            other => {
+                return Err(QueryError::BadData(format!(
+                    "aggregation {other:?} is not supported"
+                )))
+            }
+        };
+        out.push(Sample { metric, t, v });
+    }
+    Ok(Value::Vector(out))
+}

@@ -1,0 +1,303 @@
+//! The evaluator: an expression at one timestamp. Range queries evaluate
+//! the same expression at every step.
+
+use super::plan::{self, at_ms, offset_ms, Data};
+use super::value::{is_stale, signature, without_name, Metric, Sample, Series, Value};
+use super::{aggregate, binary, functions, Limits, QueryError, Range, Result};
+use promql_parser::parser::{Expr, SubqueryExpr, VectorSelector};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Subqueries without a step use Prometheus's default evaluation interval.
+const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+pub struct Evaluator<'a> {
+    pub r: Range,
+    pub lookback: i64,
+    data: Data,
+    deadline: Instant,
+    _limits: &'a Limits,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(r: Range, limits: &'a Limits, data: Data, deadline: Instant) -> Self {
+        Self {
+            r,
+            lookback: limits.lookback.as_millis() as i64,
+            data,
+            deadline,
+            _limits: limits,
+        }
+    }
+
+    fn check_deadline(&self) -> Result<()> {
+        if Instant::now() > self.deadline {
+            return Err(QueryError::Timeout("evaluation".into()));
+        }
+        Ok(())
+    }
+
+    pub fn eval_instant(&self, e: &Expr) -> Result<Value> {
+        let v = self.eval(e, self.r.start_ms)?;
+        Ok(match v {
+            Value::Vector(mut vs) if !keeps_order(e) => {
+                vs.sort_by(|a, b| a.metric.cmp(&b.metric));
+                Value::Vector(vs)
+            }
+            Value::Matrix(mut m) => {
+                m.sort_by(|a, b| a.metric.cmp(&b.metric));
+                Value::Matrix(m)
+            }
+            other => other,
+        })
+    }
+
+    pub fn eval_range(&self, e: &Expr) -> Result<Value> {
+        let mut out: HashMap<String, Series> = HashMap::new();
+        let mut t = self.r.start_ms;
+        while t <= self.r.end_ms {
+            self.check_deadline()?;
+            match self.eval(e, t)? {
+                Value::Scalar(v) => out
+                    .entry(String::new())
+                    .or_insert_with(|| Series { metric: Metric::new(), points: vec![] })
+                    .points
+                    .push((t, v)),
+                Value::Vector(vs) => {
+                    for s in vs {
+                        let series = out
+                            .entry(signature(&s.metric))
+                            .or_insert_with(|| Series { metric: s.metric.clone(), points: vec![] });
+                        if series.points.last().is_some_and(|p| p.0 == t) {
+                            return Err(QueryError::Execution(
+                                "vector cannot contain metrics with the same labelset".into(),
+                            ));
+                        }
+                        series.points.push((t, s.v));
+                    }
+                }
+                other => {
+                    return Err(QueryError::BadData(format!(
+                        "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                        range_type_name(&other)
+                    )))
+                }
+            }
+            t += self.r.step_ms;
+        }
+        let mut m: Vec<Series> = out.into_values().collect();
+        m.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(Value::Matrix(m))
+    }
+
+    pub fn eval(&self, e: &Expr, t: i64) -> Result<Value> {
+        match e {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Value::Scalar(v) => Ok(Value::Scalar(-v)),
+                Value::Vector(vs) => Ok(Value::Vector(
+                    vs.into_iter()
+                        .map(|s| Sample {
+                            metric: without_name(&s.metric),
+                            t: s.t,
+                            v: -s.v,
+                        })
+                        .collect(),
+                )),
+                other => Err(QueryError::Execution(format!(
+                    "unary minus on {}",
+                    other.type_name()
+                ))),
+            },
+            Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(vs, t))),
+            Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.select_range(
+                &ms.vs,
+                ms.range.as_millis() as i64,
+                t,
+            ))),
+            Expr::Subquery(sq) => self.subquery(sq, t).map(Value::Matrix),
+            Expr::Binary(b) => binary::eval(self, b, t),
+            Expr::Aggregate(a) => aggregate::eval(self, a, t),
+            Expr::Call(c) => functions::call(self, c, t),
+            Expr::Extension(_) => Err(QueryError::Execution(
+                "extension expressions are not supported".into(),
+            )),
+        }
+    }
+
+    /// The reference time of a selector evaluated at `t`.
+    pub fn ref_time(&self, vs: &VectorSelector, t: i64) -> i64 {
+        at_ms(&vs.at, self.r).unwrap_or(t) - offset_ms(&vs.offset)
+    }
+
+    fn loaded(&self, vs: &VectorSelector) -> &[plan::Loaded] {
+        self.data
+            .get(&plan::key(vs))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Latest sample in (ref - lookback, ref] per series, unless stale.
+    /// `raw_time` keeps the sample's own timestamp (for `timestamp()`).
+    pub fn select_instant_at(&self, vs: &VectorSelector, t: i64, raw_time: bool) -> Vec<Sample> {
+        let rt = self.ref_time(vs, t);
+        let mut out = Vec::new();
+        for l in self.loaded(vs) {
+            let i = l.points.partition_point(|p| p.0 <= rt);
+            if i == 0 {
+                continue;
+            }
+            let (pt, pv) = l.points[i - 1];
+            if pt > rt - self.lookback && !is_stale(pv) {
+                out.push(Sample {
+                    metric: l.metric.clone(),
+                    t: if raw_time { pt } else { t },
+                    v: pv,
+                });
+            }
+        }
+        out
+    }
+
+    pub fn select_instant(&self, vs: &VectorSelector, t: i64) -> Vec<Sample> {
+        self.select_instant_at(vs, t, false)
+    }
+
+    /// Samples in (ref - range, ref] per series, stale markers removed.
+    pub fn select_range(&self, vs: &VectorSelector, range: i64, t: i64) -> Vec<Series> {
+        let rt = self.ref_time(vs, t);
+        let mut out = Vec::new();
+        for l in self.loaded(vs) {
+            let lo = l.points.partition_point(|p| p.0 <= rt - range);
+            let hi = l.points.partition_point(|p| p.0 <= rt);
+            let points: Vec<(i64, f64)> = l.points[lo..hi]
+                .iter()
+                .copied()
+                .filter(|p| !is_stale(p.1))
+                .collect();
+            if !points.is_empty() {
+                out.push(Series {
+                    metric: l.metric.clone(),
+                    points,
+                });
+            }
+        }
+        out
+    }
+
+    /// Evaluates the inner expression at step-aligned times in
+    /// (ref - range, ref].
+    pub fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
+        let rt = at_ms(&sq.at, self.r).unwrap_or(t) - offset_ms(&sq.offset);
+        let step = sq
+            .step
+            .map(|d| d.as_millis() as i64)
+            .filter(|s| *s > 0)
+            .unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+        let range = sq.range.as_millis() as i64;
+        let mut ti = (rt - range).div_euclid(step) * step;
+        if ti <= rt - range {
+            ti += step;
+        }
+        let mut out: HashMap<String, Series> = HashMap::new();
+        while ti <= rt {
+            self.check_deadline()?;
+            match self.eval(&sq.expr, ti)? {
+                Value::Scalar(v) => out
+                    .entry(String::new())
+                    .or_insert_with(|| Series {
+                        metric: Metric::new(),
+                        points: vec![],
+                    })
+                    .points
+                    .push((ti, v)),
+                Value::Vector(vs) => {
+                    for s in vs {
+                        out.entry(signature(&s.metric))
+                            .or_insert_with(|| Series {
+                                metric: s.metric.clone(),
+                                points: vec![],
+                            })
+                            .points
+                            .push((ti, s.v));
+                    }
+                }
+                other => {
+                    return Err(QueryError::Execution(format!(
+                        "subquery of a {} is not allowed",
+                        other.type_name()
+                    )))
+                }
+            }
+            ti += step;
+        }
+        let mut m: Vec<Series> = out.into_values().collect();
+        m.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(m)
+    }
+
+    /// Evaluates an expression that must yield an instant vector.
+    pub fn vector(&self, e: &Expr, t: i64) -> Result<Vec<Sample>> {
+        match self.eval(e, t)? {
+            Value::Vector(v) => Ok(v),
+            other => Err(QueryError::Execution(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    pub fn scalar(&self, e: &Expr, t: i64) -> Result<f64> {
+        match self.eval(e, t)? {
+            Value::Scalar(v) => Ok(v),
+            other => Err(QueryError::Execution(format!(
+                "expected scalar, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// A range-vector argument: a matrix selector or a subquery, with the
+    /// window bounds functions like `rate` extrapolate to.
+    pub fn matrix_arg(&self, e: &Expr, t: i64) -> Result<(Vec<Series>, i64, i64)> {
+        match e {
+            Expr::MatrixSelector(ms) => {
+                let range = ms.range.as_millis() as i64;
+                let rt = self.ref_time(&ms.vs, t);
+                Ok((self.select_range(&ms.vs, range, t), rt - range, rt))
+            }
+            Expr::Subquery(sq) => {
+                let rt = at_ms(&sq.at, self.r).unwrap_or(t) - offset_ms(&sq.offset);
+                let range = sq.range.as_millis() as i64;
+                Ok((self.subquery(sq, t)?, rt - range, rt))
+            }
+            Expr::Paren(p) => self.matrix_arg(&p.expr, t),
+            _ => Err(QueryError::Execution(
+                "expected a range vector argument".into(),
+            )),
+        }
+    }
+}
+
+fn range_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Matrix(_) => "range vector",
+        Value::String(_) => "string",
+        _ => v.type_name(),
+    }
+}
+
+/// Results of these keep the order the function gave them.
+fn keeps_order(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(p) => keeps_order(&p.expr),
+        Expr::Call(c) => matches!(
+            c.func.name,
+            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
+        ),
+        Expr::Aggregate(a) => matches!(a.op.to_string().as_str(), "topk" | "bottomk"),
+        _ => false,
+    }
+}

@@ -1,0 +1,393 @@
+//! Function calls.
+
+use super::eval::Evaluator;
+use super::range_fns::{
+    changes, extrapolated_rate, instant_delta, linear_regression, over_time, resets,
+};
+use super::value::{without_name, Metric, Sample, Value, NAME};
+use super::{QueryError, Result};
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{Call, Expr};
+use std::collections::HashMap;
+
+/// Go's math.Max/Min: NaN wins, unlike f64::max.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+fn math(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sqrt" => f64::sqrt,
+        "sgn" => |v| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        },
+        "acos" => f64::acos,
+        "acosh" => f64::acosh,
+        "asin" => f64::asin,
+        "asinh" => f64::asinh,
+        "atan" => f64::atan,
+        "atanh" => f64::atanh,
+        "cos" => f64::cos,
+        "cosh" => f64::cosh,
+        "sin" => f64::sin,
+        "sinh" => f64::sinh,
+        "tan" => f64::tan,
+        "tanh" => f64::tanh,
+        "deg" => f64::to_degrees,
+        "rad" => f64::to_radians,
+        _ => return None,
+    })
+}
+
+fn map_vector(vs: Vec<Sample>, f: impl Fn(f64) -> f64) -> Value {
+    Value::Vector(
+        vs.into_iter()
+            .map(|s| Sample {
+                metric: without_name(&s.metric),
+                t: s.t,
+                v: f(s.v),
+            })
+            .collect(),
+    )
+}
+
+pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
+    let name = c.func.name;
+    let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+    let arg = |i: usize| -> Result<&Expr> {
+        args.get(i)
+            .copied()
+            .ok_or_else(|| QueryError::BadData(format!("{name}: missing argument {}", i + 1)))
+    };
+    let string_arg = |i: usize| -> Result<String> {
+        match ev.eval(arg(i)?, t)? {
+            Value::String(s) => Ok(s),
+            other => Err(QueryError::BadData(format!(
+                "{name}: argument {} must be a string, got {}",
+                i + 1,
+                other.type_name()
+            ))),
+        }
+    };
+
+    if let Some(f) = math(name) {
+        return Ok(map_vector(ev.vector(arg(0)?, t)?, f));
+    }
+    match name {
+        "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "resets" | "changes" => {
+            let (series, start, end) = ev.matrix_arg(arg(0)?, t)?;
+            let mut out = Vec::new();
+            for s in series {
+                let v = match name {
+                    "rate" => extrapolated_rate(&s.points, start, end, true, true),
+                    "increase" => extrapolated_rate(&s.points, start, end, true, false),
+                    "delta" => extrapolated_rate(&s.points, start, end, false, false),
+                    "irate" => instant_delta(&s.points, true),
+                    "idelta" => instant_delta(&s.points, false),
+                    "deriv" => {
+                        (s.points.len() >= 2).then(|| linear_regression(&s.points, s.points[0].0).0)
+                    }
+                    "resets" => Some(resets(&s.points)),
+                    _ => Some(changes(&s.points)),
+                };
+                if let Some(v) = v {
+                    out.push(Sample {
+                        metric: without_name(&s.metric),
+                        t,
+                        v,
+                    });
+                }
+            }
+            Ok(Value::Vector(out))
+        }
+        "predict_linear" => {
+            let (series, _, _) = ev.matrix_arg(arg(0)?, t)?;
+            let secs = ev.scalar(arg(1)?, t)?;
+            Ok(Value::Vector(
+                series
+                    .into_iter()
+                    .filter(|s| s.points.len() >= 2)
+                    .map(|s| {
+                        let (slope, icpt) = linear_regression(&s.points, t);
+                        Sample {
+                            metric: without_name(&s.metric),
+                            t,
+                            v: slope * secs + icpt,
+                        }
+                    })
+                    .collect(),
+            ))
+        }
+        "quantile_over_time" => {
+            let q = ev.scalar(arg(0)?, t)?;
+            let (series, _, _) = ev.matrix_arg(arg(1)?, t)?;
+            Ok(Value::Vector(
+                series
+                    .into_iter()
+                    .filter_map(|s| {
+                        over_time(name, &s.points, Some(q)).map(|v| Sample {
+                            metric: without_name(&s.metric),
+                            t,
+                            v,
+                        })
+                    })
+                    .collect(),
+            ))
+        }
+        n if n.ends_with("_over_time") && n != "absent_over_time" => {
+            let (series, _, _) = ev.matrix_arg(arg(0)?, t)?;
+            let keep_name = matches!(n, "last_over_time" | "first_over_time");
+            let mut out = Vec::new();
+            for s in series {
+                let v = over_time(n, &s.points, None)
+                    .ok_or_else(|| QueryError::BadData(format!("unknown function {n}")))?;
+                let metric = if keep_name {
+                    s.metric
+                } else {
+                    without_name(&s.metric)
+                };
+                out.push(Sample { metric, t, v });
+            }
+            Ok(Value::Vector(out))
+        }
+        "absent_over_time" => {
+            let (series, _, _) = ev.matrix_arg(arg(0)?, t)?;
+            Ok(absent(series.is_empty(), arg(0)?, t))
+        }
+        "absent" => {
+            let present = !ev.vector(arg(0)?, t)?.is_empty();
+            Ok(absent(!present, arg(0)?, t))
+        }
+        "round" => {
+            let vs = ev.vector(arg(0)?, t)?;
+            let to = match args.get(1) {
+                Some(e) => ev.scalar(e, t)?,
+                None => 1.0,
+            };
+            let inv = 1.0 / to;
+            Ok(map_vector(vs, |v| (v * inv + 0.5).floor() / inv))
+        }
+        "clamp" => {
+            let vs = ev.vector(arg(0)?, t)?;
+            let (lo, hi) = (ev.scalar(arg(1)?, t)?, ev.scalar(arg(2)?, t)?);
+            if hi < lo {
+                return Ok(Value::Vector(vec![]));
+            }
+            Ok(map_vector(vs, |v| go_max(lo, go_min(hi, v))))
+        }
+        "clamp_min" => {
+            let vs = ev.vector(arg(0)?, t)?;
+            let lo = ev.scalar(arg(1)?, t)?;
+            Ok(map_vector(vs, |v| go_max(lo, v)))
+        }
+        "clamp_max" => {
+            let vs = ev.vector(arg(0)?, t)?;
+            let hi = ev.scalar(arg(1)?, t)?;
+            Ok(map_vector(vs, |v| go_min(hi, v)))
+        }
+        "time" => Ok(Value::Scalar(t as f64 / 1000.0)),
+        "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
+        "vector" => Ok(Value::Vector(vec![Sample {
+            metric: Metric::new(),
+            t,
+            v: ev.scalar(arg(0)?, t)?,
+        }])),
+        "scalar" => {
+            let vs = ev.vector(arg(0)?, t)?;
+            Ok(Value::Scalar(if vs.len() == 1 {
+                vs[0].v
+            } else {
+                f64::NAN
+            }))
+        }
+        "timestamp" => {
+            let vs = match strip_parens(arg(0)?) {
+                Expr::VectorSelector(sel) => ev.select_instant_at(sel, t, true),
+                other => ev.vector(other, t)?,
+            };
+            Ok(Value::Vector(
+                vs.into_iter()
+                    .map(|s| Sample {
+                        metric: without_name(&s.metric),
+                        t,
+                        v: s.t as f64 / 1000.0,
+                    })
+                    .collect(),
+            ))
+        }
+        "sort" | "sort_desc" => {
+            let mut vs = ev.vector(arg(0)?, t)?;
+            let desc = name == "sort_desc";
+            vs.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if desc => b.v.total_cmp(&a.v),
+                _ => a.v.total_cmp(&b.v),
+            });
+            Ok(Value::Vector(vs))
+        }
+        "sort_by_label" | "sort_by_label_desc" => {
+            let mut vs = ev.vector(arg(0)?, t)?;
+            let labels: Vec<String> = (1..args.len()).map(string_arg).collect::<Result<_>>()?;
+            vs.sort_by(|a, b| {
+                let key = |s: &Sample| {
+                    labels
+                        .iter()
+                        .map(|l| s.metric.get(l).cloned().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                };
+                let o = key(a).cmp(&key(b)).then_with(|| a.metric.cmp(&b.metric));
+                if name.ends_with("_desc") {
+                    o.reverse()
+                } else {
+                    o
+                }
+            });
+            Ok(Value::Vector(vs))
+        }
+        "label_replace" => {
+            let vs = ev.vector(arg(0)?, t)?;
+            let (dst, repl, src, re) = (
+                string_arg(1)?,
+                string_arg(2)?,
+                string_arg(3)?,
+                string_arg(4)?,
+            );
+            let re = regex::Regex::new(&format!("^(?s:{re})$")).map_err(|e| {
+                QueryError::BadData(format!(
+                    "invalid regular expression in label_replace(): {e}"
+                ))
+            })?;
+            check_label_name(&dst)?;
+            let mut out = Vec::with_capacity(vs.len());
+            for mut s in vs {
+                let value = s.metric.get(&src).cloned().unwrap_or_default();
+                if let Some(caps) = re.captures(&value) {
+                    let mut res = String::new();
+                    caps.expand(&repl, &mut res);
+                    if res.is_empty() {
+                        s.metric.remove(&dst);
+                    } else {
+                        s.metric.insert(dst.clone(), res);
+                    }
+                }
+                out.push(s);
+            }
+            Ok(Value::Vector(out))
+        }
+        "label_join" => {
+            let vs = ev.vector(arg(0)?, t)?;
+            let (dst, sep) = (string_arg(1)?, string_arg(2)?);
+            check_label_name(&dst)?;
+            let srcs: Vec<String> = (3..args.len()).map(string_arg).collect::<Result<_>>()?;
+            Ok(Value::Vector(
+                vs.into_iter()
+                    .map(|mut s| {
+                        let joined = srcs
+                            .iter()
+                            .map(|l| s.metric.get(l).cloned().unwrap_or_default())
+                            .collect::<Vec<_>>()
+                            .join(&sep);
+                        if joined.is_empty() {
+                            s.metric.remove(&dst);
+                        } else {
+                            s.metric.insert(dst.clone(), joined);
+                        }
+                        s
+                    })
+                    .collect(),
+            ))
+        }
+        "histogram_quantile" => {
+            let q = ev.scalar(arg(0)?, t)?;
+            super::histogram::histogram_quantile(q, ev.vector(arg(1)?, t)?, t).map(Value::Vector)
+        }
+        "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month" | "hour" | "minute"
+        | "month" | "year" => {
+            let vs = match args.first() {
+                Some(e) => ev.vector(e, t)?,
+                None => vec![Sample {
+                    metric: Metric::new(),
+                    t,
+                    v: t as f64 / 1000.0,
+                }],
+            };
+            Ok(map_vector(vs, |v| super::dates::date_part(name, v)))
+        }
+        other => Err(QueryError::BadData(format!(
+            "function {other:?} is not supported by dozor"
+        ))),
+    }
+}
+
+fn strip_parens(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        other => other,
+    }
+}
+
+fn check_label_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(QueryError::BadData(format!(
+            "invalid destination label name {name:?}"
+        )))
+    }
+}
+
+/// absent()/absent_over_time(): 1 with the selector's equality labels.
+fn absent(is_absent: bool, arg: &Expr, t: i64) -> Value {
+    if !is_absent {
+        return Value::Vector(vec![]);
+    }
+    let vs = match strip_parens(arg) {
+        Expr::VectorSelector(vs) => Some(vs),
+        Expr::MatrixSelector(ms) => Some(&ms.vs),
+        _ => None,
+    };
+    let mut metric = Metric::new();
+    if let Some(vs) = vs {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for m in &vs.matchers.matchers {
+            *seen.entry(m.name.as_str()).or_default() += 1;
+        }
+        for m in &vs.matchers.matchers {
+            if matches!(m.op, MatchOp::Equal) && m.name != NAME && seen[m.name.as_str()] == 1 {
+                metric.insert(m.name.clone(), m.value.clone());
+            }
+        }
+    }
+    Value::Vector(vec![Sample { metric, t, v: 1.0 }])
+}

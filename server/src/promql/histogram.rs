@@ -1,0 +1,102 @@
+//! histogram_quantile over classic (le-labelled) buckets.
+
+use super::value::{signature, without_name, Metric, Sample};
+use super::Result;
+use std::collections::HashMap;
+
+/// Classic-bucket histogram_quantile, as Prometheus's BucketQuantile.
+pub fn histogram_quantile(q: f64, vs: Vec<Sample>, t: i64) -> Result<Vec<Sample>> {
+    let mut groups: Vec<(Metric, Vec<(f64, f64)>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for s in vs {
+        let Some(le) = s
+            .metric
+            .get("le")
+            .and_then(|v| dozor_common::model::parse_value(v))
+        else {
+            continue;
+        };
+        let mut m = without_name(&s.metric);
+        m.remove("le");
+        let i = *index.entry(signature(&m)).or_insert_with(|| {
+            groups.push((m, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push((le, s.v));
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(metric, buckets)| Sample {
+            metric,
+            t,
+            v: bucket_quantile(q, buckets),
+        })
+        .collect())
+}
+
+fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return f64::NAN;
+    }
+    // Merge equal upper bounds, then force counts to be monotonic.
+    let mut merged: Vec<(f64, f64)> = Vec::new();
+    for (le, c) in buckets {
+        match merged.last_mut() {
+            Some(last) if last.0 == le => last.1 += c,
+            _ => merged.push((le, c)),
+        }
+    }
+    let mut max = f64::NEG_INFINITY;
+    for b in merged.iter_mut() {
+        if b.1 < max {
+            b.1 = max;
+        }
+        max = b.1;
+    }
+    if merged.len() < 2 {
+        return f64::NAN;
+    }
+    let observations = merged[merged.len() - 1].1;
+    if observations == 0.0 {
+        return f64::NAN;
+    }
+    let mut rank = q * observations;
+    let b = merged[..merged.len() - 1].partition_point(|x| x.1 < rank);
+    if b == merged.len() - 1 {
+        return merged[merged.len() - 2].0;
+    }
+    if b == 0 && merged[0].0 <= 0.0 {
+        return merged[0].0;
+    }
+    let (mut start, end, mut count) = (0.0, merged[b].0, merged[b].1);
+    if b > 0 {
+        start = merged[b - 1].0;
+        count -= merged[b - 1].1;
+        rank -= merged[b - 1].1;
+    }
+    start + (end - start) * (rank / count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_quantile_interpolates() {
+        let b = vec![(0.1, 10.0), (0.5, 20.0), (f64::INFINITY, 20.0)];
+        assert!((bucket_quantile(0.5, b.clone()) - 0.1).abs() < 1e-12);
+        assert!((bucket_quantile(0.75, b.clone()) - 0.3).abs() < 1e-12);
+        assert_eq!(bucket_quantile(1.0, b.clone()), 0.5);
+        assert!(bucket_quantile(0.5, vec![(0.1, 1.0)]).is_nan());
+    }
+}

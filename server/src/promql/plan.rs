@@ -1,0 +1,193 @@
+//! Before evaluating, find every selector and the time window it will be
+//! read over (through offsets, `@`, ranges and subqueries), then load each
+//! from storage once. Selectors with the same name and matchers share one
+//! load over the union of their windows.
+
+use super::value::{Metric, NAME};
+use super::{Limits, QueryError, Range, Result};
+use crate::storage::Store;
+use dozor_common::Labels;
+use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
+use std::collections::HashMap;
+use std::time::UNIX_EPOCH;
+
+pub struct Loaded {
+    pub metric: Metric,
+    /// Oldest first; may contain stale markers.
+    pub points: Vec<(i64, f64)>,
+}
+
+pub type Data = HashMap<String, Vec<Loaded>>;
+
+/// The key under which a selector's data is loaded: its name and matchers
+/// without offset or `@`.
+pub fn key(vs: &VectorSelector) -> String {
+    let mut bare = vs.clone();
+    bare.offset = None;
+    bare.at = None;
+    bare.to_string()
+}
+
+pub fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        None => 0,
+    }
+}
+
+pub fn at_ms(at: &Option<AtModifier>, r: Range) -> Option<i64> {
+    at.as_ref().map(|a| match a {
+        AtModifier::Start => r.start_ms,
+        AtModifier::End => r.end_ms,
+        AtModifier::At(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_millis() as i64,
+            Err(e) => -(e.duration().as_millis() as i64),
+        },
+    })
+}
+
+/// The evaluation times [lo, hi] of a node, moved by its `@` and offset.
+fn shift(at: &Option<AtModifier>, off: &Option<Offset>, lo: i64, hi: i64, r: Range) -> (i64, i64) {
+    let o = offset_ms(off);
+    match at_ms(at, r) {
+        Some(t) => (t - o, t - o),
+        None => (lo - o, hi - o),
+    }
+}
+
+type Windows = HashMap<String, (VectorSelector, i64, i64)>;
+
+fn add(w: &mut Windows, vs: &VectorSelector, from: i64, to: i64) {
+    w.entry(key(vs))
+        .and_modify(|e| {
+            e.1 = e.1.min(from);
+            e.2 = e.2.max(to);
+        })
+        .or_insert((vs.clone(), from, to));
+}
+
+fn windows(e: &Expr, lo: i64, hi: i64, r: Range, lookback: i64, w: &mut Windows) {
+    match e {
+        Expr::VectorSelector(vs) => {
+            let (a, b) = shift(&vs.at, &vs.offset, lo, hi, r);
+            add(w, vs, a - lookback, b);
+        }
+        Expr::MatrixSelector(ms) => {
+            let (a, b) = shift(&ms.vs.at, &ms.vs.offset, lo, hi, r);
+            add(w, &ms.vs, a - ms.range.as_millis() as i64, b);
+        }
+        Expr::Subquery(sq) => {
+            let (a, b) = shift(&sq.at, &sq.offset, lo, hi, r);
+            windows(&sq.expr, a - sq.range.as_millis() as i64, b, r, lookback, w);
+        }
+        Expr::Aggregate(a) => {
+            windows(&a.expr, lo, hi, r, lookback, w);
+            if let Some(p) = &a.param {
+                windows(p, lo, hi, r, lookback, w);
+            }
+        }
+        Expr::Unary(u) => windows(&u.expr, lo, hi, r, lookback, w),
+        Expr::Binary(b) => {
+            windows(&b.lhs, lo, hi, r, lookback, w);
+            windows(&b.rhs, lo, hi, r, lookback, w);
+        }
+        Expr::Paren(p) => windows(&p.expr, lo, hi, r, lookback, w),
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                windows(a, lo, hi, r, lookback, w);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// Whether every matcher of a selector accepts `metric`.
+pub fn matches(vs: &VectorSelector, metric: &Metric) -> bool {
+    let get = |m: &Matcher| metric.get(&m.name).map(String::as_str).unwrap_or("");
+    let all = |ms: &[Matcher]| ms.iter().all(|m| m.is_match(get(m)));
+    if let Some(name) = &vs.name {
+        if metric.get(NAME) != Some(name) {
+            return false;
+        }
+    }
+    if vs.matchers.or_matchers.is_empty() {
+        all(&vs.matchers.matchers)
+    } else {
+        all(&vs.matchers.matchers) && vs.matchers.or_matchers.iter().any(|g| all(g))
+    }
+}
+
+/// The metric name and non-empty equality matchers, for pushing to SQL.
+fn pushdown(vs: &VectorSelector) -> (Option<String>, Labels) {
+    let mut name = vs.name.clone();
+    let mut equal = Labels::new();
+    if vs.matchers.or_matchers.is_empty() {
+        for m in &vs.matchers.matchers {
+            if matches!(m.op, MatchOp::Equal) && !m.value.is_empty() {
+                if m.name == NAME {
+                    name = Some(m.value.clone());
+                } else {
+                    equal.insert(m.name.clone(), m.value.clone());
+                }
+            }
+        }
+    }
+    (name, equal)
+}
+
+pub async fn load(store: &Store, expr: &Expr, r: Range, limits: &Limits) -> Result<Data> {
+    let mut w = Windows::new();
+    windows(
+        expr,
+        r.start_ms,
+        r.end_ms,
+        r,
+        limits.lookback.as_millis() as i64,
+        &mut w,
+    );
+    let mut data = Data::new();
+    let mut total = 0usize;
+    for (key, (vs, from, to)) in w {
+        let (name, equal) = pushdown(&vs);
+        let candidates = store
+            .find_series(name.as_deref(), &equal, limits.max_series + 1)
+            .await?;
+        if candidates.len() > limits.max_series {
+            return Err(QueryError::Execution(format!(
+                "selector {key} matches more than {} series; narrow it with more label matchers",
+                limits.max_series
+            )));
+        }
+        let mut picked = Vec::new();
+        for s in candidates {
+            let mut metric = s.labels;
+            metric.insert(NAME.to_string(), s.metric);
+            if matches(&vs, &metric) {
+                picked.push((s.id, metric));
+            }
+        }
+        let ids: Vec<i64> = picked.iter().map(|p| p.0).collect();
+        let mut samples = store.samples_many(&ids, from, to).await?;
+        let mut loaded = Vec::with_capacity(picked.len());
+        for (id, metric) in picked {
+            let points: Vec<(i64, f64)> = samples
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| (s.ts_ms, s.value))
+                .collect();
+            total += points.len();
+            if total > limits.max_samples {
+                return Err(QueryError::Execution(format!(
+                    "query processing would load too many samples into memory (limit {}); narrow the selectors or the time range",
+                    limits.max_samples
+                )));
+            }
+            loaded.push(Loaded { metric, points });
+        }
+        data.insert(key, loaded);
+    }
+    Ok(data)
+}

@@ -1,0 +1,125 @@
+//! Reading samples, series and rollups from PostgreSQL.
+
+use super::{clamp_ts, PgStore};
+use crate::storage::rollup::Resolution;
+use crate::storage::sqlite::{labels_json, parse_labels};
+use crate::storage::{Result, RollupPoint, SampleReader, SeriesInfo};
+use async_trait::async_trait;
+use dozor_common::{Labels, Sample};
+use sqlx::Row;
+use std::collections::HashMap;
+use tracing::instrument;
+
+fn series_info(r: &sqlx::postgres::PgRow) -> Result<SeriesInfo> {
+    Ok(SeriesInfo {
+        id: r.get(0),
+        metric: r.get(1),
+        labels: parse_labels(r.get(2))?,
+    })
+}
+
+#[async_trait]
+impl SampleReader for PgStore {
+    #[instrument(skip_all, fields(backend = "postgres"))]
+    async fn find_series(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+    ) -> Result<Vec<SeriesInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, metric, labels::text FROM series
+             WHERE ($1::text IS NULL OR metric = $1) AND labels @> $2::jsonb
+             ORDER BY metric, labels::text LIMIT $3",
+        )
+        .bind(metric)
+        .bind(labels_json(equal))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(series_info).collect()
+    }
+
+    async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>> {
+        let row = sqlx::query("SELECT id, metric, labels::text FROM series WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(series_info).transpose()
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres", series_id))]
+    async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>> {
+        let rows: Vec<(i64, f64)> = sqlx::query_as(
+            "SELECT dozor_ms(ts), value FROM samples
+             WHERE series_id = $1 AND ts >= dozor_ts($2) AND ts <= dozor_ts($3) ORDER BY ts",
+        )
+        .bind(series_id)
+        .bind(clamp_ts(start_ms))
+        .bind(clamp_ts(end_ms))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(t, v)| Sample::new(t, v)).collect())
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres", series = ids.len()))]
+    async fn samples_many(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<HashMap<i64, Vec<Sample>>> {
+        let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
+            "SELECT series_id, dozor_ms(ts), value FROM samples
+             WHERE series_id = ANY($1) AND ts >= dozor_ts($2) AND ts <= dozor_ts($3)
+             ORDER BY series_id, ts",
+        )
+        .bind(ids)
+        .bind(clamp_ts(start_ms))
+        .bind(clamp_ts(end_ms))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: HashMap<i64, Vec<Sample>> = HashMap::new();
+        for (id, t, v) in rows {
+            out.entry(id).or_default().push(Sample::new(t, v));
+        }
+        Ok(out)
+    }
+
+    async fn rollups(
+        &self,
+        series_id: i64,
+        res: Resolution,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<RollupPoint>> {
+        let sql = format!(
+            "SELECT dozor_ms(bucket), min, max, sum, count, last FROM {}
+             WHERE series_id = $1 AND bucket >= dozor_ts($2) AND bucket <= dozor_ts($3) ORDER BY bucket",
+            res.table()
+        );
+        let rows: Vec<(i64, f64, f64, f64, i64, f64)> = sqlx::query_as(&sql)
+            .bind(series_id)
+            .bind(clamp_ts(start_ms))
+            .bind(clamp_ts(end_ms))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(bucket_ms, min, max, sum, count, last)| RollupPoint {
+                bucket_ms,
+                min,
+                max,
+                sum,
+                count,
+                last,
+            })
+            .collect())
+    }
+
+    async fn series_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM series")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
