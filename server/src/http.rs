@@ -4,6 +4,7 @@
 
 mod agents;
 mod ops;
+pub mod prom;
 mod read;
 
 use crate::ingest::Ingest;
@@ -29,6 +30,7 @@ pub const ONLINE_WINDOW_MS: i64 = 60_000;
 
 pub struct Inner {
     pub ingest: Ingest,
+    pub engine: crate::promql::Engine,
     pub store: Store,
     pub telemetry: Arc<Telemetry>,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
@@ -67,6 +69,10 @@ impl AppState {
             Quota::per_second(nz(limits.agent_per_second)).allow_burst(nz(limits.agent_burst));
         let enroll_quota = Quota::per_minute(nz(limits.enroll_per_minute));
         Self(Arc::new(Inner {
+            engine: crate::promql::Engine::new(
+                ingest.store.clone(),
+                crate::promql::Limits::default(),
+            ),
             store: ingest.store.clone(),
             telemetry: ingest.telemetry.clone(),
             ingest,
@@ -83,6 +89,39 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agents", get(read::agents))
         .route("/api/v1/series", get(read::series))
         .route("/api/v1/series/{id}/samples", get(read::samples))
+        .route(
+            "/prometheus/api/v1/query",
+            get(prom::query).post(prom::query),
+        )
+        .route(
+            "/prometheus/api/v1/query_range",
+            get(prom::query_range).post(prom::query_range),
+        )
+        .route(
+            "/prometheus/api/v1/series",
+            get(prom::series).post(prom::series),
+        )
+        .route(
+            "/prometheus/api/v1/labels",
+            get(prom::labels).post(prom::labels),
+        )
+        .route(
+            "/prometheus/api/v1/label/{name}/values",
+            get(prom::label_values),
+        )
+        .route("/prometheus/api/v1/metadata", get(prom::metadata))
+        .route(
+            "/prometheus/api/v1/query_exemplars",
+            get(prom::empty_list).post(prom::empty_list),
+        )
+        .route("/prometheus/api/v1/rules", get(prom::rules))
+        .route("/prometheus/api/v1/alerts", get(prom::alerts))
+        .route("/prometheus/api/v1/status/buildinfo", get(prom::buildinfo))
+        .route(
+            "/prometheus/api/v1/status/runtimeinfo",
+            get(prom::runtimeinfo),
+        )
+        .route("/prometheus/api/v1/status/flags", get(prom::flags))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

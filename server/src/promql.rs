@@ -18,6 +18,7 @@ mod range_fns;
 pub mod timeparse;
 pub mod value;
 
+pub use plan::matches as plan_matches;
 pub use value::{Metric, Sample, Series, Value};
 
 use crate::storage::{StorageError, Store};
@@ -151,15 +152,32 @@ impl Engine {
         let work = async {
             let data = plan::load(&self.store, expr, r, &self.limits).await?;
             let ev = eval::Evaluator::new(r, &self.limits, data, deadline.into_std());
-            if is_range {
-                ev.eval_range(expr)
-            } else {
-                ev.eval_instant(expr)
-            }
+            let expr = expr.clone();
+            // Evaluation is CPU-bound: keep it off the async workers.
+            tokio::task::spawn_blocking(move || {
+                if is_range {
+                    ev.eval_range(&expr)
+                } else {
+                    ev.eval_instant(&expr)
+                }
+            })
+            .await
+            .map_err(|e| QueryError::Execution(format!("evaluation failed: {e}")))?
         };
         match tokio::time::timeout_at(deadline, work).await {
             Ok(v) => v,
             Err(_) => Err(QueryError::Timeout(format!("{timeout:?}"))),
         }
+    }
+
+    /// A copy with a shorter timeout (the API's `timeout` parameter).
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Self {
+        let mut e = self.clone();
+        e.limits.timeout = e.limits.timeout.min(timeout);
+        e
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 }

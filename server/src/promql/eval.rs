@@ -11,22 +11,20 @@ use std::time::Instant;
 /// Subqueries without a step use Prometheus's default evaluation interval.
 const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
-pub struct Evaluator<'a> {
+pub struct Evaluator {
     pub r: Range,
     pub lookback: i64,
     data: Data,
     deadline: Instant,
-    _limits: &'a Limits,
 }
 
-impl<'a> Evaluator<'a> {
-    pub fn new(r: Range, limits: &'a Limits, data: Data, deadline: Instant) -> Self {
+impl Evaluator {
+    pub fn new(r: Range, limits: &Limits, data: Data, deadline: Instant) -> Self {
         Self {
             r,
             lookback: limits.lookback.as_millis() as i64,
             data,
             deadline,
-            _limits: limits,
         }
     }
 

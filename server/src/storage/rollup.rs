@@ -48,6 +48,8 @@ pub const HORIZON_LAG_MS: i64 = 120_000;
 /// Most 5-minute buckets one transaction recomputes, so catching up after
 /// downtime is done in bounded steps.
 pub const MAX_BUCKETS_PER_STEP: i64 = 12;
+/// Most steps in one `refresh_rollups` call (about 10 days of buckets).
+pub const MAX_STEPS_PER_PASS: usize = 240;
 
 pub fn floor(ts_ms: i64, width_ms: i64) -> i64 {
     ts_ms.div_euclid(width_ms) * width_ms

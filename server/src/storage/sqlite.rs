@@ -30,6 +30,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     cache: SeriesCache,
+    retention_ms: i64,
 }
 
 impl SqliteStore {
@@ -72,6 +73,7 @@ impl SqliteStore {
             writer,
             reader,
             cache: SeriesCache::default(),
+            retention_ms: opts.retention.as_millis() as i64,
         })
     }
 

@@ -29,7 +29,11 @@ const ROLLUP_1H: &str = "INSERT INTO samples_1h (series_id, bucket, min, max, su
 impl PgStore {
     async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
         let mut tx = self.pool.begin().await?;
-        let start = watermark(&mut tx, now_ms).await?;
+        // Data older than retention is about to be deleted: never spend a
+        // pass rolling it up (a backfill at the epoch would otherwise mean
+        // decades of empty buckets).
+        let floor = rollup::floor(now_ms - self.retention_ms, 300_000);
+        let start = watermark(&mut tx, now_ms).await?.max(floor);
         let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
             .fetch_all(&mut *tx)
             .await?;
@@ -107,13 +111,16 @@ impl Maintenance for PgStore {
             return Ok(0);
         }
         let mut total = 0;
-        loop {
+        // Bounded per call so one pass cannot hold the writer for long;
+        // the next maintenance tick continues.
+        for _ in 0..rollup::MAX_STEPS_PER_PASS {
             let (n, caught_up) = self.rollup_step(now_ms).await?;
             total += n;
             if caught_up {
-                return Ok(total);
+                break;
             }
         }
+        Ok(total)
     }
 
     #[instrument(skip_all, fields(backend = "postgres"))]
