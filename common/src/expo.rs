@@ -64,6 +64,18 @@ impl Encoder {
         let _ = writeln!(self.out, "\n# TYPE {name} {}", kind.as_str());
     }
 
+    /// A `# TYPE` line without `# HELP` (federation has no help texts).
+    pub fn family_type(&mut self, name: &str, kind: MetricType) {
+        let _ = writeln!(self.out, "# TYPE {name} {}", kind.as_str());
+    }
+
+    /// A sample line with an explicit timestamp in milliseconds.
+    pub fn sample_at(&mut self, name: &str, labels: &[(&str, &str)], value: f64, ts_ms: i64) {
+        self.sample(name, labels, value);
+        self.out.pop();
+        let _ = writeln!(self.out, " {ts_ms}");
+    }
+
     /// One sample line. `labels` are written in the given order.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.out.push_str(name);

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 pub struct Server {
     pub addr: SocketAddr,
+    pub remote_write_token_path: PathBuf,
     pub store: Store,
     pub enroll_token_path: PathBuf,
     pub telemetry: Arc<Telemetry>,
@@ -60,7 +61,9 @@ impl Server {
             retention_ms: cfg.retention.as_millis() as i64,
             limits: cfg.limits.clone(),
         };
-        let state = AppState::new(ingest.clone(), &cfg.rate_limits);
+        let (write_token_path, write_hash) = remote_write_token(&cfg)?;
+        tracing::info!(path = %write_token_path.display(), "remote_write token: Prometheus sends it as the bearer token to /prometheus/api/v1/write");
+        let state = AppState::new(ingest.clone(), &cfg.rate_limits, Some(write_hash));
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .with_context(|| {
@@ -99,6 +102,7 @@ impl Server {
         tracing::info!(%addr, "dozor listening: http://{addr}/metrics, http://{addr}/api/v1/agents");
         Ok(Self {
             addr,
+            remote_write_token_path: write_token_path,
             store,
             enroll_token_path,
             telemetry,
@@ -149,4 +153,35 @@ pub async fn new_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Result<
     )
     .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
+}
+
+/// The remote_write token: read from the configured file, or generated into
+/// DATA_DIR/remote-write-token (0600) on first start. Only its hash is kept.
+pub fn remote_write_token(cfg: &Config) -> anyhow::Result<(PathBuf, String)> {
+    let path = cfg
+        .remote_write_token_file
+        .clone()
+        .unwrap_or_else(|| cfg.data_dir.join("remote-write-token"));
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => Ok((path, auth::hash_secret(&t))),
+        Ok(_) => anyhow::bail!(
+            "{} is empty; put a token in it or delete it to have one generated",
+            path.display()
+        ),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && cfg.remote_write_token_file.is_none() =>
+        {
+            let token = auth::generate("dzw_");
+            dozor_collector::state::write_private(
+                &cfg.data_dir,
+                "remote-write-token",
+                format!("{token}\n").as_bytes(),
+            )
+            .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok((path, auth::hash_secret(&token)))
+        }
+        Err(e) => Err(e)
+            .with_context(|| format!("cannot read remote_write token file {}", path.display())),
+    }
 }

@@ -76,6 +76,10 @@ pub struct ServerArgs {
     /// the environment and `ps` (e.g. a Docker secret).
     #[arg(long, env = "DOZOR_DATABASE_PASSWORD_FILE", global = true)]
     pub database_password_file: Option<PathBuf>,
+    /// File holding the bearer token Prometheus remote_write must send
+    /// [default: DATA_DIR/remote-write-token, generated on first start].
+    #[arg(long, env = "DOZOR_REMOTE_WRITE_TOKEN_FILE", global = true)]
+    pub remote_write_token_file: Option<PathBuf>,
     /// How long samples are kept, e.g. 30d, 12h [default: 30d].
     #[arg(long, env = "DOZOR_RETENTION", global = true)]
     pub retention: Option<String>,
@@ -98,6 +102,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub database_password_file: Option<PathBuf>,
+    pub remote_write_token_file: Option<PathBuf>,
     pub retention: Option<String>,
     pub local_collector: Option<bool>,
     pub local_collector_root: Option<PathBuf>,
@@ -110,6 +115,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub database_password: Option<String>,
+    /// None: DATA_DIR/remote-write-token.
+    pub remote_write_token_file: Option<PathBuf>,
     pub retention: Duration,
     pub local_collector: bool,
     pub local_collector_root: PathBuf,
@@ -127,6 +134,7 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             database_password: None,
+            remote_write_token_file: None,
             retention: Duration::from_secs(30 * 86_400),
             local_collector: true,
             local_collector_root: PathBuf::from("/"),
@@ -180,6 +188,10 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
             .with_context(|| format!("cannot read database password file {}", p.display()))?;
         cfg.database_password = Some(pw.trim_end_matches(['\n', '\r']).to_string());
     }
+    cfg.remote_write_token_file = args
+        .remote_write_token_file
+        .clone()
+        .or(file.remote_write_token_file);
     if let Some(r) = args.retention.as_deref().or(file.retention.as_deref()) {
         cfg.retention = duration("retention", r)?;
         anyhow::ensure!(

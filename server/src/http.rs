@@ -6,6 +6,7 @@ mod agents;
 mod ops;
 pub mod prom;
 mod read;
+mod write;
 
 use crate::ingest::Ingest;
 use crate::storage::Store;
@@ -31,6 +32,8 @@ pub const ONLINE_WINDOW_MS: i64 = 60_000;
 pub struct Inner {
     pub ingest: Ingest,
     pub engine: crate::promql::Engine,
+    /// SHA-256 of the remote_write token; None disables the endpoint.
+    pub remote_write_hash: Option<String>,
     pub store: Store,
     pub telemetry: Arc<Telemetry>,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
@@ -64,7 +67,7 @@ fn nz(n: u32) -> NonZeroU32 {
 }
 
 impl AppState {
-    pub fn new(ingest: Ingest, limits: &RateLimits) -> Self {
+    pub fn new(ingest: Ingest, limits: &RateLimits, remote_write_hash: Option<String>) -> Self {
         let agent_quota =
             Quota::per_second(nz(limits.agent_per_second)).allow_burst(nz(limits.agent_burst));
         let enroll_quota = Quota::per_minute(nz(limits.enroll_per_minute));
@@ -73,6 +76,7 @@ impl AppState {
                 ingest.store.clone(),
                 crate::promql::Limits::default(),
             ),
+            remote_write_hash,
             store: ingest.store.clone(),
             telemetry: ingest.telemetry.clone(),
             ingest,
@@ -122,6 +126,8 @@ pub fn router(state: AppState) -> Router {
             get(prom::runtimeinfo),
         )
         .route("/prometheus/api/v1/status/flags", get(prom::flags))
+        .route("/prometheus/api/v1/write", post(write::write))
+        .route("/prometheus/federate", get(prom::federate))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

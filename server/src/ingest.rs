@@ -137,10 +137,10 @@ pub fn decode(
 }
 
 /// Validates names, timestamps and sizes; stamps `host` from the agent's
-/// identity; drops samples older than the retention window. Returns the
-/// number of samples dropped as too old.
+/// identity (when there is one: remote_write has none); drops samples
+/// older than the retention window. Returns the number dropped as too old.
 pub fn prepare(
-    agent: &str,
+    agent: Option<&str>,
     req: &mut HeartbeatRequest,
     now_ms: i64,
     retention_ms: i64,
@@ -164,6 +164,13 @@ pub fn prepare(
             };
             IngestError::bad(e.to_string(), field)
         })?;
+        let Some(agent) = agent else {
+            check_times(i, s, now_ms, newest)?;
+            let before = s.samples.len();
+            s.samples.retain(|p| p.ts_ms >= oldest);
+            dropped += (before - s.samples.len()) as u64;
+            continue;
+        };
         match s.labels.get(HOST_LABEL) {
             Some(h) if h != agent => {
                 return Err(IngestError::Forbidden {
@@ -178,24 +185,34 @@ pub fn prepare(
                 s.labels.insert(HOST_LABEL.to_string(), agent.to_string());
             }
         }
-        for (j, p) in s.samples.iter().enumerate() {
-            if p.ts_ms > newest {
-                return Err(IngestError::bad(
-                    format!(
-                        "sample timestamp {} is {} s ahead of the server clock; check the agent's clock (NTP)",
-                        p.ts_ms,
-                        (p.ts_ms - now_ms) / 1000
-                    ),
-                    format!("series[{i}].samples[{j}]"),
-                ));
-            }
-        }
+        check_times(i, s, now_ms, newest)?;
         let before = s.samples.len();
         s.samples.retain(|p| p.ts_ms >= oldest);
         dropped += (before - s.samples.len()) as u64;
     }
     req.series.retain(|s| !s.samples.is_empty());
     Ok(dropped)
+}
+
+fn check_times(
+    i: usize,
+    s: &dozor_common::SeriesBatch,
+    now_ms: i64,
+    newest: i64,
+) -> Result<(), IngestError> {
+    for (j, p) in s.samples.iter().enumerate() {
+        if p.ts_ms > newest {
+            return Err(IngestError::bad(
+                format!(
+                    "sample timestamp {} is {} s ahead of the server clock; check the sender's clock (NTP)",
+                    p.ts_ms,
+                    (p.ts_ms - now_ms) / 1000
+                ),
+                format!("series[{i}].samples[{j}]"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone)]
@@ -215,7 +232,7 @@ impl Ingest {
         now_ms: i64,
     ) -> Result<HeartbeatResponse, IngestError> {
         let dropped = prepare(
-            &agent.name,
+            Some(&agent.name),
             &mut req,
             now_ms,
             self.retention_ms,
@@ -261,6 +278,29 @@ impl Ingest {
             tasks,
         })
     }
+
+    /// Stores a remote_write request: labels as sent (no agent, so no
+    /// `host` stamping), otherwise the heartbeat's validation and commit.
+    #[instrument(skip_all, fields(series = series.len()))]
+    pub async fn remote_write(
+        &self,
+        series: Vec<dozor_common::SeriesBatch>,
+        now_ms: i64,
+    ) -> Result<u64, IngestError> {
+        let mut req = HeartbeatRequest {
+            series,
+            ..Default::default()
+        };
+        let dropped = prepare(None, &mut req, now_ms, self.retention_ms, &self.limits)?;
+        self.telemetry.samples_dropped("too_old", dropped);
+        let started = Instant::now();
+        let appended = self.store.append(&req.series, now_ms).await;
+        self.telemetry
+            .storage_op("append", started.elapsed(), appended.is_ok());
+        let outcome = appended?;
+        self.telemetry.batch_ok(outcome.stored, outcome.duplicate);
+        Ok(outcome.stored)
+    }
 }
 
 #[cfg(test)]
@@ -286,12 +326,12 @@ mod tests {
     fn stamps_host_and_refuses_other_hosts() {
         let l = Limits::default();
         let mut r = req(&[("job", "x")], 1_000);
-        assert_eq!(prepare("a", &mut r, 1_000, 10_000, &l).unwrap(), 0);
+        assert_eq!(prepare(Some("a"), &mut r, 1_000, 10_000, &l).unwrap(), 0);
         assert_eq!(r.series[0].labels["host"], "a");
         let mut r = req(&[("host", "a")], 1_000);
-        assert!(prepare("a", &mut r, 1_000, 10_000, &l).is_ok());
+        assert!(prepare(Some("a"), &mut r, 1_000, 10_000, &l).is_ok());
         let mut r = req(&[("host", "b")], 1_000);
-        match prepare("a", &mut r, 1_000, 10_000, &l) {
+        match prepare(Some("a"), &mut r, 1_000, 10_000, &l) {
             Err(IngestError::Forbidden { field, .. }) => {
                 assert_eq!(field.as_deref(), Some("series[0].labels.host"))
             }
@@ -303,10 +343,10 @@ mod tests {
     fn drops_too_old_and_rejects_future() {
         let l = Limits::default();
         let mut r = req(&[], 5);
-        assert_eq!(prepare("a", &mut r, 100_000, 1_000, &l).unwrap(), 1);
+        assert_eq!(prepare(Some("a"), &mut r, 100_000, 1_000, &l).unwrap(), 1);
         assert!(r.series.is_empty());
         let mut r = req(&[], 100_000 + 11 * 60_000);
-        let e = prepare("a", &mut r, 100_000, 1_000, &l).unwrap_err();
+        let e = prepare(Some("a"), &mut r, 100_000, 1_000, &l).unwrap_err();
         assert!(e.to_string().contains("ahead of the server clock"), "{e}");
     }
 

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod local;
 pub mod maintenance;
 pub mod promql;
+pub mod remote_write;
 pub mod storage;
 pub mod telemetry;
 

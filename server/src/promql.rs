@@ -170,6 +170,45 @@ impl Engine {
         }
     }
 
+    /// The latest sample (within the lookback) of every series matching any
+    /// of `selectors`, with its own timestamp: what `/federate` serves.
+    pub async fn latest(&self, selectors: &[&str], t_ms: i64) -> Result<Vec<Sample>> {
+        let r = Range {
+            start_ms: t_ms,
+            end_ms: t_ms,
+            step_ms: 0,
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for sel in selectors {
+            let expr = parse(sel)?;
+            let promql_parser::parser::Expr::VectorSelector(vs) = &expr else {
+                return Err(QueryError::BadData(format!(
+                    "{sel:?} is not a series selector"
+                )));
+            };
+            let data = plan::load(&self.store, &expr, r, &self.limits).await?;
+            let ev = eval::Evaluator::new(
+                r,
+                &self.limits,
+                data,
+                std::time::Instant::now() + self.limits.timeout,
+            );
+            for s in ev.select_instant_at(vs, t_ms, true) {
+                if seen.insert(value::signature(&s.metric)) {
+                    out.push(s);
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            a.metric
+                .get(value::NAME)
+                .cmp(&b.metric.get(value::NAME))
+                .then_with(|| a.metric.cmp(&b.metric))
+        });
+        Ok(out)
+    }
+
     /// A copy with a shorter timeout (the API's `timeout` parameter).
     pub fn with_timeout(&self, timeout: std::time::Duration) -> Self {
         let mut e = self.clone();

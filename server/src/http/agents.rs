@@ -192,7 +192,7 @@ pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap, body: 
     }
 }
 
-fn ingest_error(e: IngestError) -> Response {
+pub(super) fn ingest_error(e: IngestError) -> Response {
     match e {
         IngestError::BadRequest { message, field } => {
             error(StatusCode::BAD_REQUEST, message, field)

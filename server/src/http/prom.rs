@@ -361,3 +361,45 @@ pub async fn runtimeinfo() -> Response {
 pub async fn flags() -> Response {
     success("{}")
 }
+
+/// `/prometheus/federate?match[]=…`: the latest sample of each matching
+/// series in the text exposition format, with timestamps.
+pub async fn federate(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let p = Params::new(q.as_deref(), &HeaderMap::new(), &[]);
+    let selectors = p.all("match[]");
+    if selectors.is_empty() {
+        return (StatusCode::BAD_REQUEST, "no match[] parameter provided\n").into_response();
+    }
+    let samples = match state.0.engine.latest(&selectors, super::now_ms()).await {
+        Ok(s) => s,
+        Err(e) => {
+            let status = if e.error_type() == "bad_data" {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            return (status, format!("{e}\n")).into_response();
+        }
+    };
+    let mut enc = dozor_common::expo::Encoder::new();
+    let mut current: Option<String> = None;
+    for s in &samples {
+        let name = s.metric.get(NAME).cloned().unwrap_or_default();
+        if current.as_deref() != Some(name.as_str()) {
+            enc.family_type(&name, dozor_common::expo::MetricType::Untyped);
+            current = Some(name.clone());
+        }
+        let labels: Vec<(&str, &str)> = s
+            .metric
+            .iter()
+            .filter(|(k, _)| *k != NAME)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        enc.sample_at(&name, &labels, s.v, s.t);
+    }
+    (
+        [(header::CONTENT_TYPE, dozor_common::expo::CONTENT_TYPE)],
+        enc.finish(),
+    )
+        .into_response()
+}

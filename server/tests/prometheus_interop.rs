@@ -1,0 +1,225 @@
+//! A real Prometheus (Debian's `prometheus`) scrapes dozor's /metrics and
+//! remote-writes what it scraped to dozor. Then the same queries go to both
+//! HTTP APIs and the JSON results must agree.
+
+mod support;
+
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::*;
+
+struct Prometheus(Child);
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn query(base: &str, q: &str, t: f64) -> Value {
+    let url = format!("{base}/api/v1/query");
+    let r = reqwest::Client::new()
+        .get(url)
+        .query(&[("query", q), ("time", &format!("{t:.3}"))])
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
+}
+
+/// The result with series sorted, so order does not matter.
+fn normalized(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(arr) = v["data"]["result"].as_array_mut() {
+        arr.sort_by_key(|s| s["metric"].to_string());
+    }
+    v
+}
+
+#[tokio::test]
+async fn prometheus_remote_writes_and_both_apis_agree() {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        missing("prometheus (Debian package prometheus)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, None).await;
+    let prom_port = free_port();
+    let config = format!(
+        r#"global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: dozor
+    static_configs:
+      - targets: ['{addr}']
+remote_write:
+  - url: http://{addr}/prometheus/api/v1/write
+    authorization:
+      credentials_file: {token}
+    queue_config:
+      batch_send_deadline: 1s
+      min_backoff: 100ms
+"#,
+        addr = server.addr,
+        token = server.remote_write_token_path.display()
+    );
+    let cfg_path = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg_path, config).unwrap();
+    let _prom = Prometheus(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let dozor = format!("{}/prometheus", server.url());
+    let prom = format!("http://127.0.0.1:{prom_port}");
+    // Wait until dozor has received 20 s of scrapes through remote_write,
+    // so every window below holds several samples.
+    eventually(90, || {
+        let dozor = dozor.clone();
+        async move {
+            let v = query(
+                &dozor,
+                "count_over_time(up{job=\"dozor\"}[1m])",
+                now_ms() as f64 / 1000.0,
+            )
+            .await;
+            let n: f64 = v["data"]["result"][0]["value"][1].as_str()?.parse().ok()?;
+            (n >= 20.0).then_some(())
+        }
+    })
+    .await;
+    // A time both have fully: a few seconds back.
+    let t = (now_ms() - 4_000) as f64 / 1000.0;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for q in [
+        "up",
+        "up{job=\"dozor\"} == 1",
+        "count by (job) (up)",
+        "scrape_samples_scraped",
+        "sum by (job) (dozor_ingest_samples_total)",
+        "max_over_time(scrape_duration_seconds[30s]) >= 0",
+        "count_over_time(up[20s])",
+        "sum without (instance) (dozor_http_request_duration_seconds_count)",
+        "absent(nonexistent_metric{job=\"x\"})",
+        "vector(1) + on() group_left sum(up)",
+        "time() - timestamp(up) < bool 10",
+        "label_replace(up, \"port\", \"$1\", \"instance\", \".*:(.*)\")",
+        "rate(dozor_ingest_samples_total[10s])",
+        "increase(scrape_samples_scraped[15s])",
+        "avg_over_time(scrape_duration_seconds[10s]) > 0",
+        "quantile(0.5, scrape_duration_seconds)",
+        "histogram_quantile(0.9, sum by (le) (rate(dozor_http_request_duration_seconds_bucket[15s])))",
+    ] {
+        let a = normalized(&query(&dozor, q, t).await);
+        let b = normalized(&query(&prom, q, t).await);
+        assert_eq!(b["status"], "success", "prometheus: {q}: {b}");
+        assert!(!b["data"]["result"].as_array().is_some_and(|r| r.is_empty()), "{q} has no data in Prometheus: {b}");
+        assert_eq!(a, b, "dozor and Prometheus disagree on {q}");
+    }
+    // Federation serves what was written.
+    let fed = reqwest::get(format!("{}/prometheus/federate?match[]=up", server.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fed.contains("# TYPE up untyped"), "{fed}");
+    assert!(
+        fed.lines()
+            .any(|l| l.starts_with("up{") && l.contains("job=\"dozor\"")),
+        "{fed}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn remote_write_requires_the_token() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, None).await;
+    let url = format!("{}/prometheus/api/v1/write", server.url());
+    let req = dozor_server::remote_write::WriteRequest {
+        timeseries: vec![dozor_server::remote_write::TimeSeries {
+            labels: vec![dozor_server::remote_write::Label {
+                name: "__name__".into(),
+                value: "rw_test".into(),
+            }],
+            samples: vec![dozor_server::remote_write::WireSample {
+                value: 7.0,
+                timestamp: now_ms(),
+            }],
+        }],
+    };
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap();
+    let post = |token: Option<String>, body: Vec<u8>| {
+        let url = url.clone();
+        async move {
+            let mut r = reqwest::Client::new()
+                .post(url)
+                .header("content-encoding", "snappy")
+                .body(body);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(post(None, body.clone()).await, 401);
+    assert_eq!(post(Some("dzw_wrong".into()), body.clone()).await, 401);
+    let token = std::fs::read_to_string(&server.remote_write_token_path)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(post(Some(token.clone()), body.clone()).await, 204);
+    assert_eq!(
+        post(Some(token.clone()), body.clone()).await,
+        204,
+        "re-sent: accepted, stored once"
+    );
+    assert_eq!(post(Some(token.clone()), b"garbage".to_vec()).await, 400);
+    let found = server
+        .store
+        .find_series(Some("rw_test"), &Default::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(
+        !found[0].labels.contains_key("host"),
+        "remote_write labels are stored as sent"
+    );
+    assert_eq!(
+        server
+            .store
+            .samples(found[0].id, 0, now_ms() + 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    server.shutdown().await;
+}
