@@ -51,41 +51,49 @@ impl Evaluator {
     }
 
     pub fn eval_range(&self, e: &Expr) -> Result<Value> {
-        let mut out: HashMap<String, Series> = HashMap::new();
+        let mut series: Vec<Series> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        // Steps usually yield the same series in the same order: try the
+        // previous step's position before hashing the labels.
+        let mut last_order: Vec<usize> = Vec::new();
         let mut t = self.r.start_ms;
         while t <= self.r.end_ms {
             self.check_deadline()?;
-            match self.eval(e, t)? {
-                Value::Scalar(v) => out
-                    .entry(String::new())
-                    .or_insert_with(|| Series { metric: Metric::new(), points: vec![] })
-                    .points
-                    .push((t, v)),
-                Value::Vector(vs) => {
-                    for s in vs {
-                        let series = out
-                            .entry(signature(&s.metric))
-                            .or_insert_with(|| Series { metric: s.metric.clone(), points: vec![] });
-                        if series.points.last().is_some_and(|p| p.0 == t) {
-                            return Err(QueryError::Execution(
-                                "vector cannot contain metrics with the same labelset".into(),
-                            ));
-                        }
-                        series.points.push((t, s.v));
-                    }
-                }
+            let samples = match self.eval(e, t)? {
+                Value::Scalar(v) => vec![Sample { metric: Metric::new(), t, v }],
+                Value::Vector(vs) => vs,
                 other => {
                     return Err(QueryError::BadData(format!(
                         "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
                         range_type_name(&other)
                     )))
                 }
+            };
+            let mut order = Vec::with_capacity(samples.len());
+            for (k, s) in samples.into_iter().enumerate() {
+                let i = match last_order.get(k) {
+                    Some(&i) if series[i].metric == s.metric => i,
+                    _ => *index.entry(signature(&s.metric)).or_insert_with(|| {
+                        series.push(Series {
+                            metric: s.metric.clone(),
+                            points: vec![],
+                        });
+                        series.len() - 1
+                    }),
+                };
+                if series[i].points.last().is_some_and(|p| p.0 == t) {
+                    return Err(QueryError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                series[i].points.push((t, s.v));
+                order.push(i);
             }
+            last_order = order;
             t += self.r.step_ms;
         }
-        let mut m: Vec<Series> = out.into_values().collect();
-        m.sort_by(|a, b| a.metric.cmp(&b.metric));
-        Ok(Value::Matrix(m))
+        series.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(Value::Matrix(series))
     }
 
     pub fn eval(&self, e: &Expr, t: i64) -> Result<Value> {
