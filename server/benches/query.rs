@@ -7,6 +7,7 @@
 //!    SQL that reads the same samples, in the same run.
 //! 2. `avg by (host) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))`
 //!    over 100 simulated hosts (2 CPUs × 8 modes each) × 1 h at 15 s.
+//!
 //! Memory: the process's resident-set growth and peak (VmHWM) growth
 //! around each query, from /proc/self/status.
 
