@@ -171,26 +171,63 @@ impl Evaluator {
         self.select_instant_at(vs, t, false)
     }
 
-    /// Samples in (ref - range, ref] per series, stale markers removed.
-    pub fn select_range(&self, vs: &VectorSelector, range: i64, t: i64) -> Vec<Series> {
+    /// Borrowed windows (ref - range, ref] per series, stale markers
+    /// removed; series with an empty window are skipped.
+    pub fn windows(
+        &self,
+        vs: &VectorSelector,
+        range: i64,
+        t: i64,
+    ) -> Vec<(&Metric, &[(i64, f64)])> {
         let rt = self.ref_time(vs, t);
-        let mut out = Vec::new();
-        for l in self.loaded(vs) {
-            let lo = l.points.partition_point(|p| p.0 <= rt - range);
-            let hi = l.points.partition_point(|p| p.0 <= rt);
-            let points: Vec<(i64, f64)> = l.points[lo..hi]
-                .iter()
-                .copied()
-                .filter(|p| !is_stale(p.1))
-                .collect();
-            if !points.is_empty() {
-                out.push(Series {
-                    metric: l.metric.clone(),
-                    points,
-                });
+        self.loaded(vs)
+            .iter()
+            .filter_map(|l| {
+                let c = l.clean();
+                let lo = c.partition_point(|p| p.0 <= rt - range);
+                let hi = c.partition_point(|p| p.0 <= rt);
+                (hi > lo).then(|| (&l.metric, &c[lo..hi]))
+            })
+            .collect()
+    }
+
+    /// Owned copies of [`Self::windows`].
+    pub fn select_range(&self, vs: &VectorSelector, range: i64, t: i64) -> Vec<Series> {
+        self.windows(vs, range, t)
+            .into_iter()
+            .map(|(m, pts)| Series {
+                metric: m.clone(),
+                points: pts.to_vec(),
+            })
+            .collect()
+    }
+
+    /// Calls `f(metric, window, range_start, range_end)` for each series of
+    /// a range-vector argument, without copying a matrix selector's data.
+    pub fn each_window(
+        &self,
+        e: &Expr,
+        t: i64,
+        mut f: impl FnMut(&Metric, &[(i64, f64)], i64, i64),
+    ) -> Result<()> {
+        match e {
+            Expr::MatrixSelector(ms) => {
+                let range = ms.range.as_millis() as i64;
+                let rt = self.ref_time(&ms.vs, t);
+                for (m, pts) in self.windows(&ms.vs, range, t) {
+                    f(m, pts, rt - range, rt);
+                }
+                Ok(())
+            }
+            Expr::Paren(p) => self.each_window(&p.expr, t, f),
+            other => {
+                let (series, start, end) = self.matrix_arg(other, t)?;
+                for s in &series {
+                    f(&s.metric, &s.points, start, end);
+                }
+                Ok(())
             }
         }
-        out
     }
 
     /// Evaluates the inner expression at step-aligned times in

@@ -99,29 +99,28 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
     }
     match name {
         "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "resets" | "changes" => {
-            let (series, start, end) = ev.matrix_arg(arg(0)?, t)?;
             let mut out = Vec::new();
-            for s in series {
+            ev.each_window(arg(0)?, t, |metric, points, start, end| {
                 let v = match name {
-                    "rate" => extrapolated_rate(&s.points, start, end, true, true),
-                    "increase" => extrapolated_rate(&s.points, start, end, true, false),
-                    "delta" => extrapolated_rate(&s.points, start, end, false, false),
-                    "irate" => instant_delta(&s.points, true),
-                    "idelta" => instant_delta(&s.points, false),
+                    "rate" => extrapolated_rate(points, start, end, true, true),
+                    "increase" => extrapolated_rate(points, start, end, true, false),
+                    "delta" => extrapolated_rate(points, start, end, false, false),
+                    "irate" => instant_delta(points, true),
+                    "idelta" => instant_delta(points, false),
                     "deriv" => {
-                        (s.points.len() >= 2).then(|| linear_regression(&s.points, s.points[0].0).0)
+                        (points.len() >= 2).then(|| linear_regression(points, points[0].0).0)
                     }
-                    "resets" => Some(resets(&s.points)),
-                    _ => Some(changes(&s.points)),
+                    "resets" => Some(resets(points)),
+                    _ => Some(changes(points)),
                 };
                 if let Some(v) = v {
                     out.push(Sample {
-                        metric: without_name(&s.metric),
+                        metric: without_name(metric),
                         t,
                         v,
                     });
                 }
-            }
+            })?;
             Ok(Value::Vector(out))
         }
         "predict_linear" => {
@@ -159,18 +158,24 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
             ))
         }
         n if n.ends_with("_over_time") && n != "absent_over_time" => {
-            let (series, _, _) = ev.matrix_arg(arg(0)?, t)?;
             let keep_name = matches!(n, "last_over_time" | "first_over_time");
             let mut out = Vec::new();
-            for s in series {
-                let v = over_time(n, &s.points, None)
-                    .ok_or_else(|| QueryError::BadData(format!("unknown function {n}")))?;
-                let metric = if keep_name {
-                    s.metric
-                } else {
-                    without_name(&s.metric)
-                };
-                out.push(Sample { metric, t, v });
+            let mut unknown = false;
+            ev.each_window(arg(0)?, t, |metric, points, _, _| {
+                match over_time(n, points, None) {
+                    Some(v) => {
+                        let metric = if keep_name {
+                            metric.clone()
+                        } else {
+                            without_name(metric)
+                        };
+                        out.push(Sample { metric, t, v });
+                    }
+                    None => unknown = true,
+                }
+            })?;
+            if unknown {
+                return Err(QueryError::BadData(format!("unknown function {n}")));
             }
             Ok(Value::Vector(out))
         }

@@ -16,6 +16,31 @@ pub struct Loaded {
     pub metric: Metric,
     /// Oldest first; may contain stale markers.
     pub points: Vec<(i64, f64)>,
+    /// The points without stale markers, kept only for series that have
+    /// any (range windows skip markers; most series have none).
+    clean: Option<Vec<(i64, f64)>>,
+}
+
+impl Loaded {
+    pub fn new(metric: Metric, points: Vec<(i64, f64)>) -> Self {
+        let clean = points.iter().any(|p| super::value::is_stale(p.1)).then(|| {
+            points
+                .iter()
+                .copied()
+                .filter(|p| !super::value::is_stale(p.1))
+                .collect()
+        });
+        Self {
+            metric,
+            points,
+            clean,
+        }
+    }
+
+    /// Points for range windows: stale markers removed.
+    pub fn clean(&self) -> &[(i64, f64)] {
+        self.clean.as_deref().unwrap_or(&self.points)
+    }
 }
 
 pub type Data = HashMap<String, Vec<Loaded>>;
@@ -185,7 +210,7 @@ pub async fn load(store: &Store, expr: &Expr, r: Range, limits: &Limits) -> Resu
                     limits.max_samples
                 )));
             }
-            loaded.push(Loaded { metric, points });
+            loaded.push(Loaded::new(metric, points));
         }
         data.insert(key, loaded);
     }

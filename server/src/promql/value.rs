@@ -52,9 +52,10 @@ impl Value {
 }
 
 pub fn without_name(m: &Metric) -> Metric {
-    let mut m = m.clone();
-    m.remove(NAME);
-    m
+    m.iter()
+        .filter(|(k, _)| k.as_str() != NAME)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Canonical text of a label set, for grouping and duplicate detection.
