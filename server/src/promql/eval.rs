@@ -5,6 +5,7 @@ use super::plan::{self, at_ms, offset_ms, Data};
 use super::value::{is_stale, signature, without_name, Metric, Sample, Series, Value};
 use super::{aggregate, binary, functions, Limits, QueryError, Range, Result};
 use promql_parser::parser::{Expr, SubqueryExpr, VectorSelector};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -14,16 +15,28 @@ const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 pub struct Evaluator {
     pub r: Range,
     pub lookback: i64,
-    data: Data,
+    data: Vec<Vec<plan::Loaded>>,
+    keys: HashMap<String, usize>,
+    /// Selector node address → its data, so the per-step lookup does not
+    /// rebuild the selector's key (the AST is not moved while evaluating).
+    by_node: RefCell<HashMap<usize, Option<usize>>>,
     deadline: Instant,
 }
 
 impl Evaluator {
     pub fn new(r: Range, limits: &Limits, data: Data, deadline: Instant) -> Self {
+        let mut keys = HashMap::new();
+        let mut vecs = Vec::with_capacity(data.len());
+        for (k, v) in data {
+            keys.insert(k, vecs.len());
+            vecs.push(v);
+        }
         Self {
             r,
             lookback: limits.lookback.as_millis() as i64,
-            data,
+            data: vecs,
+            keys,
+            by_node: RefCell::new(HashMap::new()),
             deadline,
         }
     }
@@ -139,10 +152,17 @@ impl Evaluator {
     }
 
     fn loaded(&self, vs: &VectorSelector) -> &[plan::Loaded] {
-        self.data
-            .get(&plan::key(vs))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        let node = vs as *const VectorSelector as usize;
+        let cached = self.by_node.borrow().get(&node).copied();
+        let idx = match cached {
+            Some(i) => i,
+            None => {
+                let i = self.keys.get(&plan::key(vs)).copied();
+                self.by_node.borrow_mut().insert(node, i);
+                i
+            }
+        };
+        idx.map(|i| self.data[i].as_slice()).unwrap_or(&[])
     }
 
     /// Latest sample in (ref - lookback, ref] per series, unless stale.

@@ -119,14 +119,16 @@ fn value_in(v: f64) -> Stored {
     }
 }
 
-/// Selects a stored value as (real or NULL, typeof) for [`value_out`].
-const VALUE_COLS: &str =
-    "CASE WHEN typeof(value) = 'real' OR typeof(value) = 'integer' THEN value END, typeof(value)";
+/// Selects a stored value as (real or NULL, kind) for [`value_out`]; kind
+/// is 1 for NULL (stale) and 2 for text (NaN), an integer so reading a row
+/// allocates nothing.
+const VALUE_COLS: &str = "CASE WHEN typeof(value) IN ('real', 'integer') THEN value END, \
+     CASE typeof(value) WHEN 'null' THEN 1 WHEN 'text' THEN 2 ELSE 0 END";
 
-fn value_out(v: Option<f64>, ty: &str) -> f64 {
-    match (v, ty) {
+fn value_out(v: Option<f64>, kind: i64) -> f64 {
+    match (v, kind) {
         (Some(v), _) => v,
-        (None, "null") => f64::from_bits(STALE_NAN),
+        (None, 1) => f64::from_bits(STALE_NAN),
         _ => f64::NAN,
     }
 }
@@ -266,7 +268,7 @@ impl SampleReader for SqliteStore {
         let sql = format!(
             "SELECT ts, {VALUE_COLS} FROM samples WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts"
         );
-        let rows: Vec<(i64, Option<f64>, String)> = sqlx::query_as(&sql)
+        let rows: Vec<(i64, Option<f64>, i64)> = sqlx::query_as(&sql)
             .bind(series_id)
             .bind(start_ms)
             .bind(end_ms)
@@ -274,7 +276,7 @@ impl SampleReader for SqliteStore {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(t, v, ty)| Sample::new(t, value_out(v, &ty)))
+            .map(|(t, v, kind)| Sample::new(t, value_out(v, kind)))
             .collect())
     }
 
@@ -292,7 +294,7 @@ impl SampleReader for SqliteStore {
                 "SELECT series_id, ts, {VALUE_COLS} FROM samples \
                  WHERE series_id IN ({marks}) AND ts >= ? AND ts <= ? ORDER BY series_id, ts"
             );
-            let mut q = sqlx::query_as::<_, (i64, i64, Option<f64>, String)>(&sql);
+            let mut q = sqlx::query_as::<_, (i64, i64, Option<f64>, i64)>(&sql);
             for id in chunk {
                 q = q.bind(id);
             }
@@ -301,10 +303,10 @@ impl SampleReader for SqliteStore {
                 .bind(end_ms)
                 .fetch_all(&self.reader)
                 .await?;
-            for (id, t, v, ty) in rows {
+            for (id, t, v, kind) in rows {
                 out.entry(id)
                     .or_default()
-                    .push(Sample::new(t, value_out(v, &ty)));
+                    .push(Sample::new(t, value_out(v, kind)));
             }
         }
         Ok(out)
