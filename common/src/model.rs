@@ -184,14 +184,18 @@ pub fn validate_metric_name(name: &str) -> Result<(), ModelError> {
     }
 }
 
-pub fn validate_label_name(name: &str) -> Result<(), ModelError> {
-    let ok = !name.is_empty()
-        && !name.starts_with("__")
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, the Prometheus label-name syntax.
+pub fn is_label_name(name: &str) -> bool {
+    !name.is_empty()
         && name
             .bytes()
             .enumerate()
-            .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit()));
-    if ok {
+            .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit()))
+}
+
+/// A label an agent may send: valid syntax and not reserved (`__…`).
+pub fn validate_label_name(name: &str) -> Result<(), ModelError> {
+    if is_label_name(name) && !name.starts_with("__") {
         Ok(())
     } else {
         Err(ModelError::LabelName(name.to_string()))

@@ -215,6 +215,23 @@ fn check_times(
     Ok(())
 }
 
+impl Ingest {
+    /// Appends validated series, recording drops and storage latency.
+    async fn store_series(
+        &self,
+        series: &[dozor_common::SeriesBatch],
+        dropped_too_old: u64,
+        now_ms: i64,
+    ) -> Result<crate::storage::AppendOutcome, IngestError> {
+        self.telemetry.samples_dropped("too_old", dropped_too_old);
+        let started = Instant::now();
+        let appended = self.store.append(series, now_ms).await;
+        self.telemetry
+            .storage_op("append", started.elapsed(), appended.is_ok());
+        Ok(appended?)
+    }
+}
+
 #[derive(Clone)]
 pub struct Ingest {
     pub store: Store,
@@ -238,12 +255,7 @@ impl Ingest {
             self.retention_ms,
             &self.limits,
         )?;
-        self.telemetry.samples_dropped("too_old", dropped);
-        let started = Instant::now();
-        let appended = self.store.append(&req.series, now_ms).await;
-        self.telemetry
-            .storage_op("append", started.elapsed(), appended.is_ok());
-        let outcome = appended?;
+        let outcome = self.store_series(&req.series, dropped, now_ms).await?;
         let inventory = req
             .inventory
             .as_ref()
@@ -292,12 +304,7 @@ impl Ingest {
             ..Default::default()
         };
         let dropped = prepare(None, &mut req, now_ms, self.retention_ms, &self.limits)?;
-        self.telemetry.samples_dropped("too_old", dropped);
-        let started = Instant::now();
-        let appended = self.store.append(&req.series, now_ms).await;
-        self.telemetry
-            .storage_op("append", started.elapsed(), appended.is_ok());
-        let outcome = appended?;
+        let outcome = self.store_series(&req.series, dropped, now_ms).await?;
         self.telemetry.batch_ok(outcome.stored, outcome.duplicate);
         Ok(outcome.stored)
     }

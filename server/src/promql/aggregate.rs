@@ -113,7 +113,7 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
                 ))
             }
         };
-        if dozor_common::model::validate_label_name(&label).is_err() && !label.starts_with("__") {
+        if !dozor_common::model::is_label_name(&label) {
             return Err(QueryError::BadData(format!("invalid label name {label:?}")));
         }
         let mut counts: Vec<(Metric, f64)> = Vec::new();

@@ -358,12 +358,7 @@ fn strip_parens(e: &Expr) -> &Expr {
 }
 
 fn check_label_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit()));
-    if ok {
+    if dozor_common::model::is_label_name(name) {
         Ok(())
     } else {
         Err(QueryError::BadData(format!(
