@@ -4,8 +4,10 @@
 /// Parses `time`, `start`, `end` into Unix milliseconds.
 pub fn parse_time(s: &str) -> Result<i64, String> {
     let s = s.trim();
+    // Years 1 to 9999, so step arithmetic can never overflow.
+    const LIMIT_S: f64 = 253_402_300_799.0;
     if let Ok(f) = s.parse::<f64>() {
-        if !f.is_finite() {
+        if !f.is_finite() || f.abs() > LIMIT_S {
             return Err(format!("cannot parse {s:?} to a valid timestamp"));
         }
         return Ok((f * 1000.0).round() as i64);
@@ -17,7 +19,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
     let s = s.trim();
     if let Ok(f) = s.parse::<f64>() {
-        if !f.is_finite() || f < 0.0 {
+        if !f.is_finite() || !(0.0..=1e12).contains(&f) {
             return Err(format!("cannot parse {s:?} to a valid duration"));
         }
         return Ok((f * 1000.0).round() as i64);
@@ -109,6 +111,8 @@ mod tests {
             1_709_214_300_000
         );
         assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("1e300").is_err());
+        assert!(parse_duration_ms("1e300").is_err());
         assert_eq!(parse_duration_ms("15s").unwrap(), 15_000);
         assert_eq!(parse_duration_ms("0.5").unwrap(), 500);
         assert_eq!(parse_duration_ms("1m30s").unwrap(), 90_000);
