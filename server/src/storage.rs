@@ -44,7 +44,10 @@ pub trait SampleReader: Send + Sync {
     ) -> Result<Vec<SeriesInfo>>;
     async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>>;
     /// Raw samples with `start_ms <= ts <= end_ms`, oldest first.
-    async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>>;
+    async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>> {
+        let mut many = self.samples_many(&[series_id], start_ms, end_ms).await?;
+        Ok(many.remove(&series_id).unwrap_or_default())
+    }
     /// Raw samples of many series at once, keyed by series id; series
     /// without samples in the range are absent.
     async fn samples_many(

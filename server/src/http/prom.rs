@@ -154,6 +154,14 @@ pub fn encode(v: &Value, t: i64) -> String {
     out
 }
 
+/// A success envelope around `data`, or Prometheus's error shape.
+fn respond(result: Result<String, QueryError>) -> Response {
+    match result {
+        Ok(data) => success(&data),
+        Err(e) => failure(e),
+    }
+}
+
 fn engine_for(state: &AppState, p: &Params) -> Result<promql::Engine, QueryError> {
     let engine = state.0.engine.clone();
     match p.get("timeout") {
@@ -185,10 +193,7 @@ pub async fn query(
         let v = engine_for(&state, &p)?.instant(query, t).await?;
         Ok::<_, QueryError>(encode(&v, t))
     };
-    match run.await {
-        Ok(data) => success(&data),
-        Err(e) => failure(e),
-    }
+    respond(run.await)
 }
 
 pub async fn query_range(
@@ -218,10 +223,7 @@ pub async fn query_range(
             .await?;
         Ok::<_, QueryError>(encode(&v, start))
     };
-    match run.await {
-        Ok(data) => success(&data),
-        Err(e) => failure(e),
-    }
+    respond(run.await)
 }
 
 /// Series matching any `match[]` selector (all series without one, for

@@ -263,23 +263,6 @@ impl SampleReader for SqliteStore {
         row.as_ref().map(series_info).transpose()
     }
 
-    #[instrument(skip_all, fields(backend = "sqlite", series_id))]
-    async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>> {
-        let sql = format!(
-            "SELECT ts, {VALUE_COLS} FROM samples WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts"
-        );
-        let rows: Vec<(i64, Option<f64>, i64)> = sqlx::query_as(&sql)
-            .bind(series_id)
-            .bind(start_ms)
-            .bind(end_ms)
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(t, v, kind)| Sample::new(t, value_out(v, kind)))
-            .collect())
-    }
-
     #[instrument(skip_all, fields(backend = "sqlite", series = ids.len()))]
     async fn samples_many(
         &self,

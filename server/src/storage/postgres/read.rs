@@ -48,20 +48,6 @@ impl SampleReader for PgStore {
         row.as_ref().map(series_info).transpose()
     }
 
-    #[instrument(skip_all, fields(backend = "postgres", series_id))]
-    async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>> {
-        let rows: Vec<(i64, f64)> = sqlx::query_as(
-            "SELECT dozor_ms(ts), value FROM samples
-             WHERE series_id = $1 AND ts >= dozor_ts($2) AND ts <= dozor_ts($3) ORDER BY ts",
-        )
-        .bind(series_id)
-        .bind(clamp_ts(start_ms))
-        .bind(clamp_ts(end_ms))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(t, v)| Sample::new(t, v)).collect())
-    }
-
     #[instrument(skip_all, fields(backend = "postgres", series = ids.len()))]
     async fn samples_many(
         &self,
