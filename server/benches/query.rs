@@ -7,6 +7,8 @@
 //!    SQL that reads the same samples, in the same run.
 //! 2. `avg by (host) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))`
 //!    over 100 simulated hosts (2 CPUs × 8 modes each) × 1 h at 15 s.
+//! 3. `avg_over_time` and `max_over_time` over 10 series × 7 days at 15 s,
+//!    hourly windows and steps: read from rollups vs raw samples, same run.
 //!
 //! Memory: the process's resident-set growth and peak (VmHWM) growth
 //! around each query, from /proc/self/status.
@@ -172,10 +174,60 @@ async fn bench(label: &str, database_url: Option<String>) {
     );
     let (t2, b2, rss2, hwm2) = time_http(&q2, 3).await;
 
+    let (roll, raw, buckets) = rollup_bench(&server, now).await;
+
     println!("{label}:");
     println!("  1 series x 24h @15s  query_range {:>8.1} ms   raw SQL {:>8.1} ms   ratio {:.2}x   ({b1} bytes JSON, RSS +{rss1} KiB, peak +{hwm1} KiB)", t1 * 1e3, raw_best * 1e3, t1 / raw_best);
     println!("  avg by (host)(rate(...[5m])) 100 hosts x 1h @15s  {:>8.1} ms   ({b2} bytes JSON, RSS +{rss2} KiB, peak +{hwm2} KiB)", t2 * 1e3);
+    println!("  avg_over_time+max_over_time [1h] 10 series x 7d, step 1h: rollups {:>8.1} ms   raw {:>8.1} ms   raw/rollups {:.1}x   ({buckets} buckets read)", roll * 1e3, raw * 1e3, raw / roll);
     server.shutdown().await;
+}
+
+/// Best-of-3 times of the same week-long query with and without rollups.
+async fn rollup_bench(server: &Server, now: i64) -> (f64, f64, u64) {
+    use dozor_server::promql::{Engine, Limits, Range};
+    const HOUR: i64 = 3_600_000;
+    let week = 7 * DAY_MS;
+    for s in 0..10 {
+        let labels = [("host".to_string(), format!("w{s}"))]
+            .into_iter()
+            .collect();
+        let samples = (0..week / 15_000)
+            .map(|i| Sample::new(now - week + i * 15_000, ((i * (s + 3)) % 101) as f64))
+            .collect();
+        server
+            .store
+            .append(&[SeriesBatch::new("bench_week", labels, samples)], now)
+            .await
+            .unwrap();
+    }
+    while server.store.refresh_rollups(now).await.unwrap() > 0 {}
+    let engine = Engine::new(server.store.clone(), Limits::default());
+    let end = now / HOUR * HOUR - HOUR;
+    let r = Range {
+        start_ms: end - 6 * DAY_MS,
+        end_ms: end,
+        step_ms: HOUR,
+    };
+    let q = "avg_over_time(bench_week[1h]) + max_over_time(bench_week[1h])";
+    let mut best = [f64::MAX; 2];
+    for (i, e) in [engine.clone(), engine.without_rollups()]
+        .iter()
+        .enumerate()
+    {
+        for _ in 0..3 {
+            let started = Instant::now();
+            let v = e.range(q, r).await.unwrap();
+            best[i] = best[i].min(started.elapsed().as_secs_f64());
+            assert!(matches!(v, dozor_server::promql::Value::Matrix(m) if m.len() == 10));
+        }
+    }
+    let buckets = engine
+        .stats()
+        .rollup_buckets_loaded
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(buckets > 0, "the rollup path was not taken");
+    (best[0], best[1], buckets / 3)
 }
 
 #[tokio::main]

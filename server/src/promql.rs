@@ -14,7 +14,9 @@ mod eval;
 mod functions;
 mod histogram;
 mod plan;
+pub mod position;
 mod range_fns;
+mod rollups;
 pub mod timeparse;
 pub mod value;
 
@@ -22,6 +24,8 @@ pub use plan::matches as plan_matches;
 pub use value::{Metric, Sample, Series, Value};
 
 use crate::storage::{StorageError, Store};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -79,14 +83,28 @@ pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 
 /// A parsed query, so callers can reject bad text before doing work.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
-    promql_parser::parser::parse(query)
-        .map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": {e}")))
+    promql_parser::parser::parse(query).map_err(|e| {
+        QueryError::BadData(format!(
+            "invalid parameter \"query\": {}",
+            position::format(query, &e)
+        ))
+    })
 }
 
 #[derive(Clone)]
 pub struct Engine {
     store: Store,
     limits: Limits,
+    use_rollups: bool,
+    stats: Arc<QueryStats>,
+}
+
+/// Totals since start, for `/metrics` and for tests that check which
+/// path a query took.
+#[derive(Debug, Default)]
+pub struct QueryStats {
+    pub samples_loaded: AtomicU64,
+    pub rollup_buckets_loaded: AtomicU64,
 }
 
 /// An evaluation request: an instant query has `start == end`.
@@ -99,7 +117,23 @@ pub struct Range {
 
 impl Engine {
     pub fn new(store: Store, limits: Limits) -> Self {
-        Self { store, limits }
+        Self {
+            store,
+            limits,
+            use_rollups: true,
+            stats: Arc::default(),
+        }
+    }
+
+    /// A copy that reads raw samples only (to compare against rollups).
+    pub fn without_rollups(&self) -> Self {
+        let mut e = self.clone();
+        e.use_rollups = false;
+        e
+    }
+
+    pub fn stats(&self) -> &QueryStats {
+        &self.stats
     }
 
     pub fn limits(&self) -> &Limits {
@@ -149,8 +183,17 @@ impl Engine {
     ) -> Result<Value> {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let timeout = self.limits.timeout;
+        // The plan refers to AST nodes by address: evaluate the very
+        // allocation it was made from.
+        let expr = Arc::new(expr.clone());
         let work = async {
-            let data = plan::load(&self.store, expr, r, &self.limits).await?;
+            let data = plan::load(&self.store, &expr, r, &self.limits, self.use_rollups).await?;
+            self.stats
+                .samples_loaded
+                .fetch_add(data.samples as u64, Relaxed);
+            self.stats
+                .rollup_buckets_loaded
+                .fetch_add(data.buckets as u64, Relaxed);
             let ev = eval::Evaluator::new(r, &self.limits, data, deadline.into_std());
             let expr = expr.clone();
             // Evaluation is CPU-bound: keep it off the async workers.
@@ -187,7 +230,7 @@ impl Engine {
                     "{sel:?} is not a series selector"
                 )));
             };
-            let data = plan::load(&self.store, &expr, r, &self.limits).await?;
+            let data = plan::load(&self.store, &expr, r, &self.limits, false).await?;
             let ev = eval::Evaluator::new(
                 r,
                 &self.limits,

@@ -63,7 +63,22 @@ pub trait SampleReader: Send + Sync {
         res: rollup::Resolution,
         start_ms: i64,
         end_ms: i64,
-    ) -> Result<Vec<RollupPoint>>;
+    ) -> Result<Vec<RollupPoint>> {
+        let mut many = self
+            .rollups_many(&[series_id], res, start_ms, end_ms)
+            .await?;
+        Ok(many.remove(&series_id).unwrap_or_default())
+    }
+    /// Rollup buckets of many series, keyed by series id, oldest first.
+    async fn rollups_many(
+        &self,
+        ids: &[i64],
+        res: rollup::Resolution,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<std::collections::HashMap<i64, Vec<RollupPoint>>>;
+    /// Which rollup buckets hold final values, for queries that read them.
+    async fn rollup_coverage(&self) -> Result<rollup::Coverage>;
     async fn series_count(&self) -> Result<i64>;
 }
 

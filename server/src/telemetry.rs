@@ -102,6 +102,8 @@ pub struct Snapshot {
     pub resident_memory_bytes: Option<u64>,
     pub cpu_seconds: Option<f64>,
     pub start_time_seconds: Option<u64>,
+    pub query_samples_loaded: u64,
+    pub query_rollup_buckets_loaded: u64,
 }
 
 #[derive(Default)]
@@ -206,6 +208,21 @@ impl Telemetry {
             "HTTP request latency by method, route and status.",
             &["method", "route", "status"],
         );
+        for (name, help, v) in [
+            (
+                "dozor_query_samples_loaded_total",
+                "Raw samples PromQL queries read from storage.",
+                snap.query_samples_loaded,
+            ),
+            (
+                "dozor_query_rollup_buckets_loaded_total",
+                "Rollup buckets PromQL queries read instead of raw samples.",
+                snap.query_rollup_buckets_loaded,
+            ),
+        ] {
+            e.family(name, help, MetricType::Counter);
+            e.sample(name, &[], v as f64);
+        }
         let gauge = |e: &mut Encoder, name: &str, help: &str, v: f64| {
             e.family(name, help, MetricType::Gauge);
             e.sample(name, &[], v);

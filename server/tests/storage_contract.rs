@@ -212,11 +212,12 @@ async fn retention_drop(store: Store) {
     assert!(rolled[0].bucket_ms > now - 2 * HOUR);
 }
 
-/// Aggregates computed in Rust from the raw samples.
+/// Aggregates computed in Rust from the raw samples. Buckets are
+/// left-open: bucket b holds b < t <= b + width.
 fn expected(samples: &[(i64, f64)], width: i64) -> Vec<RollupPoint> {
     let mut out: Vec<RollupPoint> = Vec::new();
     for &(t, v) in samples {
-        let b = t.div_euclid(width) * width;
+        let b = (t - 1).div_euclid(width) * width;
         match out.last_mut() {
             Some(p) if p.bucket_ms == b => {
                 p.min = p.min.min(v);
@@ -242,6 +243,8 @@ async fn rollup_correctness(store: Store) {
     let now = now_ms();
     let h = (now - 5 * HOUR).div_euclid(HOUR) * HOUR;
     // Two hours every 30 s; values are multiples of 0.25 so sums are exact.
+    // Host a's samples sit on bucket boundaries: its first one, at h,
+    // closes the bucket before h.
     let a: Vec<(i64, f64)> = (0..240)
         .map(|i| (h + i * 30_000, ((i * 7) % 17) as f64 * 0.25))
         .collect();
@@ -266,24 +269,28 @@ async fn rollup_correctness(store: Store) {
             .unwrap()[0]
             .id;
         let five = store
-            .rollups(id, Resolution::FiveMinutes, h, h + 2 * HOUR)
+            .rollups(id, Resolution::FiveMinutes, h - HOUR, h + 2 * HOUR)
             .await
             .unwrap();
-        assert_eq!(five.len(), 24);
+        assert_eq!(five.len(), if host == "a" { 25 } else { 24 });
         assert_eq!(five, expected(data, 300_000), "5m rollups of host {host}");
         let hour = store
-            .rollups(id, Resolution::OneHour, h, h + 2 * HOUR)
+            .rollups(id, Resolution::OneHour, h - HOUR, h + 2 * HOUR)
             .await
             .unwrap();
         assert_eq!(hour, expected(data, HOUR), "1h rollups of host {host}");
     }
     // A late sample into an already rolled-up bucket is picked up next pass.
     let late = (h + 61_000, 1000.0);
+    let before = store.rollup_coverage().await.unwrap();
+    assert!(before.watermark_ms > h + 2 * HOUR && before.dirty.is_empty());
     store
         .append(&[series("r", &[("host", "a")], &[late])], now)
         .await
         .unwrap();
+    assert_eq!(store.rollup_coverage().await.unwrap().dirty, vec![h]);
     store.refresh_rollups(now).await.unwrap();
+    assert!(store.rollup_coverage().await.unwrap().dirty.is_empty());
     let id = store
         .find_series(Some("r"), &labels(&[("host", "a")]), 1)
         .await
@@ -293,13 +300,14 @@ async fn rollup_correctness(store: Store) {
     with_late.push(late);
     with_late.sort_by_key(|p| p.0);
     let five = store
-        .rollups(id, Resolution::FiveMinutes, h, h + 2 * HOUR)
+        .rollups(id, Resolution::FiveMinutes, h - HOUR, h + 2 * HOUR)
         .await
         .unwrap();
     assert_eq!(five, expected(&with_late, 300_000));
-    assert_eq!(five[0].max, 1000.0);
+    assert_eq!(five[1].bucket_ms, h);
+    assert_eq!(five[1].max, 1000.0);
     let hour = store
-        .rollups(id, Resolution::OneHour, h, h + 2 * HOUR)
+        .rollups(id, Resolution::OneHour, h - HOUR, h + 2 * HOUR)
         .await
         .unwrap();
     assert_eq!(hour, expected(&with_late, HOUR));
@@ -307,7 +315,7 @@ async fn rollup_correctness(store: Store) {
     store.refresh_rollups(now).await.unwrap();
     assert_eq!(
         store
-            .rollups(id, Resolution::FiveMinutes, h, h + 2 * HOUR)
+            .rollups(id, Resolution::FiveMinutes, h - HOUR, h + 2 * HOUR)
             .await
             .unwrap(),
         five

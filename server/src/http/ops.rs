@@ -5,6 +5,7 @@ use crate::telemetry::{process_stats, Snapshot};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::atomic::Ordering::Relaxed;
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let s = &state.0;
@@ -12,6 +13,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut snap = Snapshot {
         active_series: s.store.cache().active_since(now - 600_000) as u64,
         series_total: s.store.series_count().await.ok().map(|n| n as u64),
+        query_samples_loaded: s.engine.stats().samples_loaded.load(Relaxed),
+        query_rollup_buckets_loaded: s.engine.stats().rollup_buckets_loaded.load(Relaxed),
         ..Snapshot::default()
     };
     if let Ok(agents) = s.store.list_agents().await {

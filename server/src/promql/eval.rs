@@ -1,9 +1,9 @@
 //! The evaluator: an expression at one timestamp. Range queries evaluate
 //! the same expression at every step.
 
-use super::plan::{self, at_ms, offset_ms, Data};
+use super::plan::{self, at_ms, offset_ms};
 use super::value::{is_stale, signature, without_name, Metric, Sample, Series, Value};
-use super::{aggregate, binary, functions, Limits, QueryError, Range, Result};
+use super::{aggregate, binary, functions, rollups, Limits, QueryError, Range, Result};
 use promql_parser::parser::{Expr, SubqueryExpr, VectorSelector};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -20,14 +20,16 @@ pub struct Evaluator {
     /// Selector node address → its data, so the per-step lookup does not
     /// rebuild the selector's key (the AST is not moved while evaluating).
     by_node: RefCell<HashMap<usize, Option<usize>>>,
+    /// Matrix selector node address → its rollup buckets.
+    rollups: HashMap<usize, rollups::Served>,
     deadline: Instant,
 }
 
 impl Evaluator {
-    pub fn new(r: Range, limits: &Limits, data: Data, deadline: Instant) -> Self {
+    pub fn new(r: Range, limits: &Limits, plan: plan::Plan, deadline: Instant) -> Self {
         let mut keys = HashMap::new();
-        let mut vecs = Vec::with_capacity(data.len());
-        for (k, v) in data {
+        let mut vecs = Vec::with_capacity(plan.data.len());
+        for (k, v) in plan.data {
             keys.insert(k, vecs.len());
             vecs.push(v);
         }
@@ -37,6 +39,7 @@ impl Evaluator {
             data: vecs,
             keys,
             by_node: RefCell::new(HashMap::new()),
+            rollups: plan.rollups,
             deadline,
         }
     }
@@ -163,6 +166,34 @@ impl Evaluator {
             }
         };
         idx.map(|i| self.data[i].as_slice()).unwrap_or(&[])
+    }
+
+    /// `name(vs[range])` at `t` from rollups, when the plan chose them for
+    /// this node.
+    pub fn over_time_from_rollups(&self, name: &str, e: &Expr, t: i64) -> Option<Vec<Sample>> {
+        let Expr::MatrixSelector(ms) = e else {
+            return None;
+        };
+        let served = self
+            .rollups
+            .get(&(&ms.vs as *const VectorSelector as usize))?;
+        let loaded = self
+            .keys
+            .get(&served.key)
+            .map(|i| self.data[*i].as_slice())
+            .unwrap_or(&[]);
+        let mut out = Vec::new();
+        let range = ms.range.as_millis() as i64;
+        rollups::eval(
+            name,
+            served,
+            loaded,
+            self.ref_time(&ms.vs, t),
+            range,
+            t,
+            &mut out,
+        );
+        Some(out)
     }
 
     /// Latest sample in (ref - lookback, ref] per series, unless stale.

@@ -158,6 +158,9 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
             ))
         }
         n if n.ends_with("_over_time") && n != "absent_over_time" => {
+            if let Some(out) = ev.over_time_from_rollups(n, arg(0)?, t) {
+                return Ok(Value::Vector(out));
+            }
             let keep_name = matches!(n, "last_over_time" | "first_over_time");
             let mut out = Vec::new();
             let mut unknown = false;

@@ -4,8 +4,9 @@
 //! load over the union of their windows.
 
 use super::value::{Metric, NAME};
-use super::{Limits, QueryError, Range, Result};
-use crate::storage::Store;
+use super::{rollups, Limits, QueryError, Range, Result};
+use crate::storage::rollup::Coverage;
+use crate::storage::{RollupPoint, Store};
 use dozor_common::Labels;
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
@@ -93,35 +94,61 @@ fn add(w: &mut Windows, vs: &VectorSelector, from: i64, to: i64) {
         .or_insert((vs.clone(), from, to));
 }
 
-fn windows(e: &Expr, lo: i64, hi: i64, r: Range, lookback: i64, w: &mut Windows) {
+/// What the walk over the AST collects.
+struct Walk<'a> {
+    r: Range,
+    lookback: i64,
+    windows: Windows,
+    /// Present when some call may read rollups.
+    coverage: Option<&'a Coverage>,
+    rollups: Vec<rollups::Request>,
+}
+
+fn windows(e: &Expr, lo: i64, hi: i64, in_subquery: bool, w: &mut Walk) {
+    let r = w.r;
     match e {
         Expr::VectorSelector(vs) => {
             let (a, b) = shift(&vs.at, &vs.offset, lo, hi, r);
-            add(w, vs, a - lookback, b);
+            add(&mut w.windows, vs, a - w.lookback, b);
         }
         Expr::MatrixSelector(ms) => {
             let (a, b) = shift(&ms.vs.at, &ms.vs.offset, lo, hi, r);
-            add(w, &ms.vs, a - ms.range.as_millis() as i64, b);
+            add(&mut w.windows, &ms.vs, a - ms.range.as_millis() as i64, b);
         }
         Expr::Subquery(sq) => {
             let (a, b) = shift(&sq.at, &sq.offset, lo, hi, r);
-            windows(&sq.expr, a - sq.range.as_millis() as i64, b, r, lookback, w);
+            windows(&sq.expr, a - sq.range.as_millis() as i64, b, true, w);
         }
         Expr::Aggregate(a) => {
-            windows(&a.expr, lo, hi, r, lookback, w);
+            windows(&a.expr, lo, hi, in_subquery, w);
             if let Some(p) = &a.param {
-                windows(p, lo, hi, r, lookback, w);
+                windows(p, lo, hi, in_subquery, w);
             }
         }
-        Expr::Unary(u) => windows(&u.expr, lo, hi, r, lookback, w),
+        Expr::Unary(u) => windows(&u.expr, lo, hi, in_subquery, w),
         Expr::Binary(b) => {
-            windows(&b.lhs, lo, hi, r, lookback, w);
-            windows(&b.rhs, lo, hi, r, lookback, w);
+            windows(&b.lhs, lo, hi, in_subquery, w);
+            windows(&b.rhs, lo, hi, in_subquery, w);
         }
-        Expr::Paren(p) => windows(&p.expr, lo, hi, r, lookback, w),
+        Expr::Paren(p) => windows(&p.expr, lo, hi, in_subquery, w),
         Expr::Call(c) => {
-            for a in &c.args.args {
-                windows(a, lo, hi, r, lookback, w);
+            let chosen = match (in_subquery, w.coverage) {
+                (false, Some(cov)) => rollups::choose(c, r, cov),
+                _ => None,
+            };
+            match (chosen, c.args.args.first().map(|a| a.as_ref())) {
+                (Some(req), Some(Expr::MatrixSelector(ms))) => {
+                    // Only the part above the watermark is read raw; an
+                    // empty window still lists the selector's series.
+                    let (from, to) = req.raw.unwrap_or((req.to + 1, req.to));
+                    add(&mut w.windows, &ms.vs, from, to);
+                    w.rollups.push(req);
+                }
+                _ => {
+                    for a in &c.args.args {
+                        windows(a, lo, hi, in_subquery, w);
+                    }
+                }
             }
         }
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
@@ -162,19 +189,49 @@ fn pushdown(vs: &VectorSelector) -> (Option<String>, Labels) {
     (name, equal)
 }
 
-pub async fn load(store: &Store, expr: &Expr, r: Range, limits: &Limits) -> Result<Data> {
-    let mut w = Windows::new();
-    windows(
-        expr,
-        r.start_ms,
-        r.end_ms,
+/// Everything evaluation reads: raw samples per selector, and rollup
+/// buckets for the calls [`rollups::choose`] picked.
+#[derive(Default)]
+pub struct Plan {
+    pub data: Data,
+    pub rollups: HashMap<usize, rollups::Served>,
+    /// Raw samples and rollup buckets read from storage.
+    pub samples: usize,
+    pub buckets: usize,
+}
+
+/// Loads what `expr` over `r` reads; `use_rollups` false reads raw only.
+pub async fn load(
+    store: &Store,
+    expr: &Expr,
+    r: Range,
+    limits: &Limits,
+    use_rollups: bool,
+) -> Result<Plan> {
+    let coverage = if use_rollups && rollups::candidate(expr) {
+        Some(store.rollup_coverage().await?)
+    } else {
+        None
+    };
+    let mut w = Walk {
         r,
-        limits.lookback.as_millis() as i64,
-        &mut w,
-    );
-    let mut data = Data::new();
+        lookback: limits.lookback.as_millis() as i64,
+        windows: Windows::new(),
+        coverage: coverage.as_ref(),
+        rollups: Vec::new(),
+    };
+    windows(expr, r.start_ms, r.end_ms, false, &mut w);
+    let (windows, requests) = (w.windows, w.rollups);
+    let mut plan = Plan::default();
+    let mut ids_by_key: HashMap<String, Vec<i64>> = HashMap::new();
     let mut total = 0usize;
-    for (key, (vs, from, to)) in w {
+    let too_many = || {
+        QueryError::Execution(format!(
+            "query processing would load too many samples into memory (limit {}); narrow the selectors or the time range",
+            limits.max_samples
+        ))
+    };
+    for (key, (vs, from, to)) in windows {
         let (name, equal) = pushdown(&vs);
         let candidates = store
             .find_series(name.as_deref(), &equal, limits.max_series + 1)
@@ -194,7 +251,11 @@ pub async fn load(store: &Store, expr: &Expr, r: Range, limits: &Limits) -> Resu
             }
         }
         let ids: Vec<i64> = picked.iter().map(|p| p.0).collect();
-        let mut samples = store.samples_many(&ids, from, to).await?;
+        let mut samples = if from <= to {
+            store.samples_many(&ids, from, to).await?
+        } else {
+            HashMap::new()
+        };
         let mut loaded = Vec::with_capacity(picked.len());
         for (id, metric) in picked {
             let points: Vec<(i64, f64)> = samples
@@ -205,14 +266,36 @@ pub async fn load(store: &Store, expr: &Expr, r: Range, limits: &Limits) -> Resu
                 .collect();
             total += points.len();
             if total > limits.max_samples {
-                return Err(QueryError::Execution(format!(
-                    "query processing would load too many samples into memory (limit {}); narrow the selectors or the time range",
-                    limits.max_samples
-                )));
+                return Err(too_many());
             }
             loaded.push(Loaded::new(metric, points));
         }
-        data.insert(key, loaded);
+        plan.data.insert(key.clone(), loaded);
+        plan.samples = total;
+        ids_by_key.insert(key, ids);
     }
-    Ok(data)
+    for req in requests {
+        let ids = ids_by_key.get(&req.key).map(Vec::as_slice).unwrap_or(&[]);
+        let mut got = store.rollups_many(ids, req.res, req.from, req.to).await?;
+        let buckets: Vec<Vec<RollupPoint>> = ids
+            .iter()
+            .map(|id| got.remove(id).unwrap_or_default())
+            .collect();
+        let n = buckets.iter().map(Vec::len).sum::<usize>();
+        plan.buckets += n;
+        total += n;
+        if total > limits.max_samples {
+            return Err(too_many());
+        }
+        plan.rollups.insert(
+            req.node,
+            rollups::Served {
+                key: req.key,
+                width: req.res.width_ms(),
+                complete_before: req.complete_before,
+                buckets,
+            },
+        );
+    }
+    Ok(plan)
 }

@@ -2,6 +2,10 @@
 //!
 //! Rollups hold min, max, sum, count and last per series per bucket, so
 //! avg/min/max/count/last over long ranges are exact without raw samples.
+//!
+//! Bucket `b` holds the samples with `b < ts <= b + width`: left-open like
+//! PromQL's range windows, so a window `(t - r, t]` with `t` and `r` on
+//! bucket boundaries is exactly the buckets `t - r, …, t - width`.
 //! TimescaleDB maintains them as continuous aggregates; plain PostgreSQL
 //! and SQLite have tables the server fills:
 //! - every pass recomputes buckets from the watermark up to the horizon
@@ -55,6 +59,44 @@ pub fn floor(ts_ms: i64, width_ms: i64) -> i64 {
     ts_ms.div_euclid(width_ms) * width_ms
 }
 
+/// The bucket holding a sample at `ts_ms`: buckets are left-open.
+pub fn bucket_of(ts_ms: i64, width_ms: i64) -> i64 {
+    floor(ts_ms - 1, width_ms)
+}
+
+/// How far the rollup tables can be trusted, read before a query uses them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// 5-minute buckets below this are computed (TimescaleDB's real-time
+    /// aggregates are complete: `i64::MAX`; no pass yet: `i64::MIN`).
+    pub watermark_ms: i64,
+    /// 5-minute buckets below the watermark waiting to be recomputed.
+    pub dirty: Vec<i64>,
+}
+
+impl Coverage {
+    pub fn complete() -> Self {
+        Self {
+            watermark_ms: i64::MAX,
+            dirty: Vec::new(),
+        }
+    }
+
+    /// Buckets of `res` strictly below this hold final values: an hour is
+    /// rebuilt only once all its 5-minute buckets are.
+    pub fn complete_before(&self, res: Resolution) -> i64 {
+        if self.watermark_ms == i64::MAX || self.watermark_ms == i64::MIN {
+            return self.watermark_ms;
+        }
+        floor(self.watermark_ms, res.width_ms())
+    }
+
+    /// True when a dirty bucket overlaps `[from, to)`.
+    pub fn dirty_in(&self, from: i64, to: i64) -> bool {
+        self.dirty.iter().any(|b| *b + 300_000 > from && *b < to)
+    }
+}
+
 /// The end (exclusive) of what a pass at `now_ms` may roll up.
 pub fn horizon(now_ms: i64) -> i64 {
     floor(now_ms - HORIZON_LAG_MS, Resolution::FiveMinutes.width_ms())
@@ -64,7 +106,7 @@ pub fn horizon(now_ms: i64) -> i64 {
 pub fn late_buckets(ts: impl Iterator<Item = i64>, now_ms: i64) -> Vec<i64> {
     let mut out: Vec<i64> = ts
         .filter(|t| *t < now_ms - LATE_AFTER_MS)
-        .map(|t| floor(t, Resolution::FiveMinutes.width_ms()))
+        .map(|t| bucket_of(t, Resolution::FiveMinutes.width_ms()))
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -74,7 +116,8 @@ pub fn late_buckets(ts: impl Iterator<Item = i64>, now_ms: i64) -> Vec<i64> {
 /// What one bounded rollup step does; the backends only execute it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
-    /// `[from, to)` ranges whose 5-minute buckets are recomputed.
+    /// `[from, to)` ranges of bucket starts to recompute: the samples with
+    /// `from < ts <= to`.
     pub five_minute: Vec<(i64, i64)>,
     /// Starts of complete hours to rebuild from the 5-minute table.
     pub hours: Vec<i64>,
@@ -161,7 +204,11 @@ mod tests {
                 [now, now - 61_000, now - 61_500, now - 400_000].into_iter(),
                 now
             ),
-            vec![9_600_000, 9_900_000]
+            vec![9_300_000, 9_900_000]
         );
+        // Left-open buckets: a sample on a boundary closes the bucket before.
+        assert_eq!(bucket_of(300_000, 300_000), 0);
+        assert_eq!(bucket_of(300_001, 300_000), 300_000);
+        assert_eq!(late_buckets([9_900_000].into_iter(), now), vec![9_600_000]);
     }
 }

@@ -133,6 +133,27 @@ fn value_out(v: Option<f64>, kind: i64) -> f64 {
     }
 }
 
+type RollupRow = (
+    i64,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    i64,
+    Option<f64>,
+);
+
+fn rollup_point((_, b, mn, mx, s, c, l): RollupRow) -> RollupPoint {
+    RollupPoint {
+        bucket_ms: b,
+        min: rollup_value(mn),
+        max: rollup_value(mx),
+        sum: rollup_value(s),
+        count: c,
+        last: rollup_value(l),
+    }
+}
+
 fn rollup_value(v: Option<f64>) -> f64 {
     v.unwrap_or(f64::NAN)
 }
@@ -295,36 +316,48 @@ impl SampleReader for SqliteStore {
         Ok(out)
     }
 
-    async fn rollups(
+    #[instrument(skip_all, fields(backend = "sqlite", series = ids.len()))]
+    async fn rollups_many(
         &self,
-        series_id: i64,
+        ids: &[i64],
         res: Resolution,
         start_ms: i64,
         end_ms: i64,
-    ) -> Result<Vec<RollupPoint>> {
+    ) -> Result<HashMap<i64, Vec<RollupPoint>>> {
         let sql = format!(
-            "SELECT bucket, min, max, sum, count, last FROM {} \
+            "SELECT series_id, bucket, min, max, sum, count, last FROM {} \
              WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
             res.table()
         );
-        let rows: Vec<(i64, Option<f64>, Option<f64>, Option<f64>, i64, Option<f64>)> =
-            sqlx::query_as(&sql)
-                .bind(series_id)
+        let mut out = HashMap::new();
+        let mut conn = self.reader.acquire().await?;
+        // One indexed range read per series: SQLite has no arrays to bind.
+        for id in ids {
+            let rows: Vec<RollupRow> = sqlx::query_as(&sql)
+                .bind(id)
                 .bind(start_ms)
                 .bind(end_ms)
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *conn)
                 .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(b, mn, mx, s, c, l)| RollupPoint {
-                bucket_ms: b,
-                min: rollup_value(mn),
-                max: rollup_value(mx),
-                sum: rollup_value(s),
-                count: c,
-                last: rollup_value(l),
-            })
-            .collect())
+            if !rows.is_empty() {
+                out.insert(*id, rows.into_iter().map(rollup_point).collect());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn rollup_coverage(&self) -> Result<rollup::Coverage> {
+        let watermark: Option<i64> =
+            sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m'")
+                .fetch_optional(&self.reader)
+                .await?;
+        let dirty = sqlx::query_scalar("SELECT bucket_ms FROM rollup_dirty ORDER BY bucket_ms")
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rollup::Coverage {
+            watermark_ms: watermark.unwrap_or(i64::MIN),
+            dirty,
+        })
     }
 
     async fn series_count(&self) -> Result<i64> {

@@ -10,10 +10,12 @@ use tracing::instrument;
 
 const FIVE: i64 = 300_000;
 
+// Buckets are left-open (see `storage::rollup`): bucket b holds
+// b < ts <= b + 5m; samples are whole milliseconds.
 const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
-    SELECT series_id, date_bin(INTERVAL '5 minutes', ts, TIMESTAMPTZ 'epoch'),
+    SELECT series_id, date_bin(INTERVAL '5 minutes', ts - INTERVAL '1 millisecond', TIMESTAMPTZ 'epoch'),
            min(value), max(value), sum(value), count(*), (array_agg(value ORDER BY ts DESC))[1]
-    FROM samples WHERE ts >= dozor_ts($1) AND ts < dozor_ts($2) AND value <> 'NaN'
+    FROM samples WHERE ts > dozor_ts($1) AND ts <= dozor_ts($2) AND value <> 'NaN'
     GROUP BY 1, 2
     ON CONFLICT (series_id, bucket) DO UPDATE SET min = EXCLUDED.min, max = EXCLUDED.max,
         sum = EXCLUDED.sum, count = EXCLUDED.count, last = EXCLUDED.last";
@@ -76,7 +78,8 @@ async fn watermark(tx: &mut PgConnection, now_ms: i64) -> Result<i64> {
         let oldest: Option<i64> = sqlx::query_scalar("SELECT dozor_ms(min(ts)) FROM samples")
             .fetch_one(&mut *tx)
             .await?;
-        let initial = oldest.map_or_else(|| rollup::horizon(now_ms), |t| rollup::floor(t, FIVE));
+        let initial =
+            oldest.map_or_else(|| rollup::horizon(now_ms), |t| rollup::bucket_of(t, FIVE));
         sqlx::query(
             "INSERT INTO rollup_state (name, watermark_ms) VALUES ('5m', $1) ON CONFLICT DO NOTHING",
         )

@@ -1,7 +1,7 @@
 //! Reading samples, series and rollups from PostgreSQL.
 
-use super::{clamp_ts, PgStore};
-use crate::storage::rollup::Resolution;
+use super::{clamp_ts, Layout, PgStore};
+use crate::storage::rollup::{Coverage, Resolution};
 use crate::storage::sqlite::{labels_json, parse_labels};
 use crate::storage::{Result, RollupPoint, SampleReader, SeriesInfo};
 use async_trait::async_trait;
@@ -72,35 +72,64 @@ impl SampleReader for PgStore {
         Ok(out)
     }
 
-    async fn rollups(
+    #[instrument(skip_all, fields(backend = "postgres", series = ids.len()))]
+    async fn rollups_many(
         &self,
-        series_id: i64,
+        ids: &[i64],
         res: Resolution,
         start_ms: i64,
         end_ms: i64,
-    ) -> Result<Vec<RollupPoint>> {
+    ) -> Result<HashMap<i64, Vec<RollupPoint>>> {
+        // TimescaleDB labels a left-open bucket by its first millisecond
+        // (see migrations/postgres/0003_left_open_rollups.sql).
+        let shift: i64 = if self.layout() == Layout::Timescale {
+            1
+        } else {
+            0
+        };
         let sql = format!(
-            "SELECT dozor_ms(bucket), min, max, sum, count, last FROM {}
-             WHERE series_id = $1 AND bucket >= dozor_ts($2) AND bucket <= dozor_ts($3) ORDER BY bucket",
+            "SELECT series_id, dozor_ms(bucket) - $4, min, max, sum, count, last FROM {}
+             WHERE series_id = ANY($1) AND bucket >= dozor_ts($2 + $4) AND bucket <= dozor_ts($3 + $4)
+             ORDER BY series_id, bucket",
             res.table()
         );
-        let rows: Vec<(i64, f64, f64, f64, i64, f64)> = sqlx::query_as(&sql)
-            .bind(series_id)
+        let rows: Vec<(i64, i64, f64, f64, f64, i64, f64)> = sqlx::query_as(&sql)
+            .bind(ids)
             .bind(clamp_ts(start_ms))
             .bind(clamp_ts(end_ms))
+            .bind(shift)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(bucket_ms, min, max, sum, count, last)| RollupPoint {
+        let mut out: HashMap<i64, Vec<RollupPoint>> = HashMap::new();
+        for (id, bucket_ms, min, max, sum, count, last) in rows {
+            out.entry(id).or_default().push(RollupPoint {
                 bucket_ms,
                 min,
                 max,
                 sum,
                 count,
                 last,
-            })
-            .collect())
+            });
+        }
+        Ok(out)
+    }
+
+    async fn rollup_coverage(&self) -> Result<Coverage> {
+        if self.layout() == Layout::Timescale {
+            // Real-time continuous aggregates include unmaterialized data.
+            return Ok(Coverage::complete());
+        }
+        let watermark: Option<i64> =
+            sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m'")
+                .fetch_optional(&self.pool)
+                .await?;
+        let dirty = sqlx::query_scalar("SELECT bucket_ms FROM rollup_dirty ORDER BY bucket_ms")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Coverage {
+            watermark_ms: watermark.unwrap_or(i64::MIN),
+            dirty,
+        })
     }
 
     async fn series_count(&self) -> Result<i64> {

@@ -12,15 +12,20 @@ const FIVE: i64 = 300_000;
 // Rollups skip NaN and staleness markers (stored as text and NULL).
 // The joins through `series` let SQLite walk the (series_id, ts) primary
 // key per series instead of scanning the whole table for a time range.
+// Buckets are left-open (see `storage::rollup`): bucket b holds
+// b < ts <= b + 5m. `(ts - 1) / w * w` is floor only for ts >= 1, hence the
+// modulo form that also floors negative times.
 const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
-    SELECT x.series_id, (x.ts / 300000) * 300000 AS b, min(x.value), max(x.value), sum(x.value), count(*),
+    SELECT x.series_id, x.b, min(x.value), max(x.value), sum(x.value), count(*),
            (SELECT y.value FROM samples y WHERE y.series_id = x.series_id
-              AND y.ts >= (x.ts / 300000) * 300000 AND y.ts < (x.ts / 300000) * 300000 + 300000
+              AND y.ts > x.b AND y.ts <= x.b + 300000
               AND typeof(y.value) IN ('real', 'integer')
             ORDER BY y.ts DESC LIMIT 1)
-    FROM series s JOIN samples x ON x.series_id = s.id AND x.ts >= ?1 AND x.ts < ?2
-    WHERE typeof(x.value) IN ('real', 'integer')
-    GROUP BY x.series_id, b
+    FROM (SELECT v.series_id, v.value,
+                 (v.ts - 1) - (((v.ts - 1) % 300000) + 300000) % 300000 AS b
+          FROM series s JOIN samples v ON v.series_id = s.id AND v.ts > ?1 AND v.ts <= ?2
+          WHERE typeof(v.value) IN ('real', 'integer')) x
+    GROUP BY x.series_id, x.b
     ON CONFLICT (series_id, bucket) DO UPDATE SET min = excluded.min, max = excluded.max,
         sum = excluded.sum, count = excluded.count, last = excluded.last";
 
@@ -91,7 +96,7 @@ async fn watermark(tx: &mut SqliteConnection, now_ms: i64) -> Result<i64> {
     let oldest: Option<i64> = sqlx::query_scalar("SELECT min(ts) FROM samples")
         .fetch_one(&mut *tx)
         .await?;
-    let initial = oldest.map_or_else(|| rollup::horizon(now_ms), |t| rollup::floor(t, FIVE));
+    let initial = oldest.map_or_else(|| rollup::horizon(now_ms), |t| rollup::bucket_of(t, FIVE));
     sqlx::query("INSERT INTO rollup_state (name, watermark_ms) VALUES ('5m', ?)")
         .bind(initial)
         .execute(&mut *tx)
