@@ -119,6 +119,11 @@ async fn errors_carry_prometheus_error_types() {
         (s, v["status"].as_str(), v["errorType"].as_str()),
         (400, Some("error"), Some("bad_data"))
     );
+    // Positions as Prometheus prints them.
+    assert_eq!(
+        v["error"],
+        "invalid parameter \"query\": 1:4: parse error: unclosed left parenthesis"
+    );
     let (s, v) = get(&format!("{base}/query")).await;
     assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")));
     assert!(v["error"].as_str().unwrap().contains("query"));
