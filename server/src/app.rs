@@ -63,7 +63,8 @@ impl Server {
         };
         let (write_token_path, write_hash) = remote_write_token(&cfg)?;
         tracing::info!(path = %write_token_path.display(), "remote_write token: Prometheus sends it as the bearer token to /prometheus/api/v1/write");
-        let state = AppState::new(ingest.clone(), &cfg.rate_limits, Some(write_hash));
+        let state = AppState::new(ingest.clone(), &cfg.rate_limits, Some(write_hash))
+            .with_ui(ui_state(&cfg));
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .with_context(|| {
@@ -183,5 +184,38 @@ pub fn remote_write_token(cfg: &Config) -> anyhow::Result<(PathBuf, String)> {
         }
         Err(e) => Err(e)
             .with_context(|| format!("cannot read remote_write token file {}", path.display())),
+    }
+}
+
+/// Dashboards (built-in plus `--dashboards-dir`); a bad file is logged
+/// with its name and field and skipped, never fatal.
+fn ui_state(cfg: &Config) -> http::ui::UiState {
+    let (dashboards, errors) = dozor_ui::dashboards::load_all(cfg.dashboards_dir.as_deref());
+    for e in &errors {
+        tracing::error!(file = %e.file, error = %e.message, "dashboard skipped");
+    }
+    // A query must parse once its variables are filled in.
+    for d in &dashboards {
+        let vars: Vec<(String, String)> = d
+            .variables
+            .iter()
+            .map(|v| (v.name.clone(), "x".to_string()))
+            .collect();
+        for (r, row) in d.rows.iter().enumerate() {
+            for (p, panel) in row.panels.iter().enumerate() {
+                for q in &panel.queries {
+                    let expr = dozor_ui::dashboards::substitute(&q.expr, &vars, 60_000, 10_000);
+                    if let Err(e) = crate::promql::parse(&expr) {
+                        tracing::error!(dashboard = %d.slug, panel = %format!("rows[{r}].panels[{p}]"), error = %e, "dashboard query does not parse");
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!(count = dashboards.len(), "dashboards loaded");
+    http::ui::UiState {
+        dashboards,
+        scrape_ms: cfg.local_collector_interval.as_millis() as i64,
+        ..Default::default()
     }
 }

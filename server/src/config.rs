@@ -92,6 +92,10 @@ pub struct ServerArgs {
     /// Collection interval of the built-in collector [default: 10s].
     #[arg(long, env = "DOZOR_LOCAL_COLLECTOR_INTERVAL", global = true)]
     pub local_collector_interval: Option<String>,
+    /// Directory of extra dashboard files (*.toml); they join the built-in
+    /// ones in navigation, and one with a built-in's slug replaces it.
+    #[arg(long, env = "DOZOR_DASHBOARDS_DIR", global = true)]
+    pub dashboards_dir: Option<PathBuf>,
 }
 
 /// `dozor.toml`: the same keys as the flags, snake_case.
@@ -107,6 +111,7 @@ pub struct FileConfig {
     pub local_collector: Option<bool>,
     pub local_collector_root: Option<PathBuf>,
     pub local_collector_interval: Option<String>,
+    pub dashboards_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +129,7 @@ pub struct Config {
     pub limits: Limits,
     pub rate_limits: RateLimits,
     pub acquire_timeout: Duration,
+    pub dashboards_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -142,6 +148,7 @@ impl Config {
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
             acquire_timeout: Duration::from_secs(5),
+            dashboards_dir: None,
         }
     }
 
@@ -218,6 +225,7 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
             "local collector interval must be at least 1s"
         );
     }
+    cfg.dashboards_dir = args.dashboards_dir.clone().or(file.dashboards_dir);
     Ok(cfg)
 }
 

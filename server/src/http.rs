@@ -6,6 +6,8 @@ mod agents;
 mod ops;
 pub mod prom;
 mod read;
+pub mod ui;
+mod ui_source;
 mod write;
 
 use crate::ingest::Ingest;
@@ -36,6 +38,7 @@ pub struct Inner {
     pub remote_write_hash: Option<String>,
     pub store: Store,
     pub telemetry: Arc<Telemetry>,
+    pub ui: ui::UiState,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
     enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -79,6 +82,7 @@ impl AppState {
             remote_write_hash,
             store: ingest.store.clone(),
             telemetry: ingest.telemetry.clone(),
+            ui: ui::UiState::default(),
             ingest,
             agent_limiter: RateLimiter::keyed(agent_quota),
             enroll_limiter: RateLimiter::keyed(enroll_quota),
@@ -86,8 +90,37 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Sets the dashboard's state; only before the router is built.
+    pub fn with_ui(mut self, ui: ui::UiState) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.ui = ui;
+        }
+        self
+    }
+}
+
 pub fn router(state: AppState) -> Router {
+    let form_limit = || DefaultBodyLimit::max(16 * 1024);
     Router::new()
+        .route("/", get(ui::overview_page))
+        .route("/hosts/{host}", get(ui::host_page))
+        .route("/d/{slug}", get(ui::dashboard_page))
+        .route("/explore", get(ui::explore_page))
+        .route("/agents", get(ui::agents_page))
+        .route(
+            "/agents/enroll-token",
+            post(ui::new_enroll_token).layer(form_limit()),
+        )
+        .route(
+            "/agents/revoke-tokens",
+            post(ui::revoke_enroll_tokens).layer(form_limit()),
+        )
+        .route(
+            "/agents/{name}/revoke",
+            post(ui::revoke_agent).layer(form_limit()),
+        )
+        .route("/assets/{name}", get(ui::asset))
         .route(ENROLL_PATH, post(agents::enroll))
         .route(HEARTBEAT_PATH, post(agents::heartbeat))
         .route("/api/v1/agents", get(read::agents))

@@ -1,5 +1,16 @@
 //! The dashboard: pages rendered on the server with Leptos (`ssr` only),
 //! SVG charts, and dashboards as code. Data comes through [`DataSource`],
-//! which the server implements; this crate does no I/O of its own.
+//! which the server implements; this crate does no I/O besides reading
+//! dashboard files.
 
+pub mod assets;
 pub mod chart;
+pub mod components;
+pub mod dashboards;
+pub mod pages;
+pub mod source;
+pub mod state;
+
+pub use components::shell::{document, Ctx};
+pub use source::{AgentInfo, DataSource, InstantData, QueryFailed, SeriesData};
+pub use state::ViewState;

@@ -405,3 +405,23 @@ pub async fn federate(State(state): State<AppState>, RawQuery(q): RawQuery) -> R
     )
         .into_response()
 }
+
+/// Distinct values of `label` on series matching `selector` (all series
+/// when None), sorted: the label-values API for the dashboard's pickers.
+pub(crate) async fn values_of(
+    state: &AppState,
+    label: &str,
+    selector: Option<&str>,
+) -> Result<Vec<String>, QueryError> {
+    let qs = selector
+        .map(|s| {
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("match[]", s)
+                .finish()
+        })
+        .unwrap_or_default();
+    let p = Params::new(Some(&qs), &HeaderMap::new(), &[]);
+    let list = matching(state, &p, false).await?;
+    let values: BTreeSet<String> = list.iter().filter_map(|m| m.get(label).cloned()).collect();
+    Ok(values.into_iter().collect())
+}

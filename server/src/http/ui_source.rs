@@ -1,0 +1,151 @@
+//! The dashboard's [`DataSource`]: PromQL through the one engine, label
+//! values through the series API, agents from the catalog. Label values
+//! are cached briefly: pickers and autocomplete ask on every page view.
+
+use super::{AppState, ONLINE_WINDOW_MS};
+use crate::promql::{Range, Value};
+use async_trait::async_trait;
+use dozor_ui::pages::host::inventory_facts;
+use dozor_ui::{AgentInfo, DataSource, InstantData, QueryFailed, SeriesData};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const LABEL_CACHE_TTL: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+pub struct LabelCache(Mutex<HashMap<(String, Option<String>), (Instant, Vec<String>)>>);
+
+pub struct Source {
+    pub state: AppState,
+}
+
+#[async_trait]
+impl DataSource for Source {
+    async fn query_range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<SeriesData>, QueryFailed> {
+        let r = Range {
+            start_ms,
+            end_ms,
+            step_ms,
+        };
+        match self.state.0.engine.range(query, r).await {
+            Ok(Value::Matrix(m)) => Ok(m
+                .into_iter()
+                .map(|s| SeriesData {
+                    labels: s.metric,
+                    points: s.points,
+                })
+                .collect()),
+            Ok(other) => Err(QueryFailed(format!(
+                "unexpected {} result",
+                other.type_name()
+            ))),
+            Err(e) => Err(QueryFailed(e.to_string())),
+        }
+    }
+
+    async fn query_instant(&self, query: &str, t_ms: i64) -> Result<Vec<InstantData>, QueryFailed> {
+        match self.state.0.engine.instant(query, t_ms).await {
+            Ok(Value::Vector(v)) => Ok(v
+                .into_iter()
+                .map(|s| InstantData {
+                    labels: s.metric,
+                    value: s.v,
+                })
+                .collect()),
+            Ok(Value::Scalar(v)) => Ok(vec![InstantData {
+                labels: Default::default(),
+                value: v,
+            }]),
+            Ok(other) => Err(QueryFailed(format!(
+                "a {} cannot be shown as a value",
+                other.type_name()
+            ))),
+            Err(e) => Err(QueryFailed(e.to_string())),
+        }
+    }
+
+    async fn label_values(
+        &self,
+        label: &str,
+        selector: Option<&str>,
+    ) -> Result<Vec<String>, QueryFailed> {
+        let key = (label.to_string(), selector.map(str::to_string));
+        let cache = &self.state.0.ui.labels;
+        if let Some((at, v)) = cache.0.lock().expect("not poisoned").get(&key) {
+            if at.elapsed() < LABEL_CACHE_TTL {
+                return Ok(v.clone());
+            }
+        }
+        let values = super::prom::values_of(&self.state, label, selector)
+            .await
+            .map_err(|e| QueryFailed(e.to_string()))?;
+        cache
+            .0
+            .lock()
+            .expect("not poisoned")
+            .insert(key, (Instant::now(), values.clone()));
+        Ok(values)
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentInfo>, QueryFailed> {
+        let now = self.now_ms();
+        let list = self
+            .state
+            .0
+            .store
+            .list_agents()
+            .await
+            .map_err(|e| QueryFailed(e.to_string()))?;
+        Ok(list
+            .into_iter()
+            .map(|a| {
+                let inv = a.inventory.clone().unwrap_or_default();
+                let text = |k: &str| {
+                    inv.get(k)
+                        .and_then(|v| v.as_str())
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                };
+                let mut facts = inventory_facts(&inv);
+                if let Some(boot) = inv
+                    .get("boot_time")
+                    .and_then(|v| v.as_i64())
+                    .filter(|b| *b > 0)
+                {
+                    let up = (now / 1000 - boot).max(0) as f64;
+                    facts.push((
+                        "uptime".into(),
+                        dozor_ui::chart::format(up, dozor_ui::chart::Unit::Seconds),
+                    ));
+                }
+                AgentInfo {
+                    version: text("agent_version"),
+                    os: text("os"),
+                    kernel: text("kernel"),
+                    online: a.revoked_ms.is_none()
+                        && a.last_seen_ms.is_some_and(|t| now - t <= ONLINE_WINDOW_MS),
+                    revoked: a.revoked_ms.is_some(),
+                    created_ms: a.created_ms,
+                    last_seen_ms: a.last_seen_ms,
+                    name: a.name,
+                    facts,
+                }
+            })
+            .collect())
+    }
+
+    fn scrape_interval_ms(&self) -> i64 {
+        self.state.0.ui.scrape_ms
+    }
+
+    fn now_ms(&self) -> i64 {
+        super::now_ms()
+    }
+}

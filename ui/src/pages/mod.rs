@@ -1,0 +1,14 @@
+//! One module per page. Each `body` gathers its data through
+//! [`crate::DataSource`] and returns the page content for the shell.
+
+pub mod agents;
+pub mod dashboard;
+pub mod explore;
+pub mod host;
+pub mod overview;
+
+use leptos::prelude::*;
+
+pub fn not_found() -> AnyView {
+    view! { <p class="notice error">"No such page."</p> }.into_any()
+}
