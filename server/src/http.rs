@@ -121,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             post(ui::revoke_agent).layer(form_limit()),
         )
         .route("/assets/{name}", get(ui::asset))
+        .route("/favicon.ico", get(ui::favicon))
         .route(ENROLL_PATH, post(agents::enroll))
         .route(HEARTBEAT_PATH, post(agents::heartbeat))
         .route("/api/v1/agents", get(read::agents))

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 pub const CSS: &str = include_str!("../assets/dozor.css");
 pub const JS: &str = include_str!("../assets/dozor.js");
+pub const FAVICON: &str = include_str!("../assets/favicon.svg");
 
 fn hashed(prefix: &str, body: &str, ext: &str) -> String {
     let h = hex::encode(Sha256::digest(body.as_bytes()));
@@ -25,6 +26,8 @@ pub fn get(name: &str) -> Option<(&'static str, &'static str)> {
         Some((CSS, "text/css; charset=utf-8"))
     } else if name == js {
         Some((JS, "text/javascript; charset=utf-8"))
+    } else if name == "favicon.svg" {
+        Some((FAVICON, "image/svg+xml"))
     } else {
         None
     }

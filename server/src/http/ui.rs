@@ -269,6 +269,11 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     }
 }
 
+/// Browsers ask for /favicon.ico whatever the page links.
+pub async fn favicon() -> Response {
+    asset(Path("favicon.svg".to_string())).await
+}
+
 /// A POST is accepted only with the cookie's token echoed in the form and,
 /// when the browser says where it comes from, from this same host.
 fn csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
@@ -283,8 +288,11 @@ fn csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
                 == 0
     });
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    // Browsers send `Origin: null` in some navigations (headless Chromium
+    // does for form POSTs); then the token alone decides, which the
+    // SameSite=Strict cookie already keeps from other sites.
     let origin_ok = match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        None => true,
+        None | Some("null") => true,
         Some(o) => host.is_some_and(|h| o.split_once("://").is_some_and(|(_, rest)| rest == h)),
     };
     same_token && origin_ok

@@ -69,6 +69,7 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <title>{page_title}</title>
+                <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"/>
                 <link rel="stylesheet" href=css/>
                 <script src=js defer></script>
             </head>

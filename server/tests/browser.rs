@@ -1,0 +1,347 @@
+//! The dashboard in a real headless Chromium (Debian `chromium` +
+//! `chromium-driver`, driven over WebDriver): pages load without console
+//! errors or CSP violations, charts have the expected points, hover shows a
+//! tooltip, the range picker changes the URL and the data, dark mode
+//! applies, and injected label values stay text. Screenshots go to a temp
+//! dir and must not be blank.
+
+mod support;
+
+use dozor_server::demo::{self, Demo};
+use fantoccini::actions::InputSource;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Chromedriver's browser log (console messages, CSP reports, JS errors).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+async fn browser() -> Option<(Driver, Client)> {
+    let Some(bin) = ["chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        support::missing("chromedriver (Debian package chromium-driver)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver(child);
+    let caps = json!({
+        "goog:chromeOptions": {
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--window-size=1280,1000", "--disable-dev-shm-usage"],
+        },
+        "goog:loggingPrefs": {"browser": "ALL"},
+    });
+    let caps = caps.as_object().unwrap().clone();
+    // Two rustls providers are linked (reqwest, fantoccini): pick one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    for _ in 0..50 {
+        let c = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await;
+        if let Ok(c) = c {
+            return Some((driver, c));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("chromedriver on port {port} did not accept a session");
+}
+
+/// Console entries at WARNING or above since the last call.
+async fn console_problems(c: &Client) -> Vec<String> {
+    let log = c.issue_cmd(BrowserLog).await.expect("browser log");
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| matches!(e["level"].as_str(), Some("SEVERE" | "WARNING")))
+        .map(|e| e["message"].to_string())
+        .collect()
+}
+
+/// Checks a screenshot is not blank: luminance varies across the image.
+fn not_blank(png_bytes: &[u8], path: &std::path::Path) {
+    std::fs::write(path, png_bytes).unwrap();
+    let decoder = png::Decoder::new(png_bytes);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = info.color_type.samples();
+    let lum: Vec<f64> = buf[..info.buffer_size()]
+        .chunks(px)
+        .map(|p| 0.3 * p[0] as f64 + 0.59 * p[1] as f64 + 0.11 * p[2] as f64)
+        .collect();
+    let mean = lum.iter().sum::<f64>() / lum.len() as f64;
+    let var = lum.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / lum.len() as f64;
+    assert!(
+        var > 100.0,
+        "{} looks blank (variance {var:.1})",
+        path.display()
+    );
+}
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+#[tokio::test]
+async fn dashboard_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::spawn_server(&dir, None).await;
+    let now = support::now_ms();
+    for (host, seen, hostile) in [("web-1", now, true), ("db-2", now - 3_600_000, false)] {
+        let d = Demo {
+            host,
+            last_seen_ms: seen,
+            hostile,
+        };
+        demo::seed(&server.store, &d, now, 2 * 3_600_000)
+            .await
+            .unwrap();
+    }
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let shots = tempfile::Builder::new()
+        .prefix("dozor-shots")
+        .tempdir()
+        .unwrap()
+        .keep();
+    let base = server.url();
+
+    // Overview: both hosts, the offline one marked, sparklines drawn.
+    c.goto(&format!("{base}/")).await.unwrap();
+    let cards = c.find_all(Locator::Css(".host-card")).await.unwrap();
+    assert_eq!(cards.len(), 2);
+    let offline = c
+        .find(Locator::Css(".host-card.offline strong"))
+        .await
+        .unwrap();
+    assert_eq!(offline.text().await.unwrap(), "db-2");
+    let sparks = js(&c, "return [...document.querySelectorAll('.host-card.online .spark path')].filter(p => p.getAttribute('d').length > 20).length").await;
+    assert_eq!(sparks, json!(5), "five sparklines on the online host");
+    not_blank(&c.screenshot().await.unwrap(), &shots.join("overview.png"));
+    assert_eq!(
+        console_problems(&c).await,
+        Vec::<String>::new(),
+        "overview console"
+    );
+
+    // Host page: charts with the expected number of points, and the
+    // injected label values shown as text, never run.
+    c.goto(&format!("{base}/hosts/web-1?range=1h"))
+        .await
+        .unwrap();
+    let points = js(&c, r#"
+        const ch = [...document.querySelectorAll('figure.panel')].find(f => f.querySelector('figcaption').textContent === 'Load vs cores');
+        const data = JSON.parse(ch.querySelector('.chart').dataset.chart);
+        const d = ch.querySelector('path.s').getAttribute('d');
+        return [data.s.length, data.s[0].v.filter(v => v !== null).length, (d.match(/[ML]/g) || []).length, data.step,
+                (d.match(/M/g) || []).length, data.s[0].v.length];
+    "#).await;
+    // 1 h at a 15 s step is 241 steps; 4 series (load1/5/15 and cores).
+    // The seeded 10-minute outage, less the 5-minute lookback, leaves about
+    // 20 steps empty, and the line breaks there instead of bridging it.
+    assert_eq!(points[0], json!(4), "{points}");
+    assert_eq!(points[5], json!(241), "{points}");
+    let drawn = points[1].as_i64().unwrap();
+    assert!((215..=225).contains(&drawn), "{points}");
+    assert_eq!(points[2].as_i64().unwrap(), drawn, "one vertex per point");
+    assert_eq!(points[3], json!(15_000));
+    assert_eq!(points[4], json!(2), "the outage splits the line in two");
+    let legend = js(
+        &c,
+        "return [...document.querySelectorAll('.legend li')].map(l => l.textContent).join('\\n')",
+    )
+    .await;
+    assert!(
+        legend.as_str().unwrap().contains(demo::INJECTION_DEVICE),
+        "{legend}"
+    );
+    assert_eq!(
+        js(
+            &c,
+            "return document.querySelectorAll('main script, main img').length"
+        )
+        .await,
+        json!(0)
+    );
+    not_blank(&c.screenshot().await.unwrap(), &shots.join("host.png"));
+    assert_eq!(
+        console_problems(&c).await,
+        Vec::<String>::new(),
+        "host console"
+    );
+
+    // Hover: the tooltip lists the series at the pointer's time.
+    let svg = c.find(Locator::Css("figure.panel svg.plot")).await.unwrap();
+    let mouse = fantoccini::actions::MouseActions::new("mouse".into()).then(
+        fantoccini::actions::PointerAction::MoveToElement {
+            element: svg,
+            duration: None,
+            x: 50.0,
+            y: 0.0,
+        },
+    );
+    c.perform_actions(mouse).await.unwrap();
+    let tip = c
+        .wait()
+        .for_element(Locator::Css(".tooltip"))
+        .await
+        .unwrap();
+    let text = tip.text().await.unwrap();
+    assert!(
+        text.contains("UTC") || text.contains(':'),
+        "tooltip: {text}"
+    );
+    assert!(tip.is_displayed().await.unwrap());
+
+    // The range picker: a preset changes the URL and the data's step.
+    let select = c
+        .find(Locator::Css("form.picker select[name=range]"))
+        .await
+        .unwrap();
+    select.select_by_value("24h").await.unwrap();
+    c.wait()
+        .for_url(&url::Url::parse(&format!("{base}/hosts/web-1?range=24h&refresh=off")).unwrap())
+        .await
+        .ok();
+    let url = c.current_url().await.unwrap();
+    assert!(url.query().unwrap_or("").contains("range=24h"), "{url}");
+    let step = js(
+        &c,
+        "return JSON.parse(document.querySelector('.chart').dataset.chart).step",
+    )
+    .await;
+    assert_eq!(step, json!(300_000), "24 h charts step at 5 min");
+
+    // Dark mode: the toggle sets the theme and it is remembered.
+    c.find(Locator::Css(".theme-toggle"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let theme = js(&c, "return document.documentElement.dataset.theme").await;
+    let bg = js(&c, "return getComputedStyle(document.body).backgroundColor").await;
+    c.refresh().await.unwrap();
+    assert_eq!(
+        js(&c, "return document.documentElement.dataset.theme").await,
+        theme
+    );
+    c.find(Locator::Css(".theme-toggle"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let bg2 = js(&c, "return getComputedStyle(document.body).backgroundColor").await;
+    assert_ne!(bg, bg2, "the toggle changes the page colours");
+    not_blank(
+        &c.screenshot().await.unwrap(),
+        &shots.join("host-theme.png"),
+    );
+
+    // Explore: results, and a parse error with its position marked.
+    c.goto(&format!("{base}/explore?query=node_load1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.find_all(Locator::Css("table.data tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    c.goto(&format!(
+        "{base}/explore?query=sum(rate(node_load1%5B5m%5D)"
+    ))
+    .await
+    .unwrap();
+    let mark = c.find(Locator::Css(".error mark.err-pos")).await.unwrap();
+    assert_eq!(mark.text().await.unwrap(), "(");
+    assert_eq!(
+        console_problems(&c).await,
+        Vec::<String>::new(),
+        "explore console"
+    );
+
+    // Agents: "Add host" shows commands with a fresh token.
+    c.goto(&format!("{base}/agents")).await.unwrap();
+    assert_eq!(
+        c.find_all(Locator::Css("table.agents tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    c.find(Locator::Css("form[action='/agents/enroll-token'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let cmd = c
+        .wait()
+        .for_element(Locator::Css("#cmd-docker"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(cmd.contains("DOZOR_ENROLL_TOKEN=dze_"), "{cmd}");
+    not_blank(&c.screenshot().await.unwrap(), &shots.join("agents.png"));
+    assert_eq!(
+        console_problems(&c).await,
+        Vec::<String>::new(),
+        "agents console"
+    );
+    eprintln!("screenshots in {}", shots.display());
+
+    c.close().await.unwrap();
+    server.shutdown().await;
+}
