@@ -275,7 +275,7 @@ mod tests {
         let (ds, errs) = load_all(None);
         assert!(errs.is_empty(), "{errs:?}");
         let slugs: Vec<&str> = ds.iter().map(|d| d.slug.as_str()).collect();
-        assert_eq!(slugs, ["host", "container", "dozor"]);
+        assert_eq!(slugs, ["host", "containers", "dozor"]);
     }
 
     #[test]

@@ -83,13 +83,15 @@ fn stack(values: &[Vec<Option<f64>>]) -> Vec<Vec<Option<(f64, f64)>>> {
 }
 
 /// SVG path data for runs of present points: `M x y L x y …` per run.
+/// Whole viewBox units: a chart is ~800 units wide, so finer is invisible
+/// and only adds page weight.
 pub fn line_path(xs: &[f64], ys: &[Option<f64>]) -> String {
     let mut d = String::new();
     let mut pen = false;
     for (x, y) in xs.iter().zip(ys) {
         match y {
             Some(y) => {
-                let _ = write!(d, "{}{:.1} {:.1}", if pen { "L" } else { "M" }, x, y);
+                let _ = write!(d, "{}{:.0} {:.0}", if pen { "L" } else { "M" }, x, y);
                 pen = true;
             }
             None => pen = false,
@@ -116,7 +118,7 @@ pub fn area_path(xs: &[f64], band: &[Option<(f64, f64)>]) -> String {
             let (_, hi) = band[i].expect("inside run");
             let _ = write!(
                 d,
-                "{}{:.1} {:.1}",
+                "{}{:.0} {:.0}",
                 if j == 0 { "M" } else { "L" },
                 xs[i],
                 hi
@@ -124,7 +126,7 @@ pub fn area_path(xs: &[f64], band: &[Option<(f64, f64)>]) -> String {
         }
         for i in run.rev() {
             let (lo, _) = band[i].expect("inside run");
-            let _ = write!(d, "L{:.1} {:.1}", xs[i], lo);
+            let _ = write!(d, "L{:.0} {:.0}", xs[i], lo);
         }
         d.push('Z');
     }
@@ -295,7 +297,7 @@ mod tests {
             &[0.0, 1.0, 2.0, 3.0],
             &[Some(5.0), Some(6.0), None, Some(7.0)],
         );
-        assert_eq!(d, "M0.0 5.0L1.0 6.0M3.0 7.0");
+        assert_eq!(d, "M0 5L1 6M3 7");
     }
 
     #[test]
@@ -304,7 +306,7 @@ mod tests {
             &[0.0, 1.0, 2.0],
             &[Some((10.0, 4.0)), Some((10.0, 2.0)), None],
         );
-        assert_eq!(d, "M0.0 4.0L1.0 2.0L1.0 10.0L0.0 10.0Z");
+        assert_eq!(d, "M0 4L1 2L1 10L0 10Z");
     }
 
     #[test]

@@ -98,5 +98,8 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
             </body>
         </html>
     };
-    format!("<!DOCTYPE html>{}", body.to_html())
+    // `<!>` marks text-node boundaries for hydration, which dozor never
+    // does; it is also an HTML parse error. User text cannot produce it
+    // (every `<` in text is escaped).
+    format!("<!DOCTYPE html>{}", body.to_html().replace("<!>", ""))
 }
