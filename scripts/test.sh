@@ -18,6 +18,10 @@ missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || missing+=(postgresql)
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
+# The dashboard's browser test and HTML validity check.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || [ -x /usr/lib/chromium/chromedriver ] || missing+=(chromium-driver)
+/usr/bin/python3 -c 'import html5lib' 2>/dev/null || missing+=(python3-html5lib)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         log "installing ${missing[*]}"

@@ -169,6 +169,9 @@ pub fn router(state: AppState) -> Router {
         // 413 in the protocol's JSON.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        // Pages, JSON and /metrics compress well; agents' request bodies
+        // are decoded by their handlers, not here.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

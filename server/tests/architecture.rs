@@ -26,6 +26,7 @@ fn only_the_storage_module_uses_sqlx() {
     rust_files(&root().join("server/src"), &mut files);
     rust_files(&root().join("collector/src"), &mut files);
     rust_files(&root().join("common/src"), &mut files);
+    rust_files(&root().join("ui/src"), &mut files);
     let storage = root().join("server/src/storage");
     for f in files {
         if f.starts_with(&storage) || f == root().join("server/src/storage.rs") {
@@ -50,6 +51,11 @@ fn common_does_no_io_and_the_collector_has_no_database() {
     for dep in ["sqlx", "axum"] {
         assert!(!collector.contains(dep), "collector depends on {dep}");
     }
+    // The dashboard gets data only through its DataSource trait.
+    let ui = std::fs::read_to_string(root().join("ui/Cargo.toml")).unwrap();
+    for dep in ["sqlx", "axum", "tokio", "dozor-server"] {
+        assert!(!ui.contains(dep), "ui depends on {dep}");
+    }
 }
 
 #[test]
@@ -61,6 +67,7 @@ fn source_files_stay_small() {
         "server/benches",
         "collector/src",
         "common/src",
+        "ui/src",
     ] {
         rust_files(&root().join(dir), &mut files);
     }

@@ -16,11 +16,11 @@ use std::time::Duration;
 /// Prometheus's default API response for `series`/`labels` limits.
 const MAX_SERIES: usize = 100_000;
 
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
     /// Query-string parameters plus a form-encoded POST body.
-    fn new(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Self {
+    pub(crate) fn new(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Self {
         let mut v: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
             .into_owned()
             .collect();
@@ -228,7 +228,7 @@ pub async fn query_range(
 
 /// Series matching any `match[]` selector (all series without one, for
 /// `labels` and label values).
-async fn matching(
+pub(crate) async fn matching(
     state: &AppState,
     p: &Params,
     required_match: bool,
@@ -404,24 +404,4 @@ pub async fn federate(State(state): State<AppState>, RawQuery(q): RawQuery) -> R
         enc.finish(),
     )
         .into_response()
-}
-
-/// Distinct values of `label` on series matching `selector` (all series
-/// when None), sorted: the label-values API for the dashboard's pickers.
-pub(crate) async fn values_of(
-    state: &AppState,
-    label: &str,
-    selector: Option<&str>,
-) -> Result<Vec<String>, QueryError> {
-    let qs = selector
-        .map(|s| {
-            form_urlencoded::Serializer::new(String::new())
-                .append_pair("match[]", s)
-                .finish()
-        })
-        .unwrap_or_default();
-    let p = Params::new(Some(&qs), &HeaderMap::new(), &[]);
-    let list = matching(state, &p, false).await?;
-    let values: BTreeSet<String> = list.iter().filter_map(|m| m.get(label).cloned()).collect();
-    Ok(values.into_iter().collect())
 }

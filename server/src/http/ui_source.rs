@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 
 const LABEL_CACHE_TTL: Duration = Duration::from_secs(30);
 
+/// (label, selector) → when fetched, values.
+type LabelKey = (String, Option<String>);
+
 #[derive(Default)]
-pub struct LabelCache(Mutex<HashMap<(String, Option<String>), (Instant, Vec<String>)>>);
+pub struct LabelCache(Mutex<HashMap<LabelKey, (Instant, Vec<String>)>>);
 
 pub struct Source {
     pub state: AppState,
@@ -83,7 +86,7 @@ impl DataSource for Source {
                 return Ok(v.clone());
             }
         }
-        let values = super::prom::values_of(&self.state, label, selector)
+        let values = values_of(&self.state, label, selector)
             .await
             .map_err(|e| QueryFailed(e.to_string()))?;
         cache
@@ -148,4 +151,25 @@ impl DataSource for Source {
     fn now_ms(&self) -> i64 {
         super::now_ms()
     }
+}
+
+/// Distinct values of `label` on series matching `selector` (all series
+/// when None), sorted: the label-values API for the dashboard's pickers.
+pub(crate) async fn values_of(
+    state: &AppState,
+    label: &str,
+    selector: Option<&str>,
+) -> Result<Vec<String>, crate::promql::QueryError> {
+    let qs = selector
+        .map(|s| {
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("match[]", s)
+                .finish()
+        })
+        .unwrap_or_default();
+    let p = super::prom::Params::new(Some(&qs), &axum::http::HeaderMap::new(), &[]);
+    let list = super::prom::matching(state, &p, false).await?;
+    let values: std::collections::BTreeSet<String> =
+        list.iter().filter_map(|m| m.get(label).cloned()).collect();
+    Ok(values.into_iter().collect())
 }

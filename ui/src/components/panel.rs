@@ -95,8 +95,10 @@ fn level(v: f64, thresholds: &[f64]) -> &'static str {
     }
 }
 
+type RowKey = Vec<(String, String)>;
+
 /// Labels that tell rows apart (not `__name__` or `host`, shown elsewhere).
-fn row_key(l: &Labels) -> Vec<(String, String)> {
+fn row_key(l: &Labels) -> RowKey {
     l.iter()
         .filter(|(k, _)| k.as_str() != "__name__" && k.as_str() != "host")
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -105,7 +107,7 @@ fn row_key(l: &Labels) -> Vec<(String, String)> {
 
 fn table(panel: &Panel, cols: &[(String, Vec<InstantData>)]) -> AnyView {
     let mut keys: Vec<String> = Vec::new();
-    let mut rows: Vec<(Vec<(String, String)>, Vec<Option<f64>>)> = Vec::new();
+    let mut rows: Vec<(RowKey, Vec<Option<f64>>)> = Vec::new();
     for (c, (_, data)) in cols.iter().enumerate() {
         for d in data {
             let key = row_key(&d.labels);
