@@ -5,6 +5,7 @@
 mod agents;
 mod ops;
 pub mod prom;
+mod range_cache;
 mod read;
 pub mod ui;
 mod ui_source;

@@ -21,6 +21,7 @@ use tracing::instrument;
 pub struct UiState {
     pub dashboards: Vec<Dashboard>,
     pub labels: LabelCache,
+    pub ranges: super::range_cache::RangeCache,
     /// The collection interval: charts never step finer than this.
     pub scrape_ms: i64,
 }
@@ -34,6 +35,7 @@ impl Default for UiState {
         Self {
             dashboards,
             labels: LabelCache::default(),
+            ranges: Default::default(),
             scrape_ms: 10_000,
         }
     }

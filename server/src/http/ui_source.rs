@@ -2,6 +2,7 @@
 //! values through the series API, agents from the catalog. Label values
 //! are cached briefly: pickers and autocomplete ask on every page view.
 
+use super::range_cache::{merge, Plan};
 use super::{AppState, ONLINE_WINDOW_MS};
 use crate::promql::{Range, Value};
 use async_trait::async_trait;
@@ -23,9 +24,8 @@ pub struct Source {
     pub state: AppState,
 }
 
-#[async_trait]
-impl DataSource for Source {
-    async fn query_range(
+impl Source {
+    async fn range(
         &self,
         query: &str,
         start_ms: i64,
@@ -51,6 +51,29 @@ impl DataSource for Source {
             ))),
             Err(e) => Err(QueryFailed(e.to_string())),
         }
+    }
+}
+
+#[async_trait]
+impl DataSource for Source {
+    async fn query_range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<SeriesData>, QueryFailed> {
+        let cache = &self.state.0.ui.ranges;
+        let now = self.now_ms();
+        let result = match cache.plan(query, start_ms, end_ms, step_ms) {
+            Plan::Full => self.range(query, start_ms, end_ms, step_ms).await?,
+            Plan::Tail { from, cached } if from > end_ms => cached,
+            Plan::Tail { from, cached } => {
+                merge(cached, self.range(query, from, end_ms, step_ms).await)?
+            }
+        };
+        cache.store(query, start_ms, step_ms, now, &result);
+        Ok(result)
     }
 
     async fn query_instant(&self, query: &str, t_ms: i64) -> Result<Vec<InstantData>, QueryFailed> {

@@ -52,8 +52,11 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource) -> AnyView {
     let scrape = src.scrape_interval_ms();
     // About 60 points per sparkline.
     let step = choose_step((v.end_ms - v.start_ms) * 5, scrape);
-    // Anchored at the range's end, so the figure on the card is current.
-    let end = v.end_ms;
+    // The last step at or after the range's end, so the card's figure is
+    // current (a step slightly ahead of now still sees the latest samples
+    // through the lookback and rate windows), and steps stay on the grid
+    // so refreshes reuse cached points.
+    let end = (v.end_ms + step - 1).div_euclid(step) * step;
     let start = end - (end - v.start_ms) / step * step;
     let ri = format!("{}ms", (step + scrape).max(4 * scrape));
     let mut figures: Vec<Figures> = Vec::new();
