@@ -259,6 +259,76 @@ async fn dashboard_in_headless_chromium() {
     .await;
     assert_eq!(step, json!(300_000), "24 h charts step at 5 min");
 
+    // Legend: clicking an entry isolates its series; again shows all.
+    let first = c.find(Locator::Css(".chart .legend li")).await.unwrap();
+    first.click().await.unwrap();
+    let off = "return document.querySelectorAll('.chart')[0].querySelectorAll('path.s.off').length";
+    let paths = "return document.querySelectorAll('.chart')[0].querySelectorAll('path.s').length";
+    let (n_off, n_all) = (js(&c, off).await, js(&c, paths).await);
+    assert_eq!(
+        n_off.as_i64().unwrap(),
+        n_all.as_i64().unwrap() - 1,
+        "one series left"
+    );
+    first.click().await.unwrap();
+    assert_eq!(js(&c, off).await, json!(0));
+
+    // Drag to zoom: the URL gets absolute from/to inside the old range.
+    let before = js(&c, "return [+document.querySelector('.chart').dataset.start, +document.querySelector('.chart').dataset.end]").await;
+    let svg = c.find(Locator::Css("figure.panel svg.plot")).await.unwrap();
+    let drag = fantoccini::actions::MouseActions::new("drag".into())
+        .then(fantoccini::actions::PointerAction::MoveToElement {
+            element: svg.clone(),
+            duration: None,
+            x: -100.0,
+            y: 0.0,
+        })
+        .then(fantoccini::actions::PointerAction::Down {
+            button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+        })
+        .then(fantoccini::actions::PointerAction::MoveToElement {
+            element: svg,
+            duration: Some(Duration::from_millis(200)),
+            x: 100.0,
+            y: 0.0,
+        })
+        .then(fantoccini::actions::PointerAction::Up {
+            button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+        });
+    c.perform_actions(drag).await.unwrap();
+    let mut url = c.current_url().await.unwrap();
+    for _ in 0..50 {
+        if url.query().unwrap_or("").contains("from=") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        url = c.current_url().await.unwrap();
+    }
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let (from, to): (i64, i64) = (q["from"].parse().unwrap(), q["to"].parse().unwrap());
+    let (b0, b1) = (before[0].as_i64().unwrap(), before[1].as_i64().unwrap());
+    assert!(
+        b0 < from && from < to && to < b1,
+        "zoomed {from}..{to} within {b0}..{b1}"
+    );
+    assert!(!q.contains_key("range"), "{url}");
+
+    // Auto-refresh swaps #main without a reload.
+    c.goto(&format!("{base}/hosts/web-1?range=15m&refresh=5s"))
+        .await
+        .unwrap();
+    js(&c, "window.__same_page = 1; document.querySelector('#main figure').dataset.old = '1'; return 0").await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let swapped = js(
+        &c,
+        "return [window.__same_page, document.querySelectorAll('#main [data-old]').length]",
+    )
+    .await;
+    assert_eq!(swapped, json!([1, 0]), "panels replaced in place");
+    c.goto(&format!("{base}/hosts/web-1?range=24h"))
+        .await
+        .unwrap();
+
     // Dark mode: the toggle sets the theme and it is remembered.
     c.find(Locator::Css(".theme-toggle"))
         .await
