@@ -84,6 +84,9 @@ pub struct Panel {
     pub max: Option<f64>,
     #[serde(default)]
     pub thresholds: Vec<f64>,
+    /// Shown only when this metric has series (e.g. PSI on older kernels).
+    #[serde(default)]
+    pub requires: Option<String>,
     pub queries: Vec<Query>,
 }
 

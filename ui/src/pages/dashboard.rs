@@ -51,16 +51,35 @@ pub async fn body(
         end_ms: ctx.view.end_ms,
         scrape_ms: src.scrape_interval_ms(),
     };
-    let panels: Vec<_> = d.rows.iter().flat_map(|r| r.panels.iter()).collect();
+    let names = if d
+        .rows
+        .iter()
+        .flat_map(|r| &r.panels)
+        .any(|p| p.requires.is_some())
+    {
+        src.label_values("__name__", None).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let shown =
+        |p: &&crate::dashboards::Panel| p.requires.as_ref().is_none_or(|m| names.contains(m));
+    let panels: Vec<_> = d
+        .rows
+        .iter()
+        .flat_map(|r| r.panels.iter())
+        .filter(shown)
+        .collect();
     let data = join_all(panels.iter().map(|p| panel::fetch(src, p, &vars, &w))).await;
     let mut data = data.into_iter();
     let rows = d
         .rows
         .iter()
+        .filter(|row| row.panels.iter().any(|p| shown(&p)))
         .map(|row| {
             let panels = row
                 .panels
                 .iter()
+                .filter(shown)
                 .map(|p| panel::render(p, data.next().expect("one result per panel")))
                 .collect_view();
             view! { <section class="row"><h2>{row.title.clone()}</h2><div class="panels">{panels}</div></section> }
