@@ -2,6 +2,9 @@
 //! only their SHA-256 is stored. A fast hash is right here (unlike for
 //! passwords) because the input has full entropy: nothing to brute-force.
 
+pub mod password;
+pub mod session;
+
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
