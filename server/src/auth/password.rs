@@ -79,7 +79,7 @@ pub fn check_policy(password: &str) -> Result<(), PolicyError> {
         return Err(PolicyError::TooLong);
     }
     let lower = password.to_lowercase();
-    let one_char = lower.chars().all(|c| Some(c) == lower.chars().next());
+    let one_char = lower.chars().all(|c| lower.starts_with(c));
     let digits_run = "01234567890123456789";
     let letters_run = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz";
     if one_char
