@@ -7,6 +7,7 @@
 //!
 //! Invariant: only this module and its children import sqlx.
 
+pub mod accounts;
 mod cache;
 mod error;
 pub mod postgres;
@@ -14,6 +15,7 @@ pub mod rollup;
 pub mod sqlite;
 mod types;
 
+pub use accounts::Accounts;
 pub use cache::SeriesCache;
 pub use error::StorageError;
 pub use types::*;
@@ -130,7 +132,7 @@ pub trait Maintenance: Send + Sync {
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome>;
 }
 
-pub trait Storage: SampleWriter + SampleReader + Catalog + Maintenance {
+pub trait Storage: SampleWriter + SampleReader + Catalog + Maintenance + Accounts {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;
     fn cache(&self) -> &SeriesCache;

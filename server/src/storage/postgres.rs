@@ -309,3 +309,5 @@ impl Storage for PgStore {
         &self.cache
     }
 }
+
+crate::storage::accounts::accounts_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);

@@ -376,3 +376,10 @@ impl Storage for SqliteStore {
         &self.cache
     }
 }
+
+crate::storage::accounts::accounts_impl!(
+    SqliteStore,
+    writer,
+    reader,
+    crate::storage::accounts::same
+);

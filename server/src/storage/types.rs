@@ -108,3 +108,75 @@ pub struct TaskRecord {
     pub finished_ms: Option<i64>,
     pub result: Option<serde_json::Value>,
 }
+
+/// What a user may do: admin ⊃ editor ⊃ viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// Never prints the password hash.
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user_id: i64,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+    pub expires_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub ts_ms: i64,
+    /// Username, `agent:NAME`, or `system`.
+    pub actor: String,
+    /// Dotted verb: `login.success`, `user.create`, `agent.revoke`, …
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+}
