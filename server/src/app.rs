@@ -21,6 +21,8 @@ pub struct Server {
     pub store: Store,
     pub enroll_token_path: PathBuf,
     pub telemetry: Arc<Telemetry>,
+    /// The one-time URL that creates the first admin, while none exists.
+    pub setup_url: Option<String>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -63,8 +65,21 @@ impl Server {
         };
         let (write_token_path, write_hash) = remote_write_token(&cfg)?;
         tracing::info!(path = %write_token_path.display(), "remote_write token: Prometheus sends it as the bearer token to /prometheus/api/v1/write");
+        let keys =
+            crate::auth::session::Keys::load_or_create(&cfg.data_dir).with_context(|| {
+                format!(
+                    "cannot keep the session secret in {}",
+                    cfg.data_dir.display()
+                )
+            })?;
+        let setup_token = if store.user_count().await? == 0 {
+            Some(auth::generate("dzs_"))
+        } else {
+            None
+        };
         let state = AppState::new(ingest.clone(), &cfg.rate_limits, Some(write_hash))
-            .with_ui(ui_state(&cfg));
+            .with_ui(ui_state(&cfg))
+            .with_auth(http::login::AuthState::new(keys, setup_token.clone()));
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .with_context(|| {
@@ -100,8 +115,15 @@ impl Server {
                 Err(e) => tracing::error!(error = %format!("{e:#}"), "local collector not started"),
             }
         }
-        tracing::info!(%addr, "dozor listening: http://{addr}/metrics, http://{addr}/api/v1/agents");
+        tracing::info!(%addr, "dozor listening: open http://{addr}/");
+        let setup_url = setup_token.map(|t| format!("http://{addr}/setup?token={t}"));
+        if let Some(u) = &setup_url {
+            // The one secret dozor prints, on purpose: it is the only way to
+            // create the first admin, and it stops working once used.
+            tracing::warn!("no admin yet; create one at {u}");
+        }
         Ok(Self {
+            setup_url,
             addr,
             remote_write_token_path: write_token_path,
             store,

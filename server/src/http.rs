@@ -3,11 +3,13 @@
 //! internals (storage messages are logged, not returned).
 
 mod agents;
+pub mod login;
 mod ops;
 pub mod prom;
 mod range_cache;
 mod read;
 pub mod ui;
+mod ui_agents;
 mod ui_source;
 mod write;
 
@@ -40,6 +42,7 @@ pub struct Inner {
     pub store: Store,
     pub telemetry: Arc<Telemetry>,
     pub ui: ui::UiState,
+    pub auth: login::AuthState,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
     enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -84,6 +87,11 @@ impl AppState {
             store: ingest.store.clone(),
             telemetry: ingest.telemetry.clone(),
             ui: ui::UiState::default(),
+            // Replaced at start (`with_auth`) by the persistent secret.
+            auth: login::AuthState::new(
+                crate::auth::session::Keys::from_bytes(rand::random()),
+                None,
+            ),
             ingest,
             agent_limiter: RateLimiter::keyed(agent_quota),
             enroll_limiter: RateLimiter::keyed(enroll_quota),
@@ -92,6 +100,14 @@ impl AppState {
 }
 
 impl AppState {
+    /// Sets the sign-in state; only before the router is built.
+    pub fn with_auth(mut self, auth: login::AuthState) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.auth = auth;
+        }
+        self
+    }
+
     /// Sets the dashboard's state; only before the router is built.
     pub fn with_ui(mut self, ui: ui::UiState) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
@@ -103,7 +119,8 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let form_limit = || DefaultBodyLimit::max(16 * 1024);
-    Router::new()
+    // Every page and form behind a live session (and setup done).
+    let pages = Router::new()
         .route("/", get(ui::overview_page))
         .route("/hosts/{host}", get(ui::host_page))
         .route("/d/{slug}", get(ui::dashboard_page))
@@ -111,15 +128,34 @@ pub fn router(state: AppState) -> Router {
         .route("/agents", get(ui::agents_page))
         .route(
             "/agents/enroll-token",
-            post(ui::new_enroll_token).layer(form_limit()),
+            post(ui_agents::new_enroll_token).layer(form_limit()),
         )
         .route(
             "/agents/revoke-tokens",
-            post(ui::revoke_enroll_tokens).layer(form_limit()),
+            post(ui_agents::revoke_enroll_tokens).layer(form_limit()),
         )
         .route(
             "/agents/{name}/revoke",
-            post(ui::revoke_agent).layer(form_limit()),
+            post(ui_agents::revoke_agent).layer(form_limit()),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            login::require_session,
+        ));
+    Router::new()
+        .merge(pages)
+        .route(
+            "/login",
+            get(login::login_page)
+                .post(login::login_submit)
+                .layer(form_limit()),
+        )
+        .route("/logout", post(login::logout).layer(form_limit()))
+        .route(
+            "/setup",
+            get(login::setup_page)
+                .post(login::setup_submit)
+                .layer(form_limit()),
         )
         .route("/assets/{name}", get(ui::asset))
         .route("/favicon.ico", get(ui::favicon))

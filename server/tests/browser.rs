@@ -7,126 +7,13 @@
 
 mod support;
 
+use support::chrome::{browser, console_problems, js, not_blank};
+
 use dozor_server::demo::{self, Demo};
 use fantoccini::actions::InputSource;
-use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use fantoccini::Locator;
+use serde_json::json;
 use std::time::Duration;
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Chromedriver's browser log (console messages, CSP reports, JS errors).
-#[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
-    }
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
-    }
-}
-
-async fn browser() -> Option<(Driver, Client)> {
-    let Some(bin) = ["chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        support::missing("chromedriver (Debian package chromium-driver)");
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let driver = Driver(child);
-    let caps = json!({
-        "goog:chromeOptions": {
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--window-size=1280,1000", "--disable-dev-shm-usage"],
-        },
-        "goog:loggingPrefs": {"browser": "ALL"},
-    });
-    let caps = caps.as_object().unwrap().clone();
-    // Two rustls providers are linked (reqwest, fantoccini): pick one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    for _ in 0..50 {
-        let c = ClientBuilder::rustls()
-            .expect("rustls")
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await;
-        if let Ok(c) = c {
-            return Some((driver, c));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("chromedriver on port {port} did not accept a session");
-}
-
-/// Console entries at WARNING or above since the last call.
-async fn console_problems(c: &Client) -> Vec<String> {
-    let log = c.issue_cmd(BrowserLog).await.expect("browser log");
-    log.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| matches!(e["level"].as_str(), Some("SEVERE" | "WARNING")))
-        .map(|e| e["message"].to_string())
-        .collect()
-}
-
-/// Checks a screenshot is not blank: luminance varies across the image.
-fn not_blank(png_bytes: &[u8], path: &std::path::Path) {
-    std::fs::write(path, png_bytes).unwrap();
-    let decoder = png::Decoder::new(png_bytes);
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let px = info.color_type.samples();
-    let lum: Vec<f64> = buf[..info.buffer_size()]
-        .chunks(px)
-        .map(|p| 0.3 * p[0] as f64 + 0.59 * p[1] as f64 + 0.11 * p[2] as f64)
-        .collect();
-    let mean = lum.iter().sum::<f64>() / lum.len() as f64;
-    let var = lum.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / lum.len() as f64;
-    assert!(
-        var > 100.0,
-        "{} looks blank (variance {var:.1})",
-        path.display()
-    );
-}
-
-async fn js(c: &Client, script: &str) -> Value {
-    c.execute(script, vec![])
-        .await
-        .unwrap_or_else(|e| panic!("{script}: {e}"))
-}
 
 #[tokio::test]
 async fn dashboard_in_headless_chromium() {
@@ -152,6 +39,36 @@ async fn dashboard_in_headless_chromium() {
         .unwrap()
         .keep();
     let base = server.url();
+
+    // Sign in through the real form (the admin is created in storage).
+    let hash = dozor_server::auth::password::hash(support::ADMIN_PASSWORD);
+    let role = dozor_server::storage::Role::Admin;
+    server
+        .store
+        .create_user("admin", &hash, role, false, now)
+        .await
+        .unwrap();
+    c.goto(&format!("{base}/")).await.unwrap();
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.path(), "/login", "pages need a session");
+    c.find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    let pw = c.find(Locator::Css("input[name=password]")).await.unwrap();
+    pw.send_keys(support::ADMIN_PASSWORD).await.unwrap();
+    c.find(Locator::Css("form.auth-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".host-card"))
+        .await
+        .unwrap();
 
     // Overview: both hosts, the offline one marked, sparklines drawn.
     c.goto(&format!("{base}/")).await.unwrap();

@@ -7,7 +7,7 @@ mod support;
 use dozor_server::demo::{self, Demo};
 use std::process::{Command, Stdio};
 
-async fn seeded() -> (tempfile::TempDir, dozor_server::Server) {
+async fn seeded() -> (tempfile::TempDir, dozor_server::Server, String) {
     let dir = tempfile::tempdir().unwrap();
     let server = support::spawn_server(&dir, None).await;
     let now = support::now_ms();
@@ -17,7 +17,8 @@ async fn seeded() -> (tempfile::TempDir, dozor_server::Server) {
         hostile: true,
     };
     demo::seed(&server.store, &d, now, 3_600_000).await.unwrap();
-    (dir, server)
+    let cookie = support::web_session(&server).await;
+    (dir, server, cookie)
 }
 
 /// html5lib in strict mode: any HTML5 parse error fails.
@@ -52,7 +53,7 @@ fn assert_valid_html(page: &str, html: &str) {
 
 #[tokio::test]
 async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
-    let (_dir, server) = seeded().await;
+    let (_dir, server, cookie) = seeded().await;
     let http = reqwest::Client::new();
     for page in [
         "/",
@@ -65,6 +66,7 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
     ] {
         let resp = http
             .get(format!("{}{page}", server.url()))
+            .header("cookie", &cookie)
             .send()
             .await
             .unwrap();
@@ -158,22 +160,27 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
 
 #[tokio::test]
 async fn forms_need_the_csrf_token_from_the_cookie() {
-    let (_dir, server) = seeded().await;
+    let (_dir, server, session) = seeded().await;
     let http = reqwest::Client::new();
     let resp = http
         .get(format!("{}/agents", server.url()))
+        .header("cookie", &session)
         .send()
         .await
         .unwrap();
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
-    let pair = cookie.split(';').next().unwrap().to_string();
-    let token = pair.split_once('=').unwrap().1.to_string();
+    let pair = session.clone();
+    let token = session
+        .split("; ")
+        .find_map(|c| c.strip_prefix("dozor_csrf="))
+        .unwrap()
+        .to_string();
     let body = resp.text().await.unwrap();
     assert!(body.contains(&format!("name=\"csrf\" value=\"{token}\"")));
+    let only_session = session
+        .split("; ")
+        .find(|c| c.starts_with("dozor_session="))
+        .unwrap()
+        .to_string();
     let post = |cookie: Option<String>, form: Vec<(&'static str, String)>, origin: Option<&str>| {
         let mut r = http
             .post(format!("{}/agents/web-1/revoke", server.url()))
@@ -186,14 +193,15 @@ async fn forms_need_the_csrf_token_from_the_cookie() {
         }
         r.send()
     };
-    // No cookie, wrong token, another site's origin: refused, nothing done.
-    assert_eq!(
-        post(None, vec![("csrf", token.clone())], None)
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    // Without a session the form is not even reached: back to sign-in.
+    let anon = post(None, vec![("csrf", token.clone())], None)
+        .await
+        .unwrap();
+    assert_eq!(anon.url().path(), "/login");
+    // A session but no CSRF cookie, a wrong token, another site's origin:
+    // refused, nothing done.
+    let no_csrf = post(Some(only_session), vec![("csrf", token.clone())], None);
+    assert_eq!(no_csrf.await.unwrap().status(), 403);
     assert_eq!(
         post(Some(pair.clone()), vec![("csrf", "csr_x".into())], None)
             .await
@@ -248,7 +256,11 @@ async fn bad_dashboard_files_are_reported_and_skipped() {
 
     let server =
         support::spawn_server_with(&dir, None, |c| c.dashboards_dir = Some(dash.clone())).await;
-    let page = reqwest::get(format!("{}/d/mine", server.url()))
+    let cookie = support::web_session(&server).await;
+    let page = reqwest::Client::new()
+        .get(format!("{}/d/mine", server.url()))
+        .header("cookie", cookie)
+        .send()
         .await
         .unwrap();
     assert_eq!(page.status(), 200);

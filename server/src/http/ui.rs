@@ -5,13 +5,14 @@
 //! HttpOnly) that each POST must echo in a hidden field, plus an Origin
 //! check when the browser sends one.
 
+use super::login::CurrentUser;
 use super::ui_source::{LabelCache, Source};
 use super::AppState;
 use crate::auth;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
+use axum::Extension;
 use dozor_ui::dashboards::Dashboard;
 use dozor_ui::pages::{agents, dashboard, explore, host, overview};
 use dozor_ui::{document, Ctx, DataSource, ViewState};
@@ -42,9 +43,9 @@ impl Default for UiState {
 }
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-const CSRF_COOKIE: &str = "dozor_csrf";
+pub(crate) const CSRF_COOKIE: &str = "dozor_csrf";
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -69,7 +70,17 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
-fn context(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> (Ctx, bool) {
+pub(crate) fn csrf_cookie(token: &str) -> HeaderValue {
+    let c = format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    HeaderValue::from_str(&c).expect("token characters are cookie-safe")
+}
+
+fn context(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    user: &CurrentUser,
+) -> (Ctx, bool) {
     let existing = cookie(headers, CSRF_COOKIE)
         .filter(|t| t.len() == 68 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
     let fresh = existing.is_none();
@@ -85,6 +96,7 @@ fn context(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> (Ctx, 
         dashboards: Vec::new(),
         view: ViewState::from_query(query.unwrap_or(""), src.now_ms()),
         base_url: base_url(headers),
+        user: Some((user.name.clone(), user.role.as_str().to_string())),
     };
     (ctx, fresh)
 }
@@ -144,7 +156,7 @@ fn html(ctx: &Ctx, fresh_cookie: bool, status: StatusCode, body: String) -> Resp
 }
 
 /// Which page to render, with what it needs.
-enum Page {
+pub(crate) enum Page {
     Overview,
     Host(String),
     Dashboard(String),
@@ -152,13 +164,14 @@ enum Page {
     Agents(agents::Outcome),
 }
 
-async fn render(
+pub(crate) async fn render(
     state: AppState,
     headers: HeaderMap,
     query: Option<String>,
+    user: CurrentUser,
     page: Page,
 ) -> Response {
-    let (mut ctx, fresh) = context(&state, &headers, query.as_deref());
+    let (mut ctx, fresh) = context(&state, &headers, query.as_deref(), &user);
     let src = Source {
         state: state.clone(),
     };
@@ -215,44 +228,59 @@ fn not_found(ctx: &Ctx, fresh: bool) -> Response {
 #[instrument(skip_all)]
 pub async fn overview_page(
     State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    render(s, headers, q, Page::Overview).await
+    render(s, headers, q, u, Page::Overview).await
 }
 
 #[instrument(skip_all, fields(host = %host))]
 pub async fn host_page(
     State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
     Path(host): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    render(s, headers, q, Page::Host(host)).await
+    render(s, headers, q, u, Page::Host(host)).await
 }
 
 #[instrument(skip_all, fields(slug = %slug))]
 pub async fn dashboard_page(
     State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
     Path(slug): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    render(s, headers, q, Page::Dashboard(slug)).await
+    render(s, headers, q, u, Page::Dashboard(slug)).await
 }
 
 #[instrument(skip_all)]
 pub async fn explore_page(
     State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    render(s, headers, q, Page::Explore).await
+    render(s, headers, q, u, Page::Explore).await
 }
 
 #[instrument(skip_all)]
-pub async fn agents_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    render(s, headers, None, Page::Agents(agents::Outcome::default())).await
+pub async fn agents_page(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    headers: HeaderMap,
+) -> Response {
+    render(
+        s,
+        headers,
+        None,
+        u,
+        Page::Agents(agents::Outcome::default()),
+    )
+    .await
 }
 
 pub async fn asset(Path(name): Path<String>) -> Response {
@@ -278,7 +306,7 @@ pub async fn favicon() -> Response {
 
 /// A POST is accepted only with the cookie's token echoed in the form and,
 /// when the browser says where it comes from, from this same host.
-fn csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
+pub(crate) fn csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
     let Some(cookie) = cookie(headers, CSRF_COOKIE) else {
         return false;
     };
@@ -300,7 +328,7 @@ fn csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
     same_token && origin_ok
 }
 
-fn forbidden() -> Response {
+pub(crate) fn forbidden() -> Response {
     secure(
         (
             StatusCode::FORBIDDEN,
@@ -309,75 +337,4 @@ fn forbidden() -> Response {
         )
             .into_response(),
     )
-}
-
-#[instrument(skip_all)]
-pub async fn new_enroll_token(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if !csrf_ok(&headers, &form) {
-        return forbidden();
-    }
-    let token = auth::generate(auth::ENROLL_TOKEN_PREFIX);
-    if let Err(e) =
-        s.0.store
-            .create_enroll_token(&auth::hash_secret(&token), super::now_ms())
-            .await
-    {
-        return super::storage_error(e);
-    }
-    tracing::info!("enrolment token created from the agents page");
-    let outcome = agents::Outcome {
-        new_token: Some(token),
-        notice: None,
-    };
-    render(s, headers, None, Page::Agents(outcome)).await
-}
-
-#[instrument(skip_all)]
-pub async fn revoke_enroll_tokens(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if !csrf_ok(&headers, &form) {
-        return forbidden();
-    }
-    let n = match s.0.store.revoke_enroll_tokens(super::now_ms()).await {
-        Ok(n) => n,
-        Err(e) => return super::storage_error(e),
-    };
-    let outcome = agents::Outcome {
-        new_token: None,
-        notice: Some(format!("Revoked {n} enrolment token(s).")),
-    };
-    render(s, headers, None, Page::Agents(outcome)).await
-}
-
-#[instrument(skip_all, fields(agent = %name))]
-pub async fn revoke_agent(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if !csrf_ok(&headers, &form) {
-        return forbidden();
-    }
-    let done = match s.0.store.revoke_agent(&name, super::now_ms()).await {
-        Ok(d) => d,
-        Err(e) => return super::storage_error(e),
-    };
-    let notice = if done {
-        format!("Revoked agent {name}; its next request is refused.")
-    } else {
-        format!("No live agent named {name}.")
-    };
-    let outcome = agents::Outcome {
-        new_token: None,
-        notice: Some(notice),
-    };
-    render(s, headers, None, Page::Agents(outcome)).await
 }

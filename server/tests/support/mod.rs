@@ -6,6 +6,8 @@
 //! it is skipped with a message; with CI=true it fails.
 #![allow(dead_code, unused_macros)]
 
+pub mod chrome;
+
 use dozor_server::storage::{self, OpenOptions, Store};
 use dozor_server::{Config, Server};
 use sqlx::Connection;
@@ -250,4 +252,51 @@ macro_rules! contract {
             )*
         }
     };
+}
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Signs in through the real form as `admin` (created in storage first;
+/// the setup flow has its own test). Returns the `Cookie` header value
+/// carrying the CSRF and session cookies.
+pub async fn web_session(server: &Server) -> String {
+    let hash = dozor_server::auth::password::hash(ADMIN_PASSWORD);
+    let _ = server
+        .store
+        .create_user(
+            "admin",
+            &hash,
+            dozor_server::storage::Role::Admin,
+            false,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{}/login", server.url()))
+        .send()
+        .await
+        .unwrap();
+    let csrf = page.headers()["set-cookie"].to_str().unwrap();
+    let csrf = csrf.split(';').next().unwrap().to_string();
+    let token = csrf.split_once('=').unwrap().1.to_string();
+    let resp = http
+        .post(format!("{}/login", server.url()))
+        .header("cookie", &csrf)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "sign-in through the form");
+    let session = resp.headers()["set-cookie"].to_str().unwrap();
+    format!("{csrf}; {}", session.split(';').next().unwrap())
 }

@@ -15,6 +15,8 @@ pub struct Ctx {
     pub view: ViewState,
     /// Scheme and host the browser used, for copyable commands.
     pub base_url: String,
+    /// The signed-in user and role, shown with a sign-out button.
+    pub user: Option<(String, String)>,
 }
 
 /// The whole document for a page.
@@ -93,6 +95,13 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
                     </form>
                     <button class="theme-toggle" type="button" hidden title="Toggle light/dark theme">"◐"</button>
                     <span class="version">{format!("dozor {}", ctx.version)}</span>
+                    {ctx.user.clone().map(|(name, role)| view! {
+                        <form method="post" action="/logout" class="inline user">
+                            <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
+                            <span class="who">{format!("{name} ({role})")}</span>
+                            <button type="submit">"Sign out"</button>
+                        </form>
+                    })}
                 </header>
                 <main id="main">{content}</main>
             </body>

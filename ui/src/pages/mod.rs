@@ -2,6 +2,7 @@
 //! [`crate::DataSource`] and returns the page content for the shell.
 
 pub mod agents;
+pub mod auth;
 pub mod dashboard;
 pub mod explore;
 pub mod host;

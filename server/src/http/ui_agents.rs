@@ -1,0 +1,109 @@
+//! The agents page's forms: mint an enrolment token, revoke every token,
+//! revoke an agent. Admin only, CSRF-checked.
+
+use super::login::CurrentUser;
+use super::ui::{csrf_ok, forbidden, render, secure, Page};
+use super::AppState;
+use crate::auth;
+use crate::storage::Role;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
+use dozor_ui::pages::agents;
+use std::collections::HashMap;
+use tracing::instrument;
+
+fn admin_only() -> Response {
+    secure(
+        (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Only admins may do this.\n",
+        )
+            .into_response(),
+    )
+}
+
+#[instrument(skip_all)]
+pub async fn new_enroll_token(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&headers, &form) {
+        return forbidden();
+    }
+    if u.role < Role::Admin {
+        return admin_only();
+    }
+    let token = auth::generate(auth::ENROLL_TOKEN_PREFIX);
+    if let Err(e) =
+        s.0.store
+            .create_enroll_token(&auth::hash_secret(&token), super::now_ms())
+            .await
+    {
+        return super::storage_error(e);
+    }
+    tracing::info!("enrolment token created from the agents page");
+    let outcome = agents::Outcome {
+        new_token: Some(token),
+        notice: None,
+    };
+    render(s, headers, None, u, Page::Agents(outcome)).await
+}
+
+#[instrument(skip_all)]
+pub async fn revoke_enroll_tokens(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&headers, &form) {
+        return forbidden();
+    }
+    if u.role < Role::Admin {
+        return admin_only();
+    }
+    let n = match s.0.store.revoke_enroll_tokens(super::now_ms()).await {
+        Ok(n) => n,
+        Err(e) => return super::storage_error(e),
+    };
+    let outcome = agents::Outcome {
+        new_token: None,
+        notice: Some(format!("Revoked {n} enrolment token(s).")),
+    };
+    render(s, headers, None, u, Page::Agents(outcome)).await
+}
+
+#[instrument(skip_all, fields(agent = %name))]
+pub async fn revoke_agent(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&headers, &form) {
+        return forbidden();
+    }
+    if u.role < Role::Admin {
+        return admin_only();
+    }
+    let done = match s.0.store.revoke_agent(&name, super::now_ms()).await {
+        Ok(d) => d,
+        Err(e) => return super::storage_error(e),
+    };
+    let notice = if done {
+        format!("Revoked agent {name}; its next request is refused.")
+    } else {
+        format!("No live agent named {name}.")
+    };
+    let outcome = agents::Outcome {
+        new_token: None,
+        notice: Some(notice),
+    };
+    render(s, headers, None, u, Page::Agents(outcome)).await
+}
