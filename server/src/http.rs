@@ -206,10 +206,17 @@ pub fn router(state: AppState) -> Router {
         // 413 in the protocol's JSON.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .layer(axum::middleware::from_fn(tls_headers))
         // Pages, JSON and /metrics compress well; agents' request bodies
         // are decoded by their handlers, not here.
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
+}
+
+/// HSTS on every response served over TLS (behind a proxy that says so).
+async fn tls_headers(req: Request, next: Next) -> Response {
+    let headers = req.headers().clone();
+    ui::hsts(&headers, next.run(req).await)
 }
 
 /// Records every request in `dozor_http_request_duration_seconds`, by

@@ -272,3 +272,48 @@ async fn sign_in_is_rate_limited_per_address() {
     assert!((1..=60).contains(&after));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn behind_tls_the_cookie_is_secure_and_hsts_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::spawn_server(&dir, None).await;
+    let base = server.url();
+    let hash = password::hash(support::ADMIN_PASSWORD);
+    server
+        .store
+        .create_user("admin", &hash, Role::Admin, false, 0)
+        .await
+        .unwrap();
+    let (_, csrf, token) = form_page(&base, "/login").await;
+    let r = client()
+        .post(format!("{base}/login"))
+        .header("cookie", &csrf)
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", "admin"),
+            ("password", support::ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .contains("max-age="));
+    let c = set_cookie(&r, "__Host-dozor_session").expect("__Host- cookie over TLS");
+    assert!(
+        c.contains("; Secure") && c.contains("Path=/") && !c.contains("Domain"),
+        "{c}"
+    );
+    let page = get(&base, "/", &format!("{csrf}; {}", pair(&c))).await;
+    assert_eq!(page.status(), 200);
+    // Plain HTTP gets no HSTS.
+    assert!(get(&base, "/login", "")
+        .await
+        .headers()
+        .get("strict-transport-security")
+        .is_none());
+    server.shutdown().await;
+}

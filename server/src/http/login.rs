@@ -25,6 +25,17 @@ use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "dozor_session";
+/// The name over HTTPS: `__Host-` makes browsers insist on Secure, Path=/
+/// and no Domain. Plain HTTP (the localhost default) cannot use it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-dozor_session";
+
+/// Served over TLS: a reverse proxy says so with X-Forwarded-Proto.
+pub fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
 
 pub struct AuthState {
     pub keys: Keys,
@@ -80,7 +91,8 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 pub async fn current_user(s: &AppState, headers: &HeaderMap) -> Option<CurrentUser> {
-    let token = cookie(headers, SESSION_COOKIE)?;
+    let token =
+        cookie(headers, SECURE_SESSION_COOKIE).or_else(|| cookie(headers, SESSION_COOKIE))?;
     let now = super::now_ms();
     let claims = s.0.auth.keys.verify(token, now / 1000).ok()?;
     let sid_hash = auth::hash_secret(&claims.sid);
@@ -149,9 +161,14 @@ fn safe_next(next: Option<&String>) -> String {
     }
 }
 
-fn session_cookie(value: &str, max_age_s: i64) -> HeaderValue {
+fn session_cookie(value: &str, max_age_s: i64, https: bool) -> HeaderValue {
+    let (name, secure) = if https {
+        (SECURE_SESSION_COOKIE, "; Secure")
+    } else {
+        (SESSION_COOKIE, "")
+    };
     let c =
-        format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}");
+        format!("{name}={value}; Path=/{secure}; HttpOnly; SameSite=Strict; Max-Age={max_age_s}");
     HeaderValue::from_str(&c).expect("token characters are cookie-safe")
 }
 
@@ -170,7 +187,7 @@ async fn audit(s: &AppState, actor: &str, action: &str, target: Option<&str>, ip
 }
 
 /// Starts a session for `user_id` and sends the browser to `next`.
-async fn start_session(s: &AppState, user_id: i64, next: &str) -> Response {
+async fn start_session(s: &AppState, headers: &HeaderMap, user_id: i64, next: &str) -> Response {
     let now = super::now_ms();
     let sid = auth::generate("ses_");
     let expires = now + s.0.auth.absolute_ms;
@@ -190,7 +207,7 @@ async fn start_session(s: &AppState, user_id: i64, next: &str) -> Response {
     let mut resp = redirect(next);
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        session_cookie(&token, s.0.auth.absolute_ms / 1000),
+        session_cookie(&token, s.0.auth.absolute_ms / 1000, is_https(headers)),
     );
     resp
 }
@@ -280,7 +297,7 @@ pub async fn login_submit(
         }
     }
     audit(&s, &user.username, "login.success", None, Some(peer.ip())).await;
-    start_session(&s, user.id, &next).await
+    start_session(&s, &headers, user.id, &next).await
 }
 
 pub async fn logout(
@@ -296,8 +313,10 @@ pub async fn logout(
         audit(&s, &u.name, "logout", None, None).await;
     }
     let mut resp = redirect("/login");
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie("", 0));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie("", 0, is_https(&headers)),
+    );
     resp
 }
 
@@ -374,7 +393,7 @@ pub async fn setup_submit(
             s.0.auth.has_users.store(true, Ordering::Relaxed);
             audit(&s, username, "user.create", Some(username), Some(peer.ip())).await;
             tracing::info!(user = %username, "first admin created; the setup link no longer works");
-            start_session(&s, id, "/").await
+            start_session(&s, &headers, id, "/").await
         }
         Ok(None) => html(
             StatusCode::FORBIDDEN,

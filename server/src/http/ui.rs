@@ -115,6 +115,17 @@ async fn nav(src: &Source) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Adds HSTS when the request came over TLS (see `login::is_https`).
+pub fn hsts(headers: &HeaderMap, mut resp: Response) -> Response {
+    if super::login::is_https(headers) {
+        resp.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    resp
+}
+
 pub fn secure(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
