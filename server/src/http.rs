@@ -11,6 +11,7 @@ mod read;
 pub mod ui;
 mod ui_agents;
 mod ui_source;
+mod users;
 mod write;
 
 use crate::ingest::Ingest;
@@ -138,6 +139,17 @@ pub fn router(state: AppState) -> Router {
             "/agents/{name}/revoke",
             post(ui_agents::revoke_agent).layer(form_limit()),
         )
+        .route(
+            "/users",
+            get(users::users_page)
+                .post(users::create)
+                .layer(form_limit()),
+        )
+        .route(
+            "/users/{id}/{action}",
+            post(users::change).layer(form_limit()),
+        )
+        .route("/audit", get(users::audit_page))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             login::require_session,

@@ -4,61 +4,11 @@
 
 mod support;
 
+use support::web::{client, form_page, get, login, pair, set_cookie};
+
 use dozor_server::auth::password;
 use dozor_server::storage::Role;
-use reqwest::{redirect::Policy, Client, Response};
 use std::time::Instant;
-
-fn client() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-fn set_cookie(r: &Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_string()
-}
-
-/// GETs `path` and returns (status, CSRF cookie pair, token in the page).
-async fn form_page(base: &str, path: &str) -> (u16, String, String) {
-    let r = client().get(format!("{base}{path}")).send().await.unwrap();
-    let status = r.status().as_u16();
-    let csrf = pair(&set_cookie(&r, "dozor_csrf").expect("a CSRF cookie"));
-    let token = csrf.split_once('=').unwrap().1.to_string();
-    (status, csrf, token)
-}
-
-async fn login(base: &str, user: &str, pw: &str) -> Response {
-    let (_, csrf, token) = form_page(base, "/login").await;
-    client()
-        .post(format!("{base}/login"))
-        .header("cookie", csrf)
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", user),
-            ("password", pw),
-            ("next", "/agents"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn get(base: &str, path: &str, cookie: &str) -> Response {
-    client()
-        .get(format!("{base}{path}"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn setup_link_creates_the_first_admin_once() {

@@ -61,6 +61,8 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/explore?query=node_filesystem_size_bytes",
         "/explore?query=sum(",
         "/agents",
+        "/users",
+        "/audit",
         "/d/host?var-host=web-1",
         "/d/missing",
     ] {

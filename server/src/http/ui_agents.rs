@@ -14,7 +14,7 @@ use dozor_ui::pages::agents;
 use std::collections::HashMap;
 use tracing::instrument;
 
-fn admin_only() -> Response {
+pub(crate) fn admin_only() -> Response {
     secure(
         (
             StatusCode::FORBIDDEN,

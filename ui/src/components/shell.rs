@@ -34,6 +34,10 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
         nav.push(("", t.clone(), link(&format!("/d/{slug}"))));
     }
     nav.push(("agents", "Agents".to_string(), link("/agents")));
+    if ctx.user.as_ref().is_some_and(|u| u.1 == "admin") {
+        nav.push(("users", "Users".to_string(), "/users".to_string()));
+        nav.push(("audit", "Audit".to_string(), "/audit".to_string()));
+    }
     let nav = nav
         .into_iter()
         .map(|(key, label, href)| {

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod explore;
 pub mod host;
 pub mod overview;
+pub mod users;
 
 use leptos::prelude::*;
 

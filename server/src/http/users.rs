@@ -1,0 +1,195 @@
+//! User administration (admin only): create, set role, reset password,
+//! disable and enable; every change revokes the user's sessions (storage
+//! does it in the same transaction) and is audited. The last active admin
+//! cannot be demoted or disabled.
+
+use super::login::CurrentUser;
+use super::ui::{csrf_ok, forbidden, render, Page};
+use super::ui_agents::admin_only;
+use super::AppState;
+use crate::auth::password;
+use crate::storage::{AuditEntry, Role};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::{Extension, Form};
+use std::collections::HashMap;
+use tracing::instrument;
+
+type Fields = Form<HashMap<String, String>>;
+
+pub async fn users_page(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    headers: HeaderMap,
+) -> Response {
+    render(s, headers, None, u, Page::Users(None)).await
+}
+
+pub async fn audit_page(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    headers: HeaderMap,
+) -> Response {
+    render(s, headers, None, u, Page::Audit).await
+}
+
+async fn audit(s: &AppState, actor: &CurrentUser, action: &str, target: &str) {
+    let e = AuditEntry {
+        ts_ms: super::now_ms(),
+        actor: actor.name.clone(),
+        action: action.into(),
+        target: Some(target.into()),
+        detail: None,
+        ip: None,
+    };
+    if let Err(err) = s.0.store.audit(&e).await {
+        tracing::error!(error = %err, "audit write failed");
+    }
+}
+
+/// True when `id` is the only enabled admin.
+async fn last_admin(s: &AppState, id: i64) -> bool {
+    let users = s.0.store.list_users().await.unwrap_or_default();
+    !users
+        .iter()
+        .any(|u| u.id != id && u.role == Role::Admin && !u.disabled)
+}
+
+#[instrument(skip_all)]
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    headers: HeaderMap,
+    Form(f): Fields,
+) -> Response {
+    if !csrf_ok(&headers, &f) {
+        return forbidden();
+    }
+    if u.role < Role::Admin {
+        return admin_only();
+    }
+    let name = f.get("username").map(|n| n.trim()).unwrap_or("");
+    let pw = f.get("password").map(String::as_str).unwrap_or("");
+    let role = f.get("role").and_then(|r| Role::parse(r));
+    let notice = if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        "Usernames are 1–64 printable characters.".to_string()
+    } else if let Err(e) = password::check_policy(pw) {
+        format!("{e}.")
+    } else if let Some(role) = role {
+        match s
+            .0
+            .store
+            .create_user(name, &password::hash(pw), role, false, super::now_ms())
+            .await
+        {
+            Ok(Some(_)) => {
+                audit(&s, &u, "user.create", name).await;
+                format!("Created {name} ({}).", role.as_str())
+            }
+            Ok(None) => format!("A user named {name} exists."),
+            Err(e) => return super::storage_error(e),
+        }
+    } else {
+        "Pick a role.".to_string()
+    };
+    render(s, headers, None, u, Page::Users(Some(notice))).await
+}
+
+/// `action` is role, password, disable or enable.
+#[instrument(skip_all, fields(user = id, action = %action))]
+pub async fn change(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    Path((id, action)): Path<(i64, String)>,
+    headers: HeaderMap,
+    Form(f): Fields,
+) -> Response {
+    if !csrf_ok(&headers, &f) {
+        return forbidden();
+    }
+    if u.role < Role::Admin {
+        return admin_only();
+    }
+    let target = match s.0.store.user_by_id(id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return render(
+                s,
+                headers,
+                None,
+                u,
+                Page::Users(Some("No such user.".into())),
+            )
+            .await
+        }
+        Err(e) => return super::storage_error(e),
+    };
+    let now = super::now_ms();
+    let (pw_hash, role, disabled, verb) = match action.as_str() {
+        "role" => match f.get("role").and_then(|r| Role::parse(r)) {
+            Some(r)
+                if r < Role::Admin && target.role == Role::Admin && last_admin(&s, id).await =>
+            {
+                return render(
+                    s,
+                    headers,
+                    None,
+                    u,
+                    Page::Users(Some("The last admin cannot be demoted.".into())),
+                )
+                .await;
+            }
+            Some(r) => (None, Some(r), None, "user.role"),
+            None => {
+                return render(
+                    s,
+                    headers,
+                    None,
+                    u,
+                    Page::Users(Some("Pick a role.".into())),
+                )
+                .await
+            }
+        },
+        "password" => {
+            let pw = f.get("password").map(String::as_str).unwrap_or("");
+            if let Err(e) = password::check_policy(pw) {
+                return render(s, headers, None, u, Page::Users(Some(format!("{e}.")))).await;
+            }
+            (Some(password::hash(pw)), None, None, "user.password")
+        }
+        "disable" if target.role == Role::Admin && last_admin(&s, id).await => {
+            return render(
+                s,
+                headers,
+                None,
+                u,
+                Page::Users(Some("The last admin cannot be disabled.".into())),
+            )
+            .await;
+        }
+        "disable" => (None, None, Some(true), "user.disable"),
+        "enable" => (None, None, Some(false), "user.enable"),
+        _ => {
+            return render(
+                s,
+                headers,
+                None,
+                u,
+                Page::Users(Some("Unknown action.".into())),
+            )
+            .await
+        }
+    };
+    if let Err(e) =
+        s.0.store
+            .update_user(id, pw_hash.as_deref(), role, disabled, now)
+            .await
+    {
+        return super::storage_error(e);
+    }
+    audit(&s, &u, verb, &target.username).await;
+    let notice = format!("{}: done; their sessions were ended.", target.username);
+    render(s, headers, None, u, Page::Users(Some(notice))).await
+}

@@ -1,0 +1,123 @@
+//! User administration and the audit log, over plain HTTP as an admin,
+//! with XSS probes in the user-editable fields.
+
+mod support;
+
+use dozor_server::auth::password;
+use dozor_server::storage::Role;
+use support::web::{client, get, login, pair, set_cookie};
+
+#[tokio::test]
+async fn admins_manage_users_and_see_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::spawn_server(&dir, None).await;
+    let base = server.url();
+    let cookie = support::web_session(&server).await;
+    let token = cookie
+        .split("; ")
+        .find_map(|c| c.strip_prefix("dozor_csrf="))
+        .unwrap()
+        .to_string();
+    let post = |path: &str, fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("csrf", token.clone())];
+        form.extend(fields);
+        client()
+            .post(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let hostile = "<img src=x onerror=alert(1)>";
+    let made = post(
+        "/users",
+        vec![
+            ("username", hostile.into()),
+            ("password", "correct horse battery".into()),
+            ("role", "editor".into()),
+        ],
+    );
+    let body = made.await.unwrap().text().await.unwrap();
+    assert!(
+        body.contains("&lt;img src=x onerror=alert(1)&gt;") && !body.contains(hostile),
+        "escaped"
+    );
+    let weak = post(
+        "/users",
+        vec![
+            ("username", "w".into()),
+            ("password", "short".into()),
+            ("role", "viewer".into()),
+        ],
+    );
+    assert!(weak
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .contains("at least 12"));
+    let ed = server.store.user_by_name(hostile).await.unwrap().unwrap();
+    assert_eq!(ed.role, Role::Editor);
+    post(
+        &format!("/users/{}/role", ed.id),
+        vec![("role", "viewer".into())],
+    )
+    .await
+    .unwrap();
+    post(&format!("/users/{}/disable", ed.id), vec![])
+        .await
+        .unwrap();
+    let ed = server.store.user_by_id(ed.id).await.unwrap().unwrap();
+    assert_eq!((ed.role, ed.disabled), (Role::Viewer, true));
+    // The only admin cannot lock everyone out.
+    let admin = server.store.user_by_name("admin").await.unwrap().unwrap();
+    let r = post(&format!("/users/{}/disable", admin.id), vec![])
+        .await
+        .unwrap();
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("last admin cannot be disabled"));
+    let r = post(
+        &format!("/users/{}/role", admin.id),
+        vec![("role", "viewer".into())],
+    )
+    .await
+    .unwrap();
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("last admin cannot be demoted"));
+    assert!(
+        !server
+            .store
+            .user_by_id(admin.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    // The audit page lists what happened, escaped.
+    let audit = get(&base, "/audit", &cookie).await.text().await.unwrap();
+    for action in ["user.create", "user.role", "user.disable", "login.success"] {
+        assert!(audit.contains(action), "{action}");
+    }
+    assert!(!audit.contains(hostile));
+    // Viewers cannot reach either page.
+    let v = password::hash(support::ADMIN_PASSWORD);
+    server
+        .store
+        .create_user("vic", &v, Role::Viewer, false, 0)
+        .await
+        .unwrap();
+    let vl = login(&base, "vic", support::ADMIN_PASSWORD).await;
+    let vc = format!(
+        "dozor_csrf={token}; {}",
+        pair(&set_cookie(&vl, "dozor_session").unwrap())
+    );
+    assert_eq!(get(&base, "/users", &vc).await.status(), 403);
+    assert_eq!(get(&base, "/audit", &vc).await.status(), 403);
+    server.shutdown().await;
+}
