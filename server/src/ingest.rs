@@ -2,6 +2,10 @@
 //! local collector: decode → validate → stamp `host` → append (commit) →
 //! record the heartbeat → hand back pending tasks.
 
+mod labels;
+
+pub use labels::LabelLimits;
+
 use crate::storage::{AgentRecord, StorageError, Store};
 use crate::telemetry::Telemetry;
 use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, Task, HOST_LABEL};
@@ -20,6 +24,7 @@ pub struct Limits {
     /// How far ahead of the server's clock a sample may be.
     pub max_future_ms: i64,
     pub max_tasks_per_heartbeat: usize,
+    pub labels: LabelLimits,
 }
 
 impl Default for Limits {
@@ -30,6 +35,7 @@ impl Default for Limits {
             max_samples: 250_000,
             max_future_ms: 10 * 60_000,
             max_tasks_per_heartbeat: 32,
+            labels: LabelLimits::default(),
         }
     }
 }
@@ -164,6 +170,7 @@ pub fn prepare(
             };
             IngestError::bad(e.to_string(), field)
         })?;
+        labels::check(i, s, &limits.labels)?;
         let Some(agent) = agent else {
             check_times(i, s, now_ms, newest)?;
             let before = s.samples.len();

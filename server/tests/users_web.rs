@@ -99,9 +99,22 @@ async fn admins_manage_users_and_see_the_audit_log() {
             .unwrap()
             .disabled
     );
+    // Agent actions are audited too.
+    let minted = post("/agents/enroll-token", vec![]).await.unwrap();
+    assert!(minted
+        .text()
+        .await
+        .unwrap()
+        .contains("DOZOR_ENROLL_TOKEN=dze_"));
     // The audit page lists what happened, escaped.
     let audit = get(&base, "/audit", &cookie).await.text().await.unwrap();
-    for action in ["user.create", "user.role", "user.disable", "login.success"] {
+    for action in [
+        "user.create",
+        "user.role",
+        "user.disable",
+        "login.success",
+        "enroll_token.create",
+    ] {
         assert!(audit.contains(action), "{action}");
     }
     assert!(!audit.contains(hostile));

@@ -172,7 +172,14 @@ fn session_cookie(value: &str, max_age_s: i64, https: bool) -> HeaderValue {
     HeaderValue::from_str(&c).expect("token characters are cookie-safe")
 }
 
-async fn audit(s: &AppState, actor: &str, action: &str, target: Option<&str>, ip: Option<IpAddr>) {
+/// Records an audit entry; a failure is logged, never fatal to the action.
+pub(crate) async fn audit(
+    s: &AppState,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    ip: Option<IpAddr>,
+) {
     let e = AuditEntry {
         ts_ms: super::now_ms(),
         actor: actor.to_string(),

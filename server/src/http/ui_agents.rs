@@ -47,6 +47,7 @@ pub async fn new_enroll_token(
         return super::storage_error(e);
     }
     tracing::info!("enrolment token created from the agents page");
+    super::login::audit(&s, &u.name, "enroll_token.create", None, None).await;
     let outcome = agents::Outcome {
         new_token: Some(token),
         notice: None,
@@ -71,6 +72,14 @@ pub async fn revoke_enroll_tokens(
         Ok(n) => n,
         Err(e) => return super::storage_error(e),
     };
+    super::login::audit(
+        &s,
+        &u.name,
+        "enroll_token.revoke_all",
+        Some(&n.to_string()),
+        None,
+    )
+    .await;
     let outcome = agents::Outcome {
         new_token: None,
         notice: Some(format!("Revoked {n} enrolment token(s).")),
@@ -96,6 +105,9 @@ pub async fn revoke_agent(
         Ok(d) => d,
         Err(e) => return super::storage_error(e),
     };
+    if done {
+        super::login::audit(&s, &u.name, "agent.revoke", Some(&name), None).await;
+    }
     let notice = if done {
         format!("Revoked agent {name}; its next request is refused.")
     } else {

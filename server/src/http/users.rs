@@ -8,7 +8,7 @@ use super::ui::{csrf_ok, forbidden, render, Page};
 use super::ui_agents::admin_only;
 use super::AppState;
 use crate::auth::password;
-use crate::storage::{AuditEntry, Role};
+use crate::storage::Role;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -32,20 +32,6 @@ pub async fn audit_page(
     headers: HeaderMap,
 ) -> Response {
     render(s, headers, None, u, Page::Audit).await
-}
-
-async fn audit(s: &AppState, actor: &CurrentUser, action: &str, target: &str) {
-    let e = AuditEntry {
-        ts_ms: super::now_ms(),
-        actor: actor.name.clone(),
-        action: action.into(),
-        target: Some(target.into()),
-        detail: None,
-        ip: None,
-    };
-    if let Err(err) = s.0.store.audit(&e).await {
-        tracing::error!(error = %err, "audit write failed");
-    }
 }
 
 /// True when `id` is the only enabled admin.
@@ -84,7 +70,7 @@ pub async fn create(
             .await
         {
             Ok(Some(_)) => {
-                audit(&s, &u, "user.create", name).await;
+                super::login::audit(&s, &u.name, "user.create", Some(name), None).await;
                 format!("Created {name} ({}).", role.as_str())
             }
             Ok(None) => format!("A user named {name} exists."),
@@ -189,7 +175,7 @@ pub async fn change(
     {
         return super::storage_error(e);
     }
-    audit(&s, &u, verb, &target.username).await;
+    super::login::audit(&s, &u.name, verb, Some(&target.username), None).await;
     let notice = format!("{}: done; their sessions were ended.", target.username);
     render(s, headers, None, u, Page::Users(Some(notice))).await
 }
