@@ -153,7 +153,7 @@ pub async fn ensure_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Resu
     let path = data_dir.join("enroll-token");
     if let Ok(existing) = std::fs::read_to_string(&path) {
         if store
-            .enroll_token_valid(&auth::hash_secret(&existing))
+            .enroll_token_valid(&auth::hash_secret(&existing), http::now_ms())
             .await?
         {
             return Ok(path);

@@ -86,9 +86,23 @@ pub trait SampleReader: Send + Sync {
 
 #[async_trait]
 pub trait Catalog: Send + Sync {
-    async fn create_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<i64>;
-    /// True when the hash belongs to a token that is not revoked.
-    async fn enroll_token_valid(&self, token_hash: &str) -> Result<bool>;
+    /// An enrolment token without expiry or use limit.
+    async fn create_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<i64> {
+        self.create_enroll_token_limited(token_hash, now_ms, None, None)
+            .await
+    }
+    async fn create_enroll_token_limited(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        expires_ms: Option<i64>,
+        max_uses: Option<i64>,
+    ) -> Result<i64>;
+    /// True when the hash belongs to a token that is not revoked, not
+    /// expired at `now_ms` and not used up.
+    async fn enroll_token_valid(&self, token_hash: &str, now_ms: i64) -> Result<bool>;
+    /// Like `enroll_token_valid`, and counts one use, atomically.
+    async fn consume_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<bool>;
     /// Revokes every enrolment token; returns how many were live.
     async fn revoke_enroll_tokens(&self, now_ms: i64) -> Result<u64>;
 

@@ -10,10 +10,30 @@ use support::now_ms;
 async fn catalog(store: Store) {
     let now = now_ms();
     store.create_enroll_token("h1", now).await.unwrap();
-    assert!(store.enroll_token_valid("h1").await.unwrap());
-    assert!(!store.enroll_token_valid("h2").await.unwrap());
-    assert_eq!(store.revoke_enroll_tokens(now).await.unwrap(), 1);
-    assert!(!store.enroll_token_valid("h1").await.unwrap());
+    assert!(store.enroll_token_valid("h1", now).await.unwrap());
+    assert!(!store.enroll_token_valid("h2", now).await.unwrap());
+    // Expiry and use counts.
+    store
+        .create_enroll_token_limited("once", now, Some(now + 1000), Some(1))
+        .await
+        .unwrap();
+    assert!(
+        !store.enroll_token_valid("once", now + 1000).await.unwrap(),
+        "expired"
+    );
+    assert!(store.consume_enroll_token("once", now).await.unwrap());
+    assert!(
+        !store.consume_enroll_token("once", now).await.unwrap(),
+        "used up"
+    );
+    assert!(!store.enroll_token_valid("once", now).await.unwrap());
+    assert!(store.consume_enroll_token("h1", now).await.unwrap());
+    assert!(
+        store.consume_enroll_token("h1", now).await.unwrap(),
+        "unlimited"
+    );
+    assert_eq!(store.revoke_enroll_tokens(now).await.unwrap(), 2);
+    assert!(!store.enroll_token_valid("h1", now).await.unwrap());
 
     let new = |name: &str, key: &str| NewAgent {
         name: name.into(),

@@ -100,12 +100,28 @@ async fn admins_manage_users_and_see_the_audit_log() {
             .disabled
     );
     // Agent actions are audited too.
-    let minted = post("/agents/enroll-token", vec![]).await.unwrap();
-    assert!(minted
-        .text()
+    let minted = post(
+        "/agents/enroll-token",
+        vec![("hours", "1".into()), ("uses", "1".into())],
+    );
+    let page = minted.await.unwrap().text().await.unwrap();
+    let token = page.split("DOZOR_ENROLL_TOKEN=").nth(1).unwrap();
+    let token: String = token
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    // A one-use token enrols one host, then is refused.
+    let collector = dozor_collector::http::ServerClient::new(&base).unwrap();
+    let inv = dozor_common::protocol::HostInventory::default();
+    assert!(collector.enroll(&token, "new-1", inv.clone()).await.is_ok());
+    assert!(
+        collector.enroll(&token, "new-2", inv).await.is_err(),
+        "used up"
+    );
+    let bad = post("/agents/enroll-token", vec![("uses", "-3".into())])
         .await
-        .unwrap()
-        .contains("DOZOR_ENROLL_TOKEN=dze_"));
+        .unwrap();
+    assert!(bad.text().await.unwrap().contains("whole numbers"));
     // The audit page lists what happened, escaped.
     let audit = get(&base, "/audit", &cookie).await.text().await.unwrap();
     for action in [

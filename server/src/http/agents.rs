@@ -53,15 +53,15 @@ pub async fn enroll(
     }
     match s
         .store
-        .enroll_token_valid(&auth::hash_secret(&req.token))
+        .consume_enroll_token(&auth::hash_secret(&req.token), super::now_ms())
         .await
     {
         Ok(true) => {}
         Ok(false) => {
-            tracing::warn!(agent = %req.name, "enrolment with an invalid or revoked token");
+            tracing::warn!(agent = %req.name, "enrolment with an invalid, revoked, expired or used-up token");
             return error(
                 StatusCode::UNAUTHORIZED,
-                "enrolment token is invalid or revoked",
+                "enrolment token is invalid, revoked, expired or used up",
                 None,
             );
         }

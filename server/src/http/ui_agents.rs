@@ -39,9 +39,32 @@ pub async fn new_enroll_token(
         return admin_only();
     }
     let token = auth::generate(auth::ENROLL_TOKEN_PREFIX);
+    // Empty fields mean no limit; anything else must be a positive number.
+    let positive = |k: &str| -> Result<Option<i64>, ()> {
+        match form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .map(Some)
+                .ok_or(()),
+        }
+    };
+    let (Ok(hours), Ok(uses)) = (positive("hours"), positive("uses")) else {
+        let outcome = agents::Outcome {
+            new_token: None,
+            notice: Some(
+                "Hours and uses must be whole numbers from 1, or empty for no limit.".into(),
+            ),
+        };
+        return render(s, headers, None, u, Page::Agents(outcome)).await;
+    };
+    let now = super::now_ms();
+    let expires = hours.map(|h| now + h * 3_600_000);
     if let Err(e) =
         s.0.store
-            .create_enroll_token(&auth::hash_secret(&token), super::now_ms())
+            .create_enroll_token_limited(&auth::hash_secret(&token), now, expires, uses)
             .await
     {
         return super::storage_error(e);

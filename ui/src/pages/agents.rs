@@ -62,7 +62,7 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView 
         view! {
             <section class="add-host">
                 <h2>"Add a host"</h2>
-                <p>"This enrolment token is shown once. Run one of these on the new host:"</p>
+                <p>"This enrolment token is shown once and works within the limits you set. Run one of these on the new host:"</p>
                 <h3>"Docker"</h3>
                 <pre class="cmd" id="cmd-docker">{docker}</pre>
                 <button class="copy" type="button" data-copy="cmd-docker" hidden>"Copy"</button>
@@ -79,6 +79,8 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView 
         <div class="toolbar">
             <form method="post" action="/agents/enroll-token" class="inline">
                 <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
+                <label>"Token valid for " <input type="number" name="hours" min="1" value="24" class="short"/> " h"</label>
+                <label>" uses " <input type="number" name="uses" min="1" value="1" class="short"/></label>
                 <button type="submit">"Add host"</button>
             </form>
             <form method="post" action="/agents/revoke-tokens" class="inline" data-confirm="Revoke every enrolment token? Enrolled agents keep working.">

@@ -44,23 +44,43 @@ fn task(r: &PgRow) -> TaskRecord {
 
 #[async_trait]
 impl Catalog for PgStore {
-    async fn create_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<i64> {
+    async fn create_enroll_token_limited(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        expires_ms: Option<i64>,
+        max_uses: Option<i64>,
+    ) -> Result<i64> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO enroll_tokens (token_hash, created_ms) VALUES ($1, $2) RETURNING id",
+            "INSERT INTO enroll_tokens (token_hash, created_ms, expires_ms, max_uses) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(token_hash)
         .bind(now_ms)
+        .bind(expires_ms)
+        .bind(max_uses)
         .fetch_one(&self.pool)
         .await?)
     }
 
-    async fn enroll_token_valid(&self, token_hash: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM enroll_tokens WHERE token_hash = $1 AND revoked_ms IS NULL)",
-        )
-        .bind(token_hash)
-        .fetch_one(&self.pool)
-        .await?)
+    async fn enroll_token_valid(&self, token_hash: &str, now_ms: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enroll_tokens WHERE token_hash = $1 AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $2) AND (max_uses IS NULL OR uses < max_uses)")
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn consume_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<bool> {
+        // One statement: two enrolments racing for the last use cannot
+        // both win.
+        let used = sqlx::query("UPDATE enroll_tokens SET uses = uses + 1 WHERE token_hash = $1 AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $2) AND (max_uses IS NULL OR uses < max_uses)")
+            .bind(token_hash)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(used > 0)
     }
 
     async fn revoke_enroll_tokens(&self, now_ms: i64) -> Result<u64> {

@@ -44,24 +44,43 @@ fn task(r: &SqliteRow) -> TaskRecord {
 
 #[async_trait]
 impl Catalog for SqliteStore {
-    async fn create_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<i64> {
+    async fn create_enroll_token_limited(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        expires_ms: Option<i64>,
+        max_uses: Option<i64>,
+    ) -> Result<i64> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO enroll_tokens (token_hash, created_ms) VALUES (?, ?) RETURNING id",
+            "INSERT INTO enroll_tokens (token_hash, created_ms, expires_ms, max_uses) VALUES (?, ?, ?, ?) RETURNING id",
         )
         .bind(token_hash)
         .bind(now_ms)
+        .bind(expires_ms)
+        .bind(max_uses)
         .fetch_one(&self.writer)
         .await?)
     }
 
-    async fn enroll_token_valid(&self, token_hash: &str) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM enroll_tokens WHERE token_hash = ? AND revoked_ms IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_one(&self.reader)
-        .await?;
+    async fn enroll_token_valid(&self, token_hash: &str, now_ms: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enroll_tokens WHERE token_hash = ? AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?) AND (max_uses IS NULL OR uses < max_uses)")
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_one(&self.reader)
+            .await?;
         Ok(n > 0)
+    }
+
+    async fn consume_enroll_token(&self, token_hash: &str, now_ms: i64) -> Result<bool> {
+        // One statement: two enrolments racing for the last use cannot
+        // both win.
+        let used = sqlx::query("UPDATE enroll_tokens SET uses = uses + 1 WHERE token_hash = ? AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?) AND (max_uses IS NULL OR uses < max_uses)")
+            .bind(token_hash)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(used > 0)
     }
 
     async fn revoke_enroll_tokens(&self, now_ms: i64) -> Result<u64> {
