@@ -4,8 +4,8 @@
 //! cannot be demoted or disabled.
 
 use super::login::CurrentUser;
-use super::ui::{render, Page};
-use super::ui_agents::admin_form;
+use super::ui::{csrf_ok, forbidden, render, Page};
+use super::ui_agents::admin_only;
 use super::AppState;
 use crate::auth::password;
 use crate::storage::Role;
@@ -49,8 +49,11 @@ pub async fn create(
     headers: HeaderMap,
     Form(f): Fields,
 ) -> Response {
-    if let Some(refused) = admin_form(&headers, &f, &u) {
-        return refused;
+    if !csrf_ok(&headers, &f) {
+        return forbidden();
+    }
+    if u.role < Role::Admin {
+        return admin_only();
     }
     let name = f.get("username").map(|n| n.trim()).unwrap_or("");
     let pw = f.get("password").map(String::as_str).unwrap_or("");
@@ -88,8 +91,11 @@ pub async fn change(
     headers: HeaderMap,
     Form(f): Fields,
 ) -> Response {
-    if let Some(refused) = admin_form(&headers, &f, &u) {
-        return refused;
+    if !csrf_ok(&headers, &f) {
+        return forbidden();
+    }
+    if u.role < Role::Admin {
+        return admin_only();
     }
     let target = match s.0.store.user_by_id(id).await {
         Ok(Some(t)) => t,

@@ -21,6 +21,9 @@ pub struct Ctx {
 
 /// The whole document for a page.
 pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> String {
+    let (css, js) = crate::assets::names();
+    let css = format!("/assets/{css}");
+    let js = format!("/assets/{js}");
     let v = &ctx.view;
     let link = |path: &str| format!("{path}?{}", v.query_with(&[], false));
     let mut nav = vec![
@@ -65,9 +68,17 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
         .map(|r| view! { <option value=*r selected=v.refresh == *r>{*r}</option> })
         .collect_view();
     let (from, to) = (input_time(v.start_ms), input_time(v.end_ms));
+    let page_title = format!("{title} · dozor");
     let body = view! {
         <html lang="en">
-            {head(title, true)}
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <title>{page_title}</title>
+                <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"/>
+                <link rel="stylesheet" href=css/>
+                <script src=js defer></script>
+            </head>
             <body data-refresh=v.refresh.clone()>
                 <header class="top">
                     <a class="brand" href="/">"dozor"</a>
@@ -100,33 +111,8 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
             </body>
         </html>
     };
-    finish(body.into_any())
-}
-
-/// The `<head>` every page shares: embedded stylesheet and icon, and the
-/// script where the page has interactive parts.
-pub fn head(title: &str, with_script: bool) -> AnyView {
-    let (css, js) = crate::assets::names();
-    let css = format!("/assets/{css}");
-    let js = with_script.then(|| format!("/assets/{js}"));
-    let page_title = format!("{title} · dozor");
-    view! {
-        <head>
-            <meta charset="utf-8"/>
-            <meta name="viewport" content="width=device-width, initial-scale=1"/>
-            <title>{page_title}</title>
-            <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"/>
-            <link rel="stylesheet" href=css/>
-            {js.map(|src| view! { <script src=src defer></script> })}
-        </head>
-    }
-    .into_any()
-}
-
-/// The document text: doctype plus the rendered `<html>`.
-pub fn finish(html: AnyView) -> String {
     // `<!>` marks text-node boundaries for hydration, which dozor never
     // does; it is also an HTML parse error. User text cannot produce it
     // (every `<` in text is escaped).
-    format!("<!DOCTYPE html>{}", html.to_html().replace("<!>", ""))
+    format!("<!DOCTYPE html>{}", body.to_html().replace("<!>", ""))
 }

@@ -1,14 +1,22 @@
 //! Sign-in, first-admin setup and "setup pending": pages without the app
 //! shell (there is nothing to navigate to before signing in).
 
-use crate::components::shell::{finish, head};
 use leptos::prelude::*;
 
 /// A minimal document around `content`.
 pub fn bare_document(title: &str, content: AnyView) -> String {
+    let (css, _) = crate::assets::names();
+    let css = format!("/assets/{css}");
+    let page_title = format!("{title} · dozor");
     let body = view! {
         <html lang="en">
-            {head(title, false)}
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <title>{page_title}</title>
+                <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"/>
+                <link rel="stylesheet" href=css/>
+            </head>
             <body class="bare">
                 <main id="main" class="auth">
                     <h1 class="brand">"dozor"</h1>
@@ -17,7 +25,7 @@ pub fn bare_document(title: &str, content: AnyView) -> String {
             </body>
         </html>
     };
-    finish(body.into_any())
+    format!("<!DOCTYPE html>{}", body.to_html().replace("<!>", ""))
 }
 
 pub fn login(csrf: &str, next: &str, error: Option<&str>) -> String {
