@@ -14,6 +14,21 @@ use dozor_ui::pages::agents;
 use std::collections::HashMap;
 use tracing::instrument;
 
+/// The checks every admin form makes: the CSRF token, then the role.
+pub(crate) fn admin_form(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    u: &CurrentUser,
+) -> Option<Response> {
+    if !csrf_ok(headers, form) {
+        Some(forbidden())
+    } else if u.role < Role::Admin {
+        Some(admin_only())
+    } else {
+        None
+    }
+}
+
 pub(crate) fn admin_only() -> Response {
     secure(
         (
@@ -32,11 +47,8 @@ pub async fn new_enroll_token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &form) {
-        return forbidden();
-    }
-    if u.role < Role::Admin {
-        return admin_only();
+    if let Some(refused) = admin_form(&headers, &form, &u) {
+        return refused;
     }
     let token = auth::generate(auth::ENROLL_TOKEN_PREFIX);
     // Empty fields mean no limit; anything else must be a positive number.
@@ -85,11 +97,8 @@ pub async fn revoke_enroll_tokens(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &form) {
-        return forbidden();
-    }
-    if u.role < Role::Admin {
-        return admin_only();
+    if let Some(refused) = admin_form(&headers, &form, &u) {
+        return refused;
     }
     let n = match s.0.store.revoke_enroll_tokens(super::now_ms()).await {
         Ok(n) => n,
@@ -118,11 +127,8 @@ pub async fn revoke_agent(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &form) {
-        return forbidden();
-    }
-    if u.role < Role::Admin {
-        return admin_only();
+    if let Some(refused) = admin_form(&headers, &form, &u) {
+        return refused;
     }
     let done = match s.0.store.revoke_agent(&name, super::now_ms()).await {
         Ok(d) => d,

@@ -4,8 +4,8 @@
 //! cannot be demoted or disabled.
 
 use super::login::CurrentUser;
-use super::ui::{csrf_ok, forbidden, render, Page};
-use super::ui_agents::admin_only;
+use super::ui::{render, Page};
+use super::ui_agents::admin_form;
 use super::AppState;
 use crate::auth::password;
 use crate::storage::Role;
@@ -49,11 +49,8 @@ pub async fn create(
     headers: HeaderMap,
     Form(f): Fields,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role < Role::Admin {
-        return admin_only();
+    if let Some(refused) = admin_form(&headers, &f, &u) {
+        return refused;
     }
     let name = f.get("username").map(|n| n.trim()).unwrap_or("");
     let pw = f.get("password").map(String::as_str).unwrap_or("");
@@ -91,11 +88,8 @@ pub async fn change(
     headers: HeaderMap,
     Form(f): Fields,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role < Role::Admin {
-        return admin_only();
+    if let Some(refused) = admin_form(&headers, &f, &u) {
+        return refused;
     }
     let target = match s.0.store.user_by_id(id).await {
         Ok(Some(t)) => t,
