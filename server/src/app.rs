@@ -62,6 +62,7 @@ impl Server {
             telemetry: telemetry.clone(),
             retention_ms: cfg.retention.as_millis() as i64,
             limits: cfg.limits.clone(),
+            series_limiter: Default::default(),
         };
         let (write_token_path, write_hash) = remote_write_token(&cfg)?;
         tracing::info!(path = %write_token_path.display(), "remote_write token: Prometheus sends it as the bearer token to /prometheus/api/v1/write");
@@ -79,7 +80,7 @@ impl Server {
         };
         let state = AppState::new(ingest.clone(), &cfg.rate_limits, Some(write_hash))
             .with_ui(ui_state(&cfg))
-            .with_auth(http::login::AuthState::new(keys, setup_token.clone()));
+            .with_auth(http::authn::AuthState::new(keys, setup_token.clone()).configured(&cfg));
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .with_context(|| {
@@ -240,4 +241,50 @@ fn ui_state(cfg: &Config) -> http::ui::UiState {
         scrape_ms: cfg.local_collector_interval.as_millis() as i64,
         ..Default::default()
     }
+}
+
+/// Creates an API token for `username` (scope capped by their role) and
+/// returns the secret, which is not stored. Audited as the user.
+pub async fn mint_api_token(
+    store: &Store,
+    username: &str,
+    name: &str,
+    scope: storage::Scope,
+    expires: Option<std::time::Duration>,
+) -> anyhow::Result<String> {
+    let user = store
+        .user_by_name(username)
+        .await?
+        .with_context(|| format!("no user named {username:?}"))?;
+    anyhow::ensure!(!user.disabled, "user {username:?} is disabled");
+    anyhow::ensure!(
+        scope <= storage::Scope::for_role(user.role),
+        "a {} cannot hold {} tokens",
+        user.role.as_str(),
+        scope.as_str()
+    );
+    let now = http::now_ms();
+    let token = auth::generate(http::authn::API_TOKEN_PREFIX);
+    let expires_ms = expires.map(|d| now + d.as_millis() as i64);
+    store
+        .create_api_token(
+            user.id,
+            name,
+            &auth::hash_secret(&token),
+            scope,
+            now,
+            expires_ms,
+        )
+        .await?;
+    store
+        .audit(&storage::AuditEntry {
+            ts_ms: now,
+            actor: user.username.clone(),
+            action: "token.create".into(),
+            target: Some(format!("{name} ({})", scope.as_str())),
+            detail: Some("command line".into()),
+            ip: None,
+        })
+        .await?;
+    Ok(token)
 }

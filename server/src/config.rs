@@ -34,6 +34,31 @@ pub enum Command {
         #[command(subcommand)]
         action: AgentAction,
     },
+    /// Create API tokens from the shell (for provisioning Grafana or
+    /// Prometheus); users create their own on the Account page.
+    ApiToken {
+        #[command(subcommand)]
+        action: ApiTokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiTokenAction {
+    /// Create a token owned by USER and print it once.
+    Create {
+        /// The owning user; the token never does more than their role allows.
+        #[arg(long)]
+        user: String,
+        /// A label to recognise it by, e.g. grafana.
+        #[arg(long)]
+        name: String,
+        /// read, write (also remote_write) or admin.
+        #[arg(long, default_value = "read", value_parser = ["read", "write", "admin"])]
+        scope: String,
+        /// Lifetime such as 90d; `never` for none.
+        #[arg(long, default_value = "90d")]
+        expires: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,6 +121,20 @@ pub struct ServerArgs {
     /// ones in navigation, and one with a built-in's slug replaces it.
     #[arg(long, env = "DOZOR_DASHBOARDS_DIR", global = true)]
     pub dashboards_dir: Option<PathBuf>,
+    /// Sign a session out after this long without a request [default: 8h].
+    #[arg(long, env = "DOZOR_SESSION_IDLE", global = true)]
+    pub session_idle: Option<String>,
+    /// Sign a session out this long after sign-in, active or not [default: 7d].
+    #[arg(long, env = "DOZOR_SESSION_MAX", global = true)]
+    pub session_max: Option<String>,
+    /// Who may read /metrics: `public` (like Prometheus) or `token` (a read
+    /// API token or a session) [default: public].
+    #[arg(long, env = "DOZOR_METRICS_AUTH", global = true, value_parser = ["public", "token"])]
+    pub metrics_auth: Option<String>,
+    /// Most distinct series one agent may create; beyond it, batches with
+    /// new series get 422 [default: 10000].
+    #[arg(long, env = "DOZOR_MAX_SERIES_PER_AGENT", global = true)]
+    pub max_series_per_agent: Option<usize>,
 }
 
 /// `dozor.toml`: the same keys as the flags, snake_case.
@@ -112,6 +151,10 @@ pub struct FileConfig {
     pub local_collector_root: Option<PathBuf>,
     pub local_collector_interval: Option<String>,
     pub dashboards_dir: Option<PathBuf>,
+    pub session_idle: Option<String>,
+    pub session_max: Option<String>,
+    pub metrics_auth: Option<String>,
+    pub max_series_per_agent: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +173,12 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub acquire_timeout: Duration,
     pub dashboards_dir: Option<PathBuf>,
+    pub session_idle: Duration,
+    pub session_max: Duration,
+    /// False: /metrics needs a read token or a session.
+    pub metrics_public: bool,
+    /// Sessions and API tokens read time here (tests inject a manual clock).
+    pub clock: crate::clock::Clock,
 }
 
 impl Config {
@@ -149,6 +198,10 @@ impl Config {
             rate_limits: RateLimits::default(),
             acquire_timeout: Duration::from_secs(5),
             dashboards_dir: None,
+            session_idle: Duration::from_secs(8 * 3600),
+            session_max: Duration::from_secs(7 * 86_400),
+            metrics_public: true,
+            clock: crate::clock::Clock::system(),
         }
     }
 
@@ -226,6 +279,33 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
         );
     }
     cfg.dashboards_dir = args.dashboards_dir.clone().or(file.dashboards_dir);
+    if let Some(d) = args
+        .session_idle
+        .as_deref()
+        .or(file.session_idle.as_deref())
+    {
+        cfg.session_idle = duration("session idle timeout", d)?;
+    }
+    if let Some(d) = args.session_max.as_deref().or(file.session_max.as_deref()) {
+        cfg.session_max = duration("session maximum age", d)?;
+    }
+    anyhow::ensure!(
+        cfg.session_idle >= Duration::from_secs(60) && cfg.session_idle <= cfg.session_max,
+        "session idle timeout must be at least 1m and at most the maximum age"
+    );
+    match args
+        .metrics_auth
+        .as_deref()
+        .or(file.metrics_auth.as_deref())
+    {
+        None | Some("public") => cfg.metrics_public = true,
+        Some("token") => cfg.metrics_public = false,
+        Some(other) => anyhow::bail!("metrics_auth is `public` or `token`, not {other:?}"),
+    }
+    if let Some(n) = args.max_series_per_agent.or(file.max_series_per_agent) {
+        anyhow::ensure!(n > 0, "max series per agent must be positive");
+        cfg.limits.max_series_per_agent = n;
+    }
     Ok(cfg)
 }
 

@@ -2,12 +2,15 @@
 //! endpoints. Errors are JSON `{"error", "field"?}` and never carry
 //! internals (storage messages are logged, not returned).
 
+mod account;
 mod agents;
+pub mod authn;
 pub mod login;
 mod ops;
 pub mod prom;
 mod range_cache;
 mod read;
+mod throttle;
 pub mod ui;
 mod ui_agents;
 mod ui_source;
@@ -43,7 +46,7 @@ pub struct Inner {
     pub store: Store,
     pub telemetry: Arc<Telemetry>,
     pub ui: ui::UiState,
-    pub auth: login::AuthState,
+    pub auth: authn::AuthState,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
     enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -58,6 +61,8 @@ pub struct RateLimits {
     pub agent_burst: u32,
     /// Enrolment attempts per minute per client address.
     pub enroll_per_minute: u32,
+    /// Sign-in attempts per minute per client address.
+    pub login_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -66,6 +71,7 @@ impl Default for RateLimits {
             agent_per_second: 20,
             agent_burst: 100,
             enroll_per_minute: 10,
+            login_per_minute: 10,
         }
     }
 }
@@ -89,7 +95,7 @@ impl AppState {
             telemetry: ingest.telemetry.clone(),
             ui: ui::UiState::default(),
             // Replaced at start (`with_auth`) by the persistent secret.
-            auth: login::AuthState::new(
+            auth: authn::AuthState::new(
                 crate::auth::session::Keys::from_bytes(rand::random()),
                 None,
             ),
@@ -102,7 +108,7 @@ impl AppState {
 
 impl AppState {
     /// Sets the sign-in state; only before the router is built.
-    pub fn with_auth(mut self, auth: login::AuthState) -> Self {
+    pub fn with_auth(mut self, auth: authn::AuthState) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.auth = auth;
         }
@@ -118,61 +124,9 @@ impl AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let form_limit = || DefaultBodyLimit::max(16 * 1024);
-    // Every page and form behind a live session (and setup done).
-    let pages = Router::new()
-        .route("/", get(ui::overview_page))
-        .route("/hosts/{host}", get(ui::host_page))
-        .route("/d/{slug}", get(ui::dashboard_page))
-        .route("/explore", get(ui::explore_page))
-        .route("/agents", get(ui::agents_page))
-        .route(
-            "/agents/enroll-token",
-            post(ui_agents::new_enroll_token).layer(form_limit()),
-        )
-        .route(
-            "/agents/revoke-tokens",
-            post(ui_agents::revoke_enroll_tokens).layer(form_limit()),
-        )
-        .route(
-            "/agents/{name}/revoke",
-            post(ui_agents::revoke_agent).layer(form_limit()),
-        )
-        .route(
-            "/users",
-            get(users::users_page)
-                .post(users::create)
-                .layer(form_limit()),
-        )
-        .route(
-            "/users/{id}/{action}",
-            post(users::change).layer(form_limit()),
-        )
-        .route("/audit", get(users::audit_page))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            login::require_session,
-        ));
+/// The read APIs: a read-scoped API token or a session.
+fn read_api(state: AppState) -> Router<AppState> {
     Router::new()
-        .merge(pages)
-        .route(
-            "/login",
-            get(login::login_page)
-                .post(login::login_submit)
-                .layer(form_limit()),
-        )
-        .route("/logout", post(login::logout).layer(form_limit()))
-        .route(
-            "/setup",
-            get(login::setup_page)
-                .post(login::setup_submit)
-                .layer(form_limit()),
-        )
-        .route("/assets/{name}", get(ui::asset))
-        .route("/favicon.ico", get(ui::favicon))
-        .route(ENROLL_PATH, post(agents::enroll))
-        .route(HEARTBEAT_PATH, post(agents::heartbeat))
         .route("/api/v1/agents", get(read::agents))
         .route("/api/v1/series", get(read::series))
         .route("/api/v1/series/{id}/samples", get(read::samples))
@@ -209,9 +163,87 @@ pub fn router(state: AppState) -> Router {
             get(prom::runtimeinfo),
         )
         .route("/prometheus/api/v1/status/flags", get(prom::flags))
-        .route("/prometheus/api/v1/write", post(write::write))
         .route("/prometheus/federate", get(prom::federate))
-        .route("/metrics", get(ops::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(state, authn::read_api))
+}
+
+pub fn router(state: AppState) -> Router {
+    let form_limit = || DefaultBodyLimit::max(16 * 1024);
+    // Every page and form behind a live session (and setup done).
+    let pages = Router::new()
+        .route("/", get(ui::overview_page))
+        .route("/hosts/{host}", get(ui::host_page))
+        .route("/d/{slug}", get(ui::dashboard_page))
+        .route("/explore", get(ui::explore_page))
+        .route("/agents", get(ui::agents_page))
+        .route(
+            "/agents/enroll-token",
+            post(ui_agents::new_enroll_token).layer(form_limit()),
+        )
+        .route(
+            "/agents/revoke-tokens",
+            post(ui_agents::revoke_enroll_tokens).layer(form_limit()),
+        )
+        .route(
+            "/agents/{name}/revoke",
+            post(ui_agents::revoke_agent).layer(form_limit()),
+        )
+        .route(
+            "/users",
+            get(users::users_page)
+                .post(users::create)
+                .layer(form_limit()),
+        )
+        .route(
+            "/users/{id}/{action}",
+            post(users::change).layer(form_limit()),
+        )
+        .route("/audit", get(users::audit_page))
+        .route("/account", get(account::page))
+        .route(
+            "/account/password",
+            post(account::change_password).layer(form_limit()),
+        )
+        .route(
+            "/account/tokens",
+            post(account::create_token).layer(form_limit()),
+        )
+        .route(
+            "/account/tokens/{id}/revoke",
+            post(account::revoke_token).layer(form_limit()),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            login::require_session,
+        ));
+    Router::new()
+        .merge(pages)
+        .route(
+            "/login",
+            get(login::login_page)
+                .post(login::login_submit)
+                .layer(form_limit()),
+        )
+        .route("/logout", post(login::logout).layer(form_limit()))
+        .route(
+            "/setup",
+            get(login::setup_page)
+                .post(login::setup_submit)
+                .layer(form_limit()),
+        )
+        .route("/assets/{name}", get(ui::asset))
+        .route("/favicon.ico", get(ui::favicon))
+        .route(ENROLL_PATH, post(agents::enroll))
+        .route(HEARTBEAT_PATH, post(agents::heartbeat))
+        .merge(read_api(state.clone()))
+        .route("/prometheus/api/v1/write", post(write::write))
+        .route(
+            "/metrics",
+            get(ops::metrics).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                authn::metrics_gate,
+            )),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         // The heartbeat handler enforces its own, larger limit and answers

@@ -2,6 +2,7 @@
 //! local collector: decode → validate → stamp `host` → append (commit) →
 //! record the heartbeat → hand back pending tasks.
 
+pub mod cardinality;
 mod labels;
 
 pub use labels::LabelLimits;
@@ -25,6 +26,8 @@ pub struct Limits {
     pub max_future_ms: i64,
     pub max_tasks_per_heartbeat: usize,
     pub labels: LabelLimits,
+    /// Distinct active series one agent may write (see `cardinality`).
+    pub max_series_per_agent: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +39,7 @@ impl Default for Limits {
             max_future_ms: 10 * 60_000,
             max_tasks_per_heartbeat: 32,
             labels: LabelLimits::default(),
+            max_series_per_agent: 10_000,
         }
     }
 }
@@ -54,6 +58,9 @@ pub enum IngestError {
     },
     #[error("{0}")]
     TooLarge(String),
+    /// Over the agent's series cardinality limit.
+    #[error("{0}")]
+    TooManySeries(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -74,6 +81,7 @@ impl IngestError {
             IngestError::BadRequest { .. } => "malformed",
             IngestError::Forbidden { .. } => "forbidden_label",
             IngestError::TooLarge(_) => "too_large",
+            IngestError::TooManySeries(_) => "series_limit",
             IngestError::Unavailable(_) => "storage_unavailable",
             IngestError::Internal(_) => "internal",
         }
@@ -245,6 +253,7 @@ pub struct Ingest {
     pub telemetry: Arc<Telemetry>,
     pub retention_ms: i64,
     pub limits: Limits,
+    pub series_limiter: Arc<cardinality::SeriesLimiter>,
 }
 
 impl Ingest {
@@ -262,6 +271,17 @@ impl Ingest {
             self.retention_ms,
             &self.limits,
         )?;
+        if let Err(over) = self.series_limiter.admit(
+            agent.id,
+            &req.series,
+            self.limits.max_series_per_agent,
+            now_ms,
+        ) {
+            return Err(IngestError::TooManySeries(format!(
+                "agent {:?} has {} active series and this batch adds {}; the limit is {} (--max-series-per-agent)",
+                agent.name, over.active, over.new, over.limit
+            )));
+        }
         let outcome = self.store_series(&req.series, dropped, now_ms).await?;
         let inventory = req
             .inventory

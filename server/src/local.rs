@@ -44,7 +44,7 @@ impl Sink for LocalSink {
             .map_err(|e| match e {
                 IngestError::BadRequest { message, .. }
                 | IngestError::Forbidden { message, .. } => SendError::Rejected(message),
-                IngestError::TooLarge(m) => SendError::Rejected(m),
+                IngestError::TooLarge(m) | IngestError::TooManySeries(m) => SendError::Rejected(m),
                 IngestError::Unavailable(m) | IngestError::Internal(m) => retry(m),
             })
     }

@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::Parser;
 use dozor_server::app::{self, Server};
-use dozor_server::config::{self, AgentAction, Cli, Command, TokenAction};
+use dozor_server::config::{self, AgentAction, ApiTokenAction, Cli, Command, TokenAction};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -48,6 +48,25 @@ async fn main() -> anyhow::Result<()> {
                     println!("revoked agent {name:?}");
                 }
             }
+            Ok(())
+        }
+        Command::ApiToken {
+            action:
+                ApiTokenAction::Create {
+                    user,
+                    name,
+                    scope,
+                    expires,
+                },
+        } => {
+            let store = app::open_store(&cfg).await?;
+            let scope = dozor_server::storage::Scope::parse(&scope).context("bad scope")?;
+            let expires = match expires.as_str() {
+                "never" => None,
+                d => Some(dozor_common::parse_duration(d).context("bad --expires")?),
+            };
+            let token = app::mint_api_token(&store, &user, &name, scope, expires).await?;
+            println!("{token}");
             Ok(())
         }
     }

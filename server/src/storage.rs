@@ -8,6 +8,7 @@
 //! Invariant: only this module and its children import sqlx.
 
 pub mod accounts;
+pub mod api_tokens;
 mod cache;
 mod error;
 pub mod postgres;
@@ -16,6 +17,7 @@ pub mod sqlite;
 mod types;
 
 pub use accounts::Accounts;
+pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
 pub use error::StorageError;
 pub use types::*;
@@ -146,7 +148,9 @@ pub trait Maintenance: Send + Sync {
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome>;
 }
 
-pub trait Storage: SampleWriter + SampleReader + Catalog + Maintenance + Accounts {
+pub trait Storage:
+    SampleWriter + SampleReader + Catalog + Maintenance + Accounts + ApiTokens
+{
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;
     fn cache(&self) -> &SeriesCache;

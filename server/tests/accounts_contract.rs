@@ -5,7 +5,7 @@
 mod support;
 
 use dozor_server::auth::password;
-use dozor_server::storage::{AuditEntry, Role, Store};
+use dozor_server::storage::{AuditEntry, Role, Scope, Store};
 
 async fn users_and_setup(store: Store) {
     assert_eq!(store.user_count().await.unwrap(), 0);
@@ -118,7 +118,76 @@ async fn audit_log_keeps_order(store: Store) {
     assert_eq!(log[0].target.as_deref(), Some("<script>"));
 }
 
+async fn api_tokens_are_scoped_listed_and_revoked(store: Store) {
+    let h = password::hash("correct horse battery");
+    let alice = store
+        .create_user("alice", &h, Role::Editor, false, 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    let bob = store
+        .create_user("bob", &h, Role::Viewer, false, 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    let a1 = store
+        .create_api_token(alice, "grafana", "hash-a1", Scope::Read, 2000, None)
+        .await
+        .unwrap();
+    let a2 = store
+        .create_api_token(alice, "prom", "hash-a2", Scope::Admin, 2001, Some(5000))
+        .await
+        .unwrap();
+    store
+        .create_api_token(bob, "script", "hash-b1", Scope::Read, 2002, None)
+        .await
+        .unwrap();
+    let t = store.api_token("hash-a2").await.unwrap().unwrap();
+    assert_eq!(
+        (t.id, t.username.as_str(), t.scope, t.user_role),
+        (a2, "alice", Scope::Admin, Role::Editor)
+    );
+    // An editor's admin-scoped token acts as write; it expires at 5000.
+    assert_eq!(t.scope.cap(t.user_role), Scope::Write);
+    assert!(t.live(4999) && !t.live(5000));
+    assert!(store.api_token("nope").await.unwrap().is_none());
+    let mine: Vec<i64> = store
+        .list_api_tokens(Some(alice))
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(mine, [a2, a1], "newest first, only alice's");
+    assert_eq!(store.list_api_tokens(None).await.unwrap().len(), 3);
+    // Bob cannot revoke alice's token; an admin (no owner filter) can.
+    assert!(!store.revoke_api_token(a1, Some(bob), 3000).await.unwrap());
+    assert!(store.revoke_api_token(a1, None, 3000).await.unwrap());
+    assert!(!store.revoke_api_token(a1, None, 3001).await.unwrap());
+    assert!(!store
+        .api_token("hash-a1")
+        .await
+        .unwrap()
+        .unwrap()
+        .live(3002));
+    store.touch_api_token(a2, 4000).await.unwrap();
+    let t = store.api_token("hash-a2").await.unwrap().unwrap();
+    assert_eq!(t.last_used_ms, Some(4000));
+    // Disabling the owner kills the token too.
+    store
+        .update_user(alice, None, None, Some(true), 4100)
+        .await
+        .unwrap();
+    assert!(!store
+        .api_token("hash-a2")
+        .await
+        .unwrap()
+        .unwrap()
+        .live(4200));
+}
+
 contract!(
+    api_tokens_are_scoped_listed_and_revoked,
     users_and_setup,
     sessions_are_revoked_by_user_changes,
     audit_log_keeps_order

@@ -205,8 +205,9 @@ async fn sign_in_is_rate_limited_per_address() {
     let dir = tempfile::tempdir().unwrap();
     let server = support::spawn_server(&dir, None).await;
     let mut last = None;
-    for _ in 0..12 {
-        let r = login(&server.url(), "nobody", "whatever whatever").await;
+    // A different name each time, so the per-account limit stays out of it.
+    for i in 0..12 {
+        let r = login(&server.url(), &format!("nobody{i}"), "whatever whatever").await;
         if r.status() == 429 {
             last = Some(r);
             break;

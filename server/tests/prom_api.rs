@@ -14,7 +14,12 @@ fn t0() -> i64 {
     (now_ms() / 60_000) * 60 - 3600
 }
 
-async fn server_with_data() -> (dozor_server::Server, tempfile::TempDir, i64) {
+async fn server_with_data() -> (
+    dozor_server::Server,
+    tempfile::TempDir,
+    i64,
+    reqwest::Client,
+) {
     let dir = tempfile::tempdir().unwrap();
     let server = spawn_server(&dir, None).await;
     let t0 = t0();
@@ -43,23 +48,24 @@ async fn server_with_data() -> (dozor_server::Server, tempfile::TempDir, i64) {
         SeriesBatch::new("up", labels(&[("job", "api")]), points(0.0)),
     ];
     server.store.append(&batch, now_ms()).await.unwrap();
-    (server, dir, t0)
+    let c = support::api_client(&server).await;
+    (server, dir, t0, c)
 }
 
-async fn get(url: &str) -> (u16, Value) {
-    let r = reqwest::get(url).await.unwrap();
+async fn get(c: &reqwest::Client, url: &str) -> (u16, Value) {
+    let r = c.get(url).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap())
 }
 
 #[tokio::test]
 async fn instant_range_and_scalar_shapes() {
-    let (server, _dir, t0) = server_with_data().await;
+    let (server, _dir, t0, c) = server_with_data().await;
     let base = format!("{}/prometheus/api/v1", server.url());
-    let (s, v) = get(&format!(
-        "{base}/query?query=http_requests_total&time={}",
-        t0 + 300
-    ))
+    let (s, v) = get(
+        &c,
+        &format!("{base}/query?query=http_requests_total&time={}", t0 + 300),
+    )
     .await;
     assert_eq!(s, 200);
     assert_eq!(
@@ -69,29 +75,35 @@ async fn instant_range_and_scalar_shapes() {
             {"metric": {"__name__": "http_requests_total", "code": "500", "job": "api"}, "value": [t0 + 300, "5"]},
         ]}})
     );
-    let (_, v) = get(&format!(
-        "{base}/query?query=sum(rate(http_requests_total%5B5m%5D))&time={}.5",
-        t0 + 600
-    ))
+    let (_, v) = get(
+        &c,
+        &format!(
+            "{base}/query?query=sum(rate(http_requests_total%5B5m%5D))&time={}.5",
+            t0 + 600
+        ),
+    )
     .await;
     assert_eq!(
         v["data"]["result"][0]["value"][0],
         json!((t0 + 600) as f64 + 0.5)
     );
-    let (_, v) = get(&format!("{base}/query?query=2*3&time={}", t0 + 60)).await;
+    let (_, v) = get(&c, &format!("{base}/query?query=2*3&time={}", t0 + 60)).await;
     assert_eq!(
         v["data"],
         json!({"resultType": "scalar", "result": [t0 + 60, "6"]})
     );
-    let (_, v) = get(&format!("{base}/query?query=%22hi%22&time={}", t0 + 60)).await;
+    let (_, v) = get(&c, &format!("{base}/query?query=%22hi%22&time={}", t0 + 60)).await;
     assert_eq!(
         v["data"],
         json!({"resultType": "string", "result": [t0 + 60, "hi"]})
     );
-    let (s, v) = get(&format!(
-        "{base}/query_range?query=up&start={t0}&end={}&step=1m",
-        t0 + 120
-    ))
+    let (s, v) = get(
+        &c,
+        &format!(
+            "{base}/query_range?query=up&start={t0}&end={}&step=1m",
+            t0 + 120
+        ),
+    )
     .await;
     assert_eq!(s, 200);
     assert_eq!(
@@ -99,7 +111,7 @@ async fn instant_range_and_scalar_shapes() {
         json!({"resultType": "matrix", "result": [{"metric": {"__name__": "up", "job": "api"}, "values": [[t0, "0"], [t0 + 60, "0"], [t0 + 120, "0"]]}]})
     );
     // POST form, as Grafana sends it.
-    let r = reqwest::Client::new()
+    let r = c
         .post(format!("{base}/query"))
         .form(&[("query", "count(up)"), ("time", &(t0 + 60).to_string())])
         .send()
@@ -112,9 +124,9 @@ async fn instant_range_and_scalar_shapes() {
 
 #[tokio::test]
 async fn errors_carry_prometheus_error_types() {
-    let (server, _dir, t0) = server_with_data().await;
+    let (server, _dir, t0, c) = server_with_data().await;
     let base = format!("{}/prometheus/api/v1", server.url());
-    let (s, v) = get(&format!("{base}/query?query=sum(")).await;
+    let (s, v) = get(&c, &format!("{base}/query?query=sum(")).await;
     assert_eq!(
         (s, v["status"].as_str(), v["errorType"].as_str()),
         (400, Some("error"), Some("bad_data"))
@@ -124,36 +136,42 @@ async fn errors_carry_prometheus_error_types() {
         v["error"],
         "invalid parameter \"query\": 1:4: parse error: unclosed left parenthesis"
     );
-    let (s, v) = get(&format!("{base}/query")).await;
+    let (s, v) = get(&c, &format!("{base}/query")).await;
     assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")));
     assert!(v["error"].as_str().unwrap().contains("query"));
-    let (s, v) = get(&format!("{base}/query?query=up&time=yesterday")).await;
+    let (s, v) = get(&c, &format!("{base}/query?query=up&time=yesterday")).await;
     assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")));
-    let (s, v) = get(&format!(
-        "{base}/query_range?query=up&start=0&end=100000&step=1"
-    ))
+    let (s, v) = get(
+        &c,
+        &format!("{base}/query_range?query=up&start=0&end=100000&step=1"),
+    )
     .await;
     assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")));
     assert!(v["error"].as_str().unwrap().contains("11,000"), "{v}");
-    let (s, v) = get(&format!(
-        "{base}/query_range?query=up&start=0&end=60&step=0"
-    ))
+    let (s, v) = get(
+        &c,
+        &format!("{base}/query_range?query=up&start=0&end=60&step=0"),
+    )
     .await;
     assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")));
     // Many-to-many matching is an execution error (422).
-    let (s, v) = get(&format!(
-        "{base}/query?query=http_requests_total%2Bon(job)%20http_requests_total&time={}",
-        t0 + 60
-    ))
+    let (s, v) = get(
+        &c,
+        &format!(
+            "{base}/query?query=http_requests_total%2Bon(job)%20http_requests_total&time={}",
+            t0 + 60
+        ),
+    )
     .await;
     assert_eq!(
         (s, v["errorType"].as_str()),
         (422, Some("execution")),
         "{v}"
     );
-    let (s, v) = get(&format!(
-        "{base}/query_range?query=up%5B5m%5D&start=0&end=60&step=60"
-    ))
+    let (s, v) = get(
+        &c,
+        &format!("{base}/query_range?query=up%5B5m%5D&start=0&end=60&step=60"),
+    )
     .await;
     assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")), "{v}");
     server.shutdown().await;
@@ -161,29 +179,31 @@ async fn errors_carry_prometheus_error_types() {
 
 #[tokio::test]
 async fn series_labels_values_and_grafana_probes() {
-    let (server, _dir, _t0) = server_with_data().await;
+    let (server, _dir, _t0, c) = server_with_data().await;
     let base = format!("{}/prometheus/api/v1", server.url());
-    let (s, v) = get(&format!(
-        "{base}/series?match%5B%5D=http_requests_total%7Bcode%3D~%225..%22%7D"
-    ))
+    let (s, v) = get(
+        &c,
+        &format!("{base}/series?match%5B%5D=http_requests_total%7Bcode%3D~%225..%22%7D"),
+    )
     .await;
     assert_eq!(s, 200);
     assert_eq!(
         v["data"],
         json!([{"__name__": "http_requests_total", "code": "500", "job": "api"}])
     );
-    let (s, v) = get(&format!("{base}/series")).await;
+    let (s, v) = get(&c, &format!("{base}/series")).await;
     assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")));
-    let (_, v) = get(&format!("{base}/labels")).await;
+    let (_, v) = get(&c, &format!("{base}/labels")).await;
     assert_eq!(v["data"], json!(["__name__", "code", "job"]));
-    let (_, v) = get(&format!("{base}/label/__name__/values")).await;
+    let (_, v) = get(&c, &format!("{base}/label/__name__/values")).await;
     assert_eq!(v["data"], json!(["http_requests_total", "up"]));
-    let (_, v) = get(&format!(
-        "{base}/label/code/values?match%5B%5D=http_requests_total"
-    ))
+    let (_, v) = get(
+        &c,
+        &format!("{base}/label/code/values?match%5B%5D=http_requests_total"),
+    )
     .await;
     assert_eq!(v["data"], json!(["200", "500"]));
-    let (_, v) = get(&format!("{base}/status/buildinfo")).await;
+    let (_, v) = get(&c, &format!("{base}/status/buildinfo")).await;
     assert_eq!(v["status"], "success");
     assert!(v["data"]["version"].as_str().unwrap().starts_with('3'));
     for path in [
@@ -194,11 +214,11 @@ async fn series_labels_values_and_grafana_probes() {
         "status/flags",
         "query_exemplars?query=up",
     ] {
-        let (s, v) = get(&format!("{base}/{path}")).await;
+        let (s, v) = get(&c, &format!("{base}/{path}")).await;
         assert_eq!((s, v["status"].as_str()), (200, Some("success")), "{path}");
     }
     // Grafana's "Save & test".
-    let (_, v) = get(&format!("{base}/query?query=1%2B1&time=1")).await;
+    let (_, v) = get(&c, &format!("{base}/query?query=1%2B1&time=1")).await;
     assert_eq!(v["data"]["result"], json!([1, "2"]));
     server.shutdown().await;
 }

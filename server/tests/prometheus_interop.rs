@@ -26,9 +26,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn query(base: &str, q: &str, t: f64) -> Value {
+async fn query(c: &reqwest::Client, base: &str, q: &str, t: f64) -> Value {
     let url = format!("{base}/api/v1/query");
-    let r = reqwest::Client::new()
+    let r = c
         .get(url)
         .query(&[("query", q), ("time", &format!("{t:.3}"))])
         .send()
@@ -116,12 +116,15 @@ remote_write:
     );
     let dozor = format!("{}/prometheus", server.url());
     let prom = format!("http://127.0.0.1:{prom_port}");
+    let c = api_client(&server).await;
     // Wait until dozor has received 20 s of scrapes through remote_write,
     // so every window below holds several samples.
     eventually(90, || {
         let dozor = dozor.clone();
+        let c = c.clone();
         async move {
             let v = query(
+                &c,
                 &dozor,
                 "count_over_time(up{job=\"dozor\"}[1m])",
                 now_ms() as f64 / 1000.0,
@@ -161,8 +164,8 @@ remote_write:
         ),
     ];
     for (q, known) in queries {
-        let a = normalized(&query(&dozor, q, t).await);
-        let b = normalized(&query(&prom, q, t).await);
+        let a = normalized(&query(&c, &dozor, q, t).await);
+        let b = normalized(&query(&c, &prom, q, t).await);
         assert_eq!(b["status"], "success", "prometheus: {q}: {b}");
         assert!(
             !b["data"]["result"].as_array().is_some_and(|r| r.is_empty()),
@@ -174,7 +177,9 @@ remote_write:
         }
     }
     // Federation serves what was written.
-    let fed = reqwest::get(format!("{}/prometheus/federate?match[]=up", server.url()))
+    let fed = c
+        .get(format!("{}/prometheus/federate?match[]=up", server.url()))
+        .send()
         .await
         .unwrap()
         .text()
@@ -236,6 +241,30 @@ async fn remote_write_requires_the_token() {
         "re-sent: accepted, stored once"
     );
     assert_eq!(post(Some(token.clone()), b"garbage".to_vec()).await, 400);
+    // API tokens: write scope may remote_write (bearer or basic-auth
+    // password, as Prometheus's basic_auth sends it); read scope may not.
+    use dozor_server::storage::Scope;
+    let write = api_token(&server, Scope::Write).await;
+    assert_eq!(post(Some(write.clone()), body.clone()).await, 204);
+    let basic = reqwest::Client::new()
+        .post(&url)
+        .header("content-encoding", "snappy")
+        .basic_auth("prometheus", Some(&write))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 204);
+    let read = api_token(&server, Scope::Read).await;
+    assert_eq!(post(Some(read), body.clone()).await, 403);
+    // The bootstrap write token cannot read.
+    let q = reqwest::Client::new()
+        .get(format!("{}/prometheus/api/v1/query?query=up", server.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(q.status(), 401);
     let found = server
         .store
         .find_series(Some("rw_test"), &Default::default(), 10)

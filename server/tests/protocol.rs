@@ -37,7 +37,7 @@ async fn enrol_then_heartbeat_is_stored_once_and_readable() {
         (200, Some(0))
     );
 
-    let http = reqwest::Client::new();
+    let http = api_client(&server).await;
     let series: serde_json::Value = http
         .get(format!(
             "{base}/api/v1/series?metric=node_load1&label=host=web-1"

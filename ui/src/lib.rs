@@ -12,5 +12,7 @@ pub mod source;
 pub mod state;
 
 pub use components::shell::{document, Ctx};
+/// Page bodies, so the server can hold one without depending on leptos.
+pub use leptos::prelude::AnyView;
 pub use source::{AgentInfo, DataSource, InstantData, QueryFailed, SeriesData};
 pub use state::ViewState;

@@ -80,6 +80,15 @@ impl Keys {
         Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length")
     }
 
+    /// A MAC of `msg` under the server secret (hex), for values the server
+    /// hands out and must recognise later, such as device cookies.
+    pub fn tag(&self, msg: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(b"tag:");
+        mac.update(msg.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     pub fn sign(&self, claims: &Claims) -> String {
         let body = serde_json::to_vec(claims).expect("claims serialise");
         let signing = format!("{}.{}", B64.encode(HEADER), B64.encode(body));

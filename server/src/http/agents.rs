@@ -199,6 +199,7 @@ pub(super) fn ingest_error(e: IngestError) -> Response {
         }
         IngestError::Forbidden { message, field } => error(StatusCode::FORBIDDEN, message, field),
         IngestError::TooLarge(m) => error(StatusCode::PAYLOAD_TOO_LARGE, m, None),
+        IngestError::TooManySeries(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m, None),
         IngestError::Unavailable(m) => {
             tracing::warn!(error = %m, "storage unavailable during ingest");
             super::retry_later(

@@ -1,76 +1,24 @@
-//! Users in the browser: first-admin setup through a one-time URL, sign
-//! in and out, and the session check in front of every page.
-//!
-//! A session is a signed token (see `auth::session`) in a HttpOnly,
-//! SameSite=Strict cookie naming a session row; each request checks the
-//! row (not revoked, not idle past the limit, before its absolute expiry)
-//! and the user (not disabled), so revocation is immediate.
+//! Users in the browser: first-admin setup through a one-time URL, and
+//! sign in and out. The session check itself is in `authn`.
 
 use super::ui::{cookie, csrf_ok, secure};
-use super::AppState;
-use crate::auth::{self, password, session::Claims, session::Keys};
-use crate::storage::{AuditEntry, Role};
-use axum::extract::{ConnectInfo, Request, State};
+use super::{throttle, AppState};
+use crate::auth::{self, password, session::Claims};
+use crate::storage::Role;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use subtle::ConstantTimeEq;
 
-pub const SESSION_COOKIE: &str = "dozor_session";
-/// The name over HTTPS: `__Host-` makes browsers insist on Secure, Path=/
-/// and no Domain. Plain HTTP (the localhost default) cannot use it.
-pub const SECURE_SESSION_COOKIE: &str = "__Host-dozor_session";
-
-/// Served over TLS: a reverse proxy says so with X-Forwarded-Proto.
-pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
-pub struct AuthState {
-    pub keys: Keys,
-    /// The one-time setup token while no user exists.
-    pub setup_token: Mutex<Option<String>>,
-    /// Set once any user exists (never unset: users are disabled, not
-    /// deleted), so pages stop asking storage.
-    pub has_users: AtomicBool,
-    pub idle_ms: i64,
-    pub absolute_ms: i64,
-    login_per_ip: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-impl AuthState {
-    pub fn new(keys: Keys, setup_token: Option<String>) -> Self {
-        let per_minute = NonZeroU32::new(10).expect("nonzero");
-        Self {
-            keys,
-            has_users: AtomicBool::new(setup_token.is_none()),
-            setup_token: Mutex::new(setup_token),
-            idle_ms: 8 * 3_600_000,
-            absolute_ms: 7 * 86_400_000,
-            login_per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
-        }
-    }
-}
-
-/// The signed-in user, put in request extensions by [`require_session`].
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    pub sid_hash: String,
-}
+pub use super::authn::{
+    audit, current_user, is_https, require_session, AuthState, CurrentUser, SECURE_SESSION_COOKIE,
+    SESSION_COOKIE,
+};
 
 fn redirect(to: &str) -> Response {
     secure((StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response())
@@ -88,69 +36,6 @@ fn html(status: StatusCode, body: String) -> Response {
         )
             .into_response(),
     )
-}
-
-pub async fn current_user(s: &AppState, headers: &HeaderMap) -> Option<CurrentUser> {
-    let token =
-        cookie(headers, SECURE_SESSION_COOKIE).or_else(|| cookie(headers, SESSION_COOKIE))?;
-    let now = super::now_ms();
-    let claims = s.0.auth.keys.verify(token, now / 1000).ok()?;
-    let sid_hash = auth::hash_secret(&claims.sid);
-    let sess = s.0.store.session(&sid_hash).await.ok()??;
-    let live = sess.revoked_ms.is_none()
-        && now < sess.expires_ms
-        && now - sess.last_seen_ms < s.0.auth.idle_ms
-        && sess.user_id == claims.sub;
-    if !live {
-        return None;
-    }
-    let user = s.0.store.user_by_id(claims.sub).await.ok()??;
-    if user.disabled {
-        return None;
-    }
-    // Idle time is tracked per minute, not per request.
-    if now - sess.last_seen_ms > 60_000 {
-        let _ = s.0.store.touch_session(&sid_hash, now).await;
-    }
-    Some(CurrentUser {
-        id: user.id,
-        name: user.username,
-        role: user.role,
-        sid_hash,
-    })
-}
-
-/// In front of every page: setup first, then a live session.
-pub async fn require_session(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    if !s.0.auth.has_users.load(Ordering::Relaxed) {
-        match s.0.store.user_count().await {
-            Ok(0) => {
-                return html(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    dozor_ui::pages::auth::setup_pending(),
-                )
-            }
-            Ok(_) => s.0.auth.has_users.store(true, Ordering::Relaxed),
-            Err(e) => return super::storage_error(e),
-        }
-    }
-    match current_user(&s, req.headers()).await {
-        Some(u) => {
-            req.extensions_mut().insert(u);
-            next.run(req).await
-        }
-        None => {
-            let next_url = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            let q = form_urlencoded::Serializer::new(String::new())
-                .append_pair("next", next_url)
-                .finish();
-            redirect(&format!("/login?{q}"))
-        }
-    }
 }
 
 /// Only local paths, so `next` cannot send a user elsewhere.
@@ -172,30 +57,14 @@ fn session_cookie(value: &str, max_age_s: i64, https: bool) -> HeaderValue {
     HeaderValue::from_str(&c).expect("token characters are cookie-safe")
 }
 
-/// Records an audit entry; a failure is logged, never fatal to the action.
-pub(crate) async fn audit(
-    s: &AppState,
-    actor: &str,
-    action: &str,
-    target: Option<&str>,
-    ip: Option<IpAddr>,
-) {
-    let e = AuditEntry {
-        ts_ms: super::now_ms(),
-        actor: actor.to_string(),
-        action: action.to_string(),
-        target: target.map(str::to_string),
-        detail: None,
-        ip: ip.map(|i| i.to_string()),
-    };
-    if let Err(err) = s.0.store.audit(&e).await {
-        tracing::error!(error = %err, action, "audit write failed");
-    }
-}
-
 /// Starts a session for `user_id` and sends the browser to `next`.
-async fn start_session(s: &AppState, headers: &HeaderMap, user_id: i64, next: &str) -> Response {
-    let now = super::now_ms();
+pub(super) async fn start_session(
+    s: &AppState,
+    headers: &HeaderMap,
+    user_id: i64,
+    next: &str,
+) -> Response {
+    let now = s.0.auth.now_ms();
     let sid = auth::generate("ses_");
     let expires = now + s.0.auth.absolute_ms;
     if let Err(e) =
@@ -273,6 +142,15 @@ pub async fn login_submit(
     let username = form.get("username").map(String::as_str).unwrap_or("");
     let pw = form.get("password").map(String::as_str).unwrap_or("");
     let next = safe_next(form.get("next"));
+    let now = s.0.auth.now_ms();
+    let key = throttle::account_key(username);
+    if let Some(wait_ms) = throttle::throttled(&s.0.auth, &headers, &key, now) {
+        return super::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed sign-ins for this account; wait a minute",
+            std::time::Duration::from_millis(wait_ms as u64),
+        );
+    }
     let user = match s.0.store.user_by_name(username).await {
         Ok(u) => u,
         Err(e) => return super::storage_error(e),
@@ -286,6 +164,7 @@ pub async fn login_submit(
         }
     };
     let Some(user) = user.filter(|_| ok) else {
+        throttle::record_failure(&s.0.auth, &key, now);
         audit(&s, username, "login.failure", None, Some(peer.ip())).await;
         return with_csrf(
             &headers,
@@ -297,14 +176,19 @@ pub async fn login_submit(
         let fresh = password::hash(pw);
         if let Err(e) =
             s.0.store
-                .update_user(user.id, Some(&fresh), None, None, super::now_ms())
+                .update_user(user.id, Some(&fresh), None, None, now)
                 .await
         {
             tracing::warn!(error = %e, "could not upgrade a password hash");
         }
     }
     audit(&s, &user.username, "login.success", None, Some(peer.ip())).await;
-    start_session(&s, &headers, user.id, &next).await
+    let mut resp = start_session(&s, &headers, user.id, &next).await;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        throttle::device_cookie(&s.0.auth, &headers, &key, is_https(&headers)),
+    );
+    resp
 }
 
 pub async fn logout(
@@ -316,7 +200,10 @@ pub async fn logout(
         return super::ui::forbidden();
     }
     if let Some(u) = current_user(&s, &headers).await {
-        let _ = s.0.store.revoke_session(&u.sid_hash, super::now_ms()).await;
+        let _ =
+            s.0.store
+                .revoke_session(&u.sid_hash, s.0.auth.now_ms())
+                .await;
         audit(&s, &u.name, "logout", None, None).await;
     }
     let mut resp = redirect("/login");
@@ -391,7 +278,7 @@ pub async fn setup_submit(
                 &password::hash(pw),
                 Role::Admin,
                 true,
-                super::now_ms(),
+                s.0.auth.now_ms(),
             )
             .await;
     match created {

@@ -176,7 +176,11 @@ pub(crate) enum Page {
     /// Admin pages, with a notice from the last action.
     Users(Option<String>),
     Audit,
+    /// A page whose handler gathered its data: title, nav key, body.
+    Custom(String, &'static str, BodyFn),
 }
+
+pub(crate) type BodyFn = Box<dyn FnOnce(&Ctx) -> dozor_ui::AnyView + Send>;
 
 pub(crate) async fn render(
     state: AppState,
@@ -220,6 +224,7 @@ pub(crate) async fn render(
             "agents".into(),
             agents::body(&ctx, &src, o).await,
         ),
+        Page::Custom(title, active, f) => (title, active.to_string(), f(&ctx)),
         Page::Users(_) | Page::Audit if user.role < crate::storage::Role::Admin => {
             return super::ui_agents::admin_only();
         }

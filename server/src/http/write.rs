@@ -1,11 +1,14 @@
-//! `POST /prometheus/api/v1/write`: the remote_write receiver. Only a
-//! bearer token whose SHA-256 matches the configured write token may use it.
+//! `POST /prometheus/api/v1/write`: the remote_write receiver. It takes a
+//! write-scoped API token, or the bootstrap write token from
+//! DATA_DIR/remote-write-token (write only: it cannot read), as a bearer
+//! token or as the basic-auth password.
 
 use super::{agents::ingest_error, error, AppState};
+use crate::storage::Scope;
 use crate::{auth, remote_write};
 use axum::body::{to_bytes, Body};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tracing::instrument;
 
@@ -21,21 +24,16 @@ fn same(a: &str, b: &str) -> bool {
 #[instrument(skip_all)]
 pub async fn write(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let s = &state.0;
-    let Some(expected) = s.remote_write_hash.as_deref() else {
-        return error(StatusCode::NOT_FOUND, "remote_write is disabled", None);
-    };
-    let given = auth::bearer(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    );
-    if !given.is_some_and(|t| same(&auth::hash_secret(t), expected)) {
-        s.telemetry.batch_error("bad_key");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "remote_write needs 'Authorization: Bearer <write token>'",
-            None,
-        );
+    let bootstrap = super::authn::presented_secret(&headers).is_some_and(|t| {
+        s.remote_write_hash
+            .as_deref()
+            .is_some_and(|expected| same(&auth::hash_secret(&t), expected))
+    });
+    if !bootstrap {
+        if let Err(refused) = super::authn::require(&state, &headers, Scope::Write).await {
+            s.telemetry.batch_error("bad_key");
+            return refused;
+        }
     }
     let limits = s.ingest.limits.clone();
     let bytes = match to_bytes(body, limits.max_body_bytes).await {

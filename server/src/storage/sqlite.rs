@@ -383,3 +383,9 @@ crate::storage::accounts::accounts_impl!(
     reader,
     crate::storage::accounts::same
 );
+crate::storage::api_tokens::api_tokens_impl!(
+    SqliteStore,
+    writer,
+    reader,
+    crate::storage::accounts::same
+);

@@ -301,3 +301,38 @@ pub async fn web_session(server: &Server) -> String {
     let session = resp.headers()["set-cookie"].to_str().unwrap();
     format!("{csrf}; {}", session.split(';').next().unwrap())
 }
+
+/// A fresh API token of `scope`, owned by an admin named `api` created
+/// directly in storage (with an unusable password hash).
+pub async fn api_token(server: &Server, scope: dozor_server::storage::Scope) -> String {
+    let store = &server.store;
+    if store.user_by_name("api").await.unwrap().is_none() {
+        store
+            .create_user(
+                "api",
+                "!unusable",
+                dozor_server::storage::Role::Admin,
+                false,
+                now_ms(),
+            )
+            .await
+            .unwrap();
+    }
+    dozor_server::app::mint_api_token(store, "api", "tests", scope, None)
+        .await
+        .unwrap()
+}
+
+/// A client that sends a read-scoped API token on every request.
+pub async fn api_client(server: &Server) -> reqwest::Client {
+    let token = api_token(server, dozor_server::storage::Scope::Read).await;
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
+}

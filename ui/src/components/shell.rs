@@ -38,6 +38,9 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
         nav.push(("users", "Users".to_string(), "/users".to_string()));
         nav.push(("audit", "Audit".to_string(), "/audit".to_string()));
     }
+    if ctx.user.is_some() {
+        nav.push(("account", "Account".to_string(), "/account".to_string()));
+    }
     let nav = nav
         .into_iter()
         .map(|(key, label, href)| {

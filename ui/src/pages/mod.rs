@@ -1,6 +1,7 @@
 //! One module per page. Each `body` gathers its data through
 //! [`crate::DataSource`] and returns the page content for the shell.
 
+pub mod account;
 pub mod agents;
 pub mod auth;
 pub mod dashboard;

@@ -1,0 +1,269 @@
+//! Every route × every role → the expected status, in one table. The
+//! forms carry a valid CSRF token, so the role (or the lack of a session)
+//! is what decides. A mismatch prints the whole table of differences.
+
+mod support;
+
+use dozor_server::storage::Role;
+use support::web::{client, form_page, login, pair, set_cookie};
+use support::*;
+
+#[derive(Clone, Copy)]
+enum M {
+    Get,
+    Post,
+}
+
+/// Expected statuses for [anonymous, viewer, editor, admin].
+type Want = [u16; 4];
+
+/// Method, path, form fields (besides the CSRF token), expected statuses.
+type Route<'a> = (M, String, Vec<(&'a str, &'a str)>, Want);
+
+const PAGE: Want = [303, 200, 200, 200];
+const ADMIN_PAGE: Want = [303, 403, 403, 200];
+const READ_API: Want = [401, 200, 200, 200];
+const PUBLIC: Want = [200, 200, 200, 200];
+
+#[tokio::test]
+async fn every_route_for_every_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, None).await;
+    let base = server.url();
+    let admin_cookie = web_session(&server).await;
+    let hash = dozor_server::auth::password::hash(ADMIN_PASSWORD);
+    let mut ids = Vec::new();
+    for (name, role) in [
+        ("vic", Role::Viewer),
+        ("ed", Role::Editor),
+        ("target", Role::Viewer),
+    ] {
+        ids.push(
+            server
+                .store
+                .create_user(name, &hash, role, false, now_ms())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let target = ids[2];
+    let (_, csrf, token) = form_page(&base, "/login").await;
+    let mut cookies = vec![csrf.clone()];
+    for name in ["vic", "ed"] {
+        let r = login(&base, name, ADMIN_PASSWORD).await;
+        let session = pair(&set_cookie(&r, "dozor_session").unwrap());
+        cookies.push(format!("{csrf}; {session}"));
+    }
+    let admin_session = admin_cookie.split("; ").nth(1).unwrap().to_string();
+    cookies.push(format!("{csrf}; {admin_session}"));
+
+    let t = now_ms() / 1000;
+    let range = format!("start={}&end={t}&step=60", t - 600);
+    let u = |p: &str| p.replace("{target}", &target.to_string());
+    let routes: Vec<Route> = vec![
+        (M::Get, "/".into(), vec![], PAGE),
+        (M::Get, "/hosts/web-1".into(), vec![], PAGE),
+        (M::Get, "/d/dozor".into(), vec![], PAGE),
+        (M::Get, "/explore?q=up".into(), vec![], PAGE),
+        (M::Get, "/agents".into(), vec![], PAGE),
+        (M::Get, "/account".into(), vec![], PAGE),
+        (M::Get, "/users".into(), vec![], ADMIN_PAGE),
+        (M::Get, "/audit".into(), vec![], ADMIN_PAGE),
+        (
+            M::Post,
+            "/agents/enroll-token".into(),
+            vec![("hours", "1")],
+            ADMIN_PAGE,
+        ),
+        (M::Post, "/agents/revoke-tokens".into(), vec![], ADMIN_PAGE),
+        (M::Post, "/agents/nobody/revoke".into(), vec![], ADMIN_PAGE),
+        (
+            M::Post,
+            "/users".into(),
+            vec![
+                ("username", "newbie"),
+                ("password", "a long enough passphrase"),
+                ("role", "viewer"),
+            ],
+            ADMIN_PAGE,
+        ),
+        (
+            M::Post,
+            u("/users/{target}/role"),
+            vec![("role", "editor")],
+            ADMIN_PAGE,
+        ),
+        (
+            M::Post,
+            u("/users/{target}/password"),
+            vec![("password", "another long passphrase")],
+            ADMIN_PAGE,
+        ),
+        (M::Post, u("/users/{target}/disable"), vec![], ADMIN_PAGE),
+        (M::Post, u("/users/{target}/enable"), vec![], ADMIN_PAGE),
+        (
+            M::Post,
+            "/account/tokens".into(),
+            vec![("name", "matrix"), ("scope", "read"), ("expires_days", "1")],
+            PAGE,
+        ),
+        (
+            M::Post,
+            "/account/tokens/999999/revoke".into(),
+            vec![],
+            PAGE,
+        ),
+        (
+            M::Post,
+            "/account/password".into(),
+            vec![
+                ("current", "not the password"),
+                ("password", "whatever it is now"),
+            ],
+            PAGE,
+        ),
+        (
+            M::Get,
+            "/prometheus/api/v1/query?query=up".into(),
+            vec![],
+            READ_API,
+        ),
+        (
+            M::Post,
+            "/prometheus/api/v1/query".into(),
+            vec![("query", "1")],
+            READ_API,
+        ),
+        (
+            M::Get,
+            format!("/prometheus/api/v1/query_range?query=up&{range}"),
+            vec![],
+            READ_API,
+        ),
+        (
+            M::Get,
+            "/prometheus/api/v1/series?match[]=up".into(),
+            vec![],
+            READ_API,
+        ),
+        (M::Get, "/prometheus/api/v1/labels".into(), vec![], READ_API),
+        (
+            M::Get,
+            "/prometheus/api/v1/label/job/values".into(),
+            vec![],
+            READ_API,
+        ),
+        (
+            M::Get,
+            "/prometheus/api/v1/metadata".into(),
+            vec![],
+            READ_API,
+        ),
+        (
+            M::Get,
+            "/prometheus/api/v1/query_exemplars".into(),
+            vec![],
+            READ_API,
+        ),
+        (M::Get, "/prometheus/api/v1/rules".into(), vec![], READ_API),
+        (M::Get, "/prometheus/api/v1/alerts".into(), vec![], READ_API),
+        (
+            M::Get,
+            "/prometheus/api/v1/status/buildinfo".into(),
+            vec![],
+            READ_API,
+        ),
+        (
+            M::Get,
+            "/prometheus/api/v1/status/runtimeinfo".into(),
+            vec![],
+            READ_API,
+        ),
+        (
+            M::Get,
+            "/prometheus/api/v1/status/flags".into(),
+            vec![],
+            READ_API,
+        ),
+        (
+            M::Get,
+            "/prometheus/federate?match[]=up".into(),
+            vec![],
+            READ_API,
+        ),
+        (M::Get, "/api/v1/agents".into(), vec![], READ_API),
+        (M::Get, "/api/v1/series".into(), vec![], READ_API),
+        (
+            M::Get,
+            "/api/v1/series/999999/samples".into(),
+            vec![],
+            [401, 404, 404, 404],
+        ),
+        // A session's scope follows the role: editors and admins may write
+        // (the empty body then fails decoding), viewers may not.
+        (
+            M::Post,
+            "/prometheus/api/v1/write".into(),
+            vec![],
+            [401, 403, 400, 400],
+        ),
+        // Agents authenticate with their own keys, never a session.
+        (
+            M::Post,
+            "/api/v1/agents/heartbeat".into(),
+            vec![],
+            [401, 401, 401, 401],
+        ),
+        (
+            M::Post,
+            "/api/v1/agents/enroll".into(),
+            vec![],
+            [400, 400, 400, 400],
+        ),
+        (M::Get, "/metrics".into(), vec![], PUBLIC),
+        (M::Get, "/healthz".into(), vec![], PUBLIC),
+        (M::Get, "/readyz".into(), vec![], PUBLIC),
+        (M::Get, "/login".into(), vec![], PUBLIC),
+        (
+            M::Get,
+            "/setup?token=guess".into(),
+            vec![],
+            [403, 403, 403, 403],
+        ),
+        (M::Post, "/logout".into(), vec![], [303, 303, 303, 303]),
+    ];
+    let who = ["anonymous", "viewer", "editor", "admin"];
+    let mut wrong = Vec::new();
+    for (method, path, fields, want) in &routes {
+        for (i, cookie) in cookies.iter().enumerate() {
+            let url = format!("{base}{path}");
+            let req = match method {
+                M::Get => client().get(url),
+                M::Post => {
+                    let mut form = vec![("csrf", token.as_str())];
+                    form.extend(fields.iter().copied());
+                    client().post(url).form(&form)
+                }
+            };
+            let got = req
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            if got != want[i] {
+                wrong.push(format!("{path} as {}: got {got}, want {}", who[i], want[i]));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cells differ:\n{}",
+        wrong.len(),
+        routes.len() * 4,
+        wrong.join("\n")
+    );
+    server.shutdown().await;
+}
