@@ -5,6 +5,7 @@
 mod account;
 mod agents;
 pub mod authn;
+mod invites;
 pub mod login;
 mod ops;
 pub mod prom;
@@ -198,6 +199,11 @@ pub fn router(state: AppState) -> Router {
             "/users/{id}/{action}",
             post(users::change).layer(form_limit()),
         )
+        .route("/users/invite", post(invites::create).layer(form_limit()))
+        .route(
+            "/users/invites/{id}/revoke",
+            post(invites::revoke).layer(form_limit()),
+        )
         .route("/audit", get(users::audit_page))
         .route("/account", get(account::page))
         .route(
@@ -230,6 +236,10 @@ pub fn router(state: AppState) -> Router {
             get(login::setup_page)
                 .post(login::setup_submit)
                 .layer(form_limit()),
+        )
+        .route(
+            "/invite",
+            get(invites::page).post(invites::accept).layer(form_limit()),
         )
         .route("/assets/{name}", get(ui::asset))
         .route("/favicon.ico", get(ui::favicon))

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod api_tokens;
 mod cache;
 mod error;
+pub mod invites;
 pub mod postgres;
 pub mod rollup;
 pub mod sqlite;
@@ -20,6 +21,7 @@ pub use accounts::Accounts;
 pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
 pub use error::StorageError;
+pub use invites::{Accepted, InviteRecord, Invites};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -149,7 +151,7 @@ pub trait Maintenance: Send + Sync {
 }
 
 pub trait Storage:
-    SampleWriter + SampleReader + Catalog + Maintenance + Accounts + ApiTokens
+    SampleWriter + SampleReader + Catalog + Maintenance + Accounts + ApiTokens + Invites
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;

@@ -101,6 +101,24 @@ async fn every_route_for_every_role() {
             ADMIN_PAGE,
         ),
         (M::Post, u("/users/{target}/disable"), vec![], ADMIN_PAGE),
+        (
+            M::Post,
+            "/users/invite".into(),
+            vec![("role", "viewer"), ("hours", "1")],
+            ADMIN_PAGE,
+        ),
+        (
+            M::Post,
+            "/users/invites/999999/revoke".into(),
+            vec![],
+            ADMIN_PAGE,
+        ),
+        (
+            M::Get,
+            "/invite?token=guess".into(),
+            vec![],
+            [403, 403, 403, 403],
+        ),
         (M::Post, u("/users/{target}/enable"), vec![], ADMIN_PAGE),
         (
             M::Post,

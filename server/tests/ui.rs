@@ -63,6 +63,7 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/agents",
         "/users",
         "/audit",
+        "/account",
         "/d/host?var-host=web-1",
         "/d/missing",
     ] {

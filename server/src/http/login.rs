@@ -24,7 +24,7 @@ fn redirect(to: &str) -> Response {
     secure((StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response())
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     secure(
         (
             status,
@@ -93,7 +93,7 @@ fn csrf_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A page that needs a CSRF token: reuse the cookie's or set a fresh one.
-fn with_csrf(
+pub(super) fn with_csrf(
     headers: &HeaderMap,
     render: impl FnOnce(&str) -> String,
     status: StatusCode,
@@ -258,12 +258,7 @@ pub async fn setup_submit(
     }
     let username = form.get("username").map(|u| u.trim()).unwrap_or("");
     let pw = form.get("password").map(String::as_str).unwrap_or("");
-    let problem =
-        if username.is_empty() || username.len() > 64 || username.chars().any(char::is_control) {
-            Some("Usernames are 1–64 printable characters.".to_string())
-        } else {
-            password::check_policy(pw).err().map(|e| format!("{e}."))
-        };
+    let problem = new_account_problem(username, pw);
     if let Some(p) = problem {
         return with_csrf(
             &headers,
@@ -294,5 +289,14 @@ pub async fn setup_submit(
             dozor_ui::pages::auth::setup_pending(),
         ),
         Err(e) => super::storage_error(e),
+    }
+}
+
+/// What is wrong with a new account's name or password, if anything.
+pub(super) fn new_account_problem(username: &str, pw: &str) -> Option<String> {
+    if username.is_empty() || username.len() > 64 || username.chars().any(char::is_control) {
+        Some("Usernames are 1–64 printable characters.".to_string())
+    } else {
+        password::check_policy(pw).err().map(|e| format!("{e}."))
     }
 }

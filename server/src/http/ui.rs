@@ -57,7 +57,7 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 /// Scheme and host the browser used (for the copyable agent commands).
-fn base_url(headers: &HeaderMap) -> String {
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -173,9 +173,6 @@ pub(crate) enum Page {
     Dashboard(String),
     Explore,
     Agents(agents::Outcome),
-    /// Admin pages, with a notice from the last action.
-    Users(Option<String>),
-    Audit,
     /// A page whose handler gathered its data: title, nav key, body.
     Custom(String, &'static str, BodyFn),
 }
@@ -225,48 +222,6 @@ pub(crate) async fn render(
             agents::body(&ctx, &src, o).await,
         ),
         Page::Custom(title, active, f) => (title, active.to_string(), f(&ctx)),
-        Page::Users(_) | Page::Audit if user.role < crate::storage::Role::Admin => {
-            return super::ui_agents::admin_only();
-        }
-        Page::Users(notice) => {
-            let users = match state.0.store.list_users().await {
-                Ok(u) => u,
-                Err(e) => return super::storage_error(e),
-            };
-            let rows = users
-                .into_iter()
-                .map(|u| dozor_ui::pages::users::UserRow {
-                    id: u.id,
-                    name: u.username,
-                    role: u.role.as_str().into(),
-                    disabled: u.disabled,
-                    created_ms: u.created_ms,
-                })
-                .collect();
-            let body = dozor_ui::pages::users::body(&ctx, rows, notice);
-            ("Users".into(), "users".into(), body)
-        }
-        Page::Audit => {
-            let log = match state.0.store.audit_log(500).await {
-                Ok(l) => l,
-                Err(e) => return super::storage_error(e),
-            };
-            let rows = log
-                .into_iter()
-                .map(|e| dozor_ui::pages::users::AuditRow {
-                    ts_ms: e.ts_ms,
-                    actor: e.actor,
-                    action: e.action,
-                    target: e.target,
-                    ip: e.ip,
-                })
-                .collect();
-            (
-                "Audit".into(),
-                "audit".into(),
-                dozor_ui::pages::users::audit(rows),
-            )
-        }
     };
     html(
         &ctx,

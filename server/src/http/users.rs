@@ -5,7 +5,7 @@
 
 use super::login::CurrentUser;
 use super::ui::{render, Page};
-use super::ui_agents::admin_form;
+use super::ui_agents::{admin_form, admin_only};
 use super::AppState;
 use crate::auth::password;
 use crate::storage::Role;
@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Form};
+use dozor_ui::pages::users::{self as pages, Outcome};
 use std::collections::HashMap;
 use tracing::instrument;
 
@@ -23,7 +24,56 @@ pub async fn users_page(
     Extension(u): Extension<CurrentUser>,
     headers: HeaderMap,
 ) -> Response {
-    render(s, headers, None, u, Page::Users(None)).await
+    show(s, headers, u, None).await
+}
+
+/// The users page (admin only), with the outcome of the last action.
+pub(super) async fn show(
+    s: AppState,
+    headers: HeaderMap,
+    u: CurrentUser,
+    outcome: impl Into<Outcome>,
+) -> Response {
+    if u.role < Role::Admin {
+        return admin_only();
+    }
+    let outcome = outcome.into();
+    let users = match s.0.store.list_users().await {
+        Ok(u) => u,
+        Err(e) => return super::storage_error(e),
+    };
+    let invites = match s.0.store.pending_invites(s.0.auth.now_ms()).await {
+        Ok(i) => i,
+        Err(e) => return super::storage_error(e),
+    };
+    let rows = users
+        .into_iter()
+        .map(|u| pages::UserRow {
+            id: u.id,
+            name: u.username,
+            role: u.role.as_str().into(),
+            disabled: u.disabled,
+            created_ms: u.created_ms,
+        })
+        .collect();
+    let invites = invites
+        .into_iter()
+        .map(|i| pages::InviteRow {
+            id: i.id,
+            role: i.role.as_str().into(),
+            created_by: i.created_by,
+            expires_ms: i.expires_ms,
+        })
+        .collect();
+    let body = Box::new(move |ctx: &dozor_ui::Ctx| pages::body(ctx, rows, invites, outcome));
+    render(
+        s,
+        headers,
+        None,
+        u,
+        Page::Custom("Users".into(), "users", body),
+    )
+    .await
 }
 
 pub async fn audit_page(
@@ -31,7 +81,32 @@ pub async fn audit_page(
     Extension(u): Extension<CurrentUser>,
     headers: HeaderMap,
 ) -> Response {
-    render(s, headers, None, u, Page::Audit).await
+    if u.role < Role::Admin {
+        return admin_only();
+    }
+    let log = match s.0.store.audit_log(500).await {
+        Ok(l) => l,
+        Err(e) => return super::storage_error(e),
+    };
+    let rows = log
+        .into_iter()
+        .map(|e| pages::AuditRow {
+            ts_ms: e.ts_ms,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            ip: e.ip,
+        })
+        .collect();
+    let body = Box::new(move |_: &dozor_ui::Ctx| pages::audit(rows));
+    render(
+        s,
+        headers,
+        None,
+        u,
+        Page::Custom("Audit".into(), "audit", body),
+    )
+    .await
 }
 
 /// True when `id` is the only enabled admin.
@@ -55,10 +130,8 @@ pub async fn create(
     let name = f.get("username").map(|n| n.trim()).unwrap_or("");
     let pw = f.get("password").map(String::as_str).unwrap_or("");
     let role = f.get("role").and_then(|r| Role::parse(r));
-    let notice = if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-        "Usernames are 1–64 printable characters.".to_string()
-    } else if let Err(e) = password::check_policy(pw) {
-        format!("{e}.")
+    let notice = if let Some(problem) = super::login::new_account_problem(name, pw) {
+        problem
     } else if let Some(role) = role {
         match s
             .0
@@ -76,7 +149,7 @@ pub async fn create(
     } else {
         "Pick a role.".to_string()
     };
-    render(s, headers, None, u, Page::Users(Some(notice))).await
+    show(s, headers, u, Some(notice)).await
 }
 
 /// `action` is role, password, disable or enable.
@@ -93,16 +166,7 @@ pub async fn change(
     }
     let target = match s.0.store.user_by_id(id).await {
         Ok(Some(t)) => t,
-        Ok(None) => {
-            return render(
-                s,
-                headers,
-                None,
-                u,
-                Page::Users(Some("No such user.".into())),
-            )
-            .await
-        }
+        Ok(None) => return show(s, headers, u, Some("No such user.".into())).await,
         Err(e) => return super::storage_error(e),
     };
     let now = super::now_ms();
@@ -111,56 +175,36 @@ pub async fn change(
             Some(r)
                 if r < Role::Admin && target.role == Role::Admin && last_admin(&s, id).await =>
             {
-                return render(
+                return show(
                     s,
                     headers,
-                    None,
                     u,
-                    Page::Users(Some("The last admin cannot be demoted.".into())),
+                    Some("The last admin cannot be demoted.".into()),
                 )
                 .await;
             }
             Some(r) => (None, Some(r), None, "user.role"),
-            None => {
-                return render(
-                    s,
-                    headers,
-                    None,
-                    u,
-                    Page::Users(Some("Pick a role.".into())),
-                )
-                .await
-            }
+            None => return show(s, headers, u, Some("Pick a role.".into())).await,
         },
         "password" => {
             let pw = f.get("password").map(String::as_str).unwrap_or("");
             if let Err(e) = password::check_policy(pw) {
-                return render(s, headers, None, u, Page::Users(Some(format!("{e}.")))).await;
+                return show(s, headers, u, Some(format!("{e}."))).await;
             }
             (Some(password::hash(pw)), None, None, "user.password")
         }
         "disable" if target.role == Role::Admin && last_admin(&s, id).await => {
-            return render(
+            return show(
                 s,
                 headers,
-                None,
                 u,
-                Page::Users(Some("The last admin cannot be disabled.".into())),
+                Some("The last admin cannot be disabled.".into()),
             )
             .await;
         }
         "disable" => (None, None, Some(true), "user.disable"),
         "enable" => (None, None, Some(false), "user.enable"),
-        _ => {
-            return render(
-                s,
-                headers,
-                None,
-                u,
-                Page::Users(Some("Unknown action.".into())),
-            )
-            .await
-        }
+        _ => return show(s, headers, u, Some("Unknown action.".into())).await,
     };
     if let Err(e) =
         s.0.store
@@ -171,5 +215,5 @@ pub async fn change(
     }
     super::login::audit(&s, &u.name, verb, Some(&target.username), None).await;
     let notice = format!("{}: done; their sessions were ended.", target.username);
-    render(s, headers, None, u, Page::Users(Some(notice))).await
+    show(s, headers, u, Some(notice)).await
 }

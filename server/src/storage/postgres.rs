@@ -312,3 +312,4 @@ impl Storage for PgStore {
 
 crate::storage::accounts::accounts_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::api_tokens::api_tokens_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
+crate::storage::invites::invites_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);

@@ -389,3 +389,4 @@ crate::storage::api_tokens::api_tokens_impl!(
     reader,
     crate::storage::accounts::same
 );
+crate::storage::invites::invites_impl!(SqliteStore, writer, reader, crate::storage::accounts::same);

@@ -61,6 +61,39 @@ pub fn setup(csrf: &str, token: &str, error: Option<&str>) -> String {
     bare_document("Setup", content.into_any())
 }
 
+/// Accepting an invitation: the admin chose the role, the user picks the
+/// name and password.
+pub fn invite(csrf: &str, token: &str, role: &str, error: Option<&str>) -> String {
+    let error = error.map(|e| view! { <p class="notice error">{e.to_string()}</p> });
+    let intro = format!(
+        "You are invited as {role}. Choose a username and a password of at least 12 characters."
+    );
+    let content = view! {
+        <form method="post" action="/invite" class="auth-form">
+            <h2>"Join dozor"</h2>
+            <p>{intro}</p>
+            {error}
+            <input type="hidden" name="csrf" value=csrf.to_string()/>
+            <input type="hidden" name="token" value=token.to_string()/>
+            <label>"Username" <input name="username" autocomplete="username" required autofocus/></label>
+            <label>"Password" <input name="password" type="password" autocomplete="new-password" required minlength="12"/></label>
+            <button type="submit">"Create account"</button>
+        </form>
+    };
+    bare_document("Invitation", content.into_any())
+}
+
+/// An invitation link that is unknown, used, revoked or expired.
+pub fn invite_invalid() -> String {
+    let content = view! {
+        <section class="auth-form">
+            <h2>"Invitation not valid"</h2>
+            <p>"This link is unknown, already used, revoked or expired. Ask an admin for a new one."</p>
+        </section>
+    };
+    bare_document("Invitation", content.into_any())
+}
+
 pub fn setup_pending() -> String {
     let content = view! {
         <section class="auth-form">

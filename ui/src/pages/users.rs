@@ -23,13 +23,38 @@ pub struct AuditRow {
     pub ip: Option<String>,
 }
 
+#[derive(Debug, Clone)]
+pub struct InviteRow {
+    pub id: i64,
+    pub role: String,
+    pub created_by: String,
+    pub expires_ms: i64,
+}
+
+/// What the last action produced: a notice, and a fresh invitation link
+/// (shown once).
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub notice: Option<String>,
+    pub invite_link: Option<String>,
+}
+
+impl From<Option<String>> for Outcome {
+    fn from(notice: Option<String>) -> Self {
+        Self {
+            notice,
+            invite_link: None,
+        }
+    }
+}
+
 const ROLES: [&str; 3] = ["viewer", "editor", "admin"];
 
 fn csrf_input(ctx: &Ctx) -> impl IntoView {
     view! { <input type="hidden" name="csrf" value=ctx.csrf.clone()/> }
 }
 
-pub fn body(ctx: &Ctx, users: Vec<UserRow>, notice: Option<String>) -> AnyView {
+pub fn body(ctx: &Ctx, users: Vec<UserRow>, invites: Vec<InviteRow>, outcome: Outcome) -> AnyView {
     let rows = users
         .into_iter()
         .map(|u| {
@@ -69,19 +94,64 @@ pub fn body(ctx: &Ctx, users: Vec<UserRow>, notice: Option<String>) -> AnyView {
             }
         })
         .collect_view();
-    let roles = ROLES
-        .iter()
-        .map(|r| view! { <option value=*r>{*r}</option> })
+    let roles = || {
+        ROLES
+            .iter()
+            .map(|r| view! { <option value=*r>{*r}</option> })
+            .collect_view()
+    };
+    let link = outcome.invite_link.map(|l| {
+        view! {
+            <section class="fresh">
+                <h2>"Invitation link"</h2>
+                <p>"Send it to the new user; it works once, until it expires, and dozor cannot show it again."</p>
+                <pre class="cmd" id="invite-link">{l}</pre>
+                <button class="copy" type="button" data-copy="invite-link" hidden>"Copy"</button>
+            </section>
+        }
+    });
+    let pending = invites
+        .into_iter()
+        .map(|i| {
+            let action = format!("/users/invites/{}/revoke", i.id);
+            view! {
+                <tr>
+                    <td>{i.role}</td>
+                    <td>{i.created_by}</td>
+                    <td>{format!("{} UTC", datetime(i.expires_ms))}</td>
+                    <td>
+                        <form method="post" class="inline" action=action>
+                            {csrf_input(ctx)}
+                            <button class="danger" type="submit">"Revoke"</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
         .collect_view();
     view! {
-        {notice.map(|n| view! { <p class="notice">{n}</p> })}
+        {outcome.notice.map(|n| view! { <p class="notice">{n}</p> })}
+        {link}
+        <section>
+            <h2>"Invite a user"</h2>
+            <form method="post" action="/users/invite" class="inline">
+                {csrf_input(ctx)}
+                <select name="role">{roles()}</select>
+                <input name="hours" type="number" min="1" max="720" value="72" title="hours until the link expires"/>
+                <button type="submit">"Create invitation link"</button>
+            </form>
+            <table class="data invites">
+                <thead><tr><th>"Pending invite for"</th><th>"By"</th><th>"Expires"</th><th></th></tr></thead>
+                <tbody>{pending}</tbody>
+            </table>
+        </section>
         <section>
             <h2>"Add a user"</h2>
             <form method="post" action="/users" class="inline">
                 {csrf_input(ctx)}
                 <input name="username" placeholder="username" required/>
                 <input type="password" name="password" placeholder="password (12+ characters)" minlength="12" autocomplete="new-password" required/>
-                <select name="role">{roles}</select>
+                <select name="role">{roles()}</select>
                 <button type="submit">"Create"</button>
             </form>
         </section>
