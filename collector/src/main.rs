@@ -12,7 +12,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Collects this host's metrics and pushes them to a dozor server.
-#[derive(Parser, Debug)]
+// No Debug: the enrolment token must never be printed.
+#[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Args {
     /// Base URL of the dozor server, e.g. http://monitor.example:8080

@@ -6,12 +6,24 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentState {
     pub server: String,
     pub agent_id: i64,
     pub name: String,
     pub agent_key: String,
+}
+
+/// Never prints the key.
+impl std::fmt::Debug for AgentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentState")
+            .field("server", &self.server)
+            .field("agent_id", &self.agent_id)
+            .field("name", &self.name)
+            .field("agent_key", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +101,10 @@ mod tests {
             name: "web-1".into(),
             agent_key: "dzk_secret".into(),
         };
+        assert!(
+            !format!("{st:?}").contains("dzk_secret"),
+            "Debug redacts the key"
+        );
         save(&sub, &st).unwrap();
         assert_eq!(load(&sub).unwrap(), Some(st));
         let mode = std::fs::metadata(state_file(&sub))

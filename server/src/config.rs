@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// dozor: self-hosted monitoring and alerting. Without a command, runs the server.
-#[derive(Parser, Debug)]
+// No Debug on the argument types: they carry the database URL.
+#[derive(Parser)]
 #[command(version, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
@@ -77,7 +78,7 @@ pub enum AgentAction {
     Revoke { name: String },
 }
 
-#[derive(Args, Debug, Default)]
+#[derive(Args, Default)]
 pub struct ServerArgs {
     /// Config file [default: ./dozor.toml when it exists].
     #[arg(long, env = "DOZOR_CONFIG", global = true)]
@@ -138,7 +139,7 @@ pub struct ServerArgs {
 }
 
 /// `dozor.toml`: the same keys as the flags, snake_case.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
@@ -157,7 +158,7 @@ pub struct FileConfig {
     pub max_series_per_agent: Option<usize>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
@@ -179,6 +180,43 @@ pub struct Config {
     pub metrics_public: bool,
     /// Sessions and API tokens read time here (tests inject a manual clock).
     pub clock: crate::clock::Clock,
+}
+
+/// The password in a database URL, hidden: `postgres://u:***@h/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Secrets redacted: the database password and any password in the URL.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("retention", &self.retention)
+            .field("local_collector", &self.local_collector)
+            .field("metrics_public", &self.metrics_public)
+            .field("session_idle", &self.session_idle)
+            .field("session_max", &self.session_max)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -318,6 +356,24 @@ fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let mut cfg = Config::for_data_dir("/tmp/x");
+        cfg.database_url = Some("postgres://dozor:hunter2secret@db:5432/dozor".into());
+        cfg.database_password = Some("filepassword".into());
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains("hunter2secret") && !shown.contains("filepassword"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://dozor:***@db:5432/dozor"),
+            "{shown}"
+        );
+        assert_eq!(redact_url("postgres://db/dozor"), "postgres://db/dozor");
+        assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
+    }
 
     #[test]
     fn flags_beat_file_and_defaults_apply() {
