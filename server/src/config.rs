@@ -136,6 +136,40 @@ pub struct ServerArgs {
     /// new series get 422 [default: 10000].
     #[arg(long, env = "DOZOR_MAX_SERIES_PER_AGENT", global = true)]
     pub max_series_per_agent: Option<usize>,
+    /// Directory of Prometheus-format rule files (*.yml, *.yaml) to evaluate.
+    #[arg(long, env = "DOZOR_RULES_DIR", global = true)]
+    pub rules_dir: Option<PathBuf>,
+    /// Telegram bot token (prefer the environment or --telegram-token-file).
+    #[arg(
+        long,
+        env = "DOZOR_TELEGRAM_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub telegram_token: Option<String>,
+    /// File holding the Telegram bot token.
+    #[arg(long, env = "DOZOR_TELEGRAM_TOKEN_FILE", global = true)]
+    pub telegram_token_file: Option<PathBuf>,
+    /// Telegram chat ids that receive alerts, comma-separated (groups are negative).
+    #[arg(
+        long,
+        env = "DOZOR_TELEGRAM_CHATS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub telegram_chats: Vec<i64>,
+    /// Bot API base URL [default: https://api.telegram.org].
+    #[arg(long, env = "DOZOR_TELEGRAM_API_URL", global = true)]
+    pub telegram_api_url: Option<String>,
+    /// Alertmanager-compatible webhook receivers, comma-separated URLs.
+    #[arg(long, env = "DOZOR_WEBHOOK_URLS", global = true, value_delimiter = ',')]
+    pub webhook_urls: Vec<String>,
+    /// Remind about an alert still firing this often [default: 4h].
+    #[arg(long, env = "DOZOR_ALERT_REPEAT_INTERVAL", global = true)]
+    pub alert_repeat_interval: Option<String>,
+    /// dozor's public URL, for links in notifications [default: http://LISTEN].
+    #[arg(long, env = "DOZOR_EXTERNAL_URL", global = true)]
+    pub external_url: Option<String>,
 }
 
 /// `dozor.toml`: the same keys as the flags, snake_case.
@@ -156,6 +190,13 @@ pub struct FileConfig {
     pub session_max: Option<String>,
     pub metrics_auth: Option<String>,
     pub max_series_per_agent: Option<usize>,
+    pub rules_dir: Option<PathBuf>,
+    pub telegram_token_file: Option<PathBuf>,
+    pub telegram_chats: Option<Vec<i64>>,
+    pub telegram_api_url: Option<String>,
+    pub webhook_urls: Option<Vec<String>>,
+    pub alert_repeat_interval: Option<String>,
+    pub external_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -180,6 +221,7 @@ pub struct Config {
     pub metrics_public: bool,
     /// Sessions and API tokens read time here (tests inject a manual clock).
     pub clock: crate::clock::Clock,
+    pub alerting: crate::alerting::AlertingConfig,
 }
 
 /// The password in a database URL, hidden: `postgres://u:***@h/db`.
@@ -240,6 +282,7 @@ impl Config {
             session_max: Duration::from_secs(7 * 86_400),
             metrics_public: true,
             clock: crate::clock::Clock::system(),
+            alerting: crate::alerting::AlertingConfig::defaults(),
         }
     }
 
@@ -265,13 +308,14 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
     let mut cfg = Config::for_data_dir(
         args.data_dir
             .clone()
-            .or(file.data_dir)
+            .or(file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from("./dozor-data")),
     );
     cfg.listen = args
         .listen
         .or(file.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("literal"));
+    alerting(args, &file, &mut cfg)?;
     cfg.database_url = args
         .database_url
         .clone()
@@ -345,6 +389,65 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
         cfg.limits.max_series_per_agent = n;
     }
     Ok(cfg)
+}
+
+fn alerting(args: &ServerArgs, file: &FileConfig, cfg: &mut Config) -> anyhow::Result<()> {
+    let a = &mut cfg.alerting;
+    a.rules_dir = args.rules_dir.clone().or(file.rules_dir.clone());
+    a.telegram_token = match (
+        &args.telegram_token,
+        args.telegram_token_file
+            .clone()
+            .or(file.telegram_token_file.clone()),
+    ) {
+        (Some(t), _) => Some(t.trim().to_string()),
+        (None, Some(p)) => Some(
+            std::fs::read_to_string(&p)
+                .with_context(|| format!("cannot read Telegram token file {}", p.display()))?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    }
+    .filter(|t| !t.is_empty());
+    a.telegram_chats = if args.telegram_chats.is_empty() {
+        file.telegram_chats.clone().unwrap_or_default()
+    } else {
+        args.telegram_chats.clone()
+    };
+    a.telegram_api_url = args
+        .telegram_api_url
+        .clone()
+        .or(file.telegram_api_url.clone());
+    a.webhooks = if args.webhook_urls.is_empty() {
+        file.webhook_urls.clone().unwrap_or_default()
+    } else {
+        args.webhook_urls.clone()
+    };
+    for u in &a.webhooks {
+        anyhow::ensure!(
+            u.starts_with("http://") || u.starts_with("https://"),
+            "webhook URL {u:?} must start with http:// or https://"
+        );
+    }
+    if let Some(d) = args
+        .alert_repeat_interval
+        .as_deref()
+        .or(file.alert_repeat_interval.as_deref())
+    {
+        a.repeat_interval = duration("alert repeat interval", d)?;
+    }
+    a.external_url = args
+        .external_url
+        .clone()
+        .or(file.external_url.clone())
+        .unwrap_or_else(|| format!("http://{}", cfg.listen))
+        .trim_end_matches('/')
+        .to_string();
+    if a.telegram_token.is_some() && a.telegram_chats.is_empty() {
+        anyhow::bail!("a Telegram token is set but no chats: set --telegram-chats");
+    }
+    Ok(())
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {

@@ -9,6 +9,7 @@ mod invites;
 pub mod login;
 mod ops;
 pub mod prom;
+mod prom_rules;
 mod range_cache;
 mod read;
 mod throttle;
@@ -48,6 +49,8 @@ pub struct Inner {
     pub telemetry: Arc<Telemetry>,
     pub ui: ui::UiState,
     pub auth: authn::AuthState,
+    /// None when no rules are configured.
+    pub alerting: Option<Arc<crate::alerting::engine::Alerting>>,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
     enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -101,6 +104,7 @@ impl AppState {
                 None,
             ),
             ingest,
+            alerting: None,
             agent_limiter: RateLimiter::keyed(agent_quota),
             enroll_limiter: RateLimiter::keyed(enroll_quota),
         }))
@@ -112,6 +116,14 @@ impl AppState {
     pub fn with_auth(mut self, auth: authn::AuthState) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.auth = auth;
+        }
+        self
+    }
+
+    /// Sets the rule engine; only before the router is built.
+    pub fn with_alerting(mut self, a: Option<Arc<crate::alerting::engine::Alerting>>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.alerting = a;
         }
         self
     }
@@ -156,8 +168,8 @@ fn read_api(state: AppState) -> Router<AppState> {
             "/prometheus/api/v1/query_exemplars",
             get(prom::empty_list).post(prom::empty_list),
         )
-        .route("/prometheus/api/v1/rules", get(prom::rules))
-        .route("/prometheus/api/v1/alerts", get(prom::alerts))
+        .route("/prometheus/api/v1/rules", get(prom_rules::rules))
+        .route("/prometheus/api/v1/alerts", get(prom_rules::alerts))
         .route("/prometheus/api/v1/status/buildinfo", get(prom::buildinfo))
         .route(
             "/prometheus/api/v1/status/runtimeinfo",

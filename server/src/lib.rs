@@ -2,6 +2,7 @@
 //! endpoints. `main.rs` is the thin binary edge; everything here is a
 //! library so tests and benchmarks can start a real server in-process.
 
+pub mod alerting;
 pub mod app;
 pub mod auth;
 pub mod clock;

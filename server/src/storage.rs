@@ -8,6 +8,7 @@
 //! Invariant: only this module and its children import sqlx.
 
 pub mod accounts;
+pub mod alerts;
 pub mod api_tokens;
 mod cache;
 mod error;
@@ -18,6 +19,7 @@ pub mod sqlite;
 mod types;
 
 pub use accounts::Accounts;
+pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxRow, RuleUpdate};
 pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
 pub use error::StorageError;
@@ -151,7 +153,7 @@ pub trait Maintenance: Send + Sync {
 }
 
 pub trait Storage:
-    SampleWriter + SampleReader + Catalog + Maintenance + Accounts + ApiTokens + Invites
+    SampleWriter + SampleReader + Catalog + Maintenance + Accounts + ApiTokens + Invites + Alerts
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;

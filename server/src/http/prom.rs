@@ -331,14 +331,6 @@ pub async fn empty_list() -> Response {
     success("[]")
 }
 
-pub async fn rules() -> Response {
-    success("{\"groups\":[]}")
-}
-
-pub async fn alerts() -> Response {
-    success("{\"alerts\":[]}")
-}
-
 /// Grafana reads the version to pick features; dozor answers queries with
 /// Prometheus 3 semantics.
 pub async fn buildinfo() -> Response {

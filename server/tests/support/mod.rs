@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod chrome;
+pub mod telegram;
 pub mod web;
 
 use dozor_server::storage::{self, OpenOptions, Store};

@@ -1,0 +1,79 @@
+//! Alerting: rules (Prometheus rule files) evaluated through the one
+//! PromQL engine, Prometheus's alert state machine with hysteresis, state
+//! and history persisted, and a durable outbox drained by notifiers
+//! (Telegram, Alertmanager-style webhooks).
+//!
+//! Invariant: `state`, `template` and `rules` do no I/O; `engine` reads
+//! PromQL and writes storage; `outbox` talks to receivers.
+
+pub mod engine;
+pub mod notify;
+pub mod outbox;
+pub mod rules;
+pub mod state;
+pub mod telegram;
+pub mod template;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Default)]
+pub struct AlertingConfig {
+    /// Prometheus-format rule files (`*.yml`, `*.yaml`).
+    pub rules_dir: Option<PathBuf>,
+    /// Evaluation interval for groups that do not set one.
+    pub default_interval: Duration,
+    /// Re-notify an alert still firing this often.
+    pub repeat_interval: Duration,
+    /// After a restart, pending `for` timers continue if the server was
+    /// down less than this.
+    pub restart_tolerance: Duration,
+    pub telegram_token: Option<String>,
+    /// Where the Bot API lives (tests point it at a local fake).
+    pub telegram_api_url: Option<String>,
+    pub telegram_chats: Vec<i64>,
+    /// Alertmanager-compatible webhook receivers.
+    pub webhooks: Vec<String>,
+    /// dozor's own URL, for links in notifications.
+    pub external_url: String,
+}
+
+/// Never prints the bot token.
+impl std::fmt::Debug for AlertingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertingConfig")
+            .field("rules_dir", &self.rules_dir)
+            .field(
+                "telegram_token",
+                &self.telegram_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("telegram_chats", &self.telegram_chats)
+            .field("webhooks", &self.webhooks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertingConfig {
+    pub fn defaults() -> Self {
+        Self {
+            default_interval: Duration::from_secs(30),
+            repeat_interval: Duration::from_secs(4 * 3600),
+            restart_tolerance: Duration::from_secs(3600),
+            ..Default::default()
+        }
+    }
+
+    /// Outbox channel names: `telegram:CHAT` and `webhook:URL`.
+    pub fn channels(&self) -> Vec<String> {
+        let mut c: Vec<String> = Vec::new();
+        if self.telegram_token.is_some() {
+            c.extend(
+                self.telegram_chats
+                    .iter()
+                    .map(|id| format!("telegram:{id}")),
+            );
+        }
+        c.extend(self.webhooks.iter().map(|u| format!("webhook:{u}")));
+        c
+    }
+}

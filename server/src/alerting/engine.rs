@@ -1,0 +1,307 @@
+//! Rule evaluation: each group on its interval runs its rules through the
+//! PromQL engine at one timestamp, advances the state machine, and saves
+//! the rule's alerts, history and notifications in one transaction.
+//! Recording rules write their results back as samples.
+
+use super::notify::Notification;
+use super::rules::{AlertRule, Group, RecordingRule, Rule};
+use super::state::{self, Active, Change, Labels, State};
+use super::AlertingConfig;
+use crate::clock::Clock;
+use crate::promql::{self, value::Value};
+use crate::storage::{AlertRow, HistoryRow, RuleUpdate, Store};
+use dozor_common::{Sample, SeriesBatch};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+pub struct Alerting {
+    pub groups: Vec<Group>,
+    pub config: AlertingConfig,
+    engine: promql::Engine,
+    store: Store,
+    clock: Clock,
+    /// Per alerting rule: its pending and firing alerts.
+    states: Mutex<HashMap<String, BTreeMap<Labels, Active>>>,
+    /// Per rule: last evaluation time and error, for the rules API.
+    health: std::sync::Mutex<HashMap<String, (i64, Option<String>)>>,
+}
+
+fn labels_json(l: &Labels) -> String {
+    serde_json::to_string(l).expect("string maps serialise")
+}
+
+/// The alert's labels: the sample's (without `__name__`), then the rule's.
+fn alert_labels(rule: &AlertRule, metric: &promql::value::Metric) -> Labels {
+    let mut l = promql::value::without_name(metric);
+    l.extend(rule.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    l
+}
+
+impl Alerting {
+    /// Loads persisted alerts; pending timers restart after a long outage.
+    pub async fn load(
+        config: AlertingConfig,
+        groups: Vec<Group>,
+        engine: promql::Engine,
+        store: Store,
+        clock: Clock,
+    ) -> crate::storage::Result<Self> {
+        let (rows, evals) = store.load_alerts().await?;
+        let evals: HashMap<String, i64> = evals.into_iter().collect();
+        let mut states: HashMap<String, BTreeMap<Labels, Active>> = HashMap::new();
+        for r in rows {
+            let (Ok(labels), Some(st)) = (
+                serde_json::from_str::<Labels>(&r.labels),
+                State::parse(&r.state),
+            ) else {
+                tracing::warn!(rule = %r.rule, "skipping an unreadable stored alert");
+                continue;
+            };
+            states.entry(r.rule).or_default().insert(
+                labels,
+                Active {
+                    state: st,
+                    active_at_ms: r.active_at_ms,
+                    fired_at_ms: r.fired_at_ms,
+                    last_seen_ms: r.last_seen_ms,
+                    value: r.value.unwrap_or(f64::NAN),
+                    last_notified_ms: r.last_notified_ms,
+                },
+            );
+        }
+        let now = clock.now_ms();
+        let tolerance = config.restart_tolerance.as_millis() as i64;
+        for (rule, active) in states.iter_mut() {
+            let last = evals.get(rule).copied().unwrap_or(0);
+            state::restore(active, last, now, tolerance);
+        }
+        Ok(Self {
+            groups,
+            config,
+            engine,
+            store,
+            clock,
+            states: Mutex::new(states),
+            health: Default::default(),
+        })
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The current pending and firing alerts of each rule.
+    pub async fn snapshot(&self) -> HashMap<String, BTreeMap<Labels, Active>> {
+        self.states.lock().await.clone()
+    }
+
+    pub fn health(&self, rule: &str) -> Option<(i64, Option<String>)> {
+        self.health.lock().expect("lock").get(rule).cloned()
+    }
+
+    /// Evaluates every rule of `g` at `now_ms`.
+    #[tracing::instrument(skip_all, fields(group = %g.name))]
+    pub async fn eval_group(&self, g: &Group, now_ms: i64) {
+        for rule in &g.rules {
+            let result = match rule {
+                Rule::Alert(a) => self.eval_alert(a, now_ms).await,
+                Rule::Record(r) => self.eval_record(r, now_ms).await,
+            };
+            if let Err(e) = &result {
+                tracing::warn!(rule = %rule.name(), error = %e, "rule evaluation failed");
+            }
+            self.health
+                .lock()
+                .expect("lock")
+                .insert(rule.name().to_string(), (now_ms, result.err()));
+        }
+    }
+
+    async fn vector(&self, expr: &str, now_ms: i64) -> Result<Vec<promql::value::Sample>, String> {
+        match self
+            .engine
+            .instant(expr, now_ms)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Value::Vector(v) => Ok(v),
+            Value::Scalar(s) => Ok(vec![promql::value::Sample {
+                metric: Default::default(),
+                t: now_ms,
+                v: s,
+            }]),
+            other => Err(format!(
+                "rule expressions must give a vector, not a {}",
+                other.type_name()
+            )),
+        }
+    }
+
+    async fn eval_record(&self, r: &RecordingRule, now_ms: i64) -> Result<(), String> {
+        let v = self.vector(&r.expr, now_ms).await?;
+        let batches: Vec<SeriesBatch> = v
+            .into_iter()
+            .filter(|s| !promql::value::is_stale(s.v))
+            .map(|s| {
+                let mut labels = promql::value::without_name(&s.metric);
+                labels.extend(r.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+                SeriesBatch::new(
+                    r.name.clone(),
+                    labels.into_iter().collect(),
+                    vec![Sample::new(now_ms, s.v)],
+                )
+            })
+            .collect();
+        if batches.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .append(&batches, now_ms)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn eval_alert(&self, a: &AlertRule, now_ms: i64) -> Result<(), String> {
+        let results: Vec<(Labels, f64)> = self
+            .vector(&a.expr, now_ms)
+            .await?
+            .into_iter()
+            .map(|s| (alert_labels(a, &s.metric), s.v))
+            .collect();
+        let recovered: HashSet<Labels> = match &a.recovery {
+            Some(expr) => self
+                .vector(expr, now_ms)
+                .await?
+                .iter()
+                .map(|s| alert_labels(a, &s.metric))
+                .collect(),
+            None => HashSet::new(),
+        };
+        let mut states = self.states.lock().await;
+        let active = states.entry(a.name.clone()).or_default();
+        let before = active.clone();
+        let transitions = state::step(active, a.timing, results, &recovered, now_ms);
+        let mut update = RuleUpdate {
+            rule: a.name.clone(),
+            eval_ms: now_ms,
+            ..Default::default()
+        };
+        let channels = self.config.channels();
+        let repeat_ms = self.config.repeat_interval.as_millis() as i64;
+        let mut notify =
+            |labels: &Labels, al: &Active, status: &str, ends: Option<i64>, repeat: bool| {
+                let annotations = a
+                    .annotations
+                    .iter()
+                    .map(|(k, _, t)| (k.clone(), t.render(labels, al.value)))
+                    .collect();
+                let n = Notification {
+                    status: status.into(),
+                    labels: labels.clone(),
+                    annotations,
+                    value: crate::storage::alerts::finite(al.value),
+                    starts_at_ms: al.fired_at_ms.unwrap_or(al.active_at_ms),
+                    ends_at_ms: ends,
+                    repeat,
+                };
+                let payload = serde_json::to_string(&n).expect("notifications serialise");
+                for c in &channels {
+                    // Idempotency: one notification per alert, event and channel.
+                    let key = crate::auth::hash_secret(&format!(
+                        "{}|{}|{status}|{now_ms}|{c}",
+                        a.name,
+                        labels_json(labels)
+                    ));
+                    update.outbox.push((c.clone(), key, payload.clone()));
+                }
+            };
+        for t in &transitions {
+            update.history.push(HistoryRow {
+                ts_ms: now_ms,
+                rule: a.name.clone(),
+                labels: labels_json(&t.labels),
+                change: t.change.as_str().into(),
+                value: crate::storage::alerts::finite(t.value),
+                severity: a.severity().into(),
+            });
+            match t.change {
+                Change::Firing => {
+                    let al = active.get_mut(&t.labels).expect("firing alerts are active");
+                    al.last_notified_ms = Some(now_ms);
+                    let al = al.clone();
+                    notify(&t.labels, &al, "firing", None, false);
+                }
+                Change::Resolved => {
+                    let gone = before
+                        .get(&t.labels)
+                        .cloned()
+                        .expect("resolved alerts were active");
+                    // Only alerts that were announced get a resolution.
+                    if gone.last_notified_ms.is_some() {
+                        notify(&t.labels, &gone, "resolved", Some(now_ms), false);
+                    }
+                }
+                Change::Pending | Change::Cleared => {}
+            }
+        }
+        // Reminders for alerts still firing.
+        for (labels, al) in active.iter_mut() {
+            let due = al.state == State::Firing
+                && al.last_notified_ms.is_some_and(|l| now_ms - l >= repeat_ms);
+            if due {
+                al.last_notified_ms = Some(now_ms);
+                let snapshot = al.clone();
+                notify(labels, &snapshot, "firing", None, true);
+            }
+        }
+        update.alerts = active
+            .iter()
+            .map(|(labels, al)| AlertRow {
+                rule: a.name.clone(),
+                labels: labels_json(labels),
+                state: al.state.as_str().into(),
+                active_at_ms: al.active_at_ms,
+                fired_at_ms: al.fired_at_ms,
+                last_seen_ms: al.last_seen_ms,
+                value: crate::storage::alerts::finite(al.value),
+                last_notified_ms: al.last_notified_ms,
+            })
+            .collect();
+        if let Err(e) = self.store.save_rule_update(&update).await {
+            // Not saved: roll the in-memory state back, so the next
+            // evaluation produces the same transitions again.
+            *active = before;
+            return Err(format!("cannot save alert state: {e}"));
+        }
+        Ok(())
+    }
+}
+
+/// Evaluates each group on its own interval until shutdown.
+pub async fn run(alerting: Arc<Alerting>, shutdown: CancellationToken) {
+    let mut tasks = Vec::new();
+    for (i, g) in alerting.groups.iter().enumerate() {
+        let a = alerting.clone();
+        let stop = shutdown.clone();
+        let every = std::time::Duration::from_millis(g.interval_ms as u64);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tick.tick() => {
+                        let g = &a.groups[i];
+                        a.eval_group(g, a.now_ms()).await;
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}

@@ -1,0 +1,191 @@
+//! Notifications: what the outbox carries, the notifier trait, and the
+//! Alertmanager-compatible webhook notifier (any tool that takes
+//! Alertmanager webhooks takes dozor's).
+
+use super::state::Labels;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One alert's notification, as stored in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// "firing" or "resolved".
+    pub status: String,
+    pub labels: Labels,
+    pub annotations: BTreeMap<String, String>,
+    pub value: Option<f64>,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: Option<i64>,
+    /// A reminder for an alert still firing (repeat_interval).
+    #[serde(default)]
+    pub repeat: bool,
+}
+
+impl Notification {
+    pub fn alertname(&self) -> &str {
+        self.labels
+            .get("alertname")
+            .map(String::as_str)
+            .unwrap_or("alert")
+    }
+
+    pub fn severity(&self) -> &str {
+        self.labels
+            .get("severity")
+            .map(String::as_str)
+            .unwrap_or("warning")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// Try again: after the receiver's `retry_after` when it gave one,
+    /// else with backoff. `parts_sent` parts were accepted already.
+    Retry {
+        after: Option<Duration>,
+        parts_sent: usize,
+        reason: String,
+    },
+    /// Will never work (chat gone, bot blocked, bad URL): give up.
+    Permanent { parts_sent: usize, reason: String },
+}
+
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Delivers `n`, skipping the first `parts_sent` parts (already
+    /// accepted in an earlier attempt).
+    async fn send(&self, target: &str, n: &Notification, parts_sent: usize) -> Result<(), Failure>;
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Alertmanager's webhook body (version 4) for one notification.
+pub fn webhook_body(n: &Notification, external_url: &str) -> serde_json::Value {
+    let fingerprint = {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::to_string(&n.labels).unwrap_or_default();
+        hex::encode(&Sha256::digest(text.as_bytes())[..8])
+    };
+    let ends = n
+        .ends_at_ms
+        .map(rfc3339)
+        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+    serde_json::json!({
+        "version": "4",
+        "groupKey": format!("{{}}:{{alertname=\"{}\"}}", n.alertname()),
+        "truncatedAlerts": 0,
+        "status": n.status,
+        "receiver": "dozor",
+        "groupLabels": {"alertname": n.alertname()},
+        "commonLabels": n.labels,
+        "commonAnnotations": n.annotations,
+        "externalURL": external_url,
+        "alerts": [{
+            "status": n.status,
+            "labels": n.labels,
+            "annotations": n.annotations,
+            "startsAt": rfc3339(n.starts_at_ms),
+            "endsAt": ends,
+            "generatorURL": format!("{external_url}/alerts"),
+            "fingerprint": fingerprint,
+        }],
+    })
+}
+
+pub struct Webhook {
+    pub http: reqwest::Client,
+    pub external_url: String,
+}
+
+#[async_trait]
+impl Notifier for Webhook {
+    async fn send(&self, url: &str, n: &Notification, _parts_sent: usize) -> Result<(), Failure> {
+        let retry = |reason: String| Failure::Retry {
+            after: None,
+            parts_sent: 0,
+            reason,
+        };
+        let resp = self
+            .http
+            .post(url)
+            .json(&webhook_body(n, &self.external_url))
+            .send()
+            .await
+            .map_err(|e| retry(format!("webhook: {e}")))?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(())
+        } else if status.as_u16() == 429 || status.is_server_error() {
+            let after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_secs);
+            Err(Failure::Retry {
+                after,
+                parts_sent: 0,
+                reason: format!("webhook answered {status}"),
+            })
+        } else {
+            Err(Failure::Permanent {
+                parts_sent: 0,
+                reason: format!("webhook answered {status}"),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_body_is_alertmanager_shaped() {
+        let n = Notification {
+            status: "firing".into(),
+            labels: [("alertname".to_string(), "HighCpu".to_string())]
+                .into_iter()
+                .collect(),
+            annotations: BTreeMap::new(),
+            value: Some(1.0),
+            starts_at_ms: 1_700_000_000_123,
+            ends_at_ms: None,
+            repeat: false,
+        };
+        let b = webhook_body(&n, "http://dozor:8080");
+        assert_eq!(b["version"], "4");
+        assert_eq!(b["alerts"][0]["startsAt"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(b["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+        assert_eq!(b["groupLabels"]["alertname"], "HighCpu");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

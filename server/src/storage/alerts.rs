@@ -1,0 +1,185 @@
+//! Alerting storage: alert states, history and the notification outbox.
+//! One rule evaluation is saved in one transaction (states, history rows
+//! and outbox rows together), so a crash between deciding to notify and
+//! recording it cannot happen. Implemented once for both backends.
+
+use super::Result;
+use async_trait::async_trait;
+
+/// A pending or firing alert as stored; labels are canonical JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    pub rule: String,
+    pub labels: String,
+    pub state: String,
+    pub active_at_ms: i64,
+    pub fired_at_ms: Option<i64>,
+    pub last_seen_ms: i64,
+    pub value: Option<f64>,
+    pub last_notified_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub ts_ms: i64,
+    pub rule: String,
+    pub labels: String,
+    pub change: String,
+    pub value: Option<f64>,
+    pub severity: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub created_ms: i64,
+    pub channel: String,
+    pub idempotency_key: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub parts_sent: i64,
+}
+
+/// What one evaluation of one rule changes.
+#[derive(Debug, Clone, Default)]
+pub struct RuleUpdate {
+    pub rule: String,
+    pub eval_ms: i64,
+    /// The rule's alerts after the evaluation (replacing the stored set).
+    pub alerts: Vec<AlertRow>,
+    pub history: Vec<HistoryRow>,
+    /// (channel, idempotency key, payload); an existing key is skipped.
+    pub outbox: Vec<(String, String, String)>,
+}
+
+#[async_trait]
+pub trait Alerts: Send + Sync {
+    async fn save_rule_update(&self, u: &RuleUpdate) -> Result<()>;
+    /// Every stored alert, and each rule's last evaluation time.
+    async fn load_alerts(&self) -> Result<(Vec<AlertRow>, Vec<(String, i64)>)>;
+    /// Newest first; `rule` filters when given.
+    async fn alert_history(&self, rule: Option<&str>, limit: i64) -> Result<Vec<HistoryRow>>;
+    /// Unsent, not given up, due at `now_ms`; oldest first.
+    async fn due_notifications(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>>;
+    async fn notification_sent(&self, id: i64, now_ms: i64) -> Result<()>;
+    async fn notification_retry(
+        &self,
+        id: i64,
+        next_ms: i64,
+        parts_sent: i64,
+        error: &str,
+    ) -> Result<()>;
+    async fn notification_failed(
+        &self,
+        id: i64,
+        now_ms: i64,
+        parts_sent: i64,
+        error: &str,
+    ) -> Result<()>;
+    /// (sent, pending, failed) counts, for /metrics and tests.
+    async fn outbox_counts(&self) -> Result<(i64, i64, i64)>;
+}
+
+pub type AlertTuple = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    i64,
+    Option<f64>,
+    Option<i64>,
+);
+
+pub fn alert_row(r: AlertTuple) -> AlertRow {
+    AlertRow {
+        rule: r.0,
+        labels: r.1,
+        state: r.2,
+        active_at_ms: r.3,
+        fired_at_ms: r.4,
+        last_seen_ms: r.5,
+        value: r.6,
+        last_notified_ms: r.7,
+    }
+}
+
+/// NaN cannot be stored in SQLite (it becomes NULL), so both backends
+/// store it as NULL and read it back as NaN.
+pub fn finite(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+macro_rules! alerts_impl {
+    ($store:ty, $writer:ident, $reader:ident, $sql:path, $upsert_eval:literal, $insert_outbox:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::alerts::Alerts for $store {
+            async fn save_rule_update(&self, u: &$crate::storage::alerts::RuleUpdate) -> $crate::storage::Result<()> {
+                let mut tx = self.$writer.begin().await?;
+                sqlx::query(&$sql($upsert_eval)).bind(&u.rule).bind(u.eval_ms).execute(&mut *tx).await?;
+                sqlx::query(&$sql("DELETE FROM alert_states WHERE rule = ?")).bind(&u.rule).execute(&mut *tx).await?;
+                for a in &u.alerts {
+                    sqlx::query(&$sql("INSERT INTO alert_states (rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+                        .bind(&a.rule).bind(&a.labels).bind(&a.state).bind(a.active_at_ms).bind(a.fired_at_ms).bind(a.last_seen_ms).bind(a.value).bind(a.last_notified_ms)
+                        .execute(&mut *tx).await?;
+                }
+                for h in &u.history {
+                    sqlx::query(&$sql("INSERT INTO alert_history (ts_ms, rule, labels, change, value, severity) VALUES (?, ?, ?, ?, ?, ?)"))
+                        .bind(h.ts_ms).bind(&h.rule).bind(&h.labels).bind(&h.change).bind(h.value).bind(&h.severity)
+                        .execute(&mut *tx).await?;
+                }
+                for (channel, key, payload) in &u.outbox {
+                    sqlx::query(&$sql($insert_outbox))
+                        .bind(u.eval_ms).bind(channel).bind(key).bind(payload).bind(u.eval_ms)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn load_alerts(&self) -> $crate::storage::Result<(Vec<$crate::storage::alerts::AlertRow>, Vec<(String, i64)>)> {
+                let rows: Vec<$crate::storage::alerts::AlertTuple> = sqlx::query_as("SELECT rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms FROM alert_states ORDER BY rule, labels")
+                    .fetch_all(&self.$reader).await?;
+                let evals: Vec<(String, i64)> = sqlx::query_as("SELECT rule, last_eval_ms FROM alert_rule_evals")
+                    .fetch_all(&self.$reader).await?;
+                Ok((rows.into_iter().map($crate::storage::alerts::alert_row).collect(), evals))
+            }
+
+            async fn alert_history(&self, rule: Option<&str>, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::alerts::HistoryRow>> {
+                let rows: Vec<(i64, String, String, String, Option<f64>, String)> = sqlx::query_as(&$sql("SELECT ts_ms, rule, labels, change, value, severity FROM alert_history WHERE (CAST(? AS TEXT) IS NULL OR rule = ?) ORDER BY id DESC LIMIT ?"))
+                    .bind(rule).bind(rule).bind(limit).fetch_all(&self.$reader).await?;
+                Ok(rows.into_iter().map(|r| $crate::storage::alerts::HistoryRow { ts_ms: r.0, rule: r.1, labels: r.2, change: r.3, value: r.4, severity: r.5 }).collect())
+            }
+
+            async fn due_notifications(&self, now_ms: i64, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::alerts::OutboxRow>> {
+                let rows: Vec<(i64, i64, String, String, String, i64, i64)> = sqlx::query_as(&$sql("SELECT id, created_ms, channel, idempotency_key, payload, attempts, parts_sent FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= ? ORDER BY id LIMIT ?"))
+                    .bind(now_ms).bind(limit).fetch_all(&self.$reader).await?;
+                Ok(rows.into_iter().map(|r| $crate::storage::alerts::OutboxRow { id: r.0, created_ms: r.1, channel: r.2, idempotency_key: r.3, payload: r.4, attempts: r.5, parts_sent: r.6 }).collect())
+            }
+
+            async fn notification_sent(&self, id: i64, now_ms: i64) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE outbox SET sent_ms = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?"))
+                    .bind(now_ms).bind(id).execute(&self.$writer).await?;
+                Ok(())
+            }
+
+            async fn notification_retry(&self, id: i64, next_ms: i64, parts_sent: i64, error: &str) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE outbox SET next_attempt_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE id = ?"))
+                    .bind(next_ms).bind(parts_sent).bind(error).bind(id).execute(&self.$writer).await?;
+                Ok(())
+            }
+
+            async fn notification_failed(&self, id: i64, now_ms: i64, parts_sent: i64, error: &str) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE outbox SET failed_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE id = ?"))
+                    .bind(now_ms).bind(parts_sent).bind(error).bind(id).execute(&self.$writer).await?;
+                Ok(())
+            }
+
+            async fn outbox_counts(&self) -> $crate::storage::Result<(i64, i64, i64)> {
+                Ok(sqlx::query_as("SELECT count(sent_ms), count(*) - count(sent_ms) - count(failed_ms), count(failed_ms) FROM outbox")
+                    .fetch_one(&self.$reader).await?)
+            }
+        }
+    };
+}
+pub(crate) use alerts_impl;

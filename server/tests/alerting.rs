@@ -1,0 +1,266 @@
+//! Alerting end to end: rule files, the state machine with hysteresis,
+//! the outbox, and Telegram through a local fake Bot API (escaping,
+//! splitting, retry_after, permanent errors, an outage with a restart in
+//! the middle).
+
+mod support;
+
+use dozor_common::{Sample, SeriesBatch};
+use dozor_server::alerting::notify::{Notification, Webhook};
+use dozor_server::alerting::outbox::Dispatcher;
+use dozor_server::alerting::telegram::Telegram;
+use dozor_server::clock::Clock;
+use dozor_server::storage::{RuleUpdate, Store};
+use std::sync::Arc;
+use support::telegram::{self, Reply};
+use support::*;
+
+/// A rule whose description has 250 lines (about 5,500 characters), so
+/// every notification is split in two.
+fn rule_file() -> String {
+    let mut text = String::from(
+        "groups:\n  - name: disks\n    interval: 1s\n    rules:\n      - alert: DiskFull\n        expr: disk_used_percent > 90\n        recovery_threshold: 80\n        labels: {severity: critical}\n        annotations:\n          summary: \"Disk on {{ $labels.host }} at {{ $value }}%\"\n          description: |\n",
+    );
+    for i in 0..250 {
+        text.push_str(&format!("            line {i:04} of details\n"));
+    }
+    text
+}
+
+async fn put(store: &Store, host: &str, v: f64) {
+    let labels = [("host".to_string(), host.to_string())]
+        .into_iter()
+        .collect();
+    store
+        .append(
+            &[SeriesBatch::new(
+                "disk_used_percent",
+                labels,
+                vec![Sample::new(now_ms(), v)],
+            )],
+            now_ms(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn fires_escapes_splits_and_resolves_with_hysteresis() {
+    let (fake, api) = telegram::start();
+    fake.dead_chats.lock().unwrap().push(-100);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("disk.yml"), rule_file()).unwrap();
+    let server = spawn_server_with(&dir, None, |c| {
+        c.alerting.rules_dir = Some(rules.clone());
+        c.alerting.telegram_token = Some("123:TEST".into());
+        c.alerting.telegram_api_url = Some(api.clone());
+        c.alerting.telegram_chats = vec![42, -100];
+    })
+    .await;
+    let hostile = "<script>alert(1)</script>&";
+    put(&server.store, hostile, 95.0).await;
+    let first = eventually(20, || {
+        let fake = fake.clone();
+        async move { (fake.delivered(42).len() >= 2).then(|| fake.delivered(42)) }
+    })
+    .await;
+    assert_eq!(first.len(), 2, "split in two, not truncated");
+    assert!(first.iter().all(|m| m.chars().count() <= 4096));
+    let whole = first.join("\n");
+    assert!(
+        whole.starts_with("🔥 <b>FIRING</b> DiskFull [critical]"),
+        "{whole}"
+    );
+    assert!(
+        whole.contains("Disk on &lt;script&gt;alert(1)&lt;/script&gt;&amp; at 95%"),
+        "{whole}"
+    );
+    assert!(!whole.contains("<script>"));
+    for i in 0..250 {
+        assert!(
+            whole.contains(&format!("line {i:04} of details")),
+            "line {i} lost"
+        );
+    }
+    let sent = fake.sent();
+    assert!(sent.iter().all(|b| b["parse_mode"] == "HTML"));
+
+    // The Prometheus API shows it firing.
+    let c = api_client(&server).await;
+    let alerts: serde_json::Value = c
+        .get(format!("{}/prometheus/api/v1/alerts", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts["data"]["alerts"][0]["state"], "firing");
+    assert_eq!(alerts["data"]["alerts"][0]["labels"]["host"], hostile);
+
+    // 85%: below the firing threshold but above recovery: still firing.
+    put(&server.store, hostile, 85.0).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let inside = fake.delivered(42);
+    assert_eq!(
+        inside.len(),
+        2,
+        "no resolution inside the band: {:?}",
+        inside
+            .iter()
+            .map(|m| &m[..60.min(m.len())])
+            .collect::<Vec<_>>()
+    );
+    // 70%: recovered.
+    put(&server.store, hostile, 70.0).await;
+    let resolved = eventually(20, || {
+        let fake = fake.clone();
+        async move {
+            fake.delivered(42)
+                .into_iter()
+                .find(|m| m.contains("RESOLVED"))
+        }
+    })
+    .await;
+    assert!(
+        resolved.contains("RESOLVED</b> DiskFull [critical] after "),
+        "{resolved}"
+    );
+    // The dead chat was given up on, with the reason kept.
+    let (_, _, failed) = eventually(10, || {
+        let s = server.store.clone();
+        async move { s.outbox_counts().await.ok().filter(|c| c.2 >= 2) }
+    })
+    .await;
+    assert!(failed >= 2);
+    let history = server
+        .store
+        .alert_history(Some("DiskFull"), 10)
+        .await
+        .unwrap();
+    let changes: Vec<&str> = history.iter().rev().map(|h| h.change.as_str()).collect();
+    assert_eq!(changes, ["firing", "resolved"]);
+    server.shutdown().await;
+}
+
+fn notification(i: usize) -> String {
+    serde_json::to_string(&Notification {
+        status: "firing".into(),
+        labels: [("alertname".to_string(), format!("A{i}"))]
+            .into_iter()
+            .collect(),
+        annotations: Default::default(),
+        value: Some(i as f64),
+        starts_at_ms: 0,
+        ends_at_ms: None,
+        repeat: false,
+    })
+    .unwrap()
+}
+
+fn dispatcher(store: &Store, api: &str, clock: &Clock) -> Dispatcher {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let tg = Telegram::new("123:TEST", Some(api), http.clone()).unwrap();
+    Dispatcher::new(
+        store.clone(),
+        Some(tg),
+        Webhook {
+            http,
+            external_url: "http://dozor".into(),
+        },
+        clock.clone(),
+    )
+}
+
+/// retry_after is honoured to the second; nothing is sent twice.
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let (fake, api) = telegram::start();
+    fake.script.lock().unwrap().extend([Reply::RetryAfter(30)]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let clock = Clock::manual(now_ms());
+    let u = RuleUpdate {
+        rule: "r".into(),
+        eval_ms: clock.now_ms(),
+        outbox: vec![("telegram:42".into(), "k1".into(), notification(1))],
+        ..Default::default()
+    };
+    store.save_rule_update(&u).await.unwrap();
+    // Saving the same key again (a retried evaluation) adds nothing.
+    store.save_rule_update(&u).await.unwrap();
+    let d = dispatcher(&store, &api, &clock);
+    assert_eq!(d.drain_once().await.unwrap(), 0, "429");
+    clock.advance(29_000);
+    assert_eq!(d.drain_once().await.unwrap(), 0, "still waiting");
+    assert_eq!(fake.sent().len(), 1, "no request before retry_after");
+    clock.advance(1_000);
+    assert_eq!(d.drain_once().await.unwrap(), 1);
+    assert_eq!(fake.delivered(42).len(), 1);
+    assert_eq!(store.outbox_counts().await.unwrap(), (1, 0, 0));
+}
+
+/// Ten minutes without Telegram, the server restarting in the middle:
+/// every alert arrives after recovery, none lost, none twice.
+#[tokio::test]
+async fn an_outage_with_a_restart_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let clock = Clock::manual(now_ms());
+    // Reserve a port, then keep it closed: connection refused.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let api = format!("http://127.0.0.1:{port}/");
+    let d = dispatcher(&store, &api, &clock);
+    for i in 0..20 {
+        let u = RuleUpdate {
+            rule: format!("r{i}"),
+            eval_ms: clock.now_ms(),
+            outbox: vec![(
+                format!("telegram:{}", 7 + i % 4),
+                format!("key{i}"),
+                notification(i),
+            )],
+            ..Default::default()
+        };
+        store.save_rule_update(&u).await.unwrap();
+        if i % 5 == 0 {
+            d.drain_once().await.unwrap();
+        }
+        clock.advance(15_000);
+    }
+    // Five minutes in, the server restarts: a new dispatcher, same store.
+    drop(d);
+    let d = dispatcher(&store, &api, &clock);
+    for _ in 0..5 {
+        clock.advance(60_000);
+        assert_eq!(d.drain_once().await.unwrap(), 0);
+    }
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 20, 0), "all kept");
+    // Telegram is back on the same address.
+    let fake = Arc::new(telegram::Fake::default());
+    telegram::serve(
+        fake.clone(),
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap(),
+    );
+    clock.advance(60_000);
+    assert_eq!(d.drain_once().await.unwrap(), 20);
+    let got: Vec<String> = (7..11).flat_map(|c| fake.delivered(c)).collect();
+    assert_eq!(got.len(), 20);
+    for i in 0..20 {
+        let n = got
+            .iter()
+            .filter(|m| m.contains(&format!(" A{i} ")))
+            .count();
+        assert_eq!(n, 1, "A{i} delivered exactly once");
+    }
+    assert_eq!(d.drain_once().await.unwrap(), 0);
+    assert_eq!(store.outbox_counts().await.unwrap(), (20, 0, 0));
+}

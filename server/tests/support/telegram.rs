@@ -1,0 +1,148 @@
+//! A local fake of the Telegram Bot API (the one fake the tests use):
+//! it records every request and answers from a script, so tests can make
+//! it rate-limit (429 with retry_after), fail (500), refuse a chat, or go
+//! away entirely. Method paths are PascalCase, as teloxide sends them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Ok,
+    RetryAfter(u32),
+    ServerError,
+    ChatNotFound,
+}
+
+#[derive(Default)]
+pub struct Fake {
+    /// (method, body) of every request, in order.
+    pub requests: Mutex<Vec<(String, Value)>>,
+    /// Replies for the next SendMessage calls; then Ok.
+    pub script: Mutex<VecDeque<Reply>>,
+    /// Chats that always answer "chat not found".
+    pub dead_chats: Mutex<Vec<i64>>,
+}
+
+impl Fake {
+    pub fn sent(&self) -> Vec<Value> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| m == "SendMessage")
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// Messages accepted (answered ok) per chat, in order.
+    pub fn delivered(&self, chat: i64) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, b)| m == "SendMessage@ok" && b["chat_id"] == chat)
+            .map(|(_, b)| b["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+fn api_error(status: StatusCode, code: u16, description: &str, params: Option<Value>) -> Response {
+    let mut body = json!({"ok": false, "error_code": code, "description": description});
+    if let Some(p) = params {
+        body["parameters"] = p;
+    }
+    (status, Json(body)).into_response()
+}
+
+async fn method(
+    State(fake): State<Arc<Fake>>,
+    Path((_token, method)): Path<(String, String)>,
+    body: Option<Json<Value>>,
+) -> Response {
+    let body = body.map(|b| b.0).unwrap_or(Value::Null);
+    fake.requests
+        .lock()
+        .unwrap()
+        .push((method.clone(), body.clone()));
+    match method.as_str() {
+        "GetMe" => Json(json!({"ok": true, "result": {
+            "id": 1, "is_bot": true, "first_name": "dozor", "username": "dozor_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false
+        }}))
+        .into_response(),
+        "SendMessage" => {
+            let chat = body["chat_id"].as_i64().unwrap_or(0);
+            if fake.dead_chats.lock().unwrap().contains(&chat) {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: chat not found",
+                    None,
+                );
+            }
+            let reply = fake.script.lock().unwrap().pop_front().unwrap_or(Reply::Ok);
+            match reply {
+                Reply::Ok => {
+                    fake.requests
+                        .lock()
+                        .unwrap()
+                        .push(("SendMessage@ok".into(), body.clone()));
+                    Json(json!({"ok": true, "result": {
+                        "message_id": 1, "date": 1_700_000_000,
+                        "chat": {"id": chat, "type": "private", "first_name": "ops"},
+                        "text": body["text"]
+                    }}))
+                    .into_response()
+                }
+                Reply::RetryAfter(s) => api_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    429,
+                    &format!("Too Many Requests: retry after {s}"),
+                    Some(json!({"retry_after": s})),
+                ),
+                Reply::ServerError => api_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    500,
+                    "Internal Server Error",
+                    None,
+                ),
+                Reply::ChatNotFound => api_error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: chat not found",
+                    None,
+                ),
+            }
+        }
+        _ => Json(json!({"ok": true, "result": true})).into_response(),
+    }
+}
+
+/// Serves the fake on `listener`; returns its base URL.
+pub fn serve(fake: Arc<Fake>, listener: std::net::TcpListener) -> String {
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route("/{token}/{method}", axum::routing::post(method))
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    format!("http://{addr}/")
+}
+
+pub fn start() -> (Arc<Fake>, String) {
+    let fake = Arc::new(Fake::default());
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = serve(fake.clone(), l);
+    (fake, url)
+}
