@@ -10,6 +10,7 @@ pub mod engine;
 pub mod notify;
 pub mod outbox;
 pub mod rules;
+pub mod silence;
 pub mod state;
 pub mod telegram;
 pub mod template;

@@ -4,6 +4,7 @@
 
 mod account;
 mod agents;
+mod alerts_page;
 pub mod authn;
 mod invites;
 pub mod login;
@@ -12,6 +13,7 @@ pub mod prom;
 mod prom_rules;
 mod range_cache;
 mod read;
+mod silences;
 mod throttle;
 pub mod ui;
 mod ui_agents;
@@ -189,6 +191,17 @@ pub fn router(state: AppState) -> Router {
         .route("/d/{slug}", get(ui::dashboard_page))
         .route("/explore", get(ui::explore_page))
         .route("/agents", get(ui::agents_page))
+        .route("/alerts", get(alerts_page::page))
+        .route(
+            "/silences",
+            get(silences::list)
+                .post(silences::create)
+                .layer(form_limit()),
+        )
+        .route(
+            "/silences/{id}/expire",
+            post(silences::expire).layer(form_limit()),
+        )
         .route(
             "/agents/enroll-token",
             post(ui_agents::new_enroll_token).layer(form_limit()),

@@ -15,6 +15,7 @@ mod error;
 pub mod invites;
 pub mod postgres;
 pub mod rollup;
+pub mod silences;
 pub mod sqlite;
 mod types;
 
@@ -24,6 +25,7 @@ pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
+pub use silences::{SilenceRow, Silences};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -153,7 +155,15 @@ pub trait Maintenance: Send + Sync {
 }
 
 pub trait Storage:
-    SampleWriter + SampleReader + Catalog + Maintenance + Accounts + ApiTokens + Invites + Alerts
+    SampleWriter
+    + SampleReader
+    + Catalog
+    + Maintenance
+    + Accounts
+    + ApiTokens
+    + Invites
+    + Alerts
+    + Silences
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;

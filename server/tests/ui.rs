@@ -64,6 +64,8 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/users",
         "/audit",
         "/account",
+        "/alerts",
+        "/silences",
         "/d/host?var-host=web-1",
         "/d/missing",
     ] {

@@ -5,6 +5,7 @@
 
 use super::notify::Notification;
 use super::rules::{AlertRule, Group, RecordingRule, Rule};
+use super::silence::{self, Silence};
 use super::state::{self, Active, Change, Labels, State};
 use super::AlertingConfig;
 use crate::clock::Clock;
@@ -104,9 +105,10 @@ impl Alerting {
     /// Evaluates every rule of `g` at `now_ms`.
     #[tracing::instrument(skip_all, fields(group = %g.name))]
     pub async fn eval_group(&self, g: &Group, now_ms: i64) {
+        let mutes = self.mutes(now_ms).await;
         for rule in &g.rules {
             let result = match rule {
-                Rule::Alert(a) => self.eval_alert(a, now_ms).await,
+                Rule::Alert(a) => self.eval_alert(a, &mutes, now_ms).await,
                 Rule::Record(r) => self.eval_record(r, now_ms).await,
             };
             if let Err(e) = &result {
@@ -164,7 +166,7 @@ impl Alerting {
             .map_err(|e| e.to_string())
     }
 
-    async fn eval_alert(&self, a: &AlertRule, now_ms: i64) -> Result<(), String> {
+    async fn eval_alert(&self, a: &AlertRule, mutes: &Mutes, now_ms: i64) -> Result<(), String> {
         let results: Vec<(Labels, f64)> = self
             .vector(&a.expr, now_ms)
             .await?
@@ -227,35 +229,35 @@ impl Alerting {
                 value: crate::storage::alerts::finite(t.value),
                 severity: a.severity().into(),
             });
-            match t.change {
-                Change::Firing => {
-                    let al = active.get_mut(&t.labels).expect("firing alerts are active");
-                    al.last_notified_ms = Some(now_ms);
-                    let al = al.clone();
-                    notify(&t.labels, &al, "firing", None, false);
+            if t.change == Change::Resolved {
+                let gone = before
+                    .get(&t.labels)
+                    .cloned()
+                    .expect("resolved alerts were active");
+                // Only alerts that were announced get a resolution.
+                if gone.last_notified_ms.is_some() {
+                    notify(&t.labels, &gone, "resolved", Some(now_ms), false);
                 }
-                Change::Resolved => {
-                    let gone = before
-                        .get(&t.labels)
-                        .cloned()
-                        .expect("resolved alerts were active");
-                    // Only alerts that were announced get a resolution.
-                    if gone.last_notified_ms.is_some() {
-                        notify(&t.labels, &gone, "resolved", Some(now_ms), false);
-                    }
-                }
-                Change::Pending | Change::Cleared => {}
             }
         }
-        // Reminders for alerts still firing.
-        for (labels, al) in active.iter_mut() {
-            let due = al.state == State::Firing
-                && al.last_notified_ms.is_some_and(|l| now_ms - l >= repeat_ms);
-            if due {
-                al.last_notified_ms = Some(now_ms);
-                let snapshot = al.clone();
-                notify(labels, &snapshot, "firing", None, true);
+        // Firing alerts: announce the new ones, remind about old ones,
+        // unless silenced or inhibited (then they are announced when the
+        // silence ends, if still firing).
+        for (labels, al) in active
+            .iter_mut()
+            .filter(|(_, al)| al.state == State::Firing)
+        {
+            if mutes.muted(&a.name, labels, now_ms) {
+                continue;
             }
+            let repeat = match al.last_notified_ms {
+                None => false,
+                Some(l) if now_ms - l >= repeat_ms => true,
+                Some(_) => continue,
+            };
+            al.last_notified_ms = Some(now_ms);
+            let snapshot = al.clone();
+            notify(labels, &snapshot, "firing", None, repeat);
         }
         update.alerts = active
             .iter()
@@ -277,6 +279,71 @@ impl Alerting {
             return Err(format!("cannot save alert state: {e}"));
         }
         Ok(())
+    }
+}
+
+/// What mutes notifications at one evaluation: active silences, and the
+/// firing alerts of rules that inhibit others.
+pub struct Mutes {
+    pub silences: Vec<Silence>,
+    /// (inhibiting rule, label names, that alert's labels)
+    pub inhibitors: Vec<(String, Vec<String>, Labels)>,
+}
+
+impl Mutes {
+    pub fn muted(&self, rule: &str, labels: &Labels, now_ms: i64) -> bool {
+        self.silences.iter().any(|s| s.mutes(labels, now_ms))
+            || self.inhibitors.iter().any(|(source, names, src)| {
+                source != rule
+                    && names
+                        .iter()
+                        .all(|n| src.get(n).is_some() && src.get(n) == labels.get(n))
+            })
+    }
+}
+
+impl Alerting {
+    /// Active silences (unreadable ones are logged and skipped) and the
+    /// current inhibitors.
+    pub async fn mutes(&self, now_ms: i64) -> Mutes {
+        let rows = self.store.silences(now_ms).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read silences; notifying without them");
+            Vec::new()
+        });
+        let silences = rows
+            .into_iter()
+            .filter_map(|r| match silence::from_json(&r.matchers) {
+                Ok(matchers) => Some(Silence {
+                    id: r.id,
+                    matchers,
+                    starts_ms: r.starts_ms,
+                    ends_ms: r.ends_ms,
+                }),
+                Err(e) => {
+                    tracing::warn!(id = r.id, error = %e, "unreadable silence skipped");
+                    None
+                }
+            })
+            .collect();
+        let states = self.states.lock().await;
+        let mut inhibitors = Vec::new();
+        for g in &self.groups {
+            for r in &g.rules {
+                let Rule::Alert(def) = r else { continue };
+                if def.inhibits.is_empty() {
+                    continue;
+                }
+                for (labels, al) in states.get(&def.name).into_iter().flatten() {
+                    if al.state == State::Firing {
+                        inhibitors.push((def.name.clone(), def.inhibits.clone(), labels.clone()));
+                    }
+                }
+            }
+        }
+        Mutes {
+            silences,
+            inhibitors,
+        }
     }
 }
 

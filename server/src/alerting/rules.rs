@@ -45,6 +45,10 @@ struct RuleSpec {
     keep_firing_for: Option<String>,
     recovery: Option<String>,
     recovery_threshold: Option<f64>,
+    /// While firing, mute other rules' alerts that share these labels'
+    /// values (e.g. `[host]` on "host down").
+    #[serde(default)]
+    inhibits: Vec<String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -58,6 +62,9 @@ pub struct AlertRule {
     pub timing: Timing,
     /// Resolve only when this returns the alert's series (hysteresis).
     pub recovery: Option<String>,
+    /// Label names: while this rule fires, other rules' alerts with the
+    /// same values for all of them are not notified.
+    pub inhibits: Vec<String>,
     pub labels: Labels,
     pub annotations: Vec<(String, String, Template)>,
 }
@@ -180,6 +187,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
                 name,
                 expr: spec.expr,
                 recovery,
+                inhibits: spec.inhibits,
                 labels,
                 annotations,
             }))
@@ -188,7 +196,11 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
             if !metric_name_ok(&name) {
                 return Err(format!("invalid metric name {name:?}"));
             }
-            if spec.for_.is_some() || !spec.annotations.is_empty() || spec.recovery.is_some() {
+            if spec.for_.is_some()
+                || !spec.annotations.is_empty()
+                || spec.recovery.is_some()
+                || !spec.inhibits.is_empty()
+            {
                 return Err("recording rules take only record, expr and labels".into());
             }
             Ok(Rule::Record(RecordingRule {

@@ -398,3 +398,9 @@ crate::storage::alerts::alerts_impl!(
     "INSERT INTO alert_rule_evals (rule, last_eval_ms) VALUES (?, ?) ON CONFLICT (rule) DO UPDATE SET last_eval_ms = excluded.last_eval_ms",
     "INSERT INTO outbox (created_ms, channel, idempotency_key, payload, next_attempt_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
 );
+crate::storage::silences::silences_impl!(
+    SqliteStore,
+    writer,
+    reader,
+    crate::storage::accounts::same
+);

@@ -33,6 +33,8 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
     for (slug, t) in &ctx.dashboards {
         nav.push(("", t.clone(), link(&format!("/d/{slug}"))));
     }
+    nav.push(("alerts", "Alerts".to_string(), "/alerts".to_string()));
+    nav.push(("silences", "Silences".to_string(), "/silences".to_string()));
     nav.push(("agents", "Agents".to_string(), link("/agents")));
     if ctx.user.as_ref().is_some_and(|u| u.1 == "admin") {
         nav.push(("users", "Users".to_string(), "/users".to_string()));

@@ -3,11 +3,13 @@
 
 pub mod account;
 pub mod agents;
+pub mod alerts;
 pub mod auth;
 pub mod dashboard;
 pub mod explore;
 pub mod host;
 pub mod overview;
+pub mod silences;
 pub mod users;
 
 use leptos::prelude::*;
