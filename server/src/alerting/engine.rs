@@ -106,18 +106,40 @@ impl Alerting {
     #[tracing::instrument(skip_all, fields(group = %g.name))]
     pub async fn eval_group(&self, g: &Group, now_ms: i64) {
         let mutes = self.mutes(now_ms).await;
+        let mut updates = Vec::new();
+        let mut befores = Vec::new();
+        let mut errors: HashMap<String, String> = HashMap::new();
         for rule in &g.rules {
             let result = match rule {
-                Rule::Alert(a) => self.eval_alert(a, &mutes, now_ms).await,
+                Rule::Alert(a) => self.eval_alert(a, &mutes, now_ms).await.map(|(u, before)| {
+                    updates.push(u);
+                    befores.push((a.name.clone(), before));
+                }),
                 Rule::Record(r) => self.eval_record(r, now_ms).await,
             };
-            if let Err(e) = &result {
+            if let Err(e) = result {
+                errors.insert(rule.name().to_string(), e);
+            }
+        }
+        // One transaction for the group's states, history and outbox.
+        if !updates.is_empty() {
+            if let Err(e) = self.store.save_rule_updates(&updates).await {
+                // Not saved: roll the in-memory states back, so the next
+                // evaluation produces the same transitions again.
+                let mut states = self.states.lock().await;
+                for (name, before) in befores {
+                    errors.insert(name.clone(), format!("cannot save alert state: {e}"));
+                    states.insert(name, before);
+                }
+            }
+        }
+        let mut health = self.health.lock().expect("lock");
+        for rule in &g.rules {
+            let err = errors.remove(rule.name());
+            if let Some(e) = &err {
                 tracing::warn!(rule = %rule.name(), error = %e, "rule evaluation failed");
             }
-            self.health
-                .lock()
-                .expect("lock")
-                .insert(rule.name().to_string(), (now_ms, result.err()));
+            health.insert(rule.name().to_string(), (now_ms, err));
         }
     }
 
@@ -166,7 +188,14 @@ impl Alerting {
             .map_err(|e| e.to_string())
     }
 
-    async fn eval_alert(&self, a: &AlertRule, mutes: &Mutes, now_ms: i64) -> Result<(), String> {
+    /// The rule's evaluation, to be saved with the group's, and its
+    /// alerts as they were before (to roll back if saving fails).
+    async fn eval_alert(
+        &self,
+        a: &AlertRule,
+        mutes: &Mutes,
+        now_ms: i64,
+    ) -> Result<(RuleUpdate, BTreeMap<Labels, Active>), String> {
         let results: Vec<(Labels, f64)> = self
             .vector(&a.expr, now_ms)
             .await?
@@ -272,13 +301,7 @@ impl Alerting {
                 last_notified_ms: al.last_notified_ms,
             })
             .collect();
-        if let Err(e) = self.store.save_rule_update(&update).await {
-            // Not saved: roll the in-memory state back, so the next
-            // evaluation produces the same transitions again.
-            *active = before;
-            return Err(format!("cannot save alert state: {e}"));
-        }
-        Ok(())
+        Ok((update, before))
     }
 }
 

@@ -54,7 +54,11 @@ pub struct RuleUpdate {
 
 #[async_trait]
 pub trait Alerts: Send + Sync {
-    async fn save_rule_update(&self, u: &RuleUpdate) -> Result<()>;
+    /// Saves several rules' evaluations in one transaction (a group's).
+    async fn save_rule_updates(&self, us: &[RuleUpdate]) -> Result<()>;
+    async fn save_rule_update(&self, u: &RuleUpdate) -> Result<()> {
+        self.save_rule_updates(std::slice::from_ref(u)).await
+    }
     /// Every stored alert, and each rule's last evaluation time.
     async fn load_alerts(&self) -> Result<(Vec<AlertRow>, Vec<(String, i64)>)>;
     /// Newest first; `rule` filters when given.
@@ -114,24 +118,26 @@ macro_rules! alerts_impl {
     ($store:ty, $writer:ident, $reader:ident, $sql:path, $upsert_eval:literal, $insert_outbox:literal) => {
         #[async_trait::async_trait]
         impl $crate::storage::alerts::Alerts for $store {
-            async fn save_rule_update(&self, u: &$crate::storage::alerts::RuleUpdate) -> $crate::storage::Result<()> {
+            async fn save_rule_updates(&self, us: &[$crate::storage::alerts::RuleUpdate]) -> $crate::storage::Result<()> {
                 let mut tx = self.$writer.begin().await?;
-                sqlx::query(&$sql($upsert_eval)).bind(&u.rule).bind(u.eval_ms).execute(&mut *tx).await?;
-                sqlx::query(&$sql("DELETE FROM alert_states WHERE rule = ?")).bind(&u.rule).execute(&mut *tx).await?;
-                for a in &u.alerts {
-                    sqlx::query(&$sql("INSERT INTO alert_states (rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
-                        .bind(&a.rule).bind(&a.labels).bind(&a.state).bind(a.active_at_ms).bind(a.fired_at_ms).bind(a.last_seen_ms).bind(a.value).bind(a.last_notified_ms)
-                        .execute(&mut *tx).await?;
-                }
-                for h in &u.history {
-                    sqlx::query(&$sql("INSERT INTO alert_history (ts_ms, rule, labels, change, value, severity) VALUES (?, ?, ?, ?, ?, ?)"))
-                        .bind(h.ts_ms).bind(&h.rule).bind(&h.labels).bind(&h.change).bind(h.value).bind(&h.severity)
-                        .execute(&mut *tx).await?;
-                }
-                for (channel, key, payload) in &u.outbox {
-                    sqlx::query(&$sql($insert_outbox))
-                        .bind(u.eval_ms).bind(channel).bind(key).bind(payload).bind(u.eval_ms)
-                        .execute(&mut *tx).await?;
+                for u in us {
+                    sqlx::query(&$sql($upsert_eval)).bind(&u.rule).bind(u.eval_ms).execute(&mut *tx).await?;
+                    sqlx::query(&$sql("DELETE FROM alert_states WHERE rule = ?")).bind(&u.rule).execute(&mut *tx).await?;
+                    for a in &u.alerts {
+                        sqlx::query(&$sql("INSERT INTO alert_states (rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+                            .bind(&a.rule).bind(&a.labels).bind(&a.state).bind(a.active_at_ms).bind(a.fired_at_ms).bind(a.last_seen_ms).bind(a.value).bind(a.last_notified_ms)
+                            .execute(&mut *tx).await?;
+                    }
+                    for h in &u.history {
+                        sqlx::query(&$sql("INSERT INTO alert_history (ts_ms, rule, labels, change, value, severity) VALUES (?, ?, ?, ?, ?, ?)"))
+                            .bind(h.ts_ms).bind(&h.rule).bind(&h.labels).bind(&h.change).bind(h.value).bind(&h.severity)
+                            .execute(&mut *tx).await?;
+                    }
+                    for (channel, key, payload) in &u.outbox {
+                        sqlx::query(&$sql($insert_outbox))
+                            .bind(u.eval_ms).bind(channel).bind(key).bind(payload).bind(u.eval_ms)
+                            .execute(&mut *tx).await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())
