@@ -14,6 +14,7 @@ pub mod silence;
 pub mod state;
 pub mod telegram;
 pub mod template;
+pub mod unittest;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,7 +1,9 @@
 use anyhow::Context;
 use clap::Parser;
 use dozor_server::app::{self, Server};
-use dozor_server::config::{self, AgentAction, ApiTokenAction, Cli, Command, TokenAction};
+use dozor_server::config::{
+    self, AgentAction, ApiTokenAction, Cli, Command, RulesAction, TokenAction,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -12,6 +14,12 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Rules {
+        action: RulesAction::Test { files },
+    }) = &cli.command
+    {
+        return rules_test(files).await;
+    }
     let cfg = config::resolve(&cli.opts)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cfg).await,
@@ -69,7 +77,31 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Rules { .. } => unreachable!("handled before the configuration"),
     }
+}
+
+async fn rules_test(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for f in files {
+        let failures = dozor_server::alerting::unittest::run_file(f)
+            .await
+            .with_context(|| format!("cannot run {}", f.display()))?;
+        if failures.is_empty() {
+            println!("{}: SUCCESS", f.display());
+        } else {
+            println!("{}: FAILED", f.display());
+            for x in &failures {
+                println!("  {x}");
+            }
+            failed += failures.len();
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} rule test(s) failed");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn serve(cfg: dozor_server::Config) -> anyhow::Result<()> {

@@ -69,6 +69,9 @@ impl Alerting {
                     last_seen_ms: r.last_seen_ms,
                     value: r.value.unwrap_or(f64::NAN),
                     last_notified_ms: r.last_notified_ms,
+                    // Not stored: after a restart keep_firing_for counts
+                    // from the first evaluation that misses the alert.
+                    absent_since_ms: None,
                 },
             );
         }

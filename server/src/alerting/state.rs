@@ -48,6 +48,10 @@ pub struct Active {
     pub value: f64,
     /// Last time a notification was queued for it (repeat_interval).
     pub last_notified_ms: Option<i64>,
+    /// First evaluation at which the expression stopped returning it;
+    /// `keep_firing_for` counts from here, as in Prometheus.
+    #[serde(default)]
+    pub absent_since_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +121,7 @@ pub fn step(
                         last_seen_ms: now_ms,
                         value,
                         last_notified_ms: None,
+                        absent_since_ms: None,
                     },
                 );
                 out.push(Transition {
@@ -133,6 +138,7 @@ pub fn step(
             }
             Some(a) => {
                 a.last_seen_ms = now_ms;
+                a.absent_since_ms = None;
                 a.value = value;
                 if a.state == State::Pending && now_ms - a.active_at_ms >= timing.for_ms {
                     a.state = State::Firing;
@@ -154,9 +160,11 @@ pub fn step(
         .cloned()
         .collect();
     for labels in gone {
-        let a = &active[&labels];
+        let a = active.get_mut(&labels).expect("listed above");
+        let absent_since = *a.absent_since_ms.get_or_insert(now_ms);
+        let kept =
+            timing.keep_firing_for_ms > 0 && now_ms - absent_since < timing.keep_firing_for_ms;
         let since = now_ms - a.last_seen_ms;
-        let kept = timing.keep_firing_for_ms > 0 && since < timing.keep_firing_for_ms;
         let change = match a.state {
             State::Pending => Some(Change::Cleared),
             State::Firing if kept => None,
@@ -257,8 +265,10 @@ mod tests {
         );
         // Back within the window: still the same firing alert, no new event.
         assert!(step(&mut a, timing, vec![(l("a"), 1.0)], &none, 90_000).is_empty());
+        // Absent again from 200 s: kept until 2 minutes after that.
         assert!(step(&mut a, timing, vec![], &none, 200_000).is_empty());
-        let t = step(&mut a, timing, vec![], &none, 210_000);
+        assert!(step(&mut a, timing, vec![], &none, 319_999).is_empty());
+        let t = step(&mut a, timing, vec![], &none, 320_000);
         assert_eq!(changes(&t), [("a", Change::Resolved)]);
     }
 

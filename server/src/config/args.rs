@@ -31,11 +31,27 @@ pub enum Command {
         #[command(subcommand)]
         action: AgentAction,
     },
+    /// Check rule files with promtool-style unit tests.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
     /// Create API tokens from the shell (for provisioning Grafana or
     /// Prometheus); users create their own on the Account page.
     ApiToken {
         #[command(subcommand)]
         action: ApiTokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesAction {
+    /// Run unit tests (rule_files, input_series in `a+bxN` notation,
+    /// alert_rule_test, promql_expr_test); exits 1 when any fails.
+    Test {
+        /// Test files (YAML, promtool's format).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
