@@ -104,6 +104,8 @@ pub struct Snapshot {
     pub start_time_seconds: Option<u64>,
     pub query_samples_loaded: u64,
     pub query_rollup_buckets_loaded: u64,
+    /// Outbox rows: (sent, pending, failed for good).
+    pub notifications: Option<(i64, i64, i64)>,
 }
 
 #[derive(Default)]
@@ -235,6 +237,16 @@ impl Telemetry {
         );
         if let Some(n) = snap.series_total {
             gauge(&mut e, "dozor_series", "Series in the catalog.", n as f64);
+        }
+        if let Some((sent, pending, failed)) = snap.notifications {
+            e.family(
+                "dozor_notifications",
+                "Alert notifications in the outbox by state; failed ones were given up on a permanent error.",
+                MetricType::Gauge,
+            );
+            for (state, n) in [("sent", sent), ("pending", pending), ("failed", failed)] {
+                e.sample("dozor_notifications", &[("state", state)], n as f64);
+            }
         }
         gauge(
             &mut e,

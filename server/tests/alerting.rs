@@ -135,6 +135,16 @@ async fn fires_escapes_splits_and_resolves_with_hysteresis() {
     })
     .await;
     assert!(failed >= 2);
+    let metrics = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!("dozor_notifications{{state=\"failed\"}} {failed}")),
+        "given-up notifications are visible in /metrics"
+    );
     let history = server
         .store
         .alert_history(Some("DiskFull"), 10)

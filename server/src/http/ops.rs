@@ -15,6 +15,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         series_total: s.store.series_count().await.ok().map(|n| n as u64),
         query_samples_loaded: s.engine.stats().samples_loaded.load(Relaxed),
         query_rollup_buckets_loaded: s.engine.stats().rollup_buckets_loaded.load(Relaxed),
+        notifications: s.store.outbox_counts().await.ok(),
         ..Snapshot::default()
     };
     if let Ok(agents) = s.store.list_agents().await {
