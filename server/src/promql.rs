@@ -9,7 +9,7 @@
 
 mod aggregate;
 mod binary;
-mod dates;
+pub(crate) mod dates;
 mod eval;
 mod functions;
 mod histogram;

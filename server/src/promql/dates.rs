@@ -37,7 +37,7 @@ pub fn date_part(name: &str, v: f64) -> f64 {
 }
 
 /// Howard Hinnant's days → (year, month, day).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
