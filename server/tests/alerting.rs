@@ -307,11 +307,7 @@ groups:
     .await;
     let base = server.url();
     let cookie = web_session(&server).await;
-    let csrf = cookie
-        .split("; ")
-        .find_map(|c| c.strip_prefix("dozor_csrf="))
-        .unwrap()
-        .to_string();
+    let csrf = support::web::csrf_of(&cookie);
     let post = |path: String, form: Vec<(&'static str, String)>| {
         let (base, cookie, csrf) = (base.clone(), cookie.clone(), csrf.clone());
         async move {

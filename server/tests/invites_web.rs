@@ -17,11 +17,7 @@ async fn invitations_work_once_expire_and_can_be_revoked() {
     let server = spawn_server_with(&dir, None, |cfg| cfg.clock = c).await;
     let base = server.url();
     let cookie = web_session(&server).await;
-    let csrf = cookie
-        .split("; ")
-        .find_map(|c| c.strip_prefix("dozor_csrf="))
-        .unwrap()
-        .to_string();
+    let csrf = support::web::csrf_of(&cookie);
     let admin_post = |path: String, fields: Vec<(&'static str, &'static str)>| {
         let mut form = vec![("csrf", csrf.clone())];
         form.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));

@@ -174,11 +174,7 @@ async fn forms_need_the_csrf_token_from_the_cookie() {
         .await
         .unwrap();
     let pair = session.clone();
-    let token = session
-        .split("; ")
-        .find_map(|c| c.strip_prefix("dozor_csrf="))
-        .unwrap()
-        .to_string();
+    let token = support::web::csrf_of(&session);
     let body = resp.text().await.unwrap();
     assert!(body.contains(&format!("name=\"csrf\" value=\"{token}\"")));
     let only_session = session

@@ -13,11 +13,7 @@ async fn admins_manage_users_and_see_the_audit_log() {
     let server = support::spawn_server(&dir, None).await;
     let base = server.url();
     let cookie = support::web_session(&server).await;
-    let token = cookie
-        .split("; ")
-        .find_map(|c| c.strip_prefix("dozor_csrf="))
-        .unwrap()
-        .to_string();
+    let token = support::web::csrf_of(&cookie);
     let post = |path: &str, fields: Vec<(&'static str, String)>| {
         let mut form = vec![("csrf", token.clone())];
         form.extend(fields);

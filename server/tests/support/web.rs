@@ -52,3 +52,12 @@ pub async fn get(base: &str, path: &str, cookie: &str) -> Response {
         .await
         .unwrap()
 }
+
+/// The CSRF token inside a `Cookie` header value (as `web_session` makes).
+pub fn csrf_of(cookie: &str) -> String {
+    cookie
+        .split("; ")
+        .find_map(|c| c.strip_prefix("dozor_csrf="))
+        .expect("a CSRF cookie")
+        .to_string()
+}
