@@ -68,6 +68,9 @@ if [ -z "${DOZOR_TEST_DATABASE_URL:-}" ] && [ -n "$(pg_bindir)" ]; then
     export DOZOR_TEST_DATABASE_URL="postgres://$user@127.0.0.1:$port/postgres"
 fi
 
+# Incremental caches double the size of target/ and help only warm rebuilds.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
