@@ -7,8 +7,10 @@
 //! PromQL and writes storage; `outbox` talks to receivers.
 
 pub mod engine;
+pub mod mutes;
 pub mod notify;
 pub mod outbox;
+pub mod policy;
 pub mod rules;
 pub mod silence;
 pub mod state;
@@ -27,6 +29,10 @@ pub struct AlertingConfig {
     pub default_interval: Duration,
     /// Re-notify an alert still firing this often.
     pub repeat_interval: Duration,
+    /// A new alert group waits this long for companions.
+    pub group_wait: Duration,
+    /// A group's later changes go out at most this often.
+    pub group_interval: Duration,
     /// After a restart, pending `for` timers continue if the server was
     /// down less than this.
     pub restart_tolerance: Duration,
@@ -60,22 +66,35 @@ impl AlertingConfig {
         Self {
             default_interval: Duration::from_secs(30),
             repeat_interval: Duration::from_secs(4 * 3600),
+            group_wait: Duration::from_secs(30),
+            group_interval: Duration::from_secs(300),
             restart_tolerance: Duration::from_secs(3600),
             ..Default::default()
         }
     }
 
-    /// Outbox channel names: `telegram:CHAT` and `webhook:URL`.
-    pub fn channels(&self) -> Vec<String> {
-        let mut c: Vec<String> = Vec::new();
-        if self.telegram_token.is_some() {
-            c.extend(
-                self.telegram_chats
-                    .iter()
-                    .map(|id| format!("telegram:{id}")),
-            );
+    pub fn policy_defaults(&self) -> policy::Defaults {
+        policy::Defaults {
+            group_wait_ms: self.group_wait.as_millis() as i64,
+            group_interval_ms: self.group_interval.as_millis() as i64,
+            repeat_interval_ms: self.repeat_interval.as_millis() as i64,
         }
-        c.extend(self.webhooks.iter().map(|u| format!("webhook:{u}")));
-        c
+    }
+
+    /// Outbox targets (`telegram:CHAT`, `webhook:URL`) of the named
+    /// channels. The configured chats and webhooks form "default".
+    pub fn targets(&self, channels: &[String]) -> Vec<String> {
+        let mut t: Vec<String> = Vec::new();
+        if channels.iter().any(|c| c == "default") {
+            if self.telegram_token.is_some() {
+                t.extend(
+                    self.telegram_chats
+                        .iter()
+                        .map(|id| format!("telegram:{id}")),
+                );
+            }
+            t.extend(self.webhooks.iter().map(|u| format!("webhook:{u}")));
+        }
+        t
     }
 }

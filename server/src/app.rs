@@ -312,7 +312,7 @@ async fn load_alerting(
     let interval = cfg.alerting.default_interval.as_millis() as i64;
     let groups = crate::alerting::rules::load_dir(dir, interval)?;
     let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
-    tracing::info!(dir = %dir.display(), groups = groups.len(), rules, channels = cfg.alerting.channels().len(), "alert rules loaded");
+    tracing::info!(dir = %dir.display(), groups = groups.len(), rules, targets = cfg.alerting.targets(&["default".into()]).len(), "alert rules loaded");
     let engine = crate::promql::Engine::new(store.clone(), crate::promql::Limits::default());
     let a = crate::alerting::engine::Alerting::load(
         cfg.alerting.clone(),

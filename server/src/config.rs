@@ -249,6 +249,20 @@ fn alerting(args: &ServerArgs, file: &FileConfig, cfg: &mut Config) -> anyhow::R
     {
         a.repeat_interval = duration("alert repeat interval", d)?;
     }
+    if let Some(d) = args
+        .alert_group_wait
+        .as_deref()
+        .or(file.alert_group_wait.as_deref())
+    {
+        a.group_wait = duration("alert group wait", d)?;
+    }
+    if let Some(d) = args
+        .alert_group_interval
+        .as_deref()
+        .or(file.alert_group_interval.as_deref())
+    {
+        a.group_interval = duration("alert group interval", d)?;
+    }
     a.external_url = args
         .external_url
         .clone()

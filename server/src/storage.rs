@@ -20,7 +20,7 @@ pub mod sqlite;
 mod types;
 
 pub use accounts::Accounts;
-pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxRow, RuleUpdate};
+pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxItem, OutboxRow, RuleUpdate};
 pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
 pub use error::StorageError;

@@ -10,7 +10,7 @@ use dozor_server::alerting::notify::{Notification, Webhook};
 use dozor_server::alerting::outbox::Dispatcher;
 use dozor_server::alerting::telegram::Telegram;
 use dozor_server::clock::Clock;
-use dozor_server::storage::{RuleUpdate, Store};
+use dozor_server::storage::{OutboxItem, RuleUpdate, Store};
 use std::sync::Arc;
 use support::telegram::{self, Reply};
 use support::*;
@@ -57,6 +57,8 @@ async fn fires_escapes_splits_and_resolves_with_hysteresis() {
         c.alerting.telegram_token = Some("123:TEST".into());
         c.alerting.telegram_api_url = Some(api.clone());
         c.alerting.telegram_chats = vec![42, -100];
+        c.alerting.group_wait = std::time::Duration::ZERO;
+        c.alerting.group_interval = std::time::Duration::from_secs(1);
     })
     .await;
     let hostile = "<script>alert(1)</script>&";
@@ -170,6 +172,17 @@ fn notification(i: usize) -> String {
     .unwrap()
 }
 
+/// An outbox row in its own group (as an alert of its own rule).
+fn item(channel: &str, key: &str, payload: String, due_ms: i64) -> OutboxItem {
+    OutboxItem {
+        channel: channel.into(),
+        key: key.into(),
+        group_key: format!("{{\"k\":\"{key}\"}}"),
+        payload,
+        due_ms,
+    }
+}
+
 fn dispatcher(store: &Store, api: &str, clock: &Clock) -> Dispatcher {
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
@@ -198,7 +211,7 @@ async fn retry_after_is_honoured() {
     let u = RuleUpdate {
         rule: "r".into(),
         eval_ms: clock.now_ms(),
-        outbox: vec![("telegram:42".into(), "k1".into(), notification(1))],
+        outbox: vec![item("telegram:42", "k1", notification(1), clock.now_ms())],
         ..Default::default()
     };
     store.save_rule_update(&u).await.unwrap();
@@ -233,10 +246,11 @@ async fn an_outage_with_a_restart_loses_and_repeats_nothing() {
         let u = RuleUpdate {
             rule: format!("r{i}"),
             eval_ms: clock.now_ms(),
-            outbox: vec![(
-                format!("telegram:{}", 7 + i % 4),
-                format!("key{i}"),
+            outbox: vec![item(
+                &format!("telegram:{}", 7 + i % 4),
+                &format!("key{i}"),
                 notification(i),
+                clock.now_ms(),
             )],
             ..Default::default()
         };
@@ -303,6 +317,7 @@ groups:
         c.alerting.telegram_token = Some("123:TEST".into());
         c.alerting.telegram_api_url = Some(api.clone());
         c.alerting.telegram_chats = vec![5];
+        c.alerting.group_wait = std::time::Duration::ZERO;
     })
     .await;
     let base = server.url();

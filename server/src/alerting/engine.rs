@@ -3,14 +3,15 @@
 //! the rule's alerts, history and notifications in one transaction.
 //! Recording rules write their results back as samples.
 
+use super::mutes::Mutes;
 use super::notify::Notification;
+use super::policy::{self, Schedule};
 use super::rules::{AlertRule, Group, RecordingRule, Rule};
-use super::silence::{self, Silence};
 use super::state::{self, Active, Change, Labels, State};
 use super::AlertingConfig;
 use crate::clock::Clock;
 use crate::promql::{self, value::Value};
-use crate::storage::{AlertRow, HistoryRow, RuleUpdate, Store};
+use crate::storage::{AlertRow, HistoryRow, OutboxItem, RuleUpdate, Store};
 use dozor_common::{Sample, SeriesBatch};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -21,10 +22,12 @@ pub struct Alerting {
     pub groups: Vec<Group>,
     pub config: AlertingConfig,
     engine: promql::Engine,
-    store: Store,
+    pub(super) store: Store,
     clock: Clock,
     /// Per alerting rule: its pending and firing alerts.
-    states: Mutex<HashMap<String, BTreeMap<Labels, Active>>>,
+    pub(super) states: Mutex<HashMap<String, BTreeMap<Labels, Active>>>,
+    /// When each channel's alert groups are next flushed.
+    schedule: std::sync::Mutex<Schedule>,
     /// Per rule: last evaluation time and error, for the rules API.
     health: std::sync::Mutex<HashMap<String, (i64, Option<String>)>>,
 }
@@ -88,6 +91,7 @@ impl Alerting {
             store,
             clock,
             states: Mutex::new(states),
+            schedule: Default::default(),
             health: Default::default(),
         })
     }
@@ -223,8 +227,11 @@ impl Alerting {
             eval_ms: now_ms,
             ..Default::default()
         };
-        let channels = self.config.channels();
-        let repeat_ms = self.config.repeat_interval.as_millis() as i64;
+        let policy = a.policy.effective(self.config.policy_defaults());
+        let targets = self.config.targets(&policy.channels);
+        let repeat_ms = policy.repeat_interval_ms;
+        let mut schedule = self.schedule.lock().expect("lock");
+        schedule.prune(now_ms);
         let mut notify =
             |labels: &Labels, al: &Active, status: &str, ends: Option<i64>, repeat: bool| {
                 let annotations = a
@@ -242,14 +249,21 @@ impl Alerting {
                     repeat,
                 };
                 let payload = serde_json::to_string(&n).expect("notifications serialise");
-                for c in &channels {
+                let group = policy::group_key(&policy.group_labels(labels));
+                for c in &targets {
                     // Idempotency: one notification per alert, event and channel.
                     let key = crate::auth::hash_secret(&format!(
                         "{}|{}|{status}|{now_ms}|{c}",
                         a.name,
                         labels_json(labels)
                     ));
-                    update.outbox.push((c.clone(), key, payload.clone()));
+                    update.outbox.push(OutboxItem {
+                        channel: c.clone(),
+                        key,
+                        payload: payload.clone(),
+                        due_ms: schedule.due(c, &group, &policy, now_ms),
+                        group_key: group.clone(),
+                    });
                 }
             };
         for t in &transitions {
@@ -305,71 +319,6 @@ impl Alerting {
             })
             .collect();
         Ok((update, before))
-    }
-}
-
-/// What mutes notifications at one evaluation: active silences, and the
-/// firing alerts of rules that inhibit others.
-pub struct Mutes {
-    pub silences: Vec<Silence>,
-    /// (inhibiting rule, label names, that alert's labels)
-    pub inhibitors: Vec<(String, Vec<String>, Labels)>,
-}
-
-impl Mutes {
-    pub fn muted(&self, rule: &str, labels: &Labels, now_ms: i64) -> bool {
-        self.silences.iter().any(|s| s.mutes(labels, now_ms))
-            || self.inhibitors.iter().any(|(source, names, src)| {
-                source != rule
-                    && names
-                        .iter()
-                        .all(|n| src.get(n).is_some() && src.get(n) == labels.get(n))
-            })
-    }
-}
-
-impl Alerting {
-    /// Active silences (unreadable ones are logged and skipped) and the
-    /// current inhibitors.
-    pub async fn mutes(&self, now_ms: i64) -> Mutes {
-        let rows = self.store.silences(now_ms).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot read silences; notifying without them");
-            Vec::new()
-        });
-        let silences = rows
-            .into_iter()
-            .filter_map(|r| match silence::from_json(&r.matchers) {
-                Ok(matchers) => Some(Silence {
-                    id: r.id,
-                    matchers,
-                    starts_ms: r.starts_ms,
-                    ends_ms: r.ends_ms,
-                }),
-                Err(e) => {
-                    tracing::warn!(id = r.id, error = %e, "unreadable silence skipped");
-                    None
-                }
-            })
-            .collect();
-        let states = self.states.lock().await;
-        let mut inhibitors = Vec::new();
-        for g in &self.groups {
-            for r in &g.rules {
-                let Rule::Alert(def) = r else { continue };
-                if def.inhibits.is_empty() {
-                    continue;
-                }
-                for (labels, al) in states.get(&def.name).into_iter().flatten() {
-                    if al.state == State::Firing {
-                        inhibitors.push((def.name.clone(), def.inhibits.clone(), labels.clone()));
-                    }
-                }
-            }
-        }
-        Mutes {
-            silences,
-            inhibitors,
-        }
     }
 }
 

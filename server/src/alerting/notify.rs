@@ -39,6 +39,33 @@ impl Notification {
     }
 }
 
+/// What one send delivers: a group's due notifications, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub group_labels: Labels,
+    pub alerts: Vec<Notification>,
+}
+
+impl Message {
+    pub fn one(n: Notification) -> Self {
+        Self {
+            group_labels: [("alertname".to_string(), n.alertname().to_string())]
+                .into_iter()
+                .collect(),
+            alerts: vec![n],
+        }
+    }
+
+    /// "firing" while any alert in it fires (Alertmanager's rule).
+    pub fn status(&self) -> &str {
+        if self.alerts.iter().any(|a| a.status == "firing") {
+            "firing"
+        } else {
+            "resolved"
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
     /// Try again: after the receiver's `retry_after` when it gave one,
@@ -54,9 +81,9 @@ pub enum Failure {
 
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// Delivers `n`, skipping the first `parts_sent` parts (already
+    /// Delivers `m`, skipping the first `parts_sent` parts (already
     /// accepted in an earlier attempt).
-    async fn send(&self, target: &str, n: &Notification, parts_sent: usize) -> Result<(), Failure>;
+    async fn send(&self, target: &str, m: &Message, parts_sent: usize) -> Result<(), Failure>;
 }
 
 pub fn rfc3339(ms: i64) -> String {
@@ -73,36 +100,59 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
-/// Alertmanager's webhook body (version 4) for one notification.
-pub fn webhook_body(n: &Notification, external_url: &str) -> serde_json::Value {
-    let fingerprint = {
-        use sha2::{Digest, Sha256};
-        let text = serde_json::to_string(&n.labels).unwrap_or_default();
-        hex::encode(&Sha256::digest(text.as_bytes())[..8])
+fn fingerprint(labels: &Labels) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(labels).unwrap_or_default();
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+}
+
+/// Alertmanager's webhook body (version 4) for one message.
+pub fn webhook_body(m: &Message, external_url: &str) -> serde_json::Value {
+    let alerts: Vec<serde_json::Value> = m
+        .alerts
+        .iter()
+        .map(|n| {
+            let ends = n
+                .ends_at_ms
+                .map(rfc3339)
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+            serde_json::json!({
+                "status": n.status,
+                "labels": n.labels,
+                "annotations": n.annotations,
+                "startsAt": rfc3339(n.starts_at_ms),
+                "endsAt": ends,
+                "generatorURL": format!("{external_url}/alerts"),
+                "fingerprint": fingerprint(&n.labels),
+            })
+        })
+        .collect();
+    let common = super::policy::common_labels(m.alerts.iter().map(|n| &n.labels));
+    let common_annotations = {
+        let mut it = m.alerts.iter().map(|n| &n.annotations);
+        let mut c = it.next().cloned().unwrap_or_default();
+        for a in it {
+            c.retain(|k, v| a.get(k) == Some(v));
+        }
+        c
     };
-    let ends = n
-        .ends_at_ms
-        .map(rfc3339)
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+    let group_key = m
+        .group_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect::<Vec<_>>()
+        .join(",");
     serde_json::json!({
         "version": "4",
-        "groupKey": format!("{{}}:{{alertname=\"{}\"}}", n.alertname()),
+        "groupKey": format!("{{}}:{{{group_key}}}"),
         "truncatedAlerts": 0,
-        "status": n.status,
+        "status": m.status(),
         "receiver": "dozor",
-        "groupLabels": {"alertname": n.alertname()},
-        "commonLabels": n.labels,
-        "commonAnnotations": n.annotations,
+        "groupLabels": m.group_labels,
+        "commonLabels": common,
+        "commonAnnotations": common_annotations,
         "externalURL": external_url,
-        "alerts": [{
-            "status": n.status,
-            "labels": n.labels,
-            "annotations": n.annotations,
-            "startsAt": rfc3339(n.starts_at_ms),
-            "endsAt": ends,
-            "generatorURL": format!("{external_url}/alerts"),
-            "fingerprint": fingerprint,
-        }],
+        "alerts": alerts,
     })
 }
 
@@ -113,7 +163,7 @@ pub struct Webhook {
 
 #[async_trait]
 impl Notifier for Webhook {
-    async fn send(&self, url: &str, n: &Notification, _parts_sent: usize) -> Result<(), Failure> {
+    async fn send(&self, url: &str, m: &Message, _parts_sent: usize) -> Result<(), Failure> {
         let retry = |reason: String| Failure::Retry {
             after: None,
             parts_sent: 0,
@@ -122,7 +172,7 @@ impl Notifier for Webhook {
         let resp = self
             .http
             .post(url)
-            .json(&webhook_body(n, &self.external_url))
+            .json(&webhook_body(m, &self.external_url))
             .send()
             .await
             .map_err(|e| retry(format!("webhook: {e}")))?;
@@ -167,12 +217,22 @@ mod tests {
             ends_at_ms: None,
             repeat: false,
         };
-        let b = webhook_body(&n, "http://dozor:8080");
+        let mut other = n.clone();
+        other.status = "resolved".into();
+        other.labels.insert("host".into(), "b".into());
+        let b = webhook_body(&Message::one(n.clone()), "http://dozor:8080");
         assert_eq!(b["version"], "4");
         assert_eq!(b["alerts"][0]["startsAt"], "2023-11-14T22:13:20.123Z");
         assert_eq!(b["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
         assert_eq!(b["groupLabels"]["alertname"], "HighCpu");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        let mut m = Message::one(n);
+        m.alerts.push(other);
+        let b = webhook_body(&m, "http://dozor:8080");
+        assert_eq!(b["status"], "firing", "firing while any alert fires");
+        assert_eq!(b["alerts"][1]["status"], "resolved");
+        assert_eq!(b["groupKey"], "{}:{alertname=\"HighCpu\"}");
+        assert!(b["commonLabels"].get("host").is_none());
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }

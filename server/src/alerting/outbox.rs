@@ -4,10 +4,11 @@
 //! failures back off (honouring `retry_after`); only permanent ones are
 //! given up, recorded with the reason.
 
-use super::notify::{Failure, Notification, Notifier, Webhook};
+use super::notify::{Failure, Message, Notification, Notifier, Webhook};
 use super::telegram::Telegram;
 use crate::clock::Clock;
 use crate::storage::{OutboxRow, Store};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -53,34 +54,48 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, row: &OutboxRow) -> crate::storage::Result<bool> {
-        let now = self.clock.now_ms();
-        let parts = row.parts_sent.max(0) as usize;
-        let n: Notification = match serde_json::from_str(&row.payload) {
-            Ok(n) => n,
-            Err(e) => {
-                self.store
-                    .notification_failed(
-                        row.id,
-                        now,
-                        row.parts_sent,
-                        &format!("unreadable payload: {e}"),
-                    )
-                    .await?;
-                return Ok(false);
-            }
+    /// Sends message `batch` (rows claimed together); true if delivered.
+    async fn deliver(&self, batch: i64) -> crate::storage::Result<bool> {
+        let rows = self.store.batch_notifications(batch).await?;
+        let Some(first) = rows.first() else {
+            return Ok(false);
         };
-        let Some((notifier, target)) = self.notifier(&row.channel) else {
-            let why = format!("no notifier configured for {}", row.channel);
+        let now = self.clock.now_ms();
+        let parts = first.parts_sent.max(0) as usize;
+        let mut alerts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match serde_json::from_str::<Notification>(&row.payload) {
+                Ok(n) => alerts.push(n),
+                Err(e) => {
+                    tracing::error!(id = row.id, error = %e, "unreadable outbox payload skipped");
+                }
+            }
+        }
+        if alerts.is_empty() {
+            let why = "unreadable payload";
             self.store
-                .notification_failed(row.id, now, row.parts_sent, &why)
+                .notification_failed(batch, now, first.parts_sent, why)
+                .await?;
+            return Ok(false);
+        }
+        let group_labels = serde_json::from_str(&first.group_key)
+            .unwrap_or_else(|_| Message::one(alerts[0].clone()).group_labels);
+        let message = Message {
+            group_labels,
+            alerts,
+        };
+        let channel = &first.channel;
+        let Some((notifier, target)) = self.notifier(channel) else {
+            let why = format!("no notifier configured for {channel}");
+            self.store
+                .notification_failed(batch, now, first.parts_sent, &why)
                 .await?;
             return Ok(false);
         };
-        match notifier.send(&target, &n, parts).await {
+        match notifier.send(&target, &message, parts).await {
             Ok(()) => {
                 self.store
-                    .notification_sent(row.id, self.clock.now_ms())
+                    .notification_sent(batch, self.clock.now_ms())
                     .await?;
                 Ok(true)
             }
@@ -91,32 +106,61 @@ impl Dispatcher {
             }) => {
                 let wait = after
                     .map(|d| d.as_millis() as i64)
-                    .unwrap_or_else(|| backoff_ms(row.attempts));
-                tracing::warn!(channel = %row.channel, id = row.id, %reason, wait_ms = wait, "notification will be retried");
+                    .unwrap_or_else(|| backoff_ms(first.attempts));
+                tracing::warn!(%channel, batch, %reason, wait_ms = wait, "notification will be retried");
                 // `parts_sent` counts from the first part of the message.
                 let done = parts_sent.max(parts) as i64;
                 self.store
-                    .notification_retry(row.id, self.clock.now_ms() + wait, done, &reason)
+                    .notification_retry(batch, self.clock.now_ms() + wait, done, &reason)
                     .await?;
                 Ok(false)
             }
             Err(Failure::Permanent { parts_sent, reason }) => {
-                tracing::error!(channel = %row.channel, id = row.id, %reason, "notification failed for good");
+                tracing::error!(%channel, batch, %reason, "notification failed for good");
                 self.store
-                    .notification_failed(row.id, self.clock.now_ms(), parts_sent as i64, &reason)
+                    .notification_failed(batch, self.clock.now_ms(), parts_sent as i64, &reason)
                     .await?;
                 Ok(false)
             }
         }
     }
 
-    /// Sends everything due now; returns how many were delivered.
+    /// Claims the unclaimed due rows into messages, one per channel and
+    /// group, and returns every due message's batch number with its
+    /// channel, oldest first.
+    async fn claim(&self, due: &[OutboxRow]) -> crate::storage::Result<Vec<(i64, String)>> {
+        let mut batches: Vec<(i64, String)> = Vec::new();
+        let mut fresh: BTreeMap<(&str, &str), Vec<i64>> = BTreeMap::new();
+        for row in due {
+            match row.batch {
+                Some(b) => {
+                    if !batches.iter().any(|(x, _)| *x == b) {
+                        batches.push((b, row.channel.clone()));
+                    }
+                }
+                None => fresh
+                    .entry((row.channel.as_str(), row.group_key.as_str()))
+                    .or_default()
+                    .push(row.id),
+            }
+        }
+        for ((channel, _), ids) in fresh {
+            // The batch is numbered by its oldest row, unique for ever.
+            let batch = ids[0];
+            self.store.claim_batch(&ids, batch).await?;
+            batches.push((batch, channel.to_string()));
+        }
+        batches.sort();
+        Ok(batches)
+    }
+
+    /// Sends everything due now; returns how many messages were delivered.
     pub async fn drain_once(&self) -> crate::storage::Result<usize> {
         let mut delivered = 0;
         loop {
             let due = self
                 .store
-                .due_notifications(self.clock.now_ms(), 100)
+                .due_notifications(self.clock.now_ms(), 500)
                 .await?;
             if due.is_empty() {
                 return Ok(delivered);
@@ -125,15 +169,15 @@ impl Dispatcher {
             // A channel that just failed is skipped for the rest of this
             // pass: its other messages would fail the same way.
             let mut failing = std::collections::HashSet::new();
-            for row in &due {
-                if failing.contains(&row.channel) {
+            for (batch, channel) in self.claim(&due).await? {
+                if failing.contains(&channel) {
                     continue;
                 }
-                if self.deliver(row).await? {
+                if self.deliver(batch).await? {
                     delivered += 1;
                     progressed = true;
                 } else {
-                    failing.insert(row.channel.clone());
+                    failing.insert(channel);
                 }
             }
             // Everything left is waiting for a retry time.

@@ -4,6 +4,7 @@
 //! (a number, for `A > N`-shaped expressions). Everything is checked when
 //! loaded: PromQL parses, names are valid, templates compile.
 
+use super::policy::{Policy, PolicySpec};
 use super::state::{Labels, Timing};
 use super::template::Template;
 use serde::Deserialize;
@@ -53,6 +54,13 @@ struct RuleSpec {
     labels: BTreeMap<String, String>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
+    // Notification policy (see policy.rs).
+    group_by: Option<Vec<String>>,
+    group_wait: Option<String>,
+    group_interval: Option<String>,
+    repeat_interval: Option<String>,
+    #[serde(default)]
+    channels: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +75,7 @@ pub struct AlertRule {
     pub inhibits: Vec<String>,
     pub labels: Labels,
     pub annotations: Vec<(String, String, Template)>,
+    pub policy: Policy,
 }
 
 impl AlertRule {
@@ -158,8 +167,21 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
             return Err(format!("invalid label name {k:?}"));
         }
     }
+    let policy = PolicySpec {
+        group_by: spec.group_by,
+        group_wait: spec.group_wait,
+        group_interval: spec.group_interval,
+        repeat_interval: spec.repeat_interval,
+        channels: spec.channels,
+    };
+    let has_policy = policy.group_by.is_some()
+        || policy.group_wait.is_some()
+        || policy.group_interval.is_some()
+        || policy.repeat_interval.is_some()
+        || !policy.channels.is_empty();
     match (spec.alert, spec.record) {
         (Some(name), None) => {
+            let policy = policy.compile()?;
             let recovery = match (spec.recovery, spec.recovery_threshold) {
                 (Some(_), Some(_)) => {
                     return Err("use recovery or recovery_threshold, not both".into())
@@ -190,6 +212,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
                 inhibits: spec.inhibits,
                 labels,
                 annotations,
+                policy,
             }))
         }
         (None, Some(name)) => {
@@ -200,6 +223,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
                 || !spec.annotations.is_empty()
                 || spec.recovery.is_some()
                 || !spec.inhibits.is_empty()
+                || has_policy
             {
                 return Err("recording rules take only record, expr and labels".into());
             }

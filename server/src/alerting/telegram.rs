@@ -5,7 +5,7 @@
 //! network errors retried, permanent errors (chat not found, bot blocked)
 //! given up on.
 
-use super::notify::{Failure, Notification, Notifier};
+use super::notify::{Failure, Message, Notification, Notifier};
 use super::template::format_value;
 use async_trait::async_trait;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -79,6 +79,31 @@ pub fn format(n: &Notification) -> String {
         lines.push(labels.join(", "));
     }
     lines.join("\n")
+}
+
+/// A group's message: one alert as `format`, several under a header
+/// naming the group, each alert's block after a blank line.
+pub fn format_message(m: &Message) -> String {
+    if let [one] = m.alerts.as_slice() {
+        return format(one);
+    }
+    let firing = m.alerts.iter().filter(|a| a.status == "firing").count();
+    let group: Vec<String> = m
+        .group_labels
+        .iter()
+        .map(|(k, v)| format!("{}={}", escape(k), escape(&v.replace('\n', "\\n"))))
+        .collect();
+    let mut text = format!(
+        "📣 <b>{} alerts</b> ({firing} firing, {} resolved) {}",
+        m.alerts.len(),
+        m.alerts.len() - firing,
+        group.join(" ")
+    );
+    for a in &m.alerts {
+        text.push_str("\n\n");
+        text.push_str(&format(a));
+    }
+    text
 }
 
 /// Splits on line boundaries into parts of at most `max` characters. A
@@ -188,12 +213,12 @@ fn permanent(e: &ApiError) -> bool {
 
 #[async_trait]
 impl Notifier for Telegram {
-    async fn send(&self, chat: &str, n: &Notification, parts_sent: usize) -> Result<(), Failure> {
+    async fn send(&self, chat: &str, m: &Message, parts_sent: usize) -> Result<(), Failure> {
         let chat_id: i64 = chat.parse().map_err(|_| Failure::Permanent {
             parts_sent,
             reason: format!("bad Telegram chat id {chat:?}"),
         })?;
-        let parts = split(&format(n), MAX_MESSAGE);
+        let parts = split(&format_message(m), MAX_MESSAGE);
         for (i, part) in parts.iter().enumerate().skip(parts_sent) {
             self.global.until_ready().await;
             self.per_chat.until_key_ready(&chat_id).await;

@@ -179,6 +179,13 @@ pub struct ServerArgs {
     /// Remind about an alert still firing this often [default: 4h].
     #[arg(long, env = "DOZOR_ALERT_REPEAT_INTERVAL", global = true)]
     pub alert_repeat_interval: Option<String>,
+    /// A new alert group waits this long for companions before its first
+    /// message [default: 30s].
+    #[arg(long, env = "DOZOR_ALERT_GROUP_WAIT", global = true)]
+    pub alert_group_wait: Option<String>,
+    /// A group's later changes go out at most this often [default: 5m].
+    #[arg(long, env = "DOZOR_ALERT_GROUP_INTERVAL", global = true)]
+    pub alert_group_interval: Option<String>,
     /// dozor's public URL, for links in notifications [default: http://LISTEN].
     #[arg(long, env = "DOZOR_EXTERNAL_URL", global = true)]
     pub external_url: Option<String>,
@@ -208,5 +215,7 @@ pub struct FileConfig {
     pub telegram_api_url: Option<String>,
     pub webhook_urls: Option<Vec<String>>,
     pub alert_repeat_interval: Option<String>,
+    pub alert_group_wait: Option<String>,
+    pub alert_group_interval: Option<String>,
     pub external_url: Option<String>,
 }

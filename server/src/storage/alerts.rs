@@ -38,6 +38,23 @@ pub struct OutboxRow {
     pub payload: String,
     pub attempts: i64,
     pub parts_sent: i64,
+    /// The alert group (policy.rs); due rows of one group and channel
+    /// are sent as one message.
+    pub group_key: String,
+    /// Set when the dispatcher claims rows for one message, so a retry
+    /// resends exactly that message.
+    pub batch: Option<i64>,
+}
+
+/// A notification to queue for one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub channel: String,
+    /// An existing key is skipped (the same event queued twice).
+    pub key: String,
+    pub payload: String,
+    pub group_key: String,
+    pub due_ms: i64,
 }
 
 /// What one evaluation of one rule changes.
@@ -48,8 +65,7 @@ pub struct RuleUpdate {
     /// The rule's alerts after the evaluation (replacing the stored set).
     pub alerts: Vec<AlertRow>,
     pub history: Vec<HistoryRow>,
-    /// (channel, idempotency key, payload); an existing key is skipped.
-    pub outbox: Vec<(String, String, String)>,
+    pub outbox: Vec<OutboxItem>,
 }
 
 #[async_trait]
@@ -65,17 +81,22 @@ pub trait Alerts: Send + Sync {
     async fn alert_history(&self, rule: Option<&str>, limit: i64) -> Result<Vec<HistoryRow>>;
     /// Unsent, not given up, due at `now_ms`; oldest first.
     async fn due_notifications(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>>;
-    async fn notification_sent(&self, id: i64, now_ms: i64) -> Result<()>;
+    /// Claims unclaimed rows for one message numbered `batch`.
+    async fn claim_batch(&self, ids: &[i64], batch: i64) -> Result<()>;
+    /// A claimed message's rows, oldest first.
+    async fn batch_notifications(&self, batch: i64) -> Result<Vec<OutboxRow>>;
+    // The outcome of sending message `batch` applies to all its rows.
+    async fn notification_sent(&self, batch: i64, now_ms: i64) -> Result<()>;
     async fn notification_retry(
         &self,
-        id: i64,
+        batch: i64,
         next_ms: i64,
         parts_sent: i64,
         error: &str,
     ) -> Result<()>;
     async fn notification_failed(
         &self,
-        id: i64,
+        batch: i64,
         now_ms: i64,
         parts_sent: i64,
         error: &str,
@@ -108,6 +129,32 @@ pub fn alert_row(r: AlertTuple) -> AlertRow {
     }
 }
 
+pub type OutboxTuple = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    Option<i64>,
+);
+
+pub fn outbox_row(r: OutboxTuple) -> OutboxRow {
+    OutboxRow {
+        id: r.0,
+        created_ms: r.1,
+        channel: r.2,
+        idempotency_key: r.3,
+        payload: r.4,
+        attempts: r.5,
+        parts_sent: r.6,
+        group_key: r.7,
+        batch: r.8,
+    }
+}
+
 /// NaN cannot be stored in SQLite (it becomes NULL), so both backends
 /// store it as NULL and read it back as NaN.
 pub fn finite(v: f64) -> Option<f64> {
@@ -115,13 +162,13 @@ pub fn finite(v: f64) -> Option<f64> {
 }
 
 macro_rules! alerts_impl {
-    ($store:ty, $writer:ident, $reader:ident, $sql:path, $upsert_eval:literal, $insert_outbox:literal) => {
+    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
         #[async_trait::async_trait]
         impl $crate::storage::alerts::Alerts for $store {
             async fn save_rule_updates(&self, us: &[$crate::storage::alerts::RuleUpdate]) -> $crate::storage::Result<()> {
                 let mut tx = self.$writer.begin().await?;
                 for u in us {
-                    sqlx::query(&$sql($upsert_eval)).bind(&u.rule).bind(u.eval_ms).execute(&mut *tx).await?;
+                    sqlx::query(&$sql("INSERT INTO alert_rule_evals (rule, last_eval_ms) VALUES (?, ?) ON CONFLICT (rule) DO UPDATE SET last_eval_ms = excluded.last_eval_ms")).bind(&u.rule).bind(u.eval_ms).execute(&mut *tx).await?;
                     sqlx::query(&$sql("DELETE FROM alert_states WHERE rule = ?")).bind(&u.rule).execute(&mut *tx).await?;
                     for a in &u.alerts {
                         sqlx::query(&$sql("INSERT INTO alert_states (rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
@@ -133,9 +180,9 @@ macro_rules! alerts_impl {
                             .bind(h.ts_ms).bind(&h.rule).bind(&h.labels).bind(&h.change).bind(h.value).bind(&h.severity)
                             .execute(&mut *tx).await?;
                     }
-                    for (channel, key, payload) in &u.outbox {
-                        sqlx::query(&$sql($insert_outbox))
-                            .bind(u.eval_ms).bind(channel).bind(key).bind(payload).bind(u.eval_ms)
+                    for o in &u.outbox {
+                        sqlx::query(&$sql("INSERT INTO outbox (created_ms, channel, idempotency_key, payload, next_attempt_ms, group_key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"))
+                            .bind(u.eval_ms).bind(&o.channel).bind(&o.key).bind(&o.payload).bind(o.due_ms).bind(&o.group_key)
                             .execute(&mut *tx).await?;
                     }
                 }
@@ -158,26 +205,42 @@ macro_rules! alerts_impl {
             }
 
             async fn due_notifications(&self, now_ms: i64, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::alerts::OutboxRow>> {
-                let rows: Vec<(i64, i64, String, String, String, i64, i64)> = sqlx::query_as(&$sql("SELECT id, created_ms, channel, idempotency_key, payload, attempts, parts_sent FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= ? ORDER BY id LIMIT ?"))
+                let rows: Vec<$crate::storage::alerts::OutboxTuple> = sqlx::query_as(&$sql("SELECT id, created_ms, channel, idempotency_key, payload, attempts, parts_sent, group_key, batch FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= ? ORDER BY id LIMIT ?"))
                     .bind(now_ms).bind(limit).fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().map(|r| $crate::storage::alerts::OutboxRow { id: r.0, created_ms: r.1, channel: r.2, idempotency_key: r.3, payload: r.4, attempts: r.5, parts_sent: r.6 }).collect())
+                Ok(rows.into_iter().map($crate::storage::alerts::outbox_row).collect())
             }
 
-            async fn notification_sent(&self, id: i64, now_ms: i64) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE outbox SET sent_ms = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?"))
-                    .bind(now_ms).bind(id).execute(&self.$writer).await?;
+            async fn claim_batch(&self, ids: &[i64], batch: i64) -> $crate::storage::Result<()> {
+                let mut tx = self.$writer.begin().await?;
+                for id in ids {
+                    sqlx::query(&$sql("UPDATE outbox SET batch = ? WHERE id = ? AND batch IS NULL"))
+                        .bind(batch).bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn notification_retry(&self, id: i64, next_ms: i64, parts_sent: i64, error: &str) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE outbox SET next_attempt_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE id = ?"))
-                    .bind(next_ms).bind(parts_sent).bind(error).bind(id).execute(&self.$writer).await?;
+            async fn batch_notifications(&self, batch: i64) -> $crate::storage::Result<Vec<$crate::storage::alerts::OutboxRow>> {
+                let rows: Vec<$crate::storage::alerts::OutboxTuple> = sqlx::query_as(&$sql("SELECT id, created_ms, channel, idempotency_key, payload, attempts, parts_sent, group_key, batch FROM outbox WHERE batch = ? ORDER BY id"))
+                    .bind(batch).fetch_all(&self.$reader).await?;
+                Ok(rows.into_iter().map($crate::storage::alerts::outbox_row).collect())
+            }
+
+            async fn notification_sent(&self, batch: i64, now_ms: i64) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE outbox SET sent_ms = ?, attempts = attempts + 1, last_error = NULL WHERE batch = ?"))
+                    .bind(now_ms).bind(batch).execute(&self.$writer).await?;
                 Ok(())
             }
 
-            async fn notification_failed(&self, id: i64, now_ms: i64, parts_sent: i64, error: &str) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE outbox SET failed_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE id = ?"))
-                    .bind(now_ms).bind(parts_sent).bind(error).bind(id).execute(&self.$writer).await?;
+            async fn notification_retry(&self, batch: i64, next_ms: i64, parts_sent: i64, error: &str) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE outbox SET next_attempt_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE batch = ?"))
+                    .bind(next_ms).bind(parts_sent).bind(error).bind(batch).execute(&self.$writer).await?;
+                Ok(())
+            }
+
+            async fn notification_failed(&self, batch: i64, now_ms: i64, parts_sent: i64, error: &str) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE outbox SET failed_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE batch = ?"))
+                    .bind(now_ms).bind(parts_sent).bind(error).bind(batch).execute(&self.$writer).await?;
                 Ok(())
             }
 

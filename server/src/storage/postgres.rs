@@ -313,12 +313,5 @@ impl Storage for PgStore {
 crate::storage::accounts::accounts_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::api_tokens::api_tokens_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::invites::invites_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
-crate::storage::alerts::alerts_impl!(
-    PgStore,
-    pool,
-    pool,
-    crate::storage::accounts::dollar,
-    "INSERT INTO alert_rule_evals (rule, last_eval_ms) VALUES (?, ?) ON CONFLICT (rule) DO UPDATE SET last_eval_ms = excluded.last_eval_ms",
-    "INSERT INTO outbox (created_ms, channel, idempotency_key, payload, next_attempt_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
-);
+crate::storage::alerts::alerts_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::silences::silences_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);

@@ -390,14 +390,7 @@ crate::storage::api_tokens::api_tokens_impl!(
     crate::storage::accounts::same
 );
 crate::storage::invites::invites_impl!(SqliteStore, writer, reader, crate::storage::accounts::same);
-crate::storage::alerts::alerts_impl!(
-    SqliteStore,
-    writer,
-    reader,
-    crate::storage::accounts::same,
-    "INSERT INTO alert_rule_evals (rule, last_eval_ms) VALUES (?, ?) ON CONFLICT (rule) DO UPDATE SET last_eval_ms = excluded.last_eval_ms",
-    "INSERT INTO outbox (created_ms, channel, idempotency_key, payload, next_attempt_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
-);
+crate::storage::alerts::alerts_impl!(SqliteStore, writer, reader, crate::storage::accounts::same);
 crate::storage::silences::silences_impl!(
     SqliteStore,
     writer,
