@@ -6,12 +6,15 @@
 //! Invariant: `state`, `template` and `rules` do no I/O; `engine` reads
 //! PromQL and writes storage; `outbox` talks to receivers.
 
+pub mod bot;
+pub mod bot_poll;
 pub mod engine;
 pub mod mutes;
 pub mod notify;
 pub mod outbox;
 pub mod policy;
 pub mod rules;
+pub mod service;
 pub mod silence;
 pub mod state;
 pub mod telegram;
@@ -40,6 +43,8 @@ pub struct AlertingConfig {
     /// Where the Bot API lives (tests point it at a local fake).
     pub telegram_api_url: Option<String>,
     pub telegram_chats: Vec<i64>,
+    /// The bot's getUpdates long-poll timeout (zero: short polls).
+    pub bot_poll: Duration,
     /// Alertmanager-compatible webhook receivers.
     pub webhooks: Vec<String>,
     /// dozor's own URL, for links in notifications.
@@ -69,6 +74,7 @@ impl AlertingConfig {
             group_wait: Duration::from_secs(30),
             group_interval: Duration::from_secs(300),
             restart_tolerance: Duration::from_secs(3600),
+            bot_poll: Duration::from_secs(25),
             ..Default::default()
         }
     }
@@ -82,18 +88,23 @@ impl AlertingConfig {
     }
 
     /// Outbox targets (`telegram:CHAT`, `webhook:URL`) of the named
-    /// channels. The configured chats and webhooks form "default".
-    pub fn targets(&self, channels: &[String]) -> Vec<String> {
+    /// channels: the configured chats and webhooks form "default", and
+    /// chats linked by `/subscribe` join their channel.
+    pub fn targets(&self, channels: &[String], links: &[crate::storage::ChatLink]) -> Vec<String> {
         let mut t: Vec<String> = Vec::new();
         if channels.iter().any(|c| c == "default") {
-            if self.telegram_token.is_some() {
-                t.extend(
-                    self.telegram_chats
-                        .iter()
-                        .map(|id| format!("telegram:{id}")),
-                );
-            }
+            t.extend(
+                self.telegram_chats
+                    .iter()
+                    .map(|id| format!("telegram:{id}")),
+            );
             t.extend(self.webhooks.iter().map(|u| format!("webhook:{u}")));
+        }
+        for l in links.iter().filter(|l| channels.contains(&l.channel)) {
+            let target = format!("telegram:{}", l.chat_id);
+            if !t.contains(&target) {
+                t.push(target);
+            }
         }
         t
     }

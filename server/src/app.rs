@@ -78,9 +78,9 @@ impl Server {
         } else {
             None
         };
-        let alerting = load_alerting(&cfg, &store).await?;
+        let alerting = crate::alerting::service::load(&cfg, &store).await?;
         let state = AppState::new(ingest.clone(), &cfg.rate_limits, Some(write_hash))
-            .with_alerting(alerting.clone())
+            .with_alerting(alerting.alerting.clone(), Some(alerting.telegram.clone()))
             .with_ui(ui_state(&cfg))
             .with_auth(http::authn::AuthState::new(keys, setup_token.clone()).configured(&cfg));
         let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -105,15 +105,7 @@ impl Server {
                 tracing::error!(error = %e, "HTTP server failed");
             }
         }));
-        if let Some(a) = alerting {
-            tasks.push(tokio::spawn(crate::alerting::engine::run(
-                a,
-                shutdown.clone(),
-            )));
-            tasks.push(tokio::spawn(
-                dispatcher(&cfg, &store)?.run(shutdown.clone()),
-            ));
-        }
+        tasks.extend(crate::alerting::service::spawn(&alerting, &shutdown));
         tasks.push(tokio::spawn(maintenance::run(
             store.clone(),
             telemetry.clone(),
@@ -298,57 +290,4 @@ pub async fn mint_api_token(
         })
         .await?;
     Ok(token)
-}
-
-/// The rule engine, when a rules directory is configured. A rule file
-/// that does not load stops the start with the file, group and rule.
-async fn load_alerting(
-    cfg: &Config,
-    store: &Store,
-) -> anyhow::Result<Option<Arc<crate::alerting::engine::Alerting>>> {
-    let Some(dir) = &cfg.alerting.rules_dir else {
-        return Ok(None);
-    };
-    let interval = cfg.alerting.default_interval.as_millis() as i64;
-    let groups = crate::alerting::rules::load_dir(dir, interval)?;
-    let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
-    tracing::info!(dir = %dir.display(), groups = groups.len(), rules, targets = cfg.alerting.targets(&["default".into()]).len(), "alert rules loaded");
-    let engine = crate::promql::Engine::new(store.clone(), crate::promql::Limits::default());
-    let a = crate::alerting::engine::Alerting::load(
-        cfg.alerting.clone(),
-        groups,
-        engine,
-        store.clone(),
-        cfg.clock.clone(),
-    )
-    .await?;
-    Ok(Some(Arc::new(a)))
-}
-
-fn dispatcher(
-    cfg: &Config,
-    store: &Store,
-) -> anyhow::Result<Arc<crate::alerting::outbox::Dispatcher>> {
-    use crate::alerting::{notify::Webhook, telegram::Telegram};
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()?;
-    let telegram = match &cfg.alerting.telegram_token {
-        Some(t) => Some(Telegram::new(
-            t,
-            cfg.alerting.telegram_api_url.as_deref(),
-            http.clone(),
-        )?),
-        None => None,
-    };
-    let webhook = Webhook {
-        http,
-        external_url: cfg.alerting.external_url.clone(),
-    };
-    Ok(Arc::new(crate::alerting::outbox::Dispatcher::new(
-        store.clone(),
-        telegram,
-        webhook,
-        cfg.clock.clone(),
-    )))
 }

@@ -270,9 +270,6 @@ fn alerting(args: &ServerArgs, file: &FileConfig, cfg: &mut Config) -> anyhow::R
         .unwrap_or_else(|| format!("http://{}", cfg.listen))
         .trim_end_matches('/')
         .to_string();
-    if a.telegram_token.is_some() && a.telegram_chats.is_empty() {
-        anyhow::bail!("a Telegram token is set but no chats: set --telegram-chats");
-    }
     Ok(())
 }
 

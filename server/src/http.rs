@@ -14,6 +14,7 @@ mod prom_rules;
 mod range_cache;
 mod read;
 mod silences;
+mod telegram_settings;
 mod throttle;
 pub mod ui;
 mod ui_agents;
@@ -53,6 +54,8 @@ pub struct Inner {
     pub auth: authn::AuthState,
     /// None when no rules are configured.
     pub alerting: Option<Arc<crate::alerting::engine::Alerting>>,
+    /// The bot's token slot, for the Telegram settings page.
+    pub telegram: Option<crate::alerting::service::TelegramSettings>,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
     enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -107,6 +110,7 @@ impl AppState {
             ),
             ingest,
             alerting: None,
+            telegram: None,
             agent_limiter: RateLimiter::keyed(agent_quota),
             enroll_limiter: RateLimiter::keyed(enroll_quota),
         }))
@@ -123,9 +127,14 @@ impl AppState {
     }
 
     /// Sets the rule engine; only before the router is built.
-    pub fn with_alerting(mut self, a: Option<Arc<crate::alerting::engine::Alerting>>) -> Self {
+    pub fn with_alerting(
+        mut self,
+        a: Option<Arc<crate::alerting::engine::Alerting>>,
+        telegram: Option<crate::alerting::service::TelegramSettings>,
+    ) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.alerting = a;
+            inner.telegram = telegram;
         }
         self
     }
@@ -201,6 +210,23 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/silences/{id}/expire",
             post(silences::expire).layer(form_limit()),
+        )
+        .route("/settings/telegram", get(telegram_settings::page))
+        .route(
+            "/settings/telegram/code",
+            post(telegram_settings::new_code).layer(form_limit()),
+        )
+        .route(
+            "/settings/telegram/token",
+            post(telegram_settings::set_token).layer(form_limit()),
+        )
+        .route(
+            "/settings/telegram/test",
+            post(telegram_settings::test_send).layer(form_limit()),
+        )
+        .route(
+            "/settings/telegram/unlink/{chat}",
+            post(telegram_settings::unlink).layer(form_limit()),
         )
         .route(
             "/agents/enroll-token",

@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod rollup;
 pub mod silences;
 pub mod sqlite;
+pub mod telegram;
 mod types;
 
 pub use accounts::Accounts;
@@ -26,6 +27,7 @@ pub use cache::SeriesCache;
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
 pub use silences::{SilenceRow, Silences};
+pub use telegram::{ChatLink, TelegramLinks};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -164,6 +166,7 @@ pub trait Storage:
     + Invites
     + Alerts
     + Silences
+    + TelegramLinks
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;

@@ -6,6 +6,7 @@
 mod support;
 
 use dozor_common::{Sample, SeriesBatch};
+use dozor_server::alerting::bot_poll::Slot;
 use dozor_server::alerting::notify::{Notification, Webhook};
 use dozor_server::alerting::outbox::Dispatcher;
 use dozor_server::alerting::telegram::Telegram;
@@ -191,7 +192,7 @@ fn dispatcher(store: &Store, api: &str, clock: &Clock) -> Dispatcher {
     let tg = Telegram::new("123:TEST", Some(api), http.clone()).unwrap();
     Dispatcher::new(
         store.clone(),
-        Some(tg),
+        Slot::new(Some(tg)),
         Webhook {
             http,
             external_url: "http://dozor".into(),

@@ -69,6 +69,31 @@ async fn every_route_for_every_role() {
         (M::Get, "/agents".into(), vec![], PAGE),
         (M::Get, "/account".into(), vec![], PAGE),
         (M::Get, "/users".into(), vec![], ADMIN_PAGE),
+        (M::Get, "/settings/telegram".into(), vec![], PAGE),
+        (
+            M::Post,
+            "/settings/telegram/code".into(),
+            vec![("channel", "default")],
+            PAGE,
+        ),
+        (
+            M::Post,
+            "/settings/telegram/token".into(),
+            vec![("token", "not a token")],
+            ADMIN_PAGE,
+        ),
+        (
+            M::Post,
+            "/settings/telegram/test".into(),
+            vec![("chat", "1")],
+            ADMIN_PAGE,
+        ),
+        (
+            M::Post,
+            "/settings/telegram/unlink/1".into(),
+            vec![],
+            ADMIN_PAGE,
+        ),
         (M::Get, "/audit".into(), vec![], ADMIN_PAGE),
         (
             M::Post,

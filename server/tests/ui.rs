@@ -66,6 +66,7 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/account",
         "/alerts",
         "/silences",
+        "/settings/telegram",
         "/d/host?var-host=web-1",
         "/d/missing",
     ] {

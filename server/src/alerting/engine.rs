@@ -11,7 +11,7 @@ use super::state::{self, Active, Change, Labels, State};
 use super::AlertingConfig;
 use crate::clock::Clock;
 use crate::promql::{self, value::Value};
-use crate::storage::{AlertRow, HistoryRow, OutboxItem, RuleUpdate, Store};
+use crate::storage::{AlertRow, ChatLink, HistoryRow, OutboxItem, RuleUpdate, Store};
 use dozor_common::{Sample, SeriesBatch};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -113,15 +113,23 @@ impl Alerting {
     #[tracing::instrument(skip_all, fields(group = %g.name))]
     pub async fn eval_group(&self, g: &Group, now_ms: i64) {
         let mutes = self.mutes(now_ms).await;
+        let links = self.store.chat_links().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read Telegram links; notifying configured chats only");
+            Vec::new()
+        });
         let mut updates = Vec::new();
         let mut befores = Vec::new();
         let mut errors: HashMap<String, String> = HashMap::new();
         for rule in &g.rules {
             let result = match rule {
-                Rule::Alert(a) => self.eval_alert(a, &mutes, now_ms).await.map(|(u, before)| {
-                    updates.push(u);
-                    befores.push((a.name.clone(), before));
-                }),
+                Rule::Alert(a) => {
+                    self.eval_alert(a, &mutes, &links, now_ms)
+                        .await
+                        .map(|(u, before)| {
+                            updates.push(u);
+                            befores.push((a.name.clone(), before));
+                        })
+                }
                 Rule::Record(r) => self.eval_record(r, now_ms).await,
             };
             if let Err(e) = result {
@@ -201,6 +209,7 @@ impl Alerting {
         &self,
         a: &AlertRule,
         mutes: &Mutes,
+        links: &[ChatLink],
         now_ms: i64,
     ) -> Result<(RuleUpdate, BTreeMap<Labels, Active>), String> {
         let results: Vec<(Labels, f64)> = self
@@ -228,7 +237,7 @@ impl Alerting {
             ..Default::default()
         };
         let policy = a.policy.effective(self.config.policy_defaults());
-        let targets = self.config.targets(&policy.channels);
+        let targets = self.config.targets(&policy.channels, links);
         let repeat_ms = policy.repeat_interval_ms;
         let mut schedule = self.schedule.lock().expect("lock");
         schedule.prune(now_ms);

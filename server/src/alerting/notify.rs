@@ -100,7 +100,8 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
-fn fingerprint(labels: &Labels) -> String {
+/// Alertmanager-style: 16 hex digits of the labels' hash.
+pub fn fingerprint(labels: &Labels) -> String {
     use sha2::{Digest, Sha256};
     let text = serde_json::to_string(labels).unwrap_or_default();
     hex::encode(&Sha256::digest(text.as_bytes())[..8])

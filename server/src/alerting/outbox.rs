@@ -4,8 +4,8 @@
 //! failures back off (honouring `retry_after`); only permanent ones are
 //! given up, recorded with the reason.
 
+use super::bot_poll::Slot;
 use super::notify::{Failure, Message, Notification, Notifier, Webhook};
-use super::telegram::Telegram;
 use crate::clock::Clock;
 use crate::storage::{OutboxRow, Store};
 use std::collections::BTreeMap;
@@ -24,32 +24,35 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 
 pub struct Dispatcher {
     store: Store,
-    telegram: Option<Telegram>,
-    webhook: Webhook,
+    telegram: Slot,
+    webhook: Arc<Webhook>,
     clock: Clock,
     /// Wakes the loop when the engine queued something.
     pub wake: Notify,
 }
 
 impl Dispatcher {
-    pub fn new(store: Store, telegram: Option<Telegram>, webhook: Webhook, clock: Clock) -> Self {
+    pub fn new(store: Store, telegram: Slot, webhook: Webhook, clock: Clock) -> Self {
         Self {
             store,
             telegram,
-            webhook,
+            webhook: Arc::new(webhook),
             clock,
             wake: Notify::new(),
         }
     }
 
-    fn notifier(&self, channel: &str) -> Option<(&dyn Notifier, String)> {
+    fn notifier(&self, channel: &str) -> Option<(Arc<dyn Notifier>, String)> {
         let (kind, target) = channel.split_once(':')?;
         match kind {
             "telegram" => self
                 .telegram
-                .as_ref()
-                .map(|t| (t as &dyn Notifier, target.to_string())),
-            "webhook" => Some((&self.webhook as &dyn Notifier, target.to_string())),
+                .get()
+                .map(|t| (t as Arc<dyn Notifier>, target.to_string())),
+            "webhook" => Some((
+                self.webhook.clone() as Arc<dyn Notifier>,
+                target.to_string(),
+            )),
             _ => None,
         }
     }

@@ -12,7 +12,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use std::num::NonZeroU32;
 use teloxide::payloads::SendMessageSetters;
 use teloxide::requests::Requester;
-use teloxide::types::{ChatId, ParseMode};
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ParseMode};
 use teloxide::{ApiError, Bot, RequestError};
 
 /// Telegram's limit on a message's text.
@@ -188,6 +188,42 @@ impl Telegram {
     pub fn bot(&self) -> &Bot {
         &self.bot
     }
+
+    async fn pace(&self, chat_id: i64) {
+        self.global.until_ready().await;
+        self.per_chat.until_key_ready(&chat_id).await;
+        if chat_id < 0 {
+            self.per_group.until_key_ready(&chat_id).await;
+        }
+    }
+
+    /// A bot reply or test message (HTML, already escaped), paced like
+    /// notifications and split the same way; not through the outbox.
+    pub async fn reply(&self, chat_id: i64, html: &str) -> Result<(), RequestError> {
+        for part in split(html, MAX_MESSAGE) {
+            self.pace(chat_id).await;
+            self.bot
+                .send_message(ChatId(chat_id), part)
+                .parse_mode(ParseMode::Html)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// "Silence 1h" and "Acknowledge" under a message about one firing alert.
+fn buttons(m: &Message) -> Option<InlineKeyboardMarkup> {
+    let [one] = m.alerts.as_slice() else {
+        return None;
+    };
+    if one.status != "firing" {
+        return None;
+    }
+    let fp = super::notify::fingerprint(&one.labels);
+    Some(InlineKeyboardMarkup::new([[
+        InlineKeyboardButton::callback("Silence 1h", format!("s:{fp}")),
+        InlineKeyboardButton::callback("Acknowledge", format!("a:{fp}")),
+    ]]))
 }
 
 /// Errors that will not go away by retrying.
@@ -219,17 +255,19 @@ impl Notifier for Telegram {
             reason: format!("bad Telegram chat id {chat:?}"),
         })?;
         let parts = split(&format_message(m), MAX_MESSAGE);
+        let last = parts.len() - 1;
         for (i, part) in parts.iter().enumerate().skip(parts_sent) {
-            self.global.until_ready().await;
-            self.per_chat.until_key_ready(&chat_id).await;
-            if chat_id < 0 {
-                self.per_group.until_key_ready(&chat_id).await;
-            }
-            let sent = self
+            self.pace(chat_id).await;
+            let mut req = self
                 .bot
                 .send_message(ChatId(chat_id), part.clone())
-                .parse_mode(ParseMode::Html)
-                .await;
+                .parse_mode(ParseMode::Html);
+            if i == last {
+                if let Some(b) = buttons(m) {
+                    req = req.reply_markup(b);
+                }
+            }
+            let sent = req.await;
             match sent {
                 Ok(_) => {}
                 Err(RequestError::RetryAfter(after)) => {

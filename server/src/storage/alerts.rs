@@ -77,6 +77,8 @@ pub trait Alerts: Send + Sync {
     }
     /// Every stored alert, and each rule's last evaluation time.
     async fn load_alerts(&self) -> Result<(Vec<AlertRow>, Vec<(String, i64)>)>;
+    /// A history entry outside an evaluation (an acknowledgement).
+    async fn record_history(&self, h: &HistoryRow) -> Result<()>;
     /// Newest first; `rule` filters when given.
     async fn alert_history(&self, rule: Option<&str>, limit: i64) -> Result<Vec<HistoryRow>>;
     /// Unsent, not given up, due at `now_ms`; oldest first.
@@ -196,6 +198,13 @@ macro_rules! alerts_impl {
                 let evals: Vec<(String, i64)> = sqlx::query_as("SELECT rule, last_eval_ms FROM alert_rule_evals")
                     .fetch_all(&self.$reader).await?;
                 Ok((rows.into_iter().map($crate::storage::alerts::alert_row).collect(), evals))
+            }
+
+            async fn record_history(&self, h: &$crate::storage::alerts::HistoryRow) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("INSERT INTO alert_history (ts_ms, rule, labels, change, value, severity) VALUES (?, ?, ?, ?, ?, ?)"))
+                    .bind(h.ts_ms).bind(&h.rule).bind(&h.labels).bind(&h.change).bind(h.value).bind(&h.severity)
+                    .execute(&self.$writer).await?;
+                Ok(())
             }
 
             async fn alert_history(&self, rule: Option<&str>, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::alerts::HistoryRow>> {

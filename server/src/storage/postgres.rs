@@ -315,3 +315,4 @@ crate::storage::api_tokens::api_tokens_impl!(PgStore, pool, pool, crate::storage
 crate::storage::invites::invites_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::alerts::alerts_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::silences::silences_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
+crate::storage::telegram::telegram_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);

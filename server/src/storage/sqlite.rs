@@ -397,3 +397,9 @@ crate::storage::silences::silences_impl!(
     reader,
     crate::storage::accounts::same
 );
+crate::storage::telegram::telegram_impl!(
+    SqliteStore,
+    writer,
+    reader,
+    crate::storage::accounts::same
+);

@@ -27,6 +27,8 @@ pub struct Fake {
     pub script: Mutex<VecDeque<Reply>>,
     /// Chats that always answer "chat not found".
     pub dead_chats: Mutex<Vec<i64>>,
+    /// Updates for GetUpdates, in order; update_id is the index.
+    pub updates: Mutex<Vec<Value>>,
 }
 
 impl Fake {
@@ -48,6 +50,48 @@ impl Fake {
             .iter()
             .filter(|(m, b)| m == "SendMessage@ok" && b["chat_id"] == chat)
             .map(|(_, b)| b["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+impl Fake {
+    /// A user in `chat` sends `text`.
+    pub fn user_says(&self, chat: i64, text: &str) {
+        let mut u = self.updates.lock().unwrap();
+        let id = u.len();
+        u.push(json!({"update_id": id, "message": {
+            "message_id": id, "date": 1_700_000_000,
+            "chat": {"id": chat, "type": "private", "first_name": "ops"},
+            "from": {"id": chat, "is_bot": false, "first_name": "ops"},
+            "text": text
+        }}));
+    }
+
+    /// A user in `chat` presses an inline button carrying `data`.
+    pub fn user_presses(&self, chat: i64, data: &str) {
+        let mut u = self.updates.lock().unwrap();
+        let id = u.len();
+        u.push(json!({"update_id": id, "callback_query": {
+            "id": format!("cb{id}"),
+            "from": {"id": chat, "is_bot": false, "first_name": "ops"},
+            "chat_instance": "1",
+            "data": data,
+            "message": {
+                "message_id": 1, "date": 1_700_000_000,
+                "chat": {"id": chat, "type": "private", "first_name": "ops"},
+                "text": "alert"
+            }
+        }}));
+    }
+
+    /// Bodies of the requests to `method`.
+    pub fn calls(&self, method: &str) -> Vec<Value> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, b)| b.clone())
             .collect()
     }
 }
@@ -121,6 +165,12 @@ async fn method(
                     None,
                 ),
             }
+        }
+        "GetUpdates" => {
+            let offset = body["offset"].as_u64().unwrap_or(0) as usize;
+            let all = fake.updates.lock().unwrap();
+            let due: Vec<Value> = all.iter().skip(offset).cloned().collect();
+            Json(json!({"ok": true, "result": due})).into_response()
         }
         _ => Json(json!({"ok": true, "result": true})).into_response(),
     }

@@ -35,6 +35,11 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
     }
     nav.push(("alerts", "Alerts".to_string(), "/alerts".to_string()));
     nav.push(("silences", "Silences".to_string(), "/silences".to_string()));
+    nav.push((
+        "telegram",
+        "Telegram".to_string(),
+        "/settings/telegram".to_string(),
+    ));
     nav.push(("agents", "Agents".to_string(), link("/agents")));
     if ctx.user.as_ref().is_some_and(|u| u.1 == "admin") {
         nav.push(("users", "Users".to_string(), "/users".to_string()));

@@ -121,7 +121,7 @@ pub fn body(ctx: &crate::components::shell::Ctx, d: Data) -> AnyView {
             view! { <option value=r.clone() selected=selected>{r.clone()}</option> }
         })
         .collect_view();
-    let change_options = ["firing", "resolved", "pending", "cleared"]
+    let change_options = ["firing", "resolved", "pending", "cleared", "acknowledged"]
         .into_iter()
         .map(
             |c| view! { <option value=c selected=filter_change.as_deref() == Some(c)>{c}</option> },

@@ -10,6 +10,7 @@ pub mod explore;
 pub mod host;
 pub mod overview;
 pub mod silences;
+pub mod telegram;
 pub mod users;
 
 use leptos::prelude::*;

@@ -1,0 +1,345 @@
+//! The Telegram bot's commands and inline buttons. A chat is linked to a
+//! notification channel with `/subscribe CODE` (a one-time code made on
+//! the Telegram settings page); the link remembers who made the code, and
+//! that user's current role decides what the chat may do. Replies are
+//! Telegram HTML with every value escaped. The polling loop is in
+//! `bot_poll.rs`; this part only decides what to answer.
+
+use super::engine::Alerting;
+use super::silence;
+use super::state::State;
+use super::telegram::{escape, human_duration};
+use crate::clock::Clock;
+use crate::storage::{AuditEntry, Role, SilenceRow, Store, UserRecord};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// A one-time link code lives this long.
+pub const CODE_TTL_MS: i64 = 3_600_000;
+/// Agents seen within this window count as up in `/status`.
+const ONLINE_MS: i64 = 120_000;
+
+pub const HELP: &str = "dozor bot. Commands:\n/subscribe CODE: link this chat (make a code on dozor's Telegram settings page)\n/unsubscribe: unlink this chat\n/alerts: what is firing now\n/silence ALERT-OR-MATCHERS DURATION: e.g. /silence DiskFull 2h or /silence host=\"web-1\" 30m (editors and admins)\n/status: hosts up and down";
+
+pub struct Commands {
+    pub store: Store,
+    pub alerting: Option<Arc<Alerting>>,
+    pub clock: Clock,
+    /// `/subscribe` attempts per chat, against guessing codes.
+    attempts: DefaultKeyedRateLimiter<i64>,
+}
+
+impl Commands {
+    pub fn new(store: Store, alerting: Option<Arc<Alerting>>, clock: Clock) -> Self {
+        let five = NonZeroU32::new(5).expect("nonzero");
+        Self {
+            store,
+            alerting,
+            clock,
+            attempts: RateLimiter::keyed(Quota::per_minute(five)),
+        }
+    }
+
+    /// The most capable enabled user who linked this chat, if any.
+    async fn linked_user(&self, chat: i64) -> Result<Option<UserRecord>, String> {
+        let links = self.store.chat_links().await.map_err(|e| e.to_string())?;
+        let mut best: Option<UserRecord> = None;
+        for l in links.iter().filter(|l| l.chat_id == chat) {
+            if let Ok(Some(u)) = self.store.user_by_id(l.user_id).await {
+                if !u.disabled && best.as_ref().is_none_or(|b| u.role > b.role) {
+                    best = Some(u);
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    async fn audit(&self, actor: &str, action: &str, target: String, chat: i64) {
+        let e = AuditEntry {
+            ts_ms: self.clock.now_ms(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            target: Some(target),
+            detail: Some(format!("telegram chat {chat}")),
+            ip: None,
+        };
+        if let Err(err) = self.store.audit(&e).await {
+            tracing::warn!(error = %err, "audit entry not written");
+        }
+    }
+
+    /// The reply to a message starting with `/`.
+    #[tracing::instrument(skip_all, fields(chat))]
+    pub async fn command(&self, chat: i64, text: &str) -> String {
+        let text = text.trim();
+        let (cmd, args) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        // `/cmd@dozor_bot` in groups.
+        let cmd = cmd.split('@').next().unwrap_or(cmd);
+        let args = args.trim();
+        let result = match cmd {
+            "/start" | "/help" => Ok(format!("{}\nThis chat's id: {chat}", escape(HELP))),
+            "/subscribe" => self.subscribe(chat, args).await,
+            "/unsubscribe" => self.unsubscribe(chat).await,
+            "/alerts" => self.alerts(chat).await,
+            "/silence" => self.silence_command(chat, args).await,
+            "/status" => self.status(chat).await,
+            _ => Ok("Unknown command. Send /start for the list.".into()),
+        };
+        result.unwrap_or_else(|e| format!("Sorry, that failed: {}", escape(&e)))
+    }
+
+    async fn subscribe(&self, chat: i64, code: &str) -> Result<String, String> {
+        if self.attempts.check_key(&chat).is_err() {
+            return Ok("Too many attempts; wait a minute.".into());
+        }
+        let hash = crate::auth::hash_secret(code);
+        let now = self.clock.now_ms();
+        match self.store.redeem_link_code(&hash, chat, now).await {
+            Ok(Some(link)) => {
+                let who = self
+                    .store
+                    .user_by_id(link.user_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|u| u.username)
+                    .unwrap_or_default();
+                self.audit(&who, "telegram.link", link.channel.clone(), chat)
+                    .await;
+                Ok(format!(
+                    "Subscribed: alerts for channel <b>{}</b> come to this chat. /unsubscribe to stop.",
+                    escape(&link.channel)
+                ))
+            }
+            // Unknown, used and expired codes get the same answer.
+            Ok(None) => Ok("That code is not valid.".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn unsubscribe(&self, chat: i64) -> Result<String, String> {
+        let n = self
+            .store
+            .unlink_chat(chat)
+            .await
+            .map_err(|e| e.to_string())?;
+        if n > 0 {
+            self.audit(
+                "telegram",
+                "telegram.unlink",
+                format!("{n} channel(s)"),
+                chat,
+            )
+            .await;
+        }
+        Ok(format!("Unsubscribed from {n} channel(s)."))
+    }
+
+    async fn require_link(&self, chat: i64) -> Result<Result<UserRecord, String>, String> {
+        Ok(self.linked_user(chat).await?.ok_or_else(|| {
+            "This chat is not linked. Make a code on dozor's Telegram settings page and send /subscribe CODE.".to_string()
+        }))
+    }
+
+    async fn alerts(&self, chat: i64) -> Result<String, String> {
+        if let Err(why) = self.require_link(chat).await? {
+            return Ok(why);
+        }
+        let Some(a) = &self.alerting else {
+            return Ok("No alert rules are loaded.".into());
+        };
+        let now = self.clock.now_ms();
+        let mut lines = Vec::new();
+        for (rule, alerts) in a.snapshot().await {
+            for (labels, al) in alerts.iter().filter(|(_, al)| al.state == State::Firing) {
+                let rest: Vec<String> = labels
+                    .iter()
+                    .filter(|(k, _)| *k != "alertname")
+                    .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+                    .collect();
+                let since = al.fired_at_ms.unwrap_or(al.active_at_ms);
+                lines.push(format!(
+                    "🔥 <b>{}</b> {} for {}",
+                    escape(&rule),
+                    rest.join(" "),
+                    human_duration(now - since)
+                ));
+            }
+        }
+        lines.sort();
+        if lines.is_empty() {
+            return Ok("Nothing is firing.".into());
+        }
+        Ok(format!("{} firing:\n{}", lines.len(), lines.join("\n")))
+    }
+
+    /// `/silence DiskFull 2h` or `/silence host="web-1", alertname=~"Disk.*" 30m`.
+    async fn silence_command(&self, chat: i64, args: &str) -> Result<String, String> {
+        let Some((what, duration)) = args.rsplit_once(char::is_whitespace) else {
+            return Ok(
+                "Usage: /silence ALERT-OR-MATCHERS DURATION, e.g. /silence DiskFull 2h".into(),
+            );
+        };
+        let what = what.trim();
+        let text = if what.contains('=') || what.contains('~') {
+            what.to_string()
+        } else {
+            format!("alertname={what:?}")
+        };
+        let matchers = match silence::parse(&text) {
+            Ok(m) => m,
+            Err(e) => return Ok(format!("Not silenced: {}", escape(&e))),
+        };
+        let ms = match dozor_common::parse_duration(duration) {
+            Ok(d) if d.as_secs() >= 60 && d.as_secs() <= 365 * 86_400 => d.as_millis() as i64,
+            _ => return Ok("Not silenced: the duration is 1m to 365d, e.g. 2h.".into()),
+        };
+        self.silence(chat, matchers, ms, duration).await
+    }
+
+    async fn silence(
+        &self,
+        chat: i64,
+        matchers: Vec<silence::Matcher>,
+        ms: i64,
+        label: &str,
+    ) -> Result<String, String> {
+        let user = match self.require_link(chat).await? {
+            Ok(u) => u,
+            Err(why) => return Ok(why),
+        };
+        if user.role < Role::Editor {
+            return Ok("Only editors and admins may silence alerts.".into());
+        }
+        let now = self.clock.now_ms();
+        let row = SilenceRow {
+            id: 0,
+            matchers: silence::to_json(&matchers),
+            starts_ms: now,
+            ends_ms: now + ms,
+            author: user.username.clone(),
+            comment: format!("from Telegram chat {chat}"),
+            created_ms: now,
+        };
+        self.store
+            .create_silence(&row)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text: Vec<String> = matchers.iter().map(|m| m.to_string()).collect();
+        let text = text.join(", ");
+        self.audit(&user.username, "silence.create", text.clone(), chat)
+            .await;
+        Ok(format!(
+            "Silenced {} for {} by {}.",
+            escape(&text),
+            escape(label),
+            escape(&user.username)
+        ))
+    }
+
+    async fn status(&self, chat: i64) -> Result<String, String> {
+        if let Err(why) = self.require_link(chat).await? {
+            return Ok(why);
+        }
+        let now = self.clock.now_ms();
+        let agents = self.store.list_agents().await.map_err(|e| e.to_string())?;
+        let live: Vec<_> = agents.iter().filter(|a| a.revoked_ms.is_none()).collect();
+        let down: Vec<String> = live
+            .iter()
+            .filter(|a| a.last_seen_ms.is_none_or(|t| now - t > ONLINE_MS))
+            .map(|a| escape(&a.name))
+            .collect();
+        let firing = match &self.alerting {
+            Some(a) => a
+                .snapshot()
+                .await
+                .values()
+                .flat_map(|m| m.values())
+                .filter(|al| al.state == State::Firing)
+                .count(),
+            None => 0,
+        };
+        let mut text = format!(
+            "Hosts: {} up, {} down. Alerts firing: {firing}.",
+            live.len() - down.len(),
+            down.len()
+        );
+        if !down.is_empty() {
+            text.push_str(&format!("\nDown: {}", down.join(", ")));
+        }
+        Ok(text)
+    }
+
+    /// An inline button: `s:FINGERPRINT` silences that alert for an hour,
+    /// `a:FINGERPRINT` acknowledges it (recorded in the history).
+    #[tracing::instrument(skip_all, fields(chat))]
+    pub async fn callback(&self, chat: i64, data: &str) -> String {
+        let Some((kind, fp)) = data.split_once(':') else {
+            return "Unknown button.".into();
+        };
+        let Some(a) = &self.alerting else {
+            return "No alert rules are loaded.".into();
+        };
+        let found = a.snapshot().await.into_iter().find_map(|(rule, alerts)| {
+            alerts
+                .into_keys()
+                .find(|l| super::notify::fingerprint(l) == fp)
+                .map(|l| (rule, l))
+        });
+        let Some((rule, labels)) = found else {
+            return "That alert is no longer active.".into();
+        };
+        let result = match kind {
+            "s" => {
+                let matchers: Result<Vec<_>, _> = labels
+                    .iter()
+                    .map(|(k, v)| silence::Matcher::new(k, silence::Op::Eq, v))
+                    .collect();
+                match matchers {
+                    Ok(m) => self.silence(chat, m, 3_600_000, "1h").await,
+                    Err(e) => Err(e),
+                }
+            }
+            "a" => self.acknowledge(chat, &rule, &labels).await,
+            _ => Ok("Unknown button.".into()),
+        };
+        // Toasts are plain text.
+        let html = result.unwrap_or_else(|e| format!("Sorry, that failed: {e}"));
+        html.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+    }
+
+    async fn acknowledge(
+        &self,
+        chat: i64,
+        rule: &str,
+        labels: &super::state::Labels,
+    ) -> Result<String, String> {
+        let user = match self.require_link(chat).await? {
+            Ok(u) => u,
+            Err(why) => return Ok(why),
+        };
+        let row = crate::storage::HistoryRow {
+            ts_ms: self.clock.now_ms(),
+            rule: rule.to_string(),
+            labels: serde_json::to_string(labels).map_err(|e| e.to_string())?,
+            change: "acknowledged".into(),
+            value: None,
+            severity: labels.get("severity").cloned().unwrap_or("warning".into()),
+        };
+        self.store
+            .record_history(&row)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.audit(&user.username, "alert.acknowledge", rule.to_string(), chat)
+            .await;
+        Ok(format!(
+            "Acknowledged {} by {}.",
+            escape(rule),
+            escape(&user.username)
+        ))
+    }
+}

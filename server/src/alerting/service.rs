@@ -1,0 +1,148 @@
+//! Starting alerting: the rule engine (when a rules directory is set),
+//! the outbox dispatcher, and the Telegram bot. The bot token comes from
+//! the environment or flags, else from the token file the settings page
+//! writes (`DATA_DIR/telegram-token`, mode 0600, never in the database).
+
+use super::bot::Commands;
+use super::bot_poll::{self, Slot};
+use super::engine::{self, Alerting};
+use super::notify::Webhook;
+use super::outbox::Dispatcher;
+use super::telegram::Telegram;
+use crate::config::Config;
+use crate::storage::Store;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub fn token_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("telegram-token")
+}
+
+/// Writes the token readable by the owner only.
+pub fn save_token(data_dir: &Path, token: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = token_file(data_dir);
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(token.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(tmp, path)
+}
+
+/// What the settings page needs to replace the bot's token.
+#[derive(Clone)]
+pub struct TelegramSettings {
+    pub slot: Slot,
+    pub api_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// Set by flag or environment: the page cannot override it.
+    pub from_config: bool,
+    pub http: reqwest::Client,
+}
+
+impl TelegramSettings {
+    pub fn client(&self, token: &str) -> anyhow::Result<Telegram> {
+        Telegram::new(token, self.api_url.as_deref(), self.http.clone())
+    }
+}
+
+pub struct Started {
+    pub alerting: Option<Arc<Alerting>>,
+    pub telegram: TelegramSettings,
+    dispatcher: Arc<Dispatcher>,
+    commands: Arc<Commands>,
+    poll: std::time::Duration,
+}
+
+/// Loads rules (a rule file that does not load stops the start, naming
+/// the file, group and rule) and builds the notifiers.
+pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
+    let alerting = match &cfg.alerting.rules_dir {
+        Some(dir) => {
+            let interval = cfg.alerting.default_interval.as_millis() as i64;
+            let groups = super::rules::load_dir(dir, interval)?;
+            let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
+            tracing::info!(dir = %dir.display(), groups = groups.len(), rules, "alert rules loaded");
+            let engine =
+                crate::promql::Engine::new(store.clone(), crate::promql::Limits::default());
+            let a = Alerting::load(
+                cfg.alerting.clone(),
+                groups,
+                engine,
+                store.clone(),
+                cfg.clock.clone(),
+            )
+            .await?;
+            Some(Arc::new(a))
+        }
+        None => None,
+    };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let saved = std::fs::read_to_string(token_file(&cfg.data_dir))
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let token = cfg.alerting.telegram_token.clone().or(saved);
+    let settings = TelegramSettings {
+        slot: Slot::default(),
+        api_url: cfg.alerting.telegram_api_url.clone(),
+        data_dir: cfg.data_dir.clone(),
+        from_config: cfg.alerting.telegram_token.is_some(),
+        http: http.clone(),
+    };
+    if let Some(t) = &token {
+        let tg = settings
+            .client(t)
+            .context("the Telegram token or API URL")?;
+        settings.slot.set(tg);
+    }
+    let webhook = Webhook {
+        http,
+        external_url: cfg.alerting.external_url.clone(),
+    };
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        settings.slot.clone(),
+        webhook,
+        cfg.clock.clone(),
+    ));
+    let commands = Arc::new(Commands::new(
+        store.clone(),
+        alerting.clone(),
+        cfg.clock.clone(),
+    ));
+    Ok(Started {
+        alerting,
+        telegram: settings,
+        dispatcher,
+        commands,
+        poll: cfg.alerting.bot_poll,
+    })
+}
+
+/// Runs the engine, the dispatcher and the bot until shutdown.
+pub fn spawn(s: &Started, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(a) = &s.alerting {
+        tasks.push(tokio::spawn(engine::run(a.clone(), shutdown.clone())));
+    }
+    tasks.push(tokio::spawn(s.dispatcher.clone().run(shutdown.clone())));
+    tasks.push(tokio::spawn(bot_poll::run(
+        s.telegram.slot.clone(),
+        s.commands.clone(),
+        s.poll,
+        shutdown.clone(),
+    )));
+    tasks
+}
