@@ -14,6 +14,7 @@ pub mod notify;
 pub mod outbox;
 pub mod policy;
 pub mod rules;
+pub mod self_alert;
 pub mod service;
 pub mod silence;
 pub mod state;

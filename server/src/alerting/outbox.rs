@@ -29,6 +29,7 @@ pub struct Dispatcher {
     clock: Clock,
     /// Wakes the loop when the engine queued something.
     pub wake: Notify,
+    self_alert_targets: Vec<String>,
 }
 
 impl Dispatcher {
@@ -39,7 +40,15 @@ impl Dispatcher {
             webhook: Arc::new(webhook),
             clock,
             wake: Notify::new(),
+            self_alert_targets: Vec::new(),
         }
+    }
+
+    /// Where dozor's alert about a failed receiver goes (besides the chats
+    /// linked to "default"): the configured default targets.
+    pub fn self_alert_to(mut self, targets: Vec<String>) -> Self {
+        self.self_alert_targets = targets;
+        self
     }
 
     fn notifier(&self, channel: &str) -> Option<(Arc<dyn Notifier>, String)> {
@@ -120,9 +129,20 @@ impl Dispatcher {
             }
             Err(Failure::Permanent { parts_sent, reason }) => {
                 tracing::error!(%channel, batch, %reason, "notification failed for good");
+                let now = self.clock.now_ms();
                 self.store
-                    .notification_failed(batch, self.clock.now_ms(), parts_sent as i64, &reason)
+                    .notification_failed(batch, now, parts_sent as i64, &reason)
                     .await?;
+                super::self_alert::raise(
+                    &self.store,
+                    &self.self_alert_targets,
+                    channel,
+                    batch,
+                    &message,
+                    &reason,
+                    now,
+                )
+                .await?;
                 Ok(false)
             }
         }

@@ -111,12 +111,15 @@ pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
         http,
         external_url: cfg.alerting.external_url.clone(),
     };
-    let dispatcher = Arc::new(Dispatcher::new(
-        store.clone(),
-        settings.slot.clone(),
-        webhook,
-        cfg.clock.clone(),
-    ));
+    let dispatcher = Arc::new(
+        Dispatcher::new(
+            store.clone(),
+            settings.slot.clone(),
+            webhook,
+            cfg.clock.clone(),
+        )
+        .self_alert_to(cfg.alerting.targets(&["default".into()], &[])),
+    );
     let commands = Arc::new(Commands::new(
         store.clone(),
         alerting.clone(),

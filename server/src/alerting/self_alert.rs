@@ -1,0 +1,100 @@
+//! dozor's alert about itself: when a notification is given up for good
+//! (chat not found, bot blocked, a webhook answering 4xx), a critical
+//! `DozorNotificationFailed` alert goes to every other target of the
+//! "default" channel through the same outbox, and into the history, so a
+//! broken receiver does not fail silently. It never alerts about its own
+//! failures (no loops).
+
+use super::notify::{Message, Notification};
+use crate::storage::{HistoryRow, OutboxItem, RuleUpdate, Store};
+
+pub const RULE: &str = "DozorNotificationFailed";
+
+/// Queues the self-alert for a message given up on `channel`.
+pub async fn raise(
+    store: &Store,
+    fixed_targets: &[String],
+    channel: &str,
+    batch: i64,
+    failed: &Message,
+    reason: &str,
+    now_ms: i64,
+) -> crate::storage::Result<()> {
+    if failed.alerts.iter().all(|a| a.alertname() == RULE) {
+        return Ok(());
+    }
+    let links = store.chat_links().await?;
+    let mut targets: Vec<String> = fixed_targets.to_vec();
+    for l in links.iter().filter(|l| l.channel == "default") {
+        let t = format!("telegram:{}", l.chat_id);
+        if !targets.contains(&t) {
+            targets.push(t);
+        }
+    }
+    targets.retain(|t| t != channel);
+    // The receiver's address may hold a secret (a webhook token): name
+    // only its kind and a short fingerprint of the rest.
+    let (kind, target) = channel.split_once(':').unwrap_or((channel, ""));
+    let receiver = match kind {
+        "telegram" => format!("telegram chat {target}"),
+        _ => format!("{kind} #{}", &crate::auth::hash_secret(target)[..8]),
+    };
+    let labels: super::state::Labels = [
+        ("alertname", RULE),
+        ("severity", "critical"),
+        ("receiver", receiver.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let about: Vec<&str> = failed.alerts.iter().map(|a| a.alertname()).collect();
+    let n = Notification {
+        status: "firing".into(),
+        labels: labels.clone(),
+        annotations: [
+            (
+                "summary".to_string(),
+                format!("Notifications to {receiver} failed for good: {reason}"),
+            ),
+            (
+                "description".to_string(),
+                format!(
+                    "Not delivered: {}. Fix the receiver; the failure is kept in the outbox.",
+                    about.join(", ")
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+        value: None,
+        starts_at_ms: now_ms,
+        ends_at_ms: None,
+        repeat: false,
+    };
+    let payload = serde_json::to_string(&n).expect("notifications serialise");
+    let labels_json = serde_json::to_string(&labels).expect("string maps serialise");
+    let update = RuleUpdate {
+        rule: RULE.into(),
+        eval_ms: now_ms,
+        alerts: Vec::new(),
+        history: vec![HistoryRow {
+            ts_ms: now_ms,
+            rule: RULE.into(),
+            labels: labels_json.clone(),
+            change: "firing".into(),
+            value: None,
+            severity: "critical".into(),
+        }],
+        outbox: targets
+            .into_iter()
+            .map(|t| OutboxItem {
+                key: crate::auth::hash_secret(&format!("{RULE}|{batch}|{t}")),
+                channel: t,
+                payload: payload.clone(),
+                group_key: labels_json.clone(),
+                due_ms: now_ms,
+            })
+            .collect(),
+    };
+    store.save_rule_update(&update).await
+}
