@@ -13,13 +13,16 @@ pub mod mutes;
 pub mod notify;
 pub mod outbox;
 pub mod policy;
+pub mod preview;
 pub mod rules;
+pub mod scheduler;
 pub mod self_alert;
 pub mod service;
 pub mod silence;
 pub mod state;
 pub mod telegram;
 pub mod template;
+pub mod ui_rules;
 pub mod unittest;
 
 use std::path::PathBuf;

@@ -13,6 +13,8 @@ pub mod prom;
 mod prom_rules;
 mod range_cache;
 mod read;
+mod rules_editor;
+mod rules_page;
 mod silences;
 mod telegram_settings;
 mod throttle;
@@ -210,6 +212,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/silences/{id}/expire",
             post(silences::expire).layer(form_limit()),
+        )
+        .route("/rules", get(rules_page::list))
+        .route("/rules/new", get(rules_editor::new))
+        .route("/rules/edit", get(rules_editor::edit))
+        .route(
+            "/rules/preview",
+            post(rules_editor::preview).layer(form_limit()),
+        )
+        .route("/rules/save", post(rules_page::save).layer(form_limit()))
+        .route(
+            "/rules/delete",
+            post(rules_page::delete).layer(form_limit()),
         )
         .route("/settings/telegram", get(telegram_settings::page))
         .route(

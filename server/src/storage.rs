@@ -19,6 +19,7 @@ pub mod silences;
 pub mod sqlite;
 pub mod telegram;
 mod types;
+pub mod ui_rules;
 
 pub use accounts::Accounts;
 pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxItem, OutboxRow, RuleUpdate};
@@ -29,6 +30,7 @@ pub use invites::{Accepted, InviteRecord, Invites};
 pub use silences::{SilenceRow, Silences};
 pub use telegram::{ChatLink, TelegramLinks};
 pub use types::*;
+pub use ui_rules::{UiRuleRow, UiRules};
 
 use async_trait::async_trait;
 use dozor_common::{Labels, Sample, SeriesBatch};
@@ -167,6 +169,7 @@ pub trait Storage:
     + Alerts
     + Silences
     + TelegramLinks
+    + UiRules
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;

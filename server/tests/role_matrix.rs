@@ -22,6 +22,7 @@ type Route<'a> = (M, String, Vec<(&'a str, &'a str)>, Want);
 
 const PAGE: Want = [303, 200, 200, 200];
 const ADMIN_PAGE: Want = [303, 403, 403, 200];
+const EDITOR_PAGE: Want = [303, 403, 200, 200];
 const READ_API: Want = [401, 200, 200, 200];
 const PUBLIC: Want = [200, 200, 200, 200];
 
@@ -70,6 +71,32 @@ async fn every_route_for_every_role() {
         (M::Get, "/account".into(), vec![], PAGE),
         (M::Get, "/users".into(), vec![], ADMIN_PAGE),
         (M::Get, "/settings/telegram".into(), vec![], PAGE),
+        (M::Get, "/rules".into(), vec![], PAGE),
+        (
+            M::Get,
+            "/rules/new?preset=cpu&param=90".into(),
+            vec![],
+            EDITOR_PAGE,
+        ),
+        (M::Get, "/rules/edit?name=Nope".into(), vec![], EDITOR_PAGE),
+        (
+            M::Post,
+            "/rules/preview".into(),
+            vec![("name", "M"), ("expr", "up == 0")],
+            EDITOR_PAGE,
+        ),
+        (
+            M::Post,
+            "/rules/save".into(),
+            vec![("name", "Matrix"), ("expr", "up == 0")],
+            EDITOR_PAGE,
+        ),
+        (
+            M::Post,
+            "/rules/delete".into(),
+            vec![("name", "Matrix")],
+            EDITOR_PAGE,
+        ),
         (
             M::Post,
             "/settings/telegram/code".into(),

@@ -67,6 +67,8 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/alerts",
         "/silences",
         "/settings/telegram",
+        "/rules",
+        "/rules/new?preset=disk&param=90",
         "/d/host?var-host=web-1",
         "/d/missing",
     ] {

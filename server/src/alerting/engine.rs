@@ -14,12 +14,13 @@ use crate::promql::{self, value::Value};
 use crate::storage::{AlertRow, ChatLink, HistoryRow, OutboxItem, RuleUpdate, Store};
 use dozor_common::{Sample, SeriesBatch};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use tokio::sync::Mutex;
-use tokio_util::sync::CancellationToken;
 
 pub struct Alerting {
+    /// Groups from rule files, fixed at start.
     pub groups: Vec<Group>,
+    /// Rules made in the UI, one group each; replaced when they change.
+    ui_groups: std::sync::RwLock<Vec<Group>>,
     pub config: AlertingConfig,
     engine: promql::Engine,
     pub(super) store: Store,
@@ -92,12 +93,61 @@ impl Alerting {
             clock,
             states: Mutex::new(states),
             schedule: Default::default(),
+            ui_groups: Default::default(),
             health: Default::default(),
         })
     }
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Every group: rule files' first, then the UI's.
+    pub fn all_groups(&self) -> Vec<Group> {
+        let ui = self.ui_groups.read().expect("lock");
+        self.groups.iter().chain(ui.iter()).cloned().collect()
+    }
+
+    /// Names of the rules from rule files (UI rules may not reuse them).
+    pub fn file_rule_names(&self) -> HashSet<String> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.rules.iter().map(|r| r.name().to_string()))
+            .collect()
+    }
+
+    /// Replaces the UI's rules. Alerts of rules that are gone are
+    /// forgotten (in memory and in storage) without notifications.
+    pub async fn set_ui_groups(&self, groups: Vec<Group>) -> crate::storage::Result<()> {
+        let keep: HashSet<String> = groups
+            .iter()
+            .flat_map(|g| g.rules.iter().map(|r| r.name().to_string()))
+            .chain(self.file_rule_names())
+            .collect();
+        let gone: Vec<String> = {
+            let mut ui = self.ui_groups.write().expect("lock");
+            let gone = ui
+                .iter()
+                .flat_map(|g| g.rules.iter().map(|r| r.name().to_string()))
+                .filter(|n| !keep.contains(n))
+                .collect();
+            *ui = groups;
+            gone
+        };
+        let mut states = self.states.lock().await;
+        for name in gone {
+            states.remove(&name);
+            self.health.lock().expect("lock").remove(&name);
+            let now = self.clock.now_ms();
+            self.store
+                .save_rule_update(&RuleUpdate {
+                    rule: name,
+                    eval_ms: now,
+                    ..Default::default()
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// The current pending and firing alerts of each rule.
@@ -328,31 +378,5 @@ impl Alerting {
             })
             .collect();
         Ok((update, before))
-    }
-}
-
-/// Evaluates each group on its own interval until shutdown.
-pub async fn run(alerting: Arc<Alerting>, shutdown: CancellationToken) {
-    let mut tasks = Vec::new();
-    for (i, g) in alerting.groups.iter().enumerate() {
-        let a = alerting.clone();
-        let stop = shutdown.clone();
-        let every = std::time::Duration::from_millis(g.interval_ms as u64);
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tick.tick() => {
-                        let g = &a.groups[i];
-                        a.eval_group(g, a.now_ms()).await;
-                    }
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
     }
 }

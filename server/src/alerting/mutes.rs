@@ -52,7 +52,7 @@ impl Alerting {
             .collect();
         let states = self.states.lock().await;
         let mut inhibitors = Vec::new();
-        for g in &self.groups {
+        for g in &self.all_groups() {
             for r in &g.rules {
                 let Rule::Alert(def) = r else { continue };
                 if def.inhibits.is_empty() {

@@ -5,7 +5,7 @@
 
 use super::bot::Commands;
 use super::bot_poll::{self, Slot};
-use super::engine::{self, Alerting};
+use super::engine::Alerting;
 use super::notify::Webhook;
 use super::outbox::Dispatcher;
 use super::telegram::Telegram;
@@ -66,26 +66,27 @@ pub struct Started {
 /// Loads rules (a rule file that does not load stops the start, naming
 /// the file, group and rule) and builds the notifiers.
 pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
-    let alerting = match &cfg.alerting.rules_dir {
+    let interval = cfg.alerting.default_interval.as_millis() as i64;
+    let groups = match &cfg.alerting.rules_dir {
         Some(dir) => {
-            let interval = cfg.alerting.default_interval.as_millis() as i64;
             let groups = super::rules::load_dir(dir, interval)?;
             let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
             tracing::info!(dir = %dir.display(), groups = groups.len(), rules, "alert rules loaded");
-            let engine =
-                crate::promql::Engine::new(store.clone(), crate::promql::Limits::default());
-            let a = Alerting::load(
-                cfg.alerting.clone(),
-                groups,
-                engine,
-                store.clone(),
-                cfg.clock.clone(),
-            )
-            .await?;
-            Some(Arc::new(a))
+            groups
         }
-        None => None,
+        None => Vec::new(),
     };
+    let engine = crate::promql::Engine::new(store.clone(), crate::promql::Limits::default());
+    let a = Alerting::load(
+        cfg.alerting.clone(),
+        groups,
+        engine,
+        store.clone(),
+        cfg.clock.clone(),
+    )
+    .await?;
+    reload_ui_rules(&a, store).await?;
+    let alerting = Some(Arc::new(a));
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()?;
@@ -138,7 +139,10 @@ pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
 pub fn spawn(s: &Started, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     if let Some(a) = &s.alerting {
-        tasks.push(tokio::spawn(engine::run(a.clone(), shutdown.clone())));
+        tasks.push(tokio::spawn(super::scheduler::run(
+            a.clone(),
+            shutdown.clone(),
+        )));
     }
     tasks.push(tokio::spawn(s.dispatcher.clone().run(shutdown.clone())));
     tasks.push(tokio::spawn(bot_poll::run(
@@ -148,4 +152,20 @@ pub fn spawn(s: &Started, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
         shutdown.clone(),
     )));
     tasks
+}
+
+/// Compiles the rules made in the UI and hands them to the engine. A
+/// stored rule that no longer compiles is logged and skipped, not fatal.
+pub async fn reload_ui_rules(a: &Alerting, store: &Store) -> crate::storage::Result<()> {
+    let interval = a.config.default_interval.as_millis() as i64;
+    let mut groups = Vec::new();
+    for row in store.ui_rules().await? {
+        match super::rules::parse(&row.name, &row.spec, interval) {
+            Ok(g) => groups.extend(g),
+            Err(e) => {
+                tracing::error!(rule = %row.name, error = %e, "a rule made in the UI does not compile; skipped")
+            }
+        }
+    }
+    a.set_ui_groups(groups).await
 }

@@ -31,7 +31,7 @@ pub async fn page(
     let mut rules = Vec::new();
     if let Some(a) = &s.0.alerting {
         let snapshot = a.snapshot().await;
-        for g in &a.groups {
+        for g in &a.all_groups() {
             for r in &g.rules {
                 let Rule::Alert(def) = r else { continue };
                 rules.push(def.name.clone());

@@ -30,7 +30,7 @@ async fn alert_objects(s: &AppState, rule: Option<&str>) -> Vec<Value> {
     };
     let snapshot = a.snapshot().await;
     let mut out = Vec::new();
-    for g in &a.groups {
+    for g in &a.all_groups() {
         for r in &g.rules {
             let Rule::Alert(rule_def) = r else { continue };
             if rule.is_some_and(|n| n != rule_def.name) {
@@ -68,7 +68,7 @@ pub async fn rules(
     };
     let want = q.get("type").map(String::as_str);
     let mut groups = Vec::new();
-    for g in &a.groups {
+    for g in &a.all_groups() {
         let mut rules = Vec::new();
         for r in &g.rules {
             let (last, err) = a.health(r.name()).unwrap_or((0, None));

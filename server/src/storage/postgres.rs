@@ -316,3 +316,4 @@ crate::storage::invites::invites_impl!(PgStore, pool, pool, crate::storage::acco
 crate::storage::alerts::alerts_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::silences::silences_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::telegram::telegram_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
+crate::storage::ui_rules::ui_rules_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);

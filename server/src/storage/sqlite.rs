@@ -403,3 +403,9 @@ crate::storage::telegram::telegram_impl!(
     reader,
     crate::storage::accounts::same
 );
+crate::storage::ui_rules::ui_rules_impl!(
+    SqliteStore,
+    writer,
+    reader,
+    crate::storage::accounts::same
+);

@@ -33,6 +33,8 @@ pub struct Chart {
     pub thresholds: Vec<f64>,
     /// Fixed top of the y axis (100 for percent panels), when set.
     pub y_max: Option<f64>,
+    /// Shaded time ranges (where a rule would have fired).
+    pub bands: Vec<(i64, i64)>,
     pub width: f64,
     pub height: f64,
 }
@@ -205,6 +207,17 @@ pub fn render(c: &Chart, series: &[Series]) -> AnyView {
             view! { <line class="threshold" x1=LEFT x2=w - RIGHT y1=y.clone() y2=y></line> }
         })
         .collect_view();
+    let bands = c
+        .bands
+        .iter()
+        .map(|(s, e)| {
+            // A one-step band is still visible.
+            let x0 = tx(*s);
+            let x1 = tx(*e + c.step).min(w - RIGHT);
+            let width = format!("{:.1}", (x1 - x0).max(1.0));
+            view! { <rect class="fired" x=format!("{x0:.1}") y=TOP width=width height=ph></rect> }
+        })
+        .collect_view();
     let paths = (0..values.len())
         .map(|i| {
             let class = format!("s c{}", i % 10);
@@ -262,6 +275,7 @@ pub fn render(c: &Chart, series: &[Series]) -> AnyView {
     view! {
         <div class="chart" data-chart=data data-start=c.start data-end=c.end>
             <svg class="plot" viewBox=view_box role="img" aria-label=title>
+                <g class="bands">{bands}</g>
                 <g class="axes">{grid_lines}{time_lines}</g>
                 <g class="series">{paths}</g>
                 {thresholds}
@@ -286,6 +300,7 @@ mod tests {
             kind,
             thresholds: vec![],
             y_max: None,
+            bands: vec![],
             width: 400.0,
             height: 200.0,
         }

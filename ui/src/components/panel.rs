@@ -78,6 +78,7 @@ pub async fn fetch(
                     kind: kind.chart_kind(),
                     thresholds: panel.thresholds.clone(),
                     y_max: panel.max,
+                    bands: vec![],
                     width: WIDTH,
                     height: HEIGHT,
                 },

@@ -34,6 +34,7 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
         nav.push(("", t.clone(), link(&format!("/d/{slug}"))));
     }
     nav.push(("alerts", "Alerts".to_string(), "/alerts".to_string()));
+    nav.push(("rules", "Rules".to_string(), "/rules".to_string()));
     nav.push(("silences", "Silences".to_string(), "/silences".to_string()));
     nav.push((
         "telegram",

@@ -86,6 +86,7 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource) -> AnyView {
                 kind: Kind::Line,
                 thresholds: vec![],
                 y_max: None,
+                bands: vec![],
                 width: WIDTH,
                 height: HEIGHT,
             };

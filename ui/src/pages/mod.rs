@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod explore;
 pub mod host;
 pub mod overview;
+pub mod rules;
 pub mod silences;
 pub mod telegram;
 pub mod users;

@@ -1,0 +1,344 @@
+//! Rules made in the UI: the form's fields, the presets that fill them
+//! without PromQL, and the YAML they are stored as (a Prometheus rule file
+//! with one group, so they compile through exactly the same path as rule
+//! files, and can be copied into one). Pure: no I/O.
+
+use super::rules::{self, Group};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The editor's fields, as text (the form posts strings).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuleForm {
+    pub name: String,
+    pub expr: String,
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub keep_firing_for: String,
+    pub recovery_threshold: String,
+    pub severity: String,
+    pub summary: String,
+    pub description: String,
+    pub interval: String,
+    /// Comma-separated label names.
+    pub group_by: String,
+    /// Comma-separated channel names.
+    pub channels: String,
+    /// Comma-separated label names (inhibition).
+    pub inhibits: String,
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[derive(Serialize)]
+struct FileOut<'a> {
+    groups: [GroupOut<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct GroupOut<'a> {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<&'a str>,
+    rules: [RuleOut<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct RuleOut<'a> {
+    alert: &'a str,
+    expr: &'a str,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    for_: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keep_firing_for: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    inhibits: Vec<String>,
+    labels: BTreeMap<&'a str, &'a str>,
+    annotations: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_by: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    channels: Vec<String>,
+}
+
+fn opt(s: &str) -> Option<&str> {
+    let s = s.trim();
+    (!s.is_empty()).then_some(s)
+}
+
+impl RuleForm {
+    /// The rule file text; errors name the field at fault.
+    pub fn to_yaml(&self) -> Result<String, String> {
+        let name = self.name.trim();
+        let ok_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.len() <= 100
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok_name {
+            return Err(
+                "name: letters, digits and _, starting with a letter (e.g. HighCpu)".into(),
+            );
+        }
+        if self.expr.trim().is_empty() {
+            return Err("expr: a PromQL expression is needed".into());
+        }
+        let recovery_threshold = match opt(&self.recovery_threshold) {
+            None => None,
+            Some(t) => Some(
+                t.parse::<f64>()
+                    .map_err(|_| format!("recovery threshold: {t:?} is not a number"))?,
+            ),
+        };
+        let mut labels = BTreeMap::new();
+        labels.insert("severity", opt(&self.severity).unwrap_or("warning"));
+        let mut annotations = BTreeMap::new();
+        if let Some(s) = opt(&self.summary) {
+            annotations.insert("summary", s);
+        }
+        if let Some(d) = opt(&self.description) {
+            annotations.insert("description", d);
+        }
+        let group_by = list(&self.group_by);
+        let file = FileOut {
+            groups: [GroupOut {
+                name: format!("ui:{name}"),
+                interval: opt(&self.interval),
+                rules: [RuleOut {
+                    alert: name,
+                    expr: self.expr.trim(),
+                    for_: opt(&self.for_),
+                    keep_firing_for: opt(&self.keep_firing_for),
+                    recovery_threshold,
+                    inhibits: list(&self.inhibits),
+                    labels,
+                    annotations,
+                    group_by: (!group_by.is_empty()).then_some(group_by),
+                    channels: list(&self.channels),
+                }],
+            }],
+        };
+        serde_yaml::to_string(&file).map_err(|e| e.to_string())
+    }
+
+    /// Compiles the form as dozor will run it.
+    pub fn compile(&self, default_interval_ms: i64) -> Result<(String, Vec<Group>), String> {
+        let yaml = self.to_yaml()?;
+        let groups = rules::parse("rule", &yaml, default_interval_ms).map_err(|e| e.message)?;
+        Ok((yaml, groups))
+    }
+
+    /// Back from stored YAML, for editing.
+    pub fn from_yaml(yaml: &str) -> Option<Self> {
+        let v: serde_yaml::Value = serde_yaml::from_str(yaml).ok()?;
+        let g = &v["groups"][0];
+        let r = &g["rules"][0];
+        let s = |v: &serde_yaml::Value| match v {
+            serde_yaml::Value::String(s) => s.clone(),
+            serde_yaml::Value::Number(n) => n.as_f64().map(plain).unwrap_or_default(),
+            _ => String::new(),
+        };
+        let l = |v: &serde_yaml::Value| {
+            v.as_sequence()
+                .map(|xs| xs.iter().map(s).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        };
+        Some(Self {
+            name: s(&r["alert"]),
+            expr: s(&r["expr"]),
+            for_: s(&r["for"]),
+            keep_firing_for: s(&r["keep_firing_for"]),
+            recovery_threshold: s(&r["recovery_threshold"]),
+            severity: s(&r["labels"]["severity"]),
+            summary: s(&r["annotations"]["summary"]),
+            description: s(&r["annotations"]["description"]),
+            interval: s(&g["interval"]),
+            group_by: l(&r["group_by"]),
+            channels: l(&r["channels"]),
+            inhibits: l(&r["inhibits"]),
+        })
+    }
+}
+
+/// The presets: (key, title, what the parameter means, default).
+pub const PRESETS: &[(&str, &str, &str, &str)] = &[
+    ("host_down", "Host down", "minutes without data", "5"),
+    ("cpu", "CPU busy", "percent, for 5 minutes", "90"),
+    ("memory", "Memory used", "percent, for 5 minutes", "90"),
+    ("disk", "Disk used", "percent, for 10 minutes", "90"),
+    (
+        "disk_fill",
+        "Disk full within 24 h",
+        "hours of history to trend",
+        "6",
+    ),
+    (
+        "container_restarts",
+        "Container restarting",
+        "restarts in 10 minutes",
+        "3",
+    ),
+    (
+        "container_unhealthy",
+        "Container unhealthy",
+        "minutes unhealthy",
+        "2",
+    ),
+    ("target_down", "Scrape target down", "minutes down", "2"),
+];
+
+const FS: &str = r#"fstype!~"tmpfs|overlay|squashfs""#;
+
+/// A preset with its parameter, as a filled form.
+pub fn preset(key: &str, param: &str) -> Result<RuleForm, String> {
+    let p: f64 = param
+        .trim()
+        .parse()
+        .ok()
+        .filter(|p: &f64| p.is_finite() && *p > 0.0)
+        .ok_or_else(|| {
+            format!("the preset's parameter must be a positive number, not {param:?}")
+        })?;
+    let n = plain(p);
+    let below = |d: f64| plain((p - d).max(0.0));
+    let host = "{{ $labels.host }}";
+    let form = |name: &str, expr: String, for_: &str, severity: &str, summary: String| RuleForm {
+        name: name.into(),
+        expr,
+        for_: for_.into(),
+        severity: severity.into(),
+        summary,
+        ..Default::default()
+    };
+    Ok(match key {
+        "host_down" => RuleForm {
+            inhibits: "host".into(),
+            ..form(
+                "HostDown",
+                format!("group by (host) (max_over_time(node_boot_time_seconds[24h])) unless group by (host) (max_over_time(node_boot_time_seconds[{n}m]))"),
+                "",
+                "critical",
+                format!("{host} has sent nothing for {n} minutes"),
+            )
+        },
+        "cpu" => RuleForm {
+            recovery_threshold: below(10.0),
+            ..form(
+                "HighCpu",
+                format!(r#"100 * (1 - avg by (host) (rate(node_cpu_seconds_total{{mode="idle"}}[5m]))) > {n}"#),
+                "5m",
+                "warning",
+                format!("CPU on {host} at {{{{ $value | humanize }}}}%"),
+            )
+        },
+        "memory" => RuleForm {
+            recovery_threshold: below(5.0),
+            ..form(
+                "HighMemory",
+                format!("100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) > {n}"),
+                "5m",
+                "warning",
+                format!("Memory on {host} at {{{{ $value | humanize }}}}%"),
+            )
+        },
+        "disk" => RuleForm {
+            recovery_threshold: below(5.0),
+            ..form(
+                "DiskFull",
+                format!("100 * (1 - node_filesystem_avail_bytes{{{FS}}} / node_filesystem_size_bytes{{{FS}}}) > {n}"),
+                "10m",
+                "critical",
+                format!("{{{{ $labels.mountpoint }}}} on {host} at {{{{ $value | humanize }}}}%"),
+            )
+        },
+        "disk_fill" => form(
+            "DiskFillingUp",
+            format!("predict_linear(node_filesystem_avail_bytes{{{FS}}}[{n}h], 86400) < 0"),
+            "30m",
+            "warning",
+            format!("{{{{ $labels.mountpoint }}}} on {host} will be full within 24 h"),
+        ),
+        "container_restarts" => form(
+            "ContainerRestarting",
+            format!("increase(dozor_container_restarts_total[10m]) > {n}"),
+            "",
+            "warning",
+            format!("{{{{ $labels.container }}}} on {host} restarted {{{{ $value }}}} times in 10 minutes"),
+        ),
+        "container_unhealthy" => form(
+            "ContainerUnhealthy",
+            r#"dozor_container_health{health="unhealthy"} == 1"#.to_string(),
+            &format!("{n}m"),
+            "warning",
+            format!("{{{{ $labels.container }}}} on {host} is unhealthy"),
+        ),
+        "target_down" => form(
+            "TargetDown",
+            "up == 0".to_string(),
+            &format!("{n}m"),
+            "warning",
+            "{{ $labels.job }} at {{ $labels.instance }} is down".to_string(),
+        ),
+        other => return Err(format!("no preset called {other:?}")),
+    })
+}
+
+/// Numbers as a person writes them: 90, not 90.0.
+fn plain(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_compiles_and_round_trips() {
+        for (key, _, _, default) in PRESETS {
+            let f = preset(key, default).unwrap();
+            let (yaml, groups) = f.compile(30_000).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(groups[0].name, format!("ui:{}", f.name));
+            assert_eq!(RuleForm::from_yaml(&yaml).unwrap(), f, "{key}");
+        }
+        let cpu = preset("cpu", "85").unwrap();
+        assert!(cpu.expr.ends_with("> 85") && cpu.recovery_threshold == "75");
+        assert!(preset("cpu", "-1").is_err() && preset("nope", "1").is_err());
+    }
+
+    #[test]
+    fn form_errors_name_the_field() {
+        let mut f = preset("memory", "90").unwrap();
+        f.name = "bad name".into();
+        assert!(f.to_yaml().unwrap_err().starts_with("name:"));
+        f.name = "Ok".into();
+        f.recovery_threshold = "lots".into();
+        assert!(f.to_yaml().unwrap_err().starts_with("recovery threshold:"));
+        f.recovery_threshold.clear();
+        f.expr = "rate(x[5m]".into();
+        assert!(f.compile(30_000).unwrap_err().starts_with("expr:"));
+        f.expr = "x > 1".into();
+        f.summary = "{{ env }}".into();
+        assert!(f
+            .compile(30_000)
+            .unwrap_err()
+            .contains("annotation summary"));
+        // Quotes and newlines survive YAML.
+        f.summary = "a \"quoted\": value\nsecond line".into();
+        let (yaml, _) = f.compile(30_000).unwrap();
+        assert_eq!(RuleForm::from_yaml(&yaml).unwrap().summary, f.summary);
+    }
+}
