@@ -29,6 +29,8 @@ pub struct Alerting {
     pub(super) states: Mutex<HashMap<String, BTreeMap<Labels, Active>>>,
     /// When each channel's alert groups are next flushed.
     schedule: std::sync::Mutex<Schedule>,
+    /// Signalled after notifications are committed (wakes the dispatcher).
+    pub queued: std::sync::Arc<tokio::sync::Notify>,
     /// Per rule: last evaluation time and error, for the rules API.
     health: std::sync::Mutex<HashMap<String, (i64, Option<String>)>>,
 }
@@ -93,6 +95,7 @@ impl Alerting {
             clock,
             states: Mutex::new(states),
             schedule: Default::default(),
+            queued: Default::default(),
             ui_groups: Default::default(),
             health: Default::default(),
         })
@@ -188,7 +191,12 @@ impl Alerting {
         }
         // One transaction for the group's states, history and outbox.
         if !updates.is_empty() {
-            if let Err(e) = self.store.save_rule_updates(&updates).await {
+            let queued = updates.iter().any(|u| !u.outbox.is_empty());
+            let saved = self.store.save_rule_updates(&updates).await;
+            if saved.is_ok() && queued {
+                self.queued.notify_one();
+            }
+            if let Err(e) = saved {
                 // Not saved: roll the in-memory states back, so the next
                 // evaluation produces the same transitions again.
                 let mut states = self.states.lock().await;

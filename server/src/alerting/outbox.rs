@@ -28,7 +28,7 @@ pub struct Dispatcher {
     webhook: Arc<Webhook>,
     clock: Clock,
     /// Wakes the loop when the engine queued something.
-    pub wake: Notify,
+    pub wake: Arc<Notify>,
     self_alert_targets: Vec<String>,
 }
 
@@ -39,9 +39,17 @@ impl Dispatcher {
             telegram,
             webhook: Arc::new(webhook),
             clock,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             self_alert_targets: Vec::new(),
         }
+    }
+
+    /// Shares the engine's "something was queued" signal, so a
+    /// notification goes out as soon as it is committed, not at the next
+    /// poll.
+    pub fn woken_by(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
     }
 
     /// Where dozor's alert about a failed receiver goes (besides the chats

@@ -3,20 +3,17 @@
 use super::engine::Alerting;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Evaluates each group on its own interval until shutdown. One loop for
 /// all groups, so groups made in the UI join and leave without restarts;
-/// a group is due `interval` after its previous evaluation started.
+/// it sleeps until the next group is due, so evaluations are on time.
 pub async fn run(alerting: Arc<Alerting>, shutdown: CancellationToken) {
-    let mut next: HashMap<String, tokio::time::Instant> = HashMap::new();
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Groups made in the UI are picked up within this long.
+    const RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
+    let mut next: HashMap<String, Instant> = HashMap::new();
     loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
         let groups = alerting.all_groups();
         // Two files may hold groups of the same name: number them.
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -30,14 +27,24 @@ pub async fn run(alerting: Arc<Alerting>, shutdown: CancellationToken) {
             .collect();
         next.retain(|k, _| keys.contains(k));
         for (g, key) in groups.iter().zip(keys) {
-            let now = tokio::time::Instant::now();
-            let due = next.get(&key).is_none_or(|at| *at <= now);
-            if !due {
+            let now = Instant::now();
+            let at = next.get(&key).copied().unwrap_or(now);
+            if at > now {
                 continue;
             }
             let every = std::time::Duration::from_millis(g.interval_ms.max(1000) as u64);
-            next.insert(key, now + every);
+            // On schedule, without drift; a late evaluation does not queue
+            // up the missed ones.
+            next.insert(key, (at + every).max(now));
             alerting.eval_group(g, alerting.now_ms()).await;
+        }
+        let soonest = next.values().min().copied();
+        let wake = soonest.map_or(Instant::now() + RECHECK, |t| {
+            t.min(Instant::now() + RECHECK)
+        });
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep_until(wake) => {}
         }
     }
 }

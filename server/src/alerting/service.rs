@@ -86,7 +86,8 @@ pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
     )
     .await?;
     reload_ui_rules(&a, store).await?;
-    let alerting = Some(Arc::new(a));
+    let a = Arc::new(a);
+    let alerting = Some(a.clone());
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()?;
@@ -119,7 +120,8 @@ pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
             webhook,
             cfg.clock.clone(),
         )
-        .self_alert_to(cfg.alerting.targets(&["default".into()], &[])),
+        .self_alert_to(cfg.alerting.targets(&["default".into()], &[]))
+        .woken_by(a.queued.clone()),
     );
     let commands = Arc::new(Commands::new(
         store.clone(),
