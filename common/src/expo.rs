@@ -1,5 +1,10 @@
-//! Encoder for the Prometheus text exposition format (version 0.0.4).
-//! dozor's own parser arrives with scraping; this side only writes.
+//! The Prometheus text exposition format (0.0.4) and OpenMetrics text:
+//! the encoder here, dozor's own parser in `parse` (over `scan`).
+
+pub mod parse;
+pub mod scan;
+
+pub use parse::{Format, Kind, ParseError, Parser};
 
 use crate::model::format_value;
 use std::fmt::Write as _;
