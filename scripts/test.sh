@@ -85,4 +85,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked
 fi
+log "fuzzing the exposition parser (60 s)"
+scripts/fuzz.sh 60
 log "all checks passed"

@@ -1,6 +1,8 @@
 //! The Prometheus text exposition format (0.0.4) and OpenMetrics text:
 //! the encoder here, dozor's own parser in `parse` (over `scan`).
 
+mod hash;
+pub mod kinds;
 pub mod parse;
 pub mod scan;
 

@@ -61,6 +61,22 @@ async fn metrics_pass_promtool_and_count_ingest() {
         assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
     }
     assert!(text.contains("process_resident_memory_bytes "));
+    // dozor's own parser reads all of it, strictly, with every histogram
+    // bucket typed as one.
+    let mut p = dozor_common::expo::Parser::new(&text, dozor_common::expo::Format::Text).strict();
+    let mut samples = 0;
+    while let Some(s) = p.next_sample() {
+        let s = s.unwrap_or_else(|e| panic!("{e}"));
+        if s.name.ends_with("_bucket") {
+            assert_eq!(s.kind, dozor_common::expo::Kind::Histogram, "{}", s.name);
+        }
+        samples += 1;
+    }
+    let lines = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count();
+    assert_eq!(samples, lines);
 
     let Ok(mut child) = Command::new("promtool")
         .args(["check", "metrics"])

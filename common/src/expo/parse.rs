@@ -11,76 +11,12 @@
 //! Strict mode stops at the first error. Lenient mode (scrapes) skips bad
 //! lines and duplicates, counts them, and keeps the first error.
 
+use super::hash::{Fnv, Prehashed};
+pub use super::kinds::{Format, Kind, ParseError, Sample};
 use super::scan::{self, Cursor};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Prometheus text 0.0.4.
-    Text,
-    OpenMetrics,
-}
-
-impl Format {
-    /// From a response's Content-Type: OpenMetrics only when it says so.
-    pub fn from_content_type(ct: &str) -> Self {
-        if ct.trim_start().starts_with("application/openmetrics-text") {
-            Self::OpenMetrics
-        } else {
-            Self::Text
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Counter,
-    Gauge,
-    Histogram,
-    GaugeHistogram,
-    Summary,
-    Info,
-    StateSet,
-    Unknown,
-}
-
-impl Kind {
-    fn parse(s: &str, f: Format) -> Option<Self> {
-        Some(match (s, f) {
-            ("counter", _) => Self::Counter,
-            ("gauge", _) => Self::Gauge,
-            ("histogram", _) => Self::Histogram,
-            ("summary", _) => Self::Summary,
-            ("untyped", Format::Text) | ("unknown", Format::OpenMetrics) => Self::Unknown,
-            ("gaugehistogram", Format::OpenMetrics) => Self::GaugeHistogram,
-            ("info", Format::OpenMetrics) => Self::Info,
-            ("stateset", Format::OpenMetrics) => Self::StateSet,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("line {line}, column {col}: {msg}")]
-pub struct ParseError {
-    pub line: usize,
-    pub col: usize,
-    pub msg: String,
-}
-
-/// One sample, borrowing from the body (and the parser's label buffer).
-#[derive(Debug)]
-pub struct Sample<'p, 'a> {
-    pub name: &'a str,
-    /// In the order given.
-    pub labels: &'p [(&'a str, Cow<'a, str>)],
-    pub value: f64,
-    pub timestamp_ms: Option<i64>,
-    /// Its family's TYPE (Unknown without one).
-    pub kind: Kind,
-    pub line: usize,
-}
+use std::hash::BuildHasherDefault;
 
 pub struct Parser<'a> {
     body: &'a str,
@@ -93,7 +29,7 @@ pub struct Parser<'a> {
     helps: HashMap<&'a str, &'a str>,
     units: HashMap<&'a str, &'a str>,
     /// Hashes of the series seen, for duplicates.
-    seen: HashSet<u64>,
+    seen: HashSet<u64, BuildHasherDefault<Prehashed>>,
     /// The last sample's family, so most lookups are one comparison.
     last: Option<(&'a str, Kind)>,
     eof: bool,
@@ -101,17 +37,6 @@ pub struct Parser<'a> {
     skipped: usize,
     duplicates: usize,
     first_error: Option<ParseError>,
-}
-
-/// FNV-1a: fast and good enough for telling series apart in one scrape.
-struct Fnv(u64);
-
-impl Fnv {
-    fn add(&mut self, s: &str) {
-        for b in s.bytes().chain(std::iter::once(0xff)) {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01b3);
-        }
-    }
 }
 
 const SUFFIXES: [&str; 8] = [
@@ -130,7 +55,8 @@ impl<'a> Parser<'a> {
             kinds: HashMap::new(),
             helps: HashMap::new(),
             units: HashMap::new(),
-            seen: HashSet::new(),
+            // About one sample per 64 bytes of body.
+            seen: HashSet::with_capacity_and_hasher(body.len() / 64, Default::default()),
             last: None,
             eof: false,
             done: false,
@@ -239,7 +165,8 @@ impl<'a> Parser<'a> {
             self.eof = true;
             return Ok(());
         }
-        if !matches!(word, "HELP" | "TYPE") && !(om && word == "UNIT") {
+        let known = matches!(word, "HELP" | "TYPE") || (om && word == "UNIT");
+        if !known {
             // Text format comments are free; OpenMetrics allows none.
             if om {
                 c.i = word_at;
@@ -321,7 +248,7 @@ impl<'a> Parser<'a> {
             c.blanks();
         }
         if om && c.peek() == Some(b'#') {
-            exemplar(&mut c)?;
+            scan::exemplar(&mut c)?;
         }
         if !c.at_end() {
             return c.err(format!("expected the end of the line, found {}", c.found()));
@@ -354,7 +281,12 @@ impl<'a> Parser<'a> {
             self.pos += len + 1;
             self.line += 1;
             let om = self.format == Format::OpenMetrics;
-            let text = if om { line } else { line.trim_start() };
+            // The text format allows leading blanks; OpenMetrics does not.
+            let text = if om || !line.starts_with([' ', '\t']) {
+                line
+            } else {
+                line.trim_start()
+            };
             let outcome = if self.eof {
                 Err(scan::At {
                     offset: 0,
@@ -421,62 +353,19 @@ impl<'a> Parser<'a> {
         None
     }
 
-    /// Records the series; false if it was seen before in this body.
+    /// Records the series; false if it was seen before in this body. The
+    /// label pairs' hashes are summed, so their order does not matter and
+    /// nothing is sorted.
     fn first_time(&mut self, name: &str) -> bool {
-        let mut order: [usize; 32] = std::array::from_fn(|i| i);
-        let n = self.labels.len();
         let mut h = Fnv(0xcbf2_9ce4_8422_2325);
         h.add(name);
-        if n <= order.len() {
-            let labels = &self.labels;
-            order[..n].sort_unstable_by_key(|i| labels[*i].0);
-            for i in &order[..n] {
-                h.add(labels[*i].0);
-                h.add(&labels[*i].1);
-            }
-        } else {
-            let mut sorted: Vec<_> = self.labels.iter().collect();
-            sorted.sort_unstable_by_key(|l| l.0);
-            for (k, v) in sorted {
-                h.add(k);
-                h.add(v);
-            }
+        let mut sum = h.0;
+        for (k, v) in &self.labels {
+            let mut l = Fnv(0x9e37_79b9_7f4a_7c15);
+            l.add(k);
+            l.add(v);
+            sum = sum.wrapping_add(l.0);
         }
-        self.seen.insert(h.0)
+        self.seen.insert(sum)
     }
-}
-
-/// ` # {labels} value [timestamp]` after an OpenMetrics sample: checked,
-/// then dropped (dozor does not store exemplars).
-fn exemplar(c: &mut Cursor<'_>) -> Result<(), scan::At> {
-    c.i += 1;
-    if c.blanks() == 0 {
-        return c.err("expected a space after '#' before the exemplar");
-    }
-    c.expect(b'{', "'{' to open the exemplar's labels")?;
-    let mut labels = Vec::new();
-    c.labels(&mut labels)?;
-    let chars: usize = labels
-        .iter()
-        .map(|(k, v)| k.chars().count() + v.chars().count())
-        .sum();
-    if chars > 128 {
-        return c.err("exemplar labels longer than 128 characters");
-    }
-    if c.blanks() == 0 {
-        return c.err("expected a space and the exemplar's value");
-    }
-    c.value()?;
-    if c.blanks() > 0 && !c.at_end() {
-        let at = c.i;
-        if scan::parse_float(c.token()).is_none() {
-            c.i = at;
-            return c.err(format!(
-                "expected the exemplar's timestamp, found {}",
-                c.found()
-            ));
-        }
-        c.blanks();
-    }
-    Ok(())
 }
