@@ -6,6 +6,7 @@
 
 pub mod duration;
 pub mod expo;
+pub mod json_metrics;
 pub mod model;
 pub mod protocol;
 
