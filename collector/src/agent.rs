@@ -84,6 +84,26 @@ impl Agent {
         let _ = sender.await;
     }
 
+    /// Queues samples from another input (scrapes) for the next heartbeat.
+    pub fn enqueue(&self, series: Vec<dozor_common::SeriesBatch>) {
+        if series.is_empty() {
+            return;
+        }
+        let dropped = {
+            let mut q = self.queue.lock().expect("queue lock");
+            let d = q.push(series);
+            self.stats.queued_samples.store(q.samples() as u64, Relaxed);
+            d
+        };
+        if dropped > 0 {
+            self.stats
+                .dropped_queue_full
+                .fetch_add(dropped as u64, Relaxed);
+            tracing::warn!(dropped, "send queue full: dropped the oldest samples");
+        }
+        self.wake.notify_one();
+    }
+
     /// One collection pass into the queue.
     pub async fn collect_once(&self) {
         let input = self.input.clone();

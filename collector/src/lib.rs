@@ -2,7 +2,8 @@
 //! names), pushed to the server. Used by the `dozor-collector` binary and
 //! embedded in `dozor-server` as its local collector.
 //!
-//! One folder per input (`proc/` today; `docker/` and `scrape/` come later),
+//! One folder per input (`proc/` for the host, `scrape/` for `/metrics`
+//! endpoints; `docker/` comes later),
 //! each turning a source into [`output::Output`] samples. The
 //! [`agent::Agent`] loop queues passes and pushes them through a
 //! [`sink::Sink`].
@@ -13,6 +14,7 @@ pub mod inventory;
 pub mod output;
 pub mod proc;
 pub mod queue;
+pub mod scrape;
 pub mod sink;
 pub mod state;
 pub mod stats;

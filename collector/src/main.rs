@@ -47,6 +47,33 @@ struct Args {
     /// Most samples kept in memory while the server is unreachable.
     #[arg(long, env = "DOZOR_MAX_QUEUED_SAMPLES", default_value_t = 1_000_000)]
     max_queued_samples: usize,
+    /// Scrape a /metrics endpoint: JOB=URL, e.g.
+    /// api=http://127.0.0.1:9000/metrics (repeatable; every --interval).
+    #[arg(long = "scrape", value_name = "JOB=URL")]
+    scrape: Vec<String>,
+    /// Scrape targets from a TOML file of [[target]] tables (job, url,
+    /// interval, timeout, format = "prometheus"|"json", labels,
+    /// honor_labels, sample_limit, body_limit, json_prefix,
+    /// json_label_keys).
+    #[arg(long, env = "DOZOR_SCRAPE_CONFIG", value_name = "FILE")]
+    scrape_config: Option<PathBuf>,
+}
+
+/// Every target from the flags and the file, checked before anything starts.
+fn scrape_targets(args: &Args) -> anyhow::Result<Vec<dozor_collector::scrape::Target>> {
+    use dozor_collector::scrape::target;
+    let mut out = Vec::new();
+    for s in &args.scrape {
+        out.push(target::from_flag(s, args.interval).map_err(anyhow::Error::msg)?);
+    }
+    if let Some(path) = &args.scrape_config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the scrape config {}", path.display()))?;
+        let file = target::parse_file(&text, args.interval)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        out.extend(file);
+    }
+    Ok(out)
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
@@ -72,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
             input.proc_path("stat").display()
         );
     }
+    let targets = scrape_targets(&args)?;
     let client = ServerClient::new(&args.server).context("cannot build HTTP client")?;
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
@@ -116,6 +144,10 @@ async fn main() -> anyhow::Result<()> {
         ..AgentConfig::default()
     };
     let agent = Agent::new(input, Arc::new(client.sink(&state.agent_key)), cfg);
+    if !targets.is_empty() {
+        tracing::info!(targets = targets.len(), "scraping");
+        dozor_collector::scrape::spawn(targets, agent.clone(), shutdown.clone());
+    }
     agent.run(shutdown).await;
     tracing::info!("stopped");
     Ok(())

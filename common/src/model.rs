@@ -43,6 +43,18 @@ impl Sample {
     }
 }
 
+/// Prometheus's staleness marker: a NaN with this exact bit pattern. It
+/// travels as the string `"stale"` (a plain NaN as `"NaN"`).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
 impl Serialize for Sample {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
@@ -50,6 +62,8 @@ impl Serialize for Sample {
         t.serialize_element(&self.ts_ms)?;
         if self.value.is_finite() {
             t.serialize_element(&self.value)?;
+        } else if is_stale(self.value) {
+            t.serialize_element("stale")?;
         } else {
             t.serialize_element(format_value(self.value).as_str())?;
         }
@@ -69,6 +83,7 @@ impl<'de> Deserialize<'de> for Sample {
         let (ts_ms, v): (i64, WireValue) = Deserialize::deserialize(d)?;
         let value = match v {
             WireValue::Num(n) => n,
+            WireValue::Str(s) if s == "stale" => stale_nan(),
             WireValue::Str(s) => parse_value(&s)
                 .ok_or_else(|| serde::de::Error::custom(format!("invalid sample value {s:?}")))?,
         };
@@ -231,6 +246,10 @@ mod tests {
         assert_eq!(json, r#"[[1,"NaN"],[2,"+Inf"],[3,"-Inf"],[4,0.25]]"#);
         let back: Vec<Sample> = serde_json::from_str(&json).unwrap();
         assert!(back[0].value.is_nan());
+        let stale = serde_json::to_string(&[Sample::new(5, stale_nan())]).unwrap();
+        assert_eq!(stale, r#"[[5,"stale"]]"#);
+        let marker: Vec<Sample> = serde_json::from_str(&stale).unwrap();
+        assert!(is_stale(marker[0].value), "the marker survives the wire");
         assert_eq!(back[1].value, f64::INFINITY);
         assert_eq!(back[2].value, f64::NEG_INFINITY);
         assert_eq!(back[3].value, 0.25);

@@ -1,0 +1,197 @@
+//! One target's scrapes: fetch, parse (dozor's exposition parser, lenient;
+//! or the JSON mapping), label, limit, and Prometheus's per-scrape series
+//! (`up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
+//! `scrape_samples_post_metric_relabeling`). A series the target stops
+//! exposing, or every series of a target that fails, gets a staleness
+//! marker, so PromQL stops returning it at once, as in Prometheus.
+
+use super::fetch;
+use super::target::{BodyFormat, Target};
+use dozor_common::expo::{Format, Kind, Parser};
+use dozor_common::{Labels, Sample, SeriesBatch};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The last scrape, for the Targets page and the collector's logs.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Status {
+    pub job: String,
+    pub url: String,
+    pub up: bool,
+    pub last_scrape_ms: i64,
+    pub duration_ms: u64,
+    pub samples: usize,
+    /// Why it failed, or the first bad line of a partly good scrape.
+    pub error: Option<String>,
+}
+
+pub struct Scraper {
+    pub target: Target,
+    http: reqwest::Client,
+    /// The series of the previous scrape, for staleness markers.
+    last: HashSet<(String, Labels)>,
+    pub status: Arc<Mutex<Status>>,
+}
+
+/// What one body yields: samples, how many were scraped before drops, and
+/// a note about skipped lines.
+struct Parsed {
+    series: Vec<SeriesBatch>,
+    scraped: usize,
+    note: Option<String>,
+}
+
+impl Scraper {
+    pub fn new(target: Target, http: reqwest::Client) -> Self {
+        let status = Status {
+            job: target.job.clone(),
+            url: target.url.clone(),
+            ..Default::default()
+        };
+        Self {
+            target,
+            http,
+            last: HashSet::new(),
+            status: Arc::new(Mutex::new(status)),
+        }
+    }
+
+    /// The target's labels over the body's: a clash renames the body's
+    /// label to `exported_NAME` unless honor_labels; `host` is always
+    /// renamed, since the server stamps it from the agent's key.
+    fn label(&self, body: impl Iterator<Item = (String, String)>) -> Labels {
+        let mut l = Labels::new();
+        for (k, v) in body {
+            let clash =
+                k == "host" || (!self.target.honor_labels && self.target.labels.contains_key(&k));
+            let k = if clash { format!("exported_{k}") } else { k };
+            l.insert(k, v);
+        }
+        for (k, v) in &self.target.labels {
+            if !(self.target.honor_labels && l.contains_key(k)) {
+                l.insert(k.clone(), v.clone());
+            }
+        }
+        l
+    }
+
+    fn parse(&self, body: &[u8], content_type: &str, now_ms: i64) -> Result<Parsed, String> {
+        let t = &self.target;
+        let mut series = Vec::new();
+        if t.format == BodyFormat::Json {
+            let doc: serde_json::Value =
+                serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+            let samples =
+                dozor_common::json_metrics::samples(&doc, &t.json_prefix, &t.json_label_keys);
+            if samples.len() > t.sample_limit {
+                return Err(format!(
+                    "{} samples, over the limit of {}",
+                    samples.len(),
+                    t.sample_limit
+                ));
+            }
+            let scraped = samples.len();
+            for s in samples {
+                let labels = self.label(s.labels.into_iter());
+                series.push(SeriesBatch::new(
+                    s.name,
+                    labels,
+                    vec![Sample::new(now_ms, s.value)],
+                ));
+            }
+            return Ok(Parsed {
+                series,
+                scraped,
+                note: None,
+            });
+        }
+        let format = Format::from_content_type(content_type);
+        let mut p = Parser::from_bytes(body, format).map_err(|e| e.to_string())?;
+        let mut scraped = 0;
+        while let Some(s) = p.next_sample() {
+            let Ok(s) = s else { continue };
+            scraped += 1;
+            if scraped > t.sample_limit {
+                return Err(format!("more than the limit of {} samples", t.sample_limit));
+            }
+            // Prometheus ignores OpenMetrics' `_created` series by default.
+            let created =
+                s.name.ends_with("_created") && !matches!(s.kind, Kind::Gauge | Kind::Unknown);
+            if created {
+                continue;
+            }
+            let labels = self.label(s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let ts = s.timestamp_ms.unwrap_or(now_ms);
+            series.push(SeriesBatch::new(
+                s.name,
+                labels,
+                vec![Sample::new(ts, s.value)],
+            ));
+        }
+        let bad = p.skipped() + p.duplicates();
+        let note = p
+            .first_error()
+            .map(|e| format!("{bad} bad or duplicate line(s) skipped; first: {e}"));
+        if series.is_empty() && bad > 0 {
+            return Err(note.unwrap_or_default());
+        }
+        Ok(Parsed {
+            series,
+            scraped,
+            note,
+        })
+    }
+
+    /// Scrapes once; returns every series to send, markers included.
+    pub async fn scrape(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
+        let started = Instant::now();
+        let outcome = match fetch::fetch(&self.http, &self.target).await {
+            Ok((body, ct)) => self.parse(&body, &ct, now_ms),
+            Err(e) => Err(e),
+        };
+        let took = started.elapsed();
+        let (mut out, scraped, error) = match outcome {
+            Ok(p) => (p.series, Some(p.scraped), p.note),
+            Err(e) => (Vec::new(), None, Some(e)),
+        };
+        let up = scraped.is_some();
+        if let (false, Some(e)) = (up, &error) {
+            tracing::warn!(job = %self.target.job, url = %self.target.url, error = %e, "scrape failed");
+        }
+        let post = out.len();
+        let now: HashSet<(String, Labels)> = out
+            .iter()
+            .map(|s| (s.name.clone(), s.labels.clone()))
+            .collect();
+        for (name, labels) in self.last.difference(&now) {
+            out.push(SeriesBatch::new(
+                name.clone(),
+                labels.clone(),
+                vec![Sample::new(now_ms, dozor_common::model::stale_nan())],
+            ));
+        }
+        self.last = now;
+        let own = |name: &str, v: f64| {
+            SeriesBatch::new(
+                name,
+                self.target.labels.clone(),
+                vec![Sample::new(now_ms, v)],
+            )
+        };
+        out.push(own("up", if up { 1.0 } else { 0.0 }));
+        out.push(own("scrape_duration_seconds", took.as_secs_f64()));
+        out.push(own("scrape_samples_scraped", scraped.unwrap_or(0) as f64));
+        out.push(own("scrape_samples_post_metric_relabeling", post as f64));
+        *self.status.lock().expect("status lock") = Status {
+            job: self.target.job.clone(),
+            url: self.target.url.clone(),
+            up,
+            last_scrape_ms: now_ms,
+            duration_ms: took.as_millis() as u64,
+            samples: post,
+            error,
+        };
+        out
+    }
+}

@@ -1,0 +1,296 @@
+//! Scraping end to end: real HTTP servers on loopback serving text,
+//! OpenMetrics and JSON; the collector's scrapers and agent loop pushing to
+//! a real server; then PromQL over what arrived. Targets that time out,
+//! answer 500, serve garbage or 100 MB get `up` 0 with the right error,
+//! with the collector's memory bounded; a series that disappears is marked
+//! stale so PromQL stops returning it.
+
+mod support;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use dozor_collector::agent::{Agent, AgentConfig};
+use dozor_collector::http::ServerClient;
+use dozor_collector::proc::HostInput;
+use dozor_collector::scrape::{self, target::TargetSpec};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use support::*;
+use tokio_util::sync::CancellationToken;
+
+const TEXT: &str = "# TYPE jobs_done counter\njobs_done{job=\"inner\",host=\"evil\",queue=\"a,b=c}\"} 7\n# TYPE lat histogram\nlat_bucket{le=\"1\"} 3\nlat_bucket{le=\"+Inf\"} 4\nlat_sum 2.5\nlat_count 4\nratio:avg5m NaN\n";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../common/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// The targets' server; `flip` makes /vanish drop one of its series.
+async fn targets(flip: Arc<AtomicBool>) -> String {
+    let om = fixture("python_client.om.txt");
+    let huge = || async {
+        // 100 MB, produced as it is sent.
+        use tokio::io::AsyncReadExt;
+        let bytes = tokio::io::repeat(b'#').take(100 << 20);
+        axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(bytes))
+    };
+    let app = axum::Router::new()
+        .route("/text", get(|| async { TEXT }))
+        .route(
+            "/om",
+            get(move || {
+                let om = om.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        om,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/json",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"uptime": 12, "queues": [{"name": "mail", "depth": 4}], "ok": true}"#,
+                )
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late 1\n"
+            }),
+        )
+        .route(
+            "/fail",
+            get(|| async {
+                (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response()
+            }),
+        )
+        .route(
+            "/garbage",
+            get(|| async { "<html>not metrics</html>\n{{{\n" }),
+        )
+        .route("/huge", get(huge))
+        .route(
+            "/vanish",
+            get(move || {
+                let gone = flip.load(Ordering::SeqCst);
+                async move {
+                    if gone {
+                        "keeps 1\n".to_string()
+                    } else {
+                        "keeps 1\nvanishing 2\n".to_string()
+                    }
+                }
+            }),
+        );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    base
+}
+
+fn target(job: &str, url: String, f: impl FnOnce(&mut TargetSpec)) -> scrape::Target {
+    let mut spec = TargetSpec {
+        job: job.into(),
+        url,
+        interval: Some("1s".into()),
+        ..Default::default()
+    };
+    f(&mut spec);
+    spec.compile(Duration::from_secs(1)).unwrap()
+}
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+async fn query(c: &reqwest::Client, base: &str, q: &str) -> Vec<serde_json::Value> {
+    let r: serde_json::Value = c
+        .get(format!("{base}/prometheus/api/v1/query"))
+        .query(&[("query", q)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+async fn value_of(c: &reqwest::Client, base: &str, q: &str) -> Option<String> {
+    query(c, base, q)
+        .await
+        .first()
+        .map(|r| r["value"][1].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn targets_are_scraped_labelled_limited_and_marked_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, None).await;
+    let flip = Arc::new(AtomicBool::new(false));
+    let t = targets(flip.clone()).await;
+    let client = ServerClient::new(&server.url()).unwrap();
+    let resp = client
+        .enroll(
+            &enroll_token(&server),
+            "scraper",
+            dozor_collector::inventory::read(&fixture_root()),
+        )
+        .await
+        .unwrap();
+    let cfg = AgentConfig {
+        interval: Duration::from_secs(3600),
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(
+        HostInput::new(fixture_root()),
+        Arc::new(client.sink(&resp.agent_key)),
+        cfg,
+    );
+    let stop = CancellationToken::new();
+    tokio::spawn(agent.clone().run(stop.clone()));
+    let rss_before = rss_kib();
+    let statuses = scrape::spawn(
+        vec![
+            target("text", format!("{t}/text"), |s| {
+                s.labels.insert("team".into(), "core".into());
+            }),
+            target("om", format!("{t}/om"), |_| {}),
+            target("app", format!("{t}/json"), |s| {
+                s.format = Some("json".into());
+                s.json_prefix = Some("app".into());
+                s.json_label_keys = vec!["name".into()];
+            }),
+            target("slow", format!("{t}/slow"), |_| {}),
+            target("fail", format!("{t}/fail"), |_| {}),
+            target("garbage", format!("{t}/garbage"), |_| {}),
+            target("huge", format!("{t}/huge"), |_| {}),
+            target("vanish", format!("{t}/vanish"), |_| {}),
+        ],
+        agent.clone(),
+        stop.clone(),
+    );
+    let c = api_client(&server).await;
+    let base = server.url();
+    eventually(20, || {
+        let (c, base) = (c.clone(), base.clone());
+        async move { (query(&c, &base, "up").await.len() == 8).then_some(()) }
+    })
+    .await;
+
+    // Text: the target's labels win; the body's clashing ones are kept as exported_*.
+    let jobs = query(&c, &base, "jobs_done").await;
+    let m = &jobs[0]["metric"];
+    assert_eq!(
+        (m["job"].as_str(), m["exported_job"].as_str()),
+        (Some("text"), Some("inner"))
+    );
+    assert_eq!(
+        (m["host"].as_str(), m["exported_host"].as_str()),
+        (Some("scraper"), Some("evil"))
+    );
+    assert_eq!(m["queue"], "a,b=c}", "label values kept exactly");
+    assert_eq!(m["team"], "core");
+    assert_eq!(
+        m["instance"].as_str().unwrap(),
+        t.trim_start_matches("http://")
+    );
+    let q = r#"histogram_quantile(0.5, sum by (le) (lat_bucket{job="text"}))"#;
+    assert_eq!(
+        value_of(&c, &base, q).await.as_deref(),
+        Some("0.6666666666666666")
+    );
+    assert_eq!(
+        value_of(&c, &base, "ratio:avg5m").await.as_deref(),
+        Some("NaN")
+    );
+    // OpenMetrics: escapes, exemplars dropped, _created not stored.
+    let odd = query(&c, &base, r#"http_requests_total{job="om",code="500"}"#).await;
+    assert_eq!(odd[0]["metric"]["path"], "/q=\"x\",y={z}");
+    assert_eq!(odd[0]["value"][1], "2");
+    assert!(query(&c, &base, r#"{__name__=~".*_created"}"#)
+        .await
+        .is_empty());
+    // JSON.
+    assert_eq!(
+        value_of(&c, &base, r#"app_queues_depth{name="mail"}"#)
+            .await
+            .as_deref(),
+        Some("4")
+    );
+    assert_eq!(value_of(&c, &base, "app_ok").await.as_deref(), Some("1"));
+    // Per-scrape series.
+    assert_eq!(
+        value_of(&c, &base, r#"scrape_samples_scraped{job="text"}"#)
+            .await
+            .as_deref(),
+        Some("6")
+    );
+    for (job, up) in [
+        ("text", "1"),
+        ("om", "1"),
+        ("app", "1"),
+        ("slow", "0"),
+        ("fail", "0"),
+        ("garbage", "0"),
+        ("huge", "0"),
+    ] {
+        assert_eq!(
+            value_of(&c, &base, &format!("up{{job=\"{job}\"}}"))
+                .await
+                .as_deref(),
+            Some(up),
+            "{job}"
+        );
+    }
+    let error = |job: &str| {
+        statuses
+            .iter()
+            .map(|s| s.lock().unwrap().clone())
+            .find(|s| s.job == job)
+            .unwrap()
+            .error
+            .unwrap_or_default()
+    };
+    assert_eq!(error("slow"), "timed out after 1s");
+    assert_eq!(error("fail"), "HTTP 500 Internal Server Error");
+    assert!(
+        error("garbage").contains("first: line 1, column 1: expected a metric name, found '<'"),
+        "{}",
+        error("garbage")
+    );
+    assert_eq!(error("huge"), "body larger than the 16777216 byte limit");
+    let grown_mib = rss_kib().saturating_sub(rss_before) / 1024;
+    assert!(
+        grown_mib < 64,
+        "memory grew {grown_mib} MiB while refusing 100 MB bodies"
+    );
+
+    // Staleness: the series that disappears stops being returned at once.
+    assert_eq!(value_of(&c, &base, "vanishing").await.as_deref(), Some("2"));
+    flip.store(true, Ordering::SeqCst);
+    eventually(10, || {
+        let (c, base) = (c.clone(), base.clone());
+        async move { query(&c, &base, "vanishing").await.is_empty().then_some(()) }
+    })
+    .await;
+    assert_eq!(value_of(&c, &base, "keeps").await.as_deref(), Some("1"));
+    stop.cancel();
+    server.shutdown().await;
+}
