@@ -22,6 +22,8 @@ docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null |
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || [ -x /usr/lib/chromium/chromedriver ] || missing+=(chromium-driver)
 /usr/bin/python3 -c 'import html5lib' 2>/dev/null || missing+=(python3-html5lib)
+# The image the Docker scrape test builds FROM scratch.
+[ -x /bin/busybox ] || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         log "installing ${missing[*]}"

@@ -57,6 +57,10 @@ struct Args {
     /// json_label_keys).
     #[arg(long, env = "DOZOR_SCRAPE_CONFIG", value_name = "FILE")]
     scrape_config: Option<PathBuf>,
+    /// Scrape containers labelled dozor.scrape=true (Docker socket or
+    /// DOCKER_HOST; read only). Without Docker this logs once and waits.
+    #[arg(long, env = "DOZOR_DOCKER_DISCOVERY", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    docker_discovery: bool,
 }
 
 /// Every target from the flags and the file, checked before anything starts.
@@ -144,9 +148,20 @@ async fn main() -> anyhow::Result<()> {
         ..AgentConfig::default()
     };
     let agent = Agent::new(input, Arc::new(client.sink(&state.agent_key)), cfg);
-    if !targets.is_empty() {
-        tracing::info!(targets = targets.len(), "scraping");
-        dozor_collector::scrape::spawn(targets, agent.clone(), shutdown.clone());
+    if !targets.is_empty() || args.docker_discovery {
+        tracing::info!(
+            static_targets = targets.len(),
+            docker = args.docker_discovery,
+            "scraping"
+        );
+        dozor_collector::scrape::spawn(
+            targets,
+            args.docker_discovery,
+            Duration::from_secs(15),
+            args.interval,
+            agent.clone(),
+            shutdown.clone(),
+        );
     }
     agent.run(shutdown).await;
     tracing::info!("stopped");

@@ -1,21 +1,27 @@
 //! Scraping `/metrics` endpoints: targets from the collector's config
-//! (`target.rs`), one HTTP fetch each with timeout and body limit
-//! (`fetch.rs`), and the scraper that parses, labels, limits and marks
-//! stale series (`scraper.rs`). Each target runs on its own interval and
-//! hands its samples to the agent's queue, like host metrics.
+//! (`target.rs`) and from Docker labels (`discover.rs`), one HTTP fetch
+//! each with timeout and body limit (`fetch.rs`), and the scraper that
+//! parses, labels, limits and marks stale series (`scraper.rs`). Each
+//! target runs on its own interval and hands its samples to the agent's
+//! queue, like host metrics. A target that goes away (its container
+//! stopped) has its series marked stale.
 
+pub mod discover;
 pub mod fetch;
 pub mod scraper;
 pub mod target;
 
 use crate::agent::{now_ms, Agent};
-pub use scraper::{Scraper, Status};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-pub use target::Target;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// The client every scrape uses: no redirects to other hosts' secrets, no
-/// proxy from the environment, dozor's user agent.
+pub use scraper::{Scraper, Status};
+pub use target::Target;
+
+/// The client every scrape uses: a few redirects at most, no proxy from
+/// the environment, dozor's user agent.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(concat!("dozor-collector/", env!("CARGO_PKG_VERSION")))
@@ -25,32 +31,125 @@ pub fn client() -> reqwest::Client {
         .expect("a plain HTTP client builds")
 }
 
-/// Runs `targets` until shutdown; returns their live statuses.
+/// Live statuses of the running targets, by target key.
+pub type Statuses = Arc<Mutex<BTreeMap<String, Arc<Mutex<Status>>>>>;
+
+struct Running {
+    target: Target,
+    stop: CancellationToken,
+}
+
+/// Starts and stops scrapers as the set of targets changes.
+pub struct Manager {
+    agent: Arc<Agent>,
+    http: reqwest::Client,
+    running: BTreeMap<String, Running>,
+    pub statuses: Statuses,
+}
+
+impl Manager {
+    pub fn new(agent: Arc<Agent>) -> Self {
+        Self {
+            agent,
+            http: client(),
+            running: BTreeMap::new(),
+            statuses: Default::default(),
+        }
+    }
+
+    /// Runs exactly `want`: new targets start, changed ones restart, gone
+    /// ones stop (and mark their series stale).
+    pub fn sync(&mut self, want: Vec<Target>, shutdown: &CancellationToken) {
+        let want: BTreeMap<String, Target> = want.into_iter().map(|t| (t.key(), t)).collect();
+        let stale: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(k, r)| want.get(*k) != Some(&r.target))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            if let Some(r) = self.running.remove(&k) {
+                r.stop.cancel();
+            }
+            self.statuses.lock().expect("lock").remove(&k);
+        }
+        for (k, t) in want {
+            if self.running.contains_key(&k) {
+                continue;
+            }
+            let stop = shutdown.child_token();
+            let scraper = Scraper::new(t.clone(), self.http.clone());
+            self.statuses
+                .lock()
+                .expect("lock")
+                .insert(k.clone(), scraper.status.clone());
+            tokio::spawn(run_one(scraper, self.agent.clone(), stop.clone()));
+            self.running.insert(k, Running { target: t, stop });
+        }
+    }
+}
+
+async fn run_one(mut s: Scraper, agent: Arc<Agent>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(s.target.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => {
+                agent.enqueue(s.retire(now_ms()));
+                return;
+            }
+            _ = tick.tick() => agent.enqueue(s.scrape(now_ms()).await),
+        }
+    }
+}
+
+/// Runs static targets, and Docker-discovered ones when `docker` is set,
+/// re-reading Docker every `refresh`. Without Docker (no socket) it says
+/// so once and tries again now and then, so a Docker restart is picked up.
 pub fn spawn(
-    targets: Vec<Target>,
+    statics: Vec<Target>,
+    docker: bool,
+    refresh: Duration,
+    default_interval: Duration,
     agent: Arc<Agent>,
     shutdown: CancellationToken,
-) -> Vec<Arc<Mutex<Status>>> {
-    let http = client();
-    let mut statuses = Vec::new();
-    for t in targets {
-        let mut s = Scraper::new(t, http.clone());
-        statuses.push(s.status.clone());
-        let agent = agent.clone();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(s.target.interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tick.tick() => {
-                        let series = s.scrape(now_ms()).await;
-                        agent.enqueue(series);
+) -> Statuses {
+    let mut m = Manager::new(agent);
+    let statuses = m.statuses.clone();
+    tokio::spawn(async move {
+        let mut discovery: Option<discover::DockerDiscovery> = None;
+        let mut discovered: Vec<Target> = Vec::new();
+        let mut said = false;
+        loop {
+            if docker && discovery.is_none() {
+                match discover::DockerDiscovery::connect().await {
+                    Ok(d) => discovery = Some(d),
+                    Err(e) if !said => {
+                        tracing::info!(error = %e, "Docker not reachable: no container discovery for now");
+                        said = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+            if let Some(d) = &discovery {
+                match d.targets(default_interval).await {
+                    Ok(t) => discovered = t,
+                    Err(e) => {
+                        // Keep the last set: a Docker hiccup should not
+                        // mark every container's series stale.
+                        tracing::warn!(error = %e, "Docker discovery failed; keeping the last targets");
+                        discovery = None;
                     }
                 }
             }
-        });
-    }
+            let mut want = statics.clone();
+            want.extend(discovered.iter().cloned());
+            m.sync(want, &shutdown);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(refresh) => {}
+            }
+        }
+    });
     statuses
 }

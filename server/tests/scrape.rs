@@ -183,6 +183,9 @@ async fn targets_are_scraped_labelled_limited_and_marked_stale() {
             target("huge", format!("{t}/huge"), |_| {}),
             target("vanish", format!("{t}/vanish"), |_| {}),
         ],
+        false,
+        Duration::from_secs(3600),
+        Duration::from_secs(1),
         agent.clone(),
         stop.clone(),
     );
@@ -261,7 +264,9 @@ async fn targets_are_scraped_labelled_limited_and_marked_stale() {
     }
     let error = |job: &str| {
         statuses
-            .iter()
+            .lock()
+            .unwrap()
+            .values()
             .map(|s| s.lock().unwrap().clone())
             .find(|s| s.job == job)
             .unwrap()

@@ -26,6 +26,14 @@ pub struct Status {
     pub error: Option<String>,
 }
 
+/// The series every scrape adds about itself.
+const OWN: [&str; 4] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+];
+
 pub struct Scraper {
     pub target: Target,
     http: reqwest::Client,
@@ -141,6 +149,20 @@ impl Scraper {
             scraped,
             note,
         })
+    }
+
+    /// The target is gone: every series it had, and its own, go stale.
+    pub fn retire(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
+        let stale = || vec![Sample::new(now_ms, dozor_common::model::stale_nan())];
+        let mut out: Vec<SeriesBatch> = self
+            .last
+            .drain()
+            .map(|(name, labels)| SeriesBatch::new(name, labels, stale()))
+            .collect();
+        for name in OWN {
+            out.push(SeriesBatch::new(name, self.target.labels.clone(), stale()));
+        }
+        out
     }
 
     /// Scrapes once; returns every series to send, markers included.
