@@ -45,6 +45,8 @@ pub struct Agent {
     stats: Arc<AgentStats>,
     queue: Mutex<SendQueue>,
     wake: Notify,
+    /// Scrape targets to report in heartbeats, once scraping starts.
+    scrapes: std::sync::OnceLock<crate::scrape::Statuses>,
 }
 
 pub fn now_ms() -> i64 {
@@ -63,6 +65,7 @@ impl Agent {
             cfg,
             stats: Arc::new(AgentStats::default()),
             wake: Notify::new(),
+            scrapes: std::sync::OnceLock::new(),
         })
     }
 
@@ -82,6 +85,20 @@ impl Agent {
             }
         }
         let _ = sender.await;
+    }
+
+    /// Reports these scrape targets' statuses in every heartbeat.
+    pub fn report_scrapes(&self, statuses: crate::scrape::Statuses) {
+        let _ = self.scrapes.set(statuses);
+    }
+
+    fn scrape_snapshot(&self) -> Option<Vec<dozor_common::protocol::TargetStatus>> {
+        let all = self.scrapes.get()?.lock().expect("statuses lock");
+        Some(
+            all.values()
+                .map(|s| s.lock().expect("status lock").clone())
+                .collect(),
+        )
     }
 
     /// Queues samples from another input (scrapes) for the next heartbeat.
@@ -172,6 +189,7 @@ impl Agent {
                 inventory: send_inventory.then(|| inventory.clone()),
                 series: passes.iter().flatten().cloned().collect(),
                 task_results: results.clone(),
+                scrape_targets: self.scrape_snapshot(),
             };
             let n = req.sample_count() as u64;
             let send = self.sink.send(req);

@@ -114,8 +114,9 @@ pub fn spawn(
     agent: Arc<Agent>,
     shutdown: CancellationToken,
 ) -> Statuses {
-    let mut m = Manager::new(agent);
+    let mut m = Manager::new(agent.clone());
     let statuses = m.statuses.clone();
+    agent.report_scrapes(statuses.clone());
     tokio::spawn(async move {
         let mut discovery: Option<discover::DockerDiscovery> = None;
         let mut discovered: Vec<Target> = Vec::new();

@@ -62,6 +62,25 @@ pub struct HeartbeatRequest {
     pub series: Vec<SeriesBatch>,
     #[serde(default)]
     pub task_results: Vec<TaskResult>,
+    /// The agent's scrape targets and how their last scrape went; absent
+    /// from agents that scrape nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_targets: Option<Vec<TargetStatus>>,
+}
+
+/// One scrape target's last scrape, for the server's Targets page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    pub job: String,
+    pub url: String,
+    pub up: bool,
+    /// Unix milliseconds; 0 before the first scrape.
+    pub last_scrape_ms: i64,
+    pub duration_ms: u64,
+    pub samples: usize,
+    /// Why it failed, or the first bad line of a partly good scrape.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl HeartbeatRequest {

@@ -16,6 +16,7 @@ mod read;
 mod rules_editor;
 mod rules_page;
 mod silences;
+mod targets_page;
 mod telegram_settings;
 mod throttle;
 pub mod ui;
@@ -203,6 +204,7 @@ pub fn router(state: AppState) -> Router {
         .route("/explore", get(ui::explore_page))
         .route("/agents", get(ui::agents_page))
         .route("/alerts", get(alerts_page::page))
+        .route("/targets", get(targets_page::page))
         .route(
             "/silences",
             get(silences::list)

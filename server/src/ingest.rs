@@ -290,6 +290,12 @@ impl Ingest {
         self.store
             .touch_agent(agent.id, now_ms, inventory.as_ref())
             .await?;
+        if let Some(targets) = &req.scrape_targets {
+            let json = serde_json::to_string(targets).expect("statuses serialise");
+            self.store
+                .save_scrape_status(agent.id, &json, now_ms)
+                .await?;
+        }
         for r in &req.task_results {
             if !self.store.finish_task(agent.id, r, now_ms).await? {
                 tracing::warn!(

@@ -15,6 +15,7 @@ mod error;
 pub mod invites;
 pub mod postgres;
 pub mod rollup;
+pub mod scrape_status;
 pub mod silences;
 pub mod sqlite;
 pub mod telegram;
@@ -27,6 +28,7 @@ pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
+pub use scrape_status::ScrapeStatuses;
 pub use silences::{SilenceRow, Silences};
 pub use telegram::{ChatLink, TelegramLinks};
 pub use types::*;
@@ -170,6 +172,7 @@ pub trait Storage:
     + Silences
     + TelegramLinks
     + UiRules
+    + ScrapeStatuses
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;

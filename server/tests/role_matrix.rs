@@ -72,6 +72,7 @@ async fn every_route_for_every_role() {
         (M::Get, "/users".into(), vec![], ADMIN_PAGE),
         (M::Get, "/settings/telegram".into(), vec![], PAGE),
         (M::Get, "/rules".into(), vec![], PAGE),
+        (M::Get, "/targets".into(), vec![], PAGE),
         (
             M::Get,
             "/rules/new?preset=cpu&param=90".into(),

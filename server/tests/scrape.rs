@@ -296,6 +296,27 @@ async fn targets_are_scraped_labelled_limited_and_marked_stale() {
     })
     .await;
     assert_eq!(value_of(&c, &base, "keeps").await.as_deref(), Some("1"));
+
+    // The Targets page shows what the collector reported, escaped.
+    let cookie = web_session(&server).await;
+    let page = eventually(10, || {
+        let (base, cookie) = (base.clone(), cookie.clone());
+        async move {
+            let p = support::web::get(&base, "/targets?host=scraper", &cookie)
+                .await
+                .text()
+                .await
+                .unwrap();
+            p.contains("8 target(s), 4 down").then_some(p)
+        }
+    })
+    .await;
+    assert!(page.contains("timed out after 1s") && page.contains("HTTP 500 Internal Server Error"));
+    assert!(
+        page.contains("found &#x27;&lt;&#x27;") || page.contains("found '&lt;'"),
+        "the garbage error is escaped"
+    );
+    assert!(!page.contains("<html>not metrics"));
     stop.cancel();
     server.shutdown().await;
 }

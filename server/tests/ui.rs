@@ -68,6 +68,7 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/silences",
         "/settings/telegram",
         "/rules",
+        "/targets",
         "/rules/new?preset=disk&param=90",
         "/d/host?var-host=web-1",
         "/d/missing",

@@ -13,18 +13,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// The last scrape, for the Targets page and the collector's logs.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Status {
-    pub job: String,
-    pub url: String,
-    pub up: bool,
-    pub last_scrape_ms: i64,
-    pub duration_ms: u64,
-    pub samples: usize,
-    /// Why it failed, or the first bad line of a partly good scrape.
-    pub error: Option<String>,
-}
+/// The last scrape, reported in heartbeats for the Targets page.
+pub type Status = dozor_common::protocol::TargetStatus;
 
 /// The series every scrape adds about itself.
 const OWN: [&str; 4] = [

@@ -317,3 +317,9 @@ crate::storage::alerts::alerts_impl!(PgStore, pool, pool, crate::storage::accoun
 crate::storage::silences::silences_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::telegram::telegram_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
 crate::storage::ui_rules::ui_rules_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
+crate::storage::scrape_status::scrape_status_impl!(
+    PgStore,
+    pool,
+    pool,
+    crate::storage::accounts::dollar
+);

@@ -42,6 +42,7 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
         "/settings/telegram".to_string(),
     ));
     nav.push(("agents", "Agents".to_string(), link("/agents")));
+    nav.push(("targets", "Targets".to_string(), "/targets".to_string()));
     if ctx.user.as_ref().is_some_and(|u| u.1 == "admin") {
         nav.push(("users", "Users".to_string(), "/users".to_string()));
         nav.push(("audit", "Audit".to_string(), "/audit".to_string()));

@@ -11,6 +11,7 @@ pub mod host;
 pub mod overview;
 pub mod rules;
 pub mod silences;
+pub mod targets;
 pub mod telegram;
 pub mod users;
 

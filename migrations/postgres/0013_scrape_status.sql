@@ -1,0 +1,7 @@
+-- Each agent's scrape targets and their last scrape (the Targets page),
+-- as the JSON list the agent reports in its heartbeats; replaced whole.
+CREATE TABLE scrape_status (
+    agent_id   BIGINT  PRIMARY KEY REFERENCES agents (id),
+    targets    TEXT    NOT NULL,
+    updated_ms BIGINT  NOT NULL
+);
