@@ -47,6 +47,8 @@ pub struct Agent {
     wake: Notify,
     /// Scrape targets to report in heartbeats, once scraping starts.
     scrapes: std::sync::OnceLock<crate::scrape::Statuses>,
+    /// The collector's /metrics, when it serves one.
+    latest: std::sync::OnceLock<crate::exposition::Shared>,
 }
 
 pub fn now_ms() -> i64 {
@@ -66,6 +68,7 @@ impl Agent {
             stats: Arc::new(AgentStats::default()),
             wake: Notify::new(),
             scrapes: std::sync::OnceLock::new(),
+            latest: std::sync::OnceLock::new(),
         })
     }
 
@@ -85,6 +88,15 @@ impl Agent {
             }
         }
         let _ = sender.await;
+    }
+
+    /// Keeps the latest pass (and scrapes) for the collector's /metrics.
+    pub fn expose(&self, latest: crate::exposition::Shared) {
+        let _ = self.latest.set(latest);
+    }
+
+    pub fn exposed(&self) -> Option<crate::exposition::Shared> {
+        self.latest.get().cloned()
     }
 
     /// Reports these scrape targets' statuses in every heartbeat.
@@ -148,6 +160,9 @@ impl Agent {
         s.last_collect_us
             .store(started.elapsed().as_micros() as u64, Relaxed);
         s.emit(&mut out);
+        if let Some(l) = self.latest.get() {
+            l.lock().expect("latest lock").set_host(out.series());
+        }
         let dropped = {
             let mut q = self.queue.lock().expect("queue lock");
             let d = q.push(out.into_series());

@@ -9,6 +9,7 @@
 //! [`sink::Sink`].
 
 pub mod agent;
+pub mod exposition;
 pub mod http;
 pub mod inventory;
 pub mod output;

@@ -61,6 +61,10 @@ struct Args {
     /// DOCKER_HOST; read only). Without Docker this logs once and waits.
     #[arg(long, env = "DOZOR_DOCKER_DISCOVERY", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     docker_discovery: bool,
+    /// Serve host and scraped metrics at http://ADDR/metrics for a plain
+    /// Prometheus, e.g. 127.0.0.1:9101 (off by default).
+    #[arg(long, env = "DOZOR_LISTEN", value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// Every target from the flags and the file, checked before anything starts.
@@ -148,6 +152,14 @@ async fn main() -> anyhow::Result<()> {
         ..AgentConfig::default()
     };
     let agent = Agent::new(input, Arc::new(client.sink(&state.agent_key)), cfg);
+    if let Some(addr) = args.listen {
+        let latest = dozor_collector::exposition::Shared::default();
+        agent.expose(latest.clone());
+        let bound = dozor_collector::exposition::serve(addr, latest, shutdown.clone())
+            .await
+            .with_context(|| format!("cannot listen on {addr} (--listen)"))?;
+        tracing::info!(%bound, "serving /metrics");
+    }
     if !targets.is_empty() || args.docker_discovery {
         tracing::info!(
             static_targets = targets.len(),

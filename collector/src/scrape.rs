@@ -42,6 +42,8 @@ struct Running {
 /// Starts and stops scrapers as the set of targets changes.
 pub struct Manager {
     agent: Arc<Agent>,
+    /// The collector's /metrics, when it serves one.
+    pub expose: Option<crate::exposition::Shared>,
     http: reqwest::Client,
     running: BTreeMap<String, Running>,
     pub statuses: Statuses,
@@ -51,6 +53,7 @@ impl Manager {
     pub fn new(agent: Arc<Agent>) -> Self {
         Self {
             agent,
+            expose: None,
             http: client(),
             running: BTreeMap::new(),
             statuses: Default::default(),
@@ -78,7 +81,8 @@ impl Manager {
                 continue;
             }
             let stop = shutdown.child_token();
-            let scraper = Scraper::new(t.clone(), self.http.clone());
+            let mut scraper = Scraper::new(t.clone(), self.http.clone());
+            scraper.expose = self.expose.clone();
             self.statuses
                 .lock()
                 .expect("lock")
@@ -115,6 +119,7 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> Statuses {
     let mut m = Manager::new(agent.clone());
+    m.expose = agent.exposed();
     let statuses = m.statuses.clone();
     agent.report_scrapes(statuses.clone());
     tokio::spawn(async move {

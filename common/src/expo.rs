@@ -40,6 +40,7 @@ pub enum MetricType {
     Counter,
     Gauge,
     Histogram,
+    Summary,
     Untyped,
 }
 
@@ -49,6 +50,7 @@ impl MetricType {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
             MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
             MetricType::Untyped => "untyped",
         }
     }

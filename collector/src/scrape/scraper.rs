@@ -7,6 +7,8 @@
 
 use super::fetch;
 use super::target::{BodyFormat, Target};
+use crate::exposition::{self, Families};
+use dozor_common::expo::MetricType;
 use dozor_common::expo::{Format, Kind, Parser};
 use dozor_common::{Labels, Sample, SeriesBatch};
 use std::collections::HashSet;
@@ -30,12 +32,16 @@ pub struct Scraper {
     /// The series of the previous scrape, for staleness markers.
     last: HashSet<(String, Labels)>,
     pub status: Arc<Mutex<Status>>,
+    /// The collector's /metrics, when it serves one.
+    pub expose: Option<exposition::Shared>,
 }
 
 /// What one body yields: samples, how many were scraped before drops, and
 /// a note about skipped lines.
 struct Parsed {
     series: Vec<SeriesBatch>,
+    /// The same samples with their TYPE and HELP, for the collector's /metrics.
+    families: Families,
     scraped: usize,
     note: Option<String>,
 }
@@ -52,6 +58,7 @@ impl Scraper {
             http,
             last: HashSet::new(),
             status: Arc::new(Mutex::new(status)),
+            expose: None,
         }
     }
 
@@ -90,16 +97,29 @@ impl Scraper {
                 ));
             }
             let scraped = samples.len();
+            let mut families = Families::new();
+            let help = format!("Read from JSON at {}.", t.url);
             for s in samples {
                 let labels = self.label(s.labels.into_iter());
+                let v = s.value;
+                exposition::add(
+                    &mut families,
+                    &s.name,
+                    MetricType::Gauge,
+                    &help,
+                    &s.name,
+                    labels.clone(),
+                    v,
+                );
                 series.push(SeriesBatch::new(
                     s.name,
                     labels,
-                    vec![Sample::new(now_ms, s.value)],
+                    vec![Sample::new(now_ms, v)],
                 ));
             }
             return Ok(Parsed {
                 series,
+                families,
                 scraped,
                 note: None,
             });
@@ -107,6 +127,7 @@ impl Scraper {
         let format = Format::from_content_type(content_type);
         let mut p = Parser::from_bytes(body, format).map_err(|e| e.to_string())?;
         let mut scraped = 0;
+        let mut families = Families::new();
         while let Some(s) = p.next_sample() {
             let Ok(s) = s else { continue };
             scraped += 1;
@@ -120,11 +141,31 @@ impl Scraper {
                 continue;
             }
             let labels = self.label(s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            let ts = s.timestamp_ms.unwrap_or(now_ms);
+            let (name, typed, kind, value, ts) =
+                (s.name, s.family, s.kind, s.value, s.timestamp_ms);
+            // In the text format a counter's TYPE names its sample.
+            let family = match kind {
+                Kind::Histogram | Kind::Summary => typed,
+                _ => name,
+            };
+            let help = p
+                .help(typed)
+                .map(|h| h.into_owned())
+                .unwrap_or_else(|| format!("Scraped from {}.", t.url));
+            let kind = exposition::metric_type(kind);
+            exposition::add(
+                &mut families,
+                family,
+                kind,
+                &help,
+                name,
+                labels.clone(),
+                value,
+            );
             series.push(SeriesBatch::new(
-                s.name,
+                name,
                 labels,
-                vec![Sample::new(ts, s.value)],
+                vec![Sample::new(ts.unwrap_or(now_ms), value)],
             ));
         }
         let bad = p.skipped() + p.duplicates();
@@ -136,6 +177,7 @@ impl Scraper {
         }
         Ok(Parsed {
             series,
+            families,
             scraped,
             note,
         })
@@ -152,6 +194,11 @@ impl Scraper {
         for name in OWN {
             out.push(SeriesBatch::new(name, self.target.labels.clone(), stale()));
         }
+        if let Some(x) = &self.expose {
+            x.lock()
+                .expect("latest lock")
+                .remove_scrape(&self.target.key());
+        }
         out
     }
 
@@ -163,9 +210,9 @@ impl Scraper {
             Err(e) => Err(e),
         };
         let took = started.elapsed();
-        let (mut out, scraped, error) = match outcome {
-            Ok(p) => (p.series, Some(p.scraped), p.note),
-            Err(e) => (Vec::new(), None, Some(e)),
+        let (mut out, mut families, scraped, error) = match outcome {
+            Ok(p) => (p.series, p.families, Some(p.scraped), p.note),
+            Err(e) => (Vec::new(), Families::new(), None, Some(e)),
         };
         let up = scraped.is_some();
         if let (false, Some(e)) = (up, &error) {
@@ -191,10 +238,30 @@ impl Scraper {
                 vec![Sample::new(now_ms, v)],
             )
         };
-        out.push(own("up", if up { 1.0 } else { 0.0 }));
-        out.push(own("scrape_duration_seconds", took.as_secs_f64()));
-        out.push(own("scrape_samples_scraped", scraped.unwrap_or(0) as f64));
-        out.push(own("scrape_samples_post_metric_relabeling", post as f64));
+        let values = [
+            if up { 1.0 } else { 0.0 },
+            took.as_secs_f64(),
+            scraped.unwrap_or(0) as f64,
+            post as f64,
+        ];
+        for (name, v) in OWN.iter().zip(values) {
+            out.push(own(name, v));
+            let help = "Per scrape, as Prometheus records it.";
+            exposition::add(
+                &mut families,
+                name,
+                MetricType::Gauge,
+                help,
+                name,
+                self.target.labels.clone(),
+                v,
+            );
+        }
+        if let Some(x) = &self.expose {
+            x.lock()
+                .expect("latest lock")
+                .set_scrape(&self.target.key(), families);
+        }
         *self.status.lock().expect("status lock") = Status {
             job: self.target.job.clone(),
             url: self.target.url.clone(),

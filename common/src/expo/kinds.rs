@@ -60,6 +60,8 @@ pub struct ParseError {
 #[derive(Debug)]
 pub struct Sample<'p, 'a> {
     pub name: &'a str,
+    /// The family named by its TYPE line (the name itself without one).
+    pub family: &'a str,
     /// In the order given.
     pub labels: &'p [(&'a str, Cow<'a, str>)],
     pub value: f64,

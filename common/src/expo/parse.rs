@@ -129,10 +129,10 @@ impl<'a> Parser<'a> {
     }
 
     /// The family a sample belongs to, and its kind.
-    fn family(&mut self, name: &'a str) -> Kind {
+    fn family(&mut self, name: &'a str) -> (&'a str, Kind) {
         if let Some((f, k)) = self.last {
             if name == f || (name.starts_with(f) && SUFFIXES.contains(&&name[f.len()..])) {
-                return k;
+                return (f, k);
             }
         }
         let found = self.kinds.get_key_value(name).or_else(|| {
@@ -144,9 +144,9 @@ impl<'a> Parser<'a> {
         match found {
             Some((f, k)) => {
                 self.last = Some((f, *k));
-                *k
+                (f, *k)
             }
-            None => Kind::Unknown,
+            None => (name, Kind::Unknown),
         }
     }
 
@@ -309,7 +309,7 @@ impl<'a> Parser<'a> {
             let e = match outcome {
                 Ok(None) => continue,
                 Ok(Some((name, value, timestamp_ms))) => {
-                    let kind = self.family(name);
+                    let (family, kind) = self.family(name);
                     if kind == Kind::Histogram
                         && name.ends_with("_bucket")
                         && !self.labels.iter().any(|(n, _)| *n == "le")
@@ -334,6 +334,7 @@ impl<'a> Parser<'a> {
                     } else {
                         return Some(Ok(Sample {
                             name,
+                            family,
                             labels: &self.labels,
                             value,
                             timestamp_ms,

@@ -1,0 +1,168 @@
+//! The collector's own `/metrics` (`--listen`): the latest host pass and
+//! each target's latest good scrape, in the Prometheus text format, so a
+//! plain Prometheus can scrape a dozor collector as it would node_exporter.
+//! Families keep the TYPE and HELP their source gave; host metrics are
+//! counters when they end in `_total`, gauges otherwise.
+
+use dozor_common::expo::{Encoder, Kind, MetricType};
+use dozor_common::{Labels, SeriesBatch};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    pub kind: MetricType,
+    pub help: String,
+    /// (sample name, labels, value)
+    pub samples: Vec<(String, Labels, f64)>,
+}
+
+pub type Families = BTreeMap<String, Family>;
+
+#[derive(Default)]
+pub struct Latest {
+    host: Families,
+    scrapes: BTreeMap<String, Families>,
+}
+
+pub type Shared = Arc<Mutex<Latest>>;
+
+/// The exposition type for a parsed family (0.0.4 has no gaugehistogram,
+/// info or stateset: those become untyped).
+pub fn metric_type(k: Kind) -> MetricType {
+    match k {
+        Kind::Counter => MetricType::Counter,
+        Kind::Gauge => MetricType::Gauge,
+        Kind::Histogram => MetricType::Histogram,
+        Kind::Summary => MetricType::Summary,
+        _ => MetricType::Untyped,
+    }
+}
+
+/// Adds a sample to its family (created with `kind` and `help`).
+pub fn add(
+    f: &mut Families,
+    family: &str,
+    kind: MetricType,
+    help: &str,
+    name: &str,
+    labels: Labels,
+    v: f64,
+) {
+    f.entry(family.to_string())
+        .or_insert_with(|| Family {
+            kind,
+            help: help.to_string(),
+            samples: Vec::new(),
+        })
+        .samples
+        .push((name.to_string(), labels, v));
+}
+
+impl Latest {
+    /// Replaces the host families with one pass.
+    pub fn set_host(&mut self, series: &[SeriesBatch]) {
+        let mut f = Families::new();
+        for s in series {
+            let Some(last) = s.samples.last() else {
+                continue;
+            };
+            let kind = if s.name.ends_with("_total") {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
+            let help =
+                "Host metric read from /proc and /sys by dozor-collector (node_exporter name).";
+            add(
+                &mut f,
+                &s.name,
+                kind,
+                help,
+                &s.name,
+                s.labels.clone(),
+                last.value,
+            );
+        }
+        self.host = f;
+    }
+
+    pub fn set_scrape(&mut self, target: &str, f: Families) {
+        self.scrapes.insert(target.to_string(), f);
+    }
+
+    pub fn remove_scrape(&mut self, target: &str) {
+        self.scrapes.remove(target);
+    }
+
+    /// Everything, one block per family; families of the same name from
+    /// several sources are merged under the first source's TYPE and HELP.
+    pub fn render(&self) -> String {
+        let mut all: Families = self.host.clone();
+        for f in self.scrapes.values() {
+            for (name, fam) in f {
+                match all.get_mut(name) {
+                    Some(have) => have.samples.extend(fam.samples.iter().cloned()),
+                    None => {
+                        all.insert(name.clone(), fam.clone());
+                    }
+                }
+            }
+        }
+        let mut e = Encoder::new();
+        for (name, fam) in &all {
+            e.family(name, &fam.help, fam.kind);
+            let mut seen = std::collections::HashSet::new();
+            for (sample, labels, v) in &fam.samples {
+                // Two targets exposing the same series: the first wins,
+                // since an exposition must not repeat a series.
+                if !seen.insert((sample, labels)) {
+                    continue;
+                }
+                let l: Vec<(&str, &str)> = labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                e.sample(sample, &l, *v);
+            }
+        }
+        e.finish()
+    }
+}
+
+/// Serves `/metrics` on `addr` until shutdown.
+pub async fn serve(
+    addr: SocketAddr,
+    latest: Shared,
+    shutdown: CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let text = latest.lock().expect("latest lock").render();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        dozor_common::expo::CONTENT_TYPE,
+                    )],
+                    text,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the collector's /metrics stopped");
+        }
+    });
+    Ok(bound)
+}
