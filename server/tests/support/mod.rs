@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod chrome;
+pub mod scrape_targets;
 pub mod telegram;
 pub mod web;
 
