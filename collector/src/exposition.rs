@@ -132,36 +132,50 @@ impl Latest {
     }
 }
 
-/// Serves `/metrics` on `addr` until shutdown.
+/// Serves `/metrics` on `addr` until shutdown (HTTP/1.1; anything else
+/// is 404).
 pub async fn serve(
     addr: SocketAddr,
     latest: Shared,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
-    use axum::routing::get;
-    let app = axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let text = latest.lock().expect("latest lock").render();
-            async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        dozor_common::expo::CONTENT_TYPE,
-                    )],
-                    text,
-                )
-            }
-        }),
-    );
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::{Response, StatusCode};
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the collector's /metrics stopped");
+        loop {
+            let conn = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                c = listener.accept() => c,
+            };
+            let Ok((stream, _)) = conn else { continue };
+            let latest = latest.clone();
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let resp =
+                        if req.uri().path() == "/metrics" && req.method() == hyper::Method::GET {
+                            let text = latest.lock().expect("latest lock").render();
+                            Response::builder()
+                                .header("content-type", dozor_common::expo::CONTENT_TYPE)
+                                .body(Full::new(Bytes::from(text)))
+                        } else {
+                            Response::builder()
+                                .status(StatusCode::NOT_FOUND)
+                                .body(Full::new(Bytes::from_static(b"only /metrics here\n")))
+                        };
+                    async move { resp }
+                });
+            tokio::spawn(async move {
+                let io = hyper_util::rt::TokioIo::new(stream);
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await
+                {
+                    tracing::debug!(error = %e, "a /metrics connection ended badly");
+                }
+            });
         }
     });
     Ok(bound)
