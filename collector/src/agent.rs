@@ -49,6 +49,10 @@ pub struct Agent {
     scrapes: std::sync::OnceLock<crate::scrape::Statuses>,
     /// The collector's /metrics, when it serves one.
     latest: std::sync::OnceLock<crate::exposition::Shared>,
+    /// Scrape targets the server defined for this agent, and a signal
+    /// for the scrape manager when they change.
+    remote: Mutex<Vec<dozor_common::protocol::RemoteTarget>>,
+    pub remote_changed: Notify,
 }
 
 pub fn now_ms() -> i64 {
@@ -69,6 +73,8 @@ impl Agent {
             wake: Notify::new(),
             scrapes: std::sync::OnceLock::new(),
             latest: std::sync::OnceLock::new(),
+            remote: Mutex::new(Vec::new()),
+            remote_changed: Notify::new(),
         })
     }
 
@@ -88,6 +94,19 @@ impl Agent {
             }
         }
         let _ = sender.await;
+    }
+
+    /// The targets the server defined for this agent.
+    pub fn remote_targets(&self) -> Vec<dozor_common::protocol::RemoteTarget> {
+        self.remote.lock().expect("remote lock").clone()
+    }
+
+    fn set_remote_targets(&self, t: Vec<dozor_common::protocol::RemoteTarget>) {
+        let mut have = self.remote.lock().expect("remote lock");
+        if *have != t {
+            *have = t;
+            self.remote_changed.notify_one();
+        }
     }
 
     /// Keeps the latest pass (and scrapes) for the collector's /metrics.
@@ -224,6 +243,9 @@ impl Agent {
                     self.stats.samples_sent.fetch_add(n, Relaxed);
                     if send_inventory {
                         inventory_sent = Some(inventory);
+                    }
+                    if let Some(t) = resp.scrape_targets {
+                        self.set_remote_targets(t);
                     }
                     results = resp
                         .tasks

@@ -160,7 +160,8 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr} (--listen)"))?;
         tracing::info!(%bound, "serving /metrics");
     }
-    if !targets.is_empty() || args.docker_discovery {
+    // Always: the server may define targets for this host at any time.
+    {
         tracing::info!(
             static_targets = targets.len(),
             docker = args.docker_discovery,

@@ -150,10 +150,26 @@ pub fn spawn(
             }
             let mut want = statics.clone();
             want.extend(discovered.iter().cloned());
+            for r in agent.remote_targets() {
+                let spec = target::TargetSpec {
+                    job: r.job.clone(),
+                    url: r.url.clone(),
+                    interval: r.interval,
+                    format: r.format,
+                    ..Default::default()
+                };
+                match spec.compile(default_interval) {
+                    Ok(t) => want.push(t),
+                    Err(e) => {
+                        tracing::warn!(job = %r.job, url = %r.url, error = %e, "a target defined on the server is skipped")
+                    }
+                }
+            }
             m.sync(want, &shutdown);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(refresh) => {}
+                _ = agent.remote_changed.notified() => {}
             }
         }
     });

@@ -98,6 +98,22 @@ pub struct HeartbeatResponse {
     pub dropped_samples: u64,
     #[serde(default)]
     pub tasks: Vec<Task>,
+    /// Scrape targets defined on the server for this agent (the whole
+    /// list, every time); absent from servers that do not send one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_targets: Option<Vec<RemoteTarget>>,
+}
+
+/// A scrape target defined on the server for one agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteTarget {
+    pub job: String,
+    pub url: String,
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// "prometheus" or "json".
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// Work the server asks an agent to do. Ids are unique; an agent that sees

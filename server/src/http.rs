@@ -16,6 +16,7 @@ mod read;
 mod rules_editor;
 mod rules_page;
 mod silences;
+mod targets_admin;
 mod targets_page;
 mod telegram_settings;
 mod throttle;
@@ -204,7 +205,16 @@ pub fn router(state: AppState) -> Router {
         .route("/explore", get(ui::explore_page))
         .route("/agents", get(ui::agents_page))
         .route("/alerts", get(alerts_page::page))
-        .route("/targets", get(targets_page::page))
+        .route(
+            "/targets",
+            get(targets_page::page)
+                .post(targets_admin::create)
+                .layer(form_limit()),
+        )
+        .route(
+            "/targets/{id}/delete",
+            post(targets_admin::delete).layer(form_limit()),
+        )
         .route(
             "/silences",
             get(silences::list)

@@ -316,11 +316,22 @@ impl Ingest {
                 created_at: t.created_ms,
             })
             .collect();
+        let scrape_targets = self.store.server_targets(Some(&agent.name)).await?;
+        let scrape_targets = scrape_targets
+            .into_iter()
+            .map(|t| dozor_common::protocol::RemoteTarget {
+                job: t.job,
+                url: t.url,
+                interval: t.interval,
+                format: Some(t.format),
+            })
+            .collect();
         self.telemetry.batch_ok(outcome.stored, outcome.duplicate);
         Ok(HeartbeatResponse {
             stored_samples: outcome.stored,
             dropped_samples: dropped,
             tasks,
+            scrape_targets: Some(scrape_targets),
         })
     }
 

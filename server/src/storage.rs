@@ -16,6 +16,7 @@ pub mod invites;
 pub mod postgres;
 pub mod rollup;
 pub mod scrape_status;
+pub mod server_targets;
 pub mod silences;
 pub mod sqlite;
 pub mod telegram;
@@ -29,6 +30,7 @@ pub use cache::SeriesCache;
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
 pub use scrape_status::ScrapeStatuses;
+pub use server_targets::{ServerTarget, ServerTargets};
 pub use silences::{SilenceRow, Silences};
 pub use telegram::{ChatLink, TelegramLinks};
 pub use types::*;
@@ -173,6 +175,7 @@ pub trait Storage:
     + TelegramLinks
     + UiRules
     + ScrapeStatuses
+    + ServerTargets
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;

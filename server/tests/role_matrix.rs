@@ -74,6 +74,17 @@ async fn every_route_for_every_role() {
         (M::Get, "/rules".into(), vec![], PAGE),
         (M::Get, "/targets".into(), vec![], PAGE),
         (
+            M::Post,
+            "/targets".into(),
+            vec![
+                ("host", "nobody"),
+                ("job", "j"),
+                ("url", "http://127.0.0.1:9/"),
+            ],
+            ADMIN_PAGE,
+        ),
+        (M::Post, "/targets/999999/delete".into(), vec![], ADMIN_PAGE),
+        (
             M::Get,
             "/rules/new?preset=cpu&param=90".into(),
             vec![],

@@ -20,6 +20,16 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let host = q.get("host").filter(|h| !h.is_empty()).cloned();
+    show(s, headers, u, host, None).await
+}
+
+pub(super) async fn show(
+    s: AppState,
+    headers: HeaderMap,
+    u: CurrentUser,
+    host: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let reports = match s.0.store.scrape_statuses().await {
         Ok(r) => r,
         Err(e) => return super::storage_error(e),
@@ -46,8 +56,39 @@ pub async fn page(
     }
     // Problems first, then by host and job.
     rows.sort_by(|a, b| (a.up, &a.host, &a.job).cmp(&(b.up, &b.host, &b.job)));
-    let now = s.0.auth.now_ms();
-    let body = Box::new(move |ctx: &dozor_ui::Ctx| page::body(ctx, rows, host, now));
+    let defined = match s.0.store.server_targets(host.as_deref()).await {
+        Ok(d) => d,
+        Err(e) => return super::storage_error(e),
+    };
+    let hosts = match s.0.store.list_agents().await {
+        Ok(a) => a
+            .into_iter()
+            .filter(|a| a.revoked_ms.is_none())
+            .map(|a| a.name)
+            .collect(),
+        Err(e) => return super::storage_error(e),
+    };
+    let data = page::Data {
+        rows,
+        host,
+        now_ms: s.0.auth.now_ms(),
+        defined: defined
+            .into_iter()
+            .map(|t| page::Defined {
+                id: t.id,
+                host: t.host,
+                job: t.job,
+                url: t.url,
+                interval: t.interval.unwrap_or_default(),
+                format: t.format,
+                created_by: t.created_by,
+            })
+            .collect(),
+        hosts,
+        is_admin: u.role == crate::storage::Role::Admin,
+        notice,
+    };
+    let body = Box::new(move |ctx: &dozor_ui::Ctx| page::body(ctx, data));
     render(
         s,
         headers,

@@ -323,3 +323,9 @@ crate::storage::scrape_status::scrape_status_impl!(
     pool,
     crate::storage::accounts::dollar
 );
+crate::storage::server_targets::server_targets_impl!(
+    PgStore,
+    pool,
+    pool,
+    crate::storage::accounts::dollar
+);

@@ -387,3 +387,4 @@ crate::storage::silences::silences_impl!(SqliteStore, writer, reader, same);
 crate::storage::telegram::telegram_impl!(SqliteStore, writer, reader, same);
 crate::storage::ui_rules::ui_rules_impl!(SqliteStore, writer, reader, same);
 crate::storage::scrape_status::scrape_status_impl!(SqliteStore, writer, reader, same);
+crate::storage::server_targets::server_targets_impl!(SqliteStore, writer, reader, same);

@@ -17,7 +17,104 @@ pub struct TargetRow {
     pub error: Option<String>,
 }
 
-pub fn body(_ctx: &Ctx, rows: Vec<TargetRow>, host: Option<String>, now_ms: i64) -> AnyView {
+/// A target defined on the server.
+#[derive(Debug, Clone)]
+pub struct Defined {
+    pub id: i64,
+    pub host: String,
+    pub job: String,
+    pub url: String,
+    pub interval: String,
+    pub format: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    pub rows: Vec<TargetRow>,
+    pub host: Option<String>,
+    pub now_ms: i64,
+    pub defined: Vec<Defined>,
+    /// Agents a target can be added to.
+    pub hosts: Vec<String>,
+    pub is_admin: bool,
+    pub notice: Option<String>,
+}
+
+pub fn body(ctx: &Ctx, d: Data) -> AnyView {
+    let extra = defined(ctx, &d);
+    let notice = d.notice.clone();
+    let list = reported(d.rows, d.host, d.now_ms);
+    view! {
+        {notice.map(|n| view! { <p class="notice">{n}</p> })}
+        {list}
+        {extra}
+    }
+    .into_any()
+}
+
+/// Targets defined on the server, and (admins) the form to add one.
+fn defined(ctx: &Ctx, d: &Data) -> AnyView {
+    let csrf = ctx.csrf.clone();
+    let is_admin = d.is_admin;
+    let rows = d
+        .defined
+        .iter()
+        .cloned()
+        .map(|t| {
+            let del = is_admin.then(|| {
+                let action = format!("/targets/{}/delete", t.id);
+                view! {
+                    <form method="post" class="inline" action=action>
+                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        <button type="submit" data-confirm="Stop scraping this target?">"Remove"</button>
+                    </form>
+                }
+            });
+            view! {
+                <tr>
+                    <td>{t.host}</td><td>{t.job}</td><td><code>{t.url}</code></td>
+                    <td>{t.interval}</td><td>{t.format}</td><td>{t.created_by}</td><td>{del}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let hosts = d
+        .hosts
+        .iter()
+        .cloned()
+        .map(|h| {
+            let selected = d.host.as_deref() == Some(h.as_str());
+            let value = h.clone();
+            view! { <option value=value selected=selected>{h}</option> }
+        })
+        .collect_view();
+    let form = is_admin.then(|| {
+        view! {
+            <form method="post" action="/targets" class="inline">
+                <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
+                <select name="host">{hosts}</select>
+                <input name="job" placeholder="job" class="short" required/>
+                <input name="url" placeholder="URL of its /metrics" size="36" required/>
+                <input name="interval" placeholder="interval (e.g. 30s)" class="short"/>
+                <select name="format"><option value="prometheus">"prometheus"</option><option value="json">"json"</option></select>
+                <button type="submit">"Add target"</button>
+            </form>
+        }
+    });
+    view! {
+        <h2>"Defined on the server"</h2>
+        <p>"Each host's collector receives these with its next heartbeat and scrapes them like its own."</p>
+        {form}
+        <table class="data">
+            <thead><tr><th>"Host"</th><th>"Job"</th><th>"URL"</th><th>"Interval"</th><th>"Format"</th><th>"Added by"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+fn reported(rows: Vec<TargetRow>, host: Option<String>, now_ms: i64) -> AnyView {
     let down = rows.iter().filter(|r| !r.up).count();
     let summary = format!("{} target(s), {down} down", rows.len());
     let rows = rows

@@ -1,0 +1,157 @@
+//! Targets defined on the server: an admin adds one for a host on the
+//! Targets page, the host's collector receives it with a heartbeat and
+//! scrapes it; removing it retires the target and its series go stale.
+
+mod support;
+
+use dozor_collector::agent::{Agent, AgentConfig};
+use dozor_collector::http::ServerClient;
+use dozor_collector::proc::HostInput;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use support::scrape_targets::targets;
+use support::web::{client, csrf_of};
+use support::*;
+use tokio_util::sync::CancellationToken;
+
+async fn post(base: &str, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
+    let csrf = csrf_of(cookie);
+    let mut f = vec![("csrf", csrf.as_str())];
+    f.extend_from_slice(form);
+    let r = client()
+        .post(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .form(&f)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+async fn up(c: &reqwest::Client, base: &str) -> Option<String> {
+    let r: serde_json::Value = c
+        .get(format!("{base}/prometheus/api/v1/query"))
+        .query(&[("query", r#"up{job="remote"}"#)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["data"]["result"][0]["value"][1]
+        .as_str()
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn targets_defined_on_the_server_reach_the_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, None).await;
+    let t = targets(Arc::new(AtomicBool::new(false))).await;
+    let client = ServerClient::new(&server.url()).unwrap();
+    let resp = client
+        .enroll(
+            &enroll_token(&server),
+            "remote-host",
+            dozor_collector::inventory::read(&fixture_root()),
+        )
+        .await
+        .unwrap();
+    let cfg = AgentConfig {
+        interval: Duration::from_secs(1),
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(
+        HostInput::new(fixture_root()),
+        Arc::new(client.sink(&resp.agent_key)),
+        cfg,
+    );
+    let stop = CancellationToken::new();
+    tokio::spawn(agent.clone().run(stop.clone()));
+    dozor_collector::scrape::spawn(
+        vec![],
+        false,
+        Duration::from_secs(3600),
+        Duration::from_secs(1),
+        agent,
+        stop.clone(),
+    );
+
+    let base = server.url();
+    let admin = web_session(&server).await;
+    let url = format!("{t}/text");
+    let bad = post(
+        &base,
+        &admin,
+        "/targets",
+        &[
+            ("host", "remote-host"),
+            ("job", "remote"),
+            ("url", "ftp://x"),
+        ],
+    )
+    .await;
+    assert!(bad.contains("Not added: url:"), "{bad}");
+    let nobody = post(
+        &base,
+        &admin,
+        "/targets",
+        &[("host", "nobody"), ("job", "remote"), ("url", &url)],
+    )
+    .await;
+    assert!(
+        nobody.contains("no active agent called \"nobody\""),
+        "{nobody}"
+    );
+    let form = [
+        ("host", "remote-host"),
+        ("job", "remote"),
+        ("url", url.as_str()),
+        ("interval", "1s"),
+        ("format", "prometheus"),
+    ];
+    let page = post(&base, &admin, "/targets", &form).await;
+    assert!(
+        page.contains("Added; remote-host starts scraping it"),
+        "{page}"
+    );
+    assert!(post(&base, &admin, "/targets", &form)
+        .await
+        .contains("already has this job and URL"));
+
+    let c = api_client(&server).await;
+    eventually(20, || {
+        let (c, base) = (c.clone(), base.clone());
+        async move { (up(&c, &base).await.as_deref() == Some("1")).then_some(()) }
+    })
+    .await;
+    // Reported back on the Targets page too.
+    let page = eventually(10, || {
+        let (base, admin) = (base.clone(), admin.clone());
+        async move {
+            let p = support::web::get(&base, "/targets?host=remote-host", &admin)
+                .await
+                .text()
+                .await
+                .unwrap();
+            p.contains("1 target(s), 0 down").then_some(p)
+        }
+    })
+    .await;
+    assert!(page.contains("Defined on the server") && page.contains("/targets/1/delete"));
+
+    let page = post(&base, &admin, "/targets/1/delete", &[]).await;
+    assert!(page.contains("Removed;"), "{page}");
+    eventually(20, || {
+        let (c, base) = (c.clone(), base.clone());
+        async move { up(&c, &base).await.is_none().then_some(()) }
+    })
+    .await;
+    let log = server.store.audit_log(20).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "target.create"));
+    assert!(log.iter().any(|e| e.action == "target.delete"));
+    stop.cancel();
+    server.shutdown().await;
+}
