@@ -4,6 +4,7 @@
 
 mod account;
 mod agents;
+mod alerting;
 mod alerts_page;
 pub mod authn;
 mod invites;
@@ -204,56 +205,6 @@ pub fn router(state: AppState) -> Router {
         .route("/d/{slug}", get(ui::dashboard_page))
         .route("/explore", get(ui::explore_page))
         .route("/agents", get(ui::agents_page))
-        .route("/alerts", get(alerts_page::page))
-        .route(
-            "/targets",
-            get(targets_page::page)
-                .post(targets_admin::create)
-                .layer(form_limit()),
-        )
-        .route(
-            "/targets/{id}/delete",
-            post(targets_admin::delete).layer(form_limit()),
-        )
-        .route(
-            "/silences",
-            get(silences::list)
-                .post(silences::create)
-                .layer(form_limit()),
-        )
-        .route(
-            "/silences/{id}/expire",
-            post(silences::expire).layer(form_limit()),
-        )
-        .route("/rules", get(rules_page::list))
-        .route("/rules/new", get(rules_editor::new))
-        .route("/rules/edit", get(rules_editor::edit))
-        .route(
-            "/rules/preview",
-            post(rules_editor::preview).layer(form_limit()),
-        )
-        .route("/rules/save", post(rules_page::save).layer(form_limit()))
-        .route(
-            "/rules/delete",
-            post(rules_page::delete).layer(form_limit()),
-        )
-        .route("/settings/telegram", get(telegram_settings::page))
-        .route(
-            "/settings/telegram/code",
-            post(telegram_settings::new_code).layer(form_limit()),
-        )
-        .route(
-            "/settings/telegram/token",
-            post(telegram_settings::set_token).layer(form_limit()),
-        )
-        .route(
-            "/settings/telegram/test",
-            post(telegram_settings::test_send).layer(form_limit()),
-        )
-        .route(
-            "/settings/telegram/unlink/{chat}",
-            post(telegram_settings::unlink).layer(form_limit()),
-        )
         .route(
             "/agents/enroll-token",
             post(ui_agents::new_enroll_token).layer(form_limit()),
@@ -295,6 +246,7 @@ pub fn router(state: AppState) -> Router {
             "/account/tokens/{id}/revoke",
             post(account::revoke_token).layer(form_limit()),
         )
+        .merge(alerting::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             login::require_session,

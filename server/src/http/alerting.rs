@@ -1,0 +1,66 @@
+//! The alerting and scraping pages' routes: alerts, rules, silences, the
+//! Telegram settings and targets (all behind a session, merged into the
+//! page router).
+
+use super::{
+    alerts_page, rules_editor, rules_page, silences, targets_admin, targets_page,
+    telegram_settings, AppState,
+};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub(super) fn routes() -> Router<AppState> {
+    let form_limit = || DefaultBodyLimit::max(16 * 1024);
+    Router::new()
+        .route("/alerts", get(alerts_page::page))
+        .route(
+            "/targets",
+            get(targets_page::page)
+                .post(targets_admin::create)
+                .layer(form_limit()),
+        )
+        .route(
+            "/targets/{id}/delete",
+            post(targets_admin::delete).layer(form_limit()),
+        )
+        .route(
+            "/silences",
+            get(silences::list)
+                .post(silences::create)
+                .layer(form_limit()),
+        )
+        .route(
+            "/silences/{id}/expire",
+            post(silences::expire).layer(form_limit()),
+        )
+        .route("/rules", get(rules_page::list))
+        .route("/rules/new", get(rules_editor::new))
+        .route("/rules/edit", get(rules_editor::edit))
+        .route(
+            "/rules/preview",
+            post(rules_editor::preview).layer(form_limit()),
+        )
+        .route("/rules/save", post(rules_page::save).layer(form_limit()))
+        .route(
+            "/rules/delete",
+            post(rules_page::delete).layer(form_limit()),
+        )
+        .route("/settings/telegram", get(telegram_settings::page))
+        .route(
+            "/settings/telegram/code",
+            post(telegram_settings::new_code).layer(form_limit()),
+        )
+        .route(
+            "/settings/telegram/token",
+            post(telegram_settings::set_token).layer(form_limit()),
+        )
+        .route(
+            "/settings/telegram/test",
+            post(telegram_settings::test_send).layer(form_limit()),
+        )
+        .route(
+            "/settings/telegram/unlink/{chat}",
+            post(telegram_settings::unlink).layer(form_limit()),
+        )
+}
