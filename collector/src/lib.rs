@@ -3,12 +3,13 @@
 //! embedded in `dozor-server` as its local collector.
 //!
 //! One folder per input (`proc/` for the host, `scrape/` for `/metrics`
-//! endpoints; `docker/` comes later),
+//! endpoints, `docker/` for containers),
 //! each turning a source into [`output::Output`] samples. The
 //! [`agent::Agent`] loop queues passes and pushes them through a
 //! [`sink::Sink`].
 
 pub mod agent;
+pub mod docker;
 pub mod exposition;
 pub mod http;
 pub mod inventory;

@@ -61,6 +61,10 @@ struct Args {
     /// DOCKER_HOST; read only). Without Docker this logs once and waits.
     #[arg(long, env = "DOZOR_DOCKER_DISCOVERY", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     docker_discovery: bool,
+    /// Report every container's state and, for running ones, CPU, memory,
+    /// network, block IO and pids (Docker socket or DOCKER_HOST; read only).
+    #[arg(long, env = "DOZOR_DOCKER_METRICS", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    docker_metrics: bool,
     /// Serve host and scraped metrics at http://ADDR/metrics for a plain
     /// Prometheus, e.g. 127.0.0.1:9101 (off by default).
     #[arg(long, env = "DOZOR_LISTEN", value_name = "ADDR")]
@@ -159,6 +163,9 @@ async fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr} (--listen)"))?;
         tracing::info!(%bound, "serving /metrics");
+    }
+    if args.docker_metrics {
+        dozor_collector::docker::spawn(agent.clone(), args.interval, shutdown.clone());
     }
     // Always: the server may define targets for this host at any time.
     {

@@ -109,5 +109,11 @@ pub async fn start(
             ..AgentConfig::default()
         },
     );
+    // This host's containers too, when the server can read Docker.
+    dozor_collector::docker::spawn(
+        agent.clone(),
+        cfg.local_collector_interval,
+        shutdown.clone(),
+    );
     Ok(Some(tokio::spawn(agent.run(shutdown))))
 }

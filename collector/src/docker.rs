@@ -1,0 +1,223 @@
+//! Containers through the Docker Engine API (bollard, DOCKER_HOST
+//! honoured): each interval, every container's state, health and restart
+//! count, and for the running ones one-shot stats gathered concurrently,
+//! as cAdvisor-named series (`stats.rs`). Without Docker the input reports
+//! nothing, says so once, and tries again each interval, so a Docker
+//! restart is picked up. The socket is only read here.
+
+pub mod stats;
+
+use crate::agent::{now_ms, Agent};
+use crate::output::Output;
+use bollard::models::ContainerSummary;
+use bollard::query_parameters::{InspectContainerOptions, ListContainersOptions, StatsOptions};
+use bollard::Docker;
+use dozor_common::SeriesBatch;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The states `dozor_container_state` reports, 1 for the current one.
+pub const STATES: [&str; 7] = [
+    "created",
+    "running",
+    "paused",
+    "restarting",
+    "removing",
+    "exited",
+    "dead",
+];
+
+#[derive(Default)]
+pub struct DockerInput {
+    docker: Option<Docker>,
+    said: bool,
+}
+
+/// What one container contributes, gathered in its own task.
+struct One {
+    name: String,
+    image: String,
+    service: Option<String>,
+    state: String,
+    health: Option<String>,
+    restarts: Option<i64>,
+    exit_code: Option<i64>,
+    stats: Option<bollard::models::ContainerStatsResponse>,
+}
+
+fn name_of(c: &ContainerSummary) -> String {
+    c.names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default()
+}
+
+async fn gather(docker: Docker, c: ContainerSummary, name: String) -> Option<One> {
+    let id = c.id.clone()?;
+    let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+    let inspect = docker
+        .inspect_container(&id, None::<InspectContainerOptions>)
+        .await
+        .ok();
+    let st = inspect.as_ref().and_then(|i| i.state.as_ref());
+    let health = st
+        .and_then(|s| s.health.as_ref())
+        .and_then(|h| h.status)
+        .map(|h| h.to_string())
+        .filter(|h| !h.is_empty() && h != "none");
+    let stats = if state == "running" {
+        let opts = StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        docker
+            .stats(&id, Some(opts))
+            .next()
+            .await
+            .and_then(Result::ok)
+    } else {
+        None
+    };
+    let labels = c.labels.unwrap_or_default();
+    Some(One {
+        name,
+        image: c.image.unwrap_or_default(),
+        service: labels.get("com.docker.compose.service").cloned(),
+        restarts: inspect.as_ref().and_then(|i| i.restart_count),
+        exit_code: st.and_then(|s| s.exit_code),
+        health,
+        state,
+        stats,
+    })
+}
+
+impl DockerInput {
+    async fn connect(&mut self) -> Option<Docker> {
+        if let Some(d) = &self.docker {
+            return Some(d.clone());
+        }
+        let d = match Docker::connect_with_defaults() {
+            Ok(d) => d.negotiate_version().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match d {
+            Ok(d) => {
+                self.said = false;
+                self.docker = Some(d.clone());
+                Some(d)
+            }
+            Err(e) => {
+                if !self.said {
+                    tracing::info!(error = %e, "Docker not reachable: no container metrics for now");
+                    self.said = true;
+                }
+                None
+            }
+        }
+    }
+
+    /// One pass over every container.
+    pub async fn collect(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
+        let Some(docker) = self.connect().await else {
+            return Vec::new();
+        };
+        let list = match docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "Docker stopped answering; will reconnect");
+                self.docker = None;
+                return Vec::new();
+            }
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for c in list {
+            let name = name_of(&c);
+            let docker = docker.clone();
+            tasks.spawn(gather(docker, c, name));
+        }
+        let mut out = Output::new(now_ms);
+        let mut all: Vec<One> = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            if let Ok(Some(one)) = r {
+                all.push(one);
+            }
+        }
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        for o in &all {
+            let who = stats::Who {
+                container: &o.name,
+                image: &o.image,
+                compose_service: o.service.as_deref(),
+            };
+            let base = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
+                let mut l = vec![
+                    ("container".to_string(), o.name.clone()),
+                    ("image".to_string(), o.image.clone()),
+                ];
+                if let Some(s) = &o.service {
+                    l.push(("compose_service".into(), s.clone()));
+                }
+                l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+                l
+            };
+            for s in STATES {
+                let l = base(&[("state", s)]);
+                let l: Vec<(&str, &str)> =
+                    l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                out.push(
+                    "dozor_container_state",
+                    &l,
+                    if o.state == s { 1.0 } else { 0.0 },
+                );
+            }
+            let l = base(&[]);
+            let l: Vec<(&str, &str)> = l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            if let Some(r) = o.restarts {
+                out.push("dozor_container_restarts_total", &l, r as f64);
+            }
+            if let Some(code) = o.exit_code {
+                out.push("dozor_container_exit_code", &l, code as f64);
+            }
+            if let Some(h) = &o.health {
+                for status in ["starting", "healthy", "unhealthy"] {
+                    let hl = base(&[("health", status)]);
+                    let hl: Vec<(&str, &str)> =
+                        hl.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    out.push(
+                        "dozor_container_health",
+                        &hl,
+                        if h == status { 1.0 } else { 0.0 },
+                    );
+                }
+            }
+            if let Some(s) = &o.stats {
+                stats::emit(&mut out, &who, s);
+            }
+        }
+        out.into_series()
+    }
+}
+
+/// Collects containers every `interval` into the agent's queue.
+pub fn spawn(agent: Arc<Agent>, interval: Duration, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut input = DockerInput::default();
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => agent.enqueue(input.collect(now_ms()).await),
+            }
+        }
+    });
+}
