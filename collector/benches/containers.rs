@@ -16,8 +16,15 @@ use std::time::Instant;
 const IMAGE: &str = "dozor-bench/busybox:1";
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker runs");
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -44,7 +51,13 @@ async fn main() {
         "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n",
     )
     .unwrap();
-    docker(&["build", "-q", "-t", IMAGE, &ctx.path().display().to_string()]);
+    docker(&[
+        "build",
+        "-q",
+        "-t",
+        IMAGE,
+        &ctx.path().display().to_string(),
+    ]);
     let _cleanup = Cleanup;
     let mut running = 0;
     let mut base = None;
@@ -52,7 +65,15 @@ async fn main() {
     println!("containers  pass (best of 5)  per container  vs 1 container");
     for n in [1usize, 20, 100] {
         while running < n {
-            docker(&["run", "-d", "--label", "dozor.bench=1", IMAGE, "sleep", "3600"]);
+            docker(&[
+                "run",
+                "-d",
+                "--label",
+                "dozor.bench=1",
+                IMAGE,
+                "sleep",
+                "3600",
+            ]);
             running += 1;
         }
         let mut best = f64::MAX;
