@@ -9,67 +9,14 @@ mod support;
 
 use dozor_collector::docker::DockerInput;
 use dozor_common::SeriesBatch;
-use std::process::Command;
 use std::time::Duration;
+use support::docker::{docker, Cleanup};
 use support::*;
 
 const IMAGE: &str = "dozor-test/busybox:1";
 
-fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
-
-/// Removes every container this test run labelled.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Ok(ids) = docker(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=dozor.test={}", self.0),
-        ]) {
-            for id in ids.lines() {
-                let _ = docker(&["rm", "-f", id]);
-            }
-        }
-    }
-}
-
 fn image() -> Option<()> {
-    if docker(&["info", "--format", "{{.ServerVersion}}"]).is_err() {
-        missing("the Docker Engine");
-        return None;
-    }
-    if !std::path::Path::new("/bin/busybox").exists() {
-        missing("busybox-static (Debian package)");
-        return None;
-    }
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::copy("/bin/busybox", ctx.path().join("busybox")).unwrap();
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n",
-    )
-    .unwrap();
-    docker(&[
-        "build",
-        "-q",
-        "-t",
-        IMAGE,
-        &ctx.path().display().to_string(),
-    ])
-    .expect("the image builds");
-    Some(())
+    support::docker::busybox_image(IMAGE, &[], "ENTRYPOINT [\"/bin/busybox\"]\n")
 }
 
 fn value(

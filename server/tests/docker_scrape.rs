@@ -6,70 +6,19 @@
 
 mod support;
 
-use dozor_collector::agent::{Agent, AgentConfig};
-use dozor_collector::http::ServerClient;
-use dozor_collector::proc::HostInput;
-use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
+use support::docker::{docker, Cleanup};
 use support::*;
-use tokio_util::sync::CancellationToken;
 
 const IMAGE: &str = "dozor-test/metrics-httpd:1";
 
-fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
-
-/// Removes the container however the test ends.
-struct Container(String);
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.0]);
-    }
-}
-
-/// Builds the image from busybox-static and a metrics file; None to skip.
+/// The image: busybox httpd serving one metrics file.
 fn build_image() -> Option<()> {
-    if docker(&["info", "--format", "{{.ServerVersion}}"]).is_err() {
-        missing("the Docker Engine");
-        return None;
-    }
-    if !std::path::Path::new("/bin/busybox").exists() {
-        missing("busybox-static (Debian package)");
-        return None;
-    }
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::copy("/bin/busybox", ctx.path().join("busybox")).unwrap();
-    std::fs::create_dir(ctx.path().join("www")).unwrap();
-    std::fs::write(
-        ctx.path().join("www/metrics"),
-        "# TYPE busybox_metric gauge\nbusybox_metric{kind=\"file\"} 42\n",
-    )
-    .unwrap();
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nEXPOSE 8080\nENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
-    )
-    .unwrap();
-    docker(&[
-        "build",
-        "-q",
-        "-t",
+    support::docker::busybox_image(
         IMAGE,
-        &ctx.path().display().to_string(),
-    ])
-    .expect("the image builds");
-    Some(())
+        &[("www/metrics", "# TYPE busybox_metric gauge\nbusybox_metric{kind=\"file\"} 42\n")],
+        "COPY www /www\nEXPOSE 8080\nENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+    )
 }
 
 async fn query(c: &reqwest::Client, base: &str, q: &str) -> Vec<serde_json::Value> {
@@ -91,9 +40,14 @@ async fn labelled_containers_are_discovered_scraped_and_retired() {
         return;
     }
     let name = format!("dozor-scrape-test-{}", std::process::id());
-    let id = docker(&[
+    let run = std::process::id().to_string();
+    let cleanup = Cleanup(run.clone());
+    let test_label = format!("dozor.test={run}");
+    docker(&[
         "run",
         "-d",
+        "--label",
+        &test_label,
         "--name",
         &name,
         "--label",
@@ -103,30 +57,11 @@ async fn labelled_containers_are_discovered_scraped_and_retired() {
         IMAGE,
     ])
     .expect("the container starts");
-    let container = Container(id);
 
     let dir = tempfile::tempdir().unwrap();
     let server = spawn_server(&dir, None).await;
-    let client = ServerClient::new(&server.url()).unwrap();
-    let resp = client
-        .enroll(
-            &enroll_token(&server),
-            "docker-host",
-            dozor_collector::inventory::read(&fixture_root()),
-        )
-        .await
-        .unwrap();
-    let cfg = AgentConfig {
-        interval: Duration::from_secs(3600),
-        ..AgentConfig::default()
-    };
-    let agent = Agent::new(
-        HostInput::new(fixture_root()),
-        Arc::new(client.sink(&resp.agent_key)),
-        cfg,
-    );
-    let stop = CancellationToken::new();
-    tokio::spawn(agent.clone().run(stop.clone()));
+    let (agent, stop) =
+        support::agents::start_agent(&server, "docker-host", Duration::from_secs(3600)).await;
     dozor_collector::scrape::spawn(
         vec![],
         true,
@@ -168,7 +103,7 @@ async fn labelled_containers_are_discovered_scraped_and_retired() {
     assert_eq!(up[0]["value"][1], "1");
 
     // Gone: its series are marked stale and PromQL stops returning them.
-    drop(container);
+    drop(cleanup);
     eventually(30, || {
         let (c, base, q) = (c.clone(), base.clone(), q.clone());
         async move { query(&c, &base, &q).await.is_empty().then_some(()) }

@@ -4,15 +4,11 @@
 
 mod support;
 
-use dozor_collector::agent::{Agent, AgentConfig};
-use dozor_collector::http::ServerClient;
-use dozor_collector::proc::HostInput;
 use dozor_common::Labels;
 use dozor_server::storage::Store;
-use std::sync::Arc;
 use std::time::Duration;
+use support::agents::start_agent;
 use support::*;
-use tokio_util::sync::CancellationToken;
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
@@ -34,32 +30,6 @@ async fn value(store: &Store, metric: &str, l: &[(&str, &str)]) -> Option<f64> {
         .unwrap()
         .last()
         .map(|p| p.value)
-}
-
-async fn start_agent(
-    server: &dozor_server::Server,
-    name: &str,
-    interval: Duration,
-) -> (Arc<Agent>, CancellationToken) {
-    let client = ServerClient::new(&server.url()).unwrap();
-    let root = fixture_root();
-    let resp = client
-        .enroll(
-            &enroll_token(server),
-            name,
-            dozor_collector::inventory::read(&root),
-        )
-        .await
-        .unwrap();
-    let input = HostInput::new(&root).with_ticks_per_second(100);
-    let cfg = AgentConfig {
-        interval,
-        ..AgentConfig::default()
-    };
-    let agent = Agent::new(input, Arc::new(client.sink(&resp.agent_key)), cfg);
-    let stop = CancellationToken::new();
-    tokio::spawn(agent.clone().run(stop.clone()));
-    (agent, stop)
 }
 
 async fn fixture_host_lands_in_storage(server: dozor_server::Server) {

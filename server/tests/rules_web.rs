@@ -6,22 +6,9 @@
 mod support;
 
 use dozor_common::{Sample, SeriesBatch};
-use support::web::{client, csrf_of, get};
+use support::web::get;
+use support::web::post_form as post;
 use support::*;
-
-async fn post(base: &str, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let csrf = csrf_of(cookie);
-    let mut f = vec![("csrf", csrf.as_str())];
-    f.extend_from_slice(form);
-    let r = client()
-        .post(format!("{base}{path}"))
-        .header("cookie", cookie)
-        .form(&f)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 /// 6 hours of `cpu_busy{host="a"}` at 50, with 95 from 3 h to 2.5 h ago.
 async fn history(store: &dozor_server::storage::Store) -> i64 {

@@ -7,16 +7,12 @@
 
 mod support;
 
-use dozor_collector::agent::{Agent, AgentConfig};
-use dozor_collector::http::ServerClient;
-use dozor_collector::proc::HostInput;
 use dozor_collector::scrape;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use support::scrape_targets::{target, targets};
 use support::*;
-use tokio_util::sync::CancellationToken;
 
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -50,26 +46,8 @@ async fn targets_are_scraped_labelled_limited_and_marked_stale() {
     let server = spawn_server(&dir, None).await;
     let flip = Arc::new(AtomicBool::new(false));
     let t = targets(flip.clone()).await;
-    let client = ServerClient::new(&server.url()).unwrap();
-    let resp = client
-        .enroll(
-            &enroll_token(&server),
-            "scraper",
-            dozor_collector::inventory::read(&fixture_root()),
-        )
-        .await
-        .unwrap();
-    let cfg = AgentConfig {
-        interval: Duration::from_secs(3600),
-        ..AgentConfig::default()
-    };
-    let agent = Agent::new(
-        HostInput::new(fixture_root()),
-        Arc::new(client.sink(&resp.agent_key)),
-        cfg,
-    );
-    let stop = CancellationToken::new();
-    tokio::spawn(agent.clone().run(stop.clone()));
+    let (agent, stop) =
+        support::agents::start_agent(&server, "scraper", Duration::from_secs(3600)).await;
     let rss_before = rss_kib();
     let statuses = scrape::spawn(
         vec![

@@ -4,30 +4,16 @@
 
 mod support;
 
-use dozor_collector::agent::{Agent, AgentConfig};
-use dozor_collector::http::ServerClient;
-use dozor_collector::proc::HostInput;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 use support::scrape_targets::targets;
-use support::web::{client, csrf_of};
 use support::*;
-use tokio_util::sync::CancellationToken;
 
 async fn post(base: &str, cookie: &str, path: &str, form: &[(&str, &str)]) -> String {
-    let csrf = csrf_of(cookie);
-    let mut f = vec![("csrf", csrf.as_str())];
-    f.extend_from_slice(form);
-    let r = client()
-        .post(format!("{base}{path}"))
-        .header("cookie", cookie)
-        .form(&f)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
+    let (status, body) = support::web::post_form(base, cookie, path, form).await;
+    assert_eq!(status, 200);
+    body
 }
 
 async fn up(c: &reqwest::Client, base: &str) -> Option<String> {
@@ -50,26 +36,8 @@ async fn targets_defined_on_the_server_reach_the_collector() {
     let dir = tempfile::tempdir().unwrap();
     let server = spawn_server(&dir, None).await;
     let t = targets(Arc::new(AtomicBool::new(false))).await;
-    let client = ServerClient::new(&server.url()).unwrap();
-    let resp = client
-        .enroll(
-            &enroll_token(&server),
-            "remote-host",
-            dozor_collector::inventory::read(&fixture_root()),
-        )
-        .await
-        .unwrap();
-    let cfg = AgentConfig {
-        interval: Duration::from_secs(1),
-        ..AgentConfig::default()
-    };
-    let agent = Agent::new(
-        HostInput::new(fixture_root()),
-        Arc::new(client.sink(&resp.agent_key)),
-        cfg,
-    );
-    let stop = CancellationToken::new();
-    tokio::spawn(agent.clone().run(stop.clone()));
+    let (agent, stop) =
+        support::agents::start_agent(&server, "remote-host", Duration::from_secs(1)).await;
     dozor_collector::scrape::spawn(
         vec![],
         false,

@@ -10,25 +10,11 @@ use dozor_common::{Sample, SeriesBatch};
 use dozor_server::storage::Role;
 use std::time::Duration;
 use support::telegram::{self, Fake};
-use support::web::{client, csrf_of, get, login, pair, set_cookie};
+use support::web::post_form as post;
+use support::web::{csrf_of, get, login, pair, set_cookie};
 use support::*;
 
 const RULES: &str = "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: DiskFull\n        expr: disk_used_percent > 90\n        labels: {severity: critical}\n";
-
-/// POSTs a form with the session's CSRF token; returns the page.
-async fn post(base: &str, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let csrf = csrf_of(cookie);
-    let mut f = vec![("csrf", csrf.as_str())];
-    f.extend_from_slice(form);
-    let r = client()
-        .post(format!("{base}{path}"))
-        .header("cookie", cookie)
-        .form(&f)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 /// Makes a link code on the settings page and reads it off the page.
 async fn link_code(base: &str, cookie: &str, channel: &str) -> String {

@@ -6,7 +6,9 @@
 //! it is skipped with a message; with CI=true it fails.
 #![allow(dead_code, unused_macros)]
 
+pub mod agents;
 pub mod chrome;
+pub mod docker;
 pub mod scrape_targets;
 pub mod telegram;
 pub mod web;

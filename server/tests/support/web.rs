@@ -61,3 +61,23 @@ pub fn csrf_of(cookie: &str) -> String {
         .expect("a CSRF cookie")
         .to_string()
 }
+
+/// POSTs a form with the session's CSRF token; (status, body).
+pub async fn post_form(
+    base: &str,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let csrf = csrf_of(cookie);
+    let mut f = vec![("csrf", csrf.as_str())];
+    f.extend_from_slice(form);
+    let r = client()
+        .post(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .form(&f)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
