@@ -7,6 +7,7 @@ mod agents;
 mod alerting;
 mod alerts_page;
 pub mod authn;
+mod guard;
 mod invites;
 pub mod login;
 mod ops;

@@ -3,8 +3,9 @@
 //! admins only; saving is in `rules_page.rs`.
 
 use super::authn::CurrentUser;
-use super::rules_page::{not_editor, show_list};
-use super::ui::{csrf_ok, forbidden, render, Page};
+use super::guard::{form_guard, role_forbidden};
+use super::rules_page::show_list;
+use super::ui::{render, Page};
 use super::AppState;
 use crate::alerting::preview;
 use crate::alerting::rules::Rule;
@@ -160,7 +161,7 @@ pub async fn new(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if u.role < Role::Editor {
-        return not_editor();
+        return role_forbidden(Role::Editor);
     }
     let (form, error) = match q.get("preset") {
         None => (RuleForm::default(), None),
@@ -180,7 +181,7 @@ pub async fn edit(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if u.role < Role::Editor {
-        return not_editor();
+        return role_forbidden(Role::Editor);
     }
     let name = q.get("name").cloned().unwrap_or_default();
     let rows = match s.0.store.ui_rules().await {
@@ -213,11 +214,8 @@ pub async fn preview(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role < Role::Editor {
-        return not_editor();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Editor) {
+        return refused;
     }
     let form = form_of(&f);
     let original = f.get("original").cloned().unwrap_or_default();

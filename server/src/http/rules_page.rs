@@ -5,29 +5,20 @@
 //! names. Saving and deleting are CSRF-checked and audited.
 
 use super::authn::{audit, CurrentUser};
+use super::guard::form_guard;
 use super::rules_editor::{form_of, show_editor};
-use super::ui::{csrf_ok, forbidden, render, secure, Page};
+use super::ui::{render, Page};
 use super::AppState;
 use crate::alerting::rules::Rule;
 use crate::alerting::service;
 use crate::alerting::state::State as AlertState;
 use crate::storage::{Role, UiRuleRow};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::{Extension, Form};
 use dozor_ui::pages::rules as page;
 use std::collections::HashMap;
-
-pub(super) fn not_editor() -> Response {
-    secure(
-        (
-            StatusCode::FORBIDDEN,
-            "Only editors and admins may do this.\n",
-        )
-            .into_response(),
-    )
-}
 
 pub(super) async fn show_list(
     s: AppState,
@@ -97,11 +88,8 @@ pub async fn save(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role < Role::Editor {
-        return not_editor();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Editor) {
+        return refused;
     }
     let form = form_of(&f);
     let original = f.get("original").cloned().unwrap_or_default();
@@ -169,11 +157,8 @@ pub async fn delete(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role < Role::Editor {
-        return not_editor();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Editor) {
+        return refused;
     }
     let name = f.get("name").cloned().unwrap_or_default();
     let notice = match s.0.store.delete_ui_rule(&name).await {

@@ -3,13 +3,14 @@
 //! posts here with the alert's exact labels.
 
 use super::authn::{audit, CurrentUser};
-use super::ui::{csrf_ok, forbidden, render, secure, Page};
+use super::guard::form_guard;
+use super::ui::{render, Page};
 use super::AppState;
 use crate::alerting::silence;
 use crate::storage::{Role, SilenceRow};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::{Extension, Form};
 use dozor_ui::pages::silences as page;
 use std::collections::HashMap;
@@ -78,27 +79,6 @@ pub async fn list(
     show(s, headers, u, None).await
 }
 
-/// CSRF first, then the role: editors and admins manage silences.
-fn editor_form(
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-    u: &CurrentUser,
-) -> Option<Response> {
-    if !csrf_ok(headers, form) {
-        return Some(forbidden());
-    }
-    (u.role < Role::Editor).then(|| {
-        secure(
-            (
-                StatusCode::FORBIDDEN,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                "Only editors and admins may do this.\n",
-            )
-                .into_response(),
-        )
-    })
-}
-
 #[tracing::instrument(skip_all, fields(user = %u.name))]
 pub async fn create(
     State(s): State<AppState>,
@@ -106,7 +86,7 @@ pub async fn create(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = editor_form(&headers, &f, &u) {
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Editor) {
         return refused;
     }
     let matchers = match silence::parse(f.get("matchers").map(String::as_str).unwrap_or("")) {
@@ -152,7 +132,7 @@ pub async fn expire(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = editor_form(&headers, &f, &u) {
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Editor) {
         return refused;
     }
     let notice = match s.0.store.expire_silence(id, s.0.auth.now_ms()).await {

@@ -4,19 +4,15 @@
 //! heartbeat.
 
 use super::authn::{audit, CurrentUser};
+use super::guard::form_guard;
 use super::targets_page::show;
-use super::ui::{csrf_ok, forbidden, secure};
 use super::AppState;
 use crate::storage::{Role, ServerTarget};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::{Extension, Form};
 use std::collections::HashMap;
-
-fn admin_only() -> Response {
-    secure((StatusCode::FORBIDDEN, "Only admins may do this.\n").into_response())
-}
 
 #[tracing::instrument(skip_all, fields(user = %u.name))]
 pub async fn create(
@@ -25,11 +21,8 @@ pub async fn create(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role != Role::Admin {
-        return admin_only();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Admin) {
+        return refused;
     }
     let g = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let (host, job, url, interval, format) =
@@ -94,11 +87,8 @@ pub async fn delete(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role != Role::Admin {
-        return admin_only();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Admin) {
+        return refused;
     }
     let (host, notice) = match s.0.store.delete_server_target(id).await {
         Ok(Some(t)) => {

@@ -4,13 +4,14 @@
 //! message, and unlinking chats. Every form is CSRF-checked and audited.
 
 use super::authn::{audit, CurrentUser};
-use super::ui::{csrf_ok, forbidden, render, Page};
+use super::guard::form_guard;
+use super::ui::{render, Page};
 use super::AppState;
 use crate::alerting::{bot, service};
 use crate::storage::Role;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::{Extension, Form};
 use dozor_ui::pages::telegram as page;
 use std::collections::HashMap;
@@ -79,10 +80,6 @@ pub async fn page(
     show(s, headers, u, None, None).await
 }
 
-fn admin_only() -> Response {
-    super::ui::secure((StatusCode::FORBIDDEN, "Only admins may do this.\n").into_response())
-}
-
 fn channel_ok(c: &str) -> bool {
     !c.is_empty()
         && c.len() <= 64
@@ -97,8 +94,8 @@ pub async fn new_code(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Viewer) {
+        return refused;
     }
     let channel = f.get("channel").map(|c| c.trim()).unwrap_or("default");
     if !channel_ok(channel) {
@@ -131,11 +128,8 @@ pub async fn set_token(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role != Role::Admin {
-        return admin_only();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Admin) {
+        return refused;
     }
     let Some(tg) = s.0.telegram.clone().filter(|t| !t.from_config) else {
         let msg = "The token is set by flag or environment; change it there.".to_string();
@@ -184,11 +178,8 @@ pub async fn test_send(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role != Role::Admin {
-        return admin_only();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Admin) {
+        return refused;
     }
     let chat = f.get("chat").map(|c| c.trim()).unwrap_or("");
     let notice = match (
@@ -220,11 +211,8 @@ pub async fn unlink(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&headers, &f) {
-        return forbidden();
-    }
-    if u.role != Role::Admin {
-        return admin_only();
+    if let Some(refused) = form_guard(&headers, &f, &u, Role::Admin) {
+        return refused;
     }
     let notice = match s.0.store.unlink_chat(chat).await {
         Ok(0) => "That chat was not linked.".to_string(),
