@@ -7,7 +7,7 @@ use crate::proc::HostInput;
 use crate::queue::SendQueue;
 use crate::sink::{SendError, Sink};
 use crate::stats::AgentStats;
-use dozor_common::protocol::{HeartbeatRequest, HostInventory, Task, TaskResult};
+use dozor_common::protocol::{HeartbeatRequest, HostInventory, TargetStatus, Task, TaskResult};
 use rand::Rng;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
@@ -53,6 +53,37 @@ pub struct Agent {
     /// for the scrape manager when they change.
     remote: Mutex<Vec<dozor_common::protocol::RemoteTarget>>,
     pub remote_changed: Notify,
+}
+
+/// Scrape statuses go to the server when a target's identity, state or
+/// error changes, and otherwise every 30 s for the timings: each report is
+/// a server write, too many to make with every heartbeat.
+#[derive(Default)]
+struct Reported {
+    key: Vec<(String, String, bool, Option<String>)>,
+    at: Option<Instant>,
+}
+
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+impl Reported {
+    fn key(s: &[TargetStatus]) -> Vec<(String, String, bool, Option<String>)> {
+        s.iter()
+            .map(|t| (t.job.clone(), t.url.clone(), t.up, t.error.clone()))
+            .collect()
+    }
+
+    fn due(&self, s: &[TargetStatus]) -> bool {
+        match self.at {
+            None => !s.is_empty(),
+            Some(at) => Self::key(s) != self.key || at.elapsed() >= REPORT_EVERY,
+        }
+    }
+
+    fn sent(&mut self, s: &[TargetStatus]) {
+        self.key = Self::key(s);
+        self.at = Some(Instant::now());
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -200,6 +231,7 @@ impl Agent {
         let mut inventory_sent: Option<HostInventory> = None;
         let mut results: Vec<TaskResult> = Vec::new();
         let mut seen_tasks = SeenTasks::default();
+        let mut reported = Reported::default();
         loop {
             let stopping = shutdown.is_cancelled();
             let passes = self
@@ -223,8 +255,9 @@ impl Agent {
                 inventory: send_inventory.then(|| inventory.clone()),
                 series: passes.iter().flatten().cloned().collect(),
                 task_results: results.clone(),
-                scrape_targets: self.scrape_snapshot(),
+                scrape_targets: self.scrape_snapshot().filter(|s| reported.due(s)),
             };
+            let req_targets = req.scrape_targets.clone();
             let n = req.sample_count() as u64;
             let send = self.sink.send(req);
             // On shutdown give the final flush a bounded time.
@@ -239,6 +272,9 @@ impl Agent {
             let wait = match outcome {
                 Ok(resp) => {
                     backoff.reset();
+                    if let Some(s) = &req_targets {
+                        reported.sent(s);
+                    }
                     self.stats.heartbeats_ok.fetch_add(1, Relaxed);
                     self.stats.samples_sent.fetch_add(n, Relaxed);
                     if send_inventory {

@@ -47,11 +47,13 @@ struct One {
     stats: Option<bollard::models::ContainerStatsResponse>,
 }
 
-fn name_of(c: &ContainerSummary) -> String {
+/// The name Docker shows (without the leading `/`), else the short id.
+pub fn container_name(c: &ContainerSummary) -> String {
     c.names
         .as_ref()
         .and_then(|n| n.first())
         .map(|n| n.trim_start_matches('/').to_string())
+        .or_else(|| c.id.as_ref().map(|i| i.chars().take(12).collect()))
         .unwrap_or_default()
 }
 
@@ -140,7 +142,7 @@ impl DockerInput {
         };
         let mut tasks = tokio::task::JoinSet::new();
         for c in list {
-            let name = name_of(&c);
+            let name = container_name(&c);
             let docker = docker.clone();
             tasks.spawn(gather(docker, c, name));
         }

@@ -6,9 +6,9 @@ mod support;
 
 use axum::extract::State;
 use axum::Json;
-use dozor_common::{Sample, SeriesBatch};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::data::put;
 use support::telegram;
 use support::*;
 
@@ -46,20 +46,6 @@ async fn webhook_receiver() -> (Hooks, String) {
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
     (got, url)
-}
-
-async fn put(store: &dozor_server::storage::Store, metric: &str, hosts: &[&str], v: f64) {
-    let batches: Vec<SeriesBatch> = hosts
-        .iter()
-        .map(|h| {
-            SeriesBatch::new(
-                metric,
-                [("host".to_string(), h.to_string())].into_iter().collect(),
-                vec![Sample::new(now_ms(), v)],
-            )
-        })
-        .collect();
-    store.append(&batches, now_ms()).await.unwrap();
 }
 
 #[tokio::test]

@@ -5,26 +5,8 @@
 mod support;
 
 use dozor_common::{Sample, SeriesBatch};
-use dozor_server::storage::Store;
 use support::telegram;
 use support::*;
-
-async fn put(store: &Store, host: &str, v: f64) {
-    let labels = [("host".to_string(), host.to_string())]
-        .into_iter()
-        .collect();
-    store
-        .append(
-            &[SeriesBatch::new(
-                "disk_used_percent",
-                labels,
-                vec![Sample::new(now_ms(), v)],
-            )],
-            now_ms(),
-        )
-        .await
-        .unwrap();
-}
 
 /// A silence made through the UI mutes an alert until it is expired; a
 /// firing "host down" rule inhibits that host's other alerts.
@@ -86,7 +68,7 @@ groups:
     .await;
     assert_eq!(status, 200);
     assert!(body.contains("Silenced for 1h.") && body.contains("&lt;b&gt;maintenance&lt;/b&gt;"));
-    put(&server.store, "web-1", 95.0).await;
+    support::data::put(&server.store, "disk_used_percent", &["web-1"], 95.0).await;
     // Firing but silenced: visible on the Alerts page, not sent.
     eventually(10, || {
         let s = server.store.clone();
@@ -141,7 +123,7 @@ groups:
         }
     })
     .await;
-    put(&server.store, "web-2", 99.0).await;
+    support::data::put(&server.store, "disk_used_percent", &["web-2"], 99.0).await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let all = fake.delivered(5);
     assert!(

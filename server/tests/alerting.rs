@@ -5,7 +5,6 @@
 
 mod support;
 
-use dozor_common::{Sample, SeriesBatch};
 use dozor_server::alerting::bot_poll::Slot;
 use dozor_server::alerting::notify::{Notification, Webhook};
 use dozor_server::alerting::outbox::Dispatcher;
@@ -28,23 +27,6 @@ fn rule_file() -> String {
     text
 }
 
-async fn put(store: &Store, host: &str, v: f64) {
-    let labels = [("host".to_string(), host.to_string())]
-        .into_iter()
-        .collect();
-    store
-        .append(
-            &[SeriesBatch::new(
-                "disk_used_percent",
-                labels,
-                vec![Sample::new(now_ms(), v)],
-            )],
-            now_ms(),
-        )
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn fires_escapes_splits_and_resolves_with_hysteresis() {
     let (fake, api) = telegram::start();
@@ -63,7 +45,7 @@ async fn fires_escapes_splits_and_resolves_with_hysteresis() {
     })
     .await;
     let hostile = "<script>alert(1)</script>&";
-    put(&server.store, hostile, 95.0).await;
+    support::data::put(&server.store, "disk_used_percent", &[hostile], 95.0).await;
     let first = eventually(20, || {
         let fake = fake.clone();
         async move { (disk(&fake).len() >= 2).then(|| disk(&fake)) }
@@ -104,7 +86,7 @@ async fn fires_escapes_splits_and_resolves_with_hysteresis() {
     assert_eq!(alerts["data"]["alerts"][0]["labels"]["host"], hostile);
 
     // 85%: below the firing threshold but above recovery: still firing.
-    put(&server.store, hostile, 85.0).await;
+    support::data::put(&server.store, "disk_used_percent", &[hostile], 85.0).await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let inside = disk(&fake);
     assert_eq!(
@@ -117,7 +99,7 @@ async fn fires_escapes_splits_and_resolves_with_hysteresis() {
             .collect::<Vec<_>>()
     );
     // 70%: recovered.
-    put(&server.store, hostile, 70.0).await;
+    support::data::put(&server.store, "disk_used_percent", &[hostile], 70.0).await;
     let resolved = eventually(20, || {
         let fake = fake.clone();
         async move {

@@ -7,6 +7,7 @@
 mod support;
 
 use std::time::Duration;
+use support::data::query;
 use support::docker::{docker, Cleanup};
 use support::*;
 
@@ -19,19 +20,6 @@ fn build_image() -> Option<()> {
         &[("www/metrics", "# TYPE busybox_metric gauge\nbusybox_metric{kind=\"file\"} 42\n")],
         "COPY www /www\nEXPOSE 8080\nENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
     )
-}
-
-async fn query(c: &reqwest::Client, base: &str, q: &str) -> Vec<serde_json::Value> {
-    let r: serde_json::Value = c
-        .get(format!("{base}/prometheus/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use dozor_collector::scrape;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::data::{query, value_of};
 use support::scrape_targets::{target, targets};
 use support::*;
 
@@ -18,26 +19,6 @@ fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-async fn query(c: &reqwest::Client, base: &str, q: &str) -> Vec<serde_json::Value> {
-    let r: serde_json::Value = c
-        .get(format!("{base}/prometheus/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["data"]["result"].as_array().cloned().unwrap_or_default()
-}
-
-async fn value_of(c: &reqwest::Client, base: &str, q: &str) -> Option<String> {
-    query(c, base, q)
-        .await
-        .first()
-        .map(|r| r["value"][1].as_str().unwrap().to_string())
 }
 
 #[tokio::test]

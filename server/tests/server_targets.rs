@@ -16,21 +16,6 @@ async fn post(base: &str, cookie: &str, path: &str, form: &[(&str, &str)]) -> St
     body
 }
 
-async fn up(c: &reqwest::Client, base: &str) -> Option<String> {
-    let r: serde_json::Value = c
-        .get(format!("{base}/prometheus/api/v1/query"))
-        .query(&[("query", r#"up{job="remote"}"#)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["data"]["result"][0]["value"][1]
-        .as_str()
-        .map(str::to_string)
-}
-
 #[tokio::test]
 async fn targets_defined_on_the_server_reach_the_collector() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,7 +77,13 @@ async fn targets_defined_on_the_server_reach_the_collector() {
     let c = api_client(&server).await;
     eventually(20, || {
         let (c, base) = (c.clone(), base.clone());
-        async move { (up(&c, &base).await.as_deref() == Some("1")).then_some(()) }
+        async move {
+            (support::data::value_of(&c, &base, r#"up{job="remote"}"#)
+                .await
+                .as_deref()
+                == Some("1"))
+            .then_some(())
+        }
     })
     .await;
     // Reported back on the Targets page too.
@@ -114,7 +105,12 @@ async fn targets_defined_on_the_server_reach_the_collector() {
     assert!(page.contains("Removed;"), "{page}");
     eventually(20, || {
         let (c, base) = (c.clone(), base.clone());
-        async move { up(&c, &base).await.is_none().then_some(()) }
+        async move {
+            support::data::value_of(&c, &base, r#"up{job="remote"}"#)
+                .await
+                .is_none()
+                .then_some(())
+        }
     })
     .await;
     let log = server.store.audit_log(20).await.unwrap();

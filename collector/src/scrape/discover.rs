@@ -16,6 +16,7 @@
 //! listed, never changed. `DOCKER_HOST` is honoured.
 
 use super::target::{Target, TargetSpec};
+use crate::docker::container_name;
 use bollard::models::ContainerSummary;
 use bollard::query_parameters::ListContainersOptions;
 use bollard::Docker;
@@ -63,15 +64,6 @@ impl DockerDiscovery {
         }
         Ok(out)
     }
-}
-
-fn container_name(c: &ContainerSummary) -> String {
-    c.names
-        .as_ref()
-        .and_then(|n| n.first())
-        .map(|n| n.trim_start_matches('/').to_string())
-        .or_else(|| c.id.as_ref().map(|i| i.chars().take(12).collect()))
-        .unwrap_or_default()
 }
 
 /// One container's target, from its labels and network settings.

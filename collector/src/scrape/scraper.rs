@@ -98,19 +98,22 @@ impl Scraper {
             }
             let scraped = samples.len();
             let mut families = Families::new();
-            let help = format!("Read from JSON at {}.", t.url);
+            let help = format!("Read from JSON at {}.", t.url); // for /metrics
             for s in samples {
                 let labels = self.label(s.labels.into_iter());
                 let v = s.value;
-                exposition::add(
-                    &mut families,
-                    &s.name,
-                    MetricType::Gauge,
-                    &help,
-                    &s.name,
-                    labels.clone(),
-                    v,
-                );
+                if self.expose.is_some() {
+                    let l = labels.clone();
+                    exposition::add(
+                        &mut families,
+                        &s.name,
+                        MetricType::Gauge,
+                        &help,
+                        &s.name,
+                        l,
+                        v,
+                    );
+                }
                 series.push(SeriesBatch::new(
                     s.name,
                     labels,
@@ -148,20 +151,16 @@ impl Scraper {
                 Kind::Histogram | Kind::Summary => typed,
                 _ => name,
             };
-            let help = p
-                .help(typed)
-                .map(|h| h.into_owned())
-                .unwrap_or_else(|| format!("Scraped from {}.", t.url));
-            let kind = exposition::metric_type(kind);
-            exposition::add(
-                &mut families,
-                family,
-                kind,
-                &help,
-                name,
-                labels.clone(),
-                value,
-            );
+            // The TYPE/HELP copy is only for the collector's /metrics.
+            if self.expose.is_some() {
+                let help = p
+                    .help(typed)
+                    .map(|h| h.into_owned())
+                    .unwrap_or_else(|| format!("Scraped from {}.", t.url));
+                let kind = exposition::metric_type(kind);
+                let l = labels.clone();
+                exposition::add(&mut families, family, kind, &help, name, l, value);
+            }
             series.push(SeriesBatch::new(
                 name,
                 labels,
@@ -246,18 +245,13 @@ impl Scraper {
         ];
         for (name, v) in OWN.iter().zip(values) {
             out.push(own(name, v));
-            let help = "Per scrape, as Prometheus records it.";
-            exposition::add(
-                &mut families,
-                name,
-                MetricType::Gauge,
-                help,
-                name,
-                self.target.labels.clone(),
-                v,
-            );
         }
         if let Some(x) = &self.expose {
+            let help = "Per scrape, as Prometheus records it.";
+            for (name, v) in OWN.iter().zip(values) {
+                let l = self.target.labels.clone();
+                exposition::add(&mut families, name, MetricType::Gauge, help, name, l, v);
+            }
             x.lock()
                 .expect("latest lock")
                 .set_scrape(&self.target.key(), families);

@@ -2,13 +2,13 @@
 //! revoke an agent. Admin only, CSRF-checked.
 
 use super::login::CurrentUser;
-use super::ui::{csrf_ok, forbidden, render, secure, Page};
+use super::ui::{render, Page};
 use super::AppState;
 use crate::auth;
 use crate::storage::Role;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::{Extension, Form};
 use dozor_ui::pages::agents;
 use std::collections::HashMap;
@@ -20,24 +20,11 @@ pub(crate) fn admin_form(
     form: &HashMap<String, String>,
     u: &CurrentUser,
 ) -> Option<Response> {
-    if !csrf_ok(headers, form) {
-        Some(forbidden())
-    } else if u.role < Role::Admin {
-        Some(admin_only())
-    } else {
-        None
-    }
+    super::guard::form_guard(headers, form, u, Role::Admin)
 }
 
 pub(crate) fn admin_only() -> Response {
-    secure(
-        (
-            StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "Only admins may do this.\n",
-        )
-            .into_response(),
-    )
+    super::guard::role_forbidden(Role::Admin)
 }
 
 #[instrument(skip_all)]

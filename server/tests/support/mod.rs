@@ -8,6 +8,7 @@
 
 pub mod agents;
 pub mod chrome;
+pub mod data;
 pub mod docker;
 pub mod scrape_targets;
 pub mod telegram;
