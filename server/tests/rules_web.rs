@@ -149,21 +149,7 @@ async fn rules_made_in_the_ui_preview_save_run_and_persist() {
     assert!(edit.contains("&lt;script&gt;alert(1)&lt;/script&gt; on {{ $labels.host }}"));
 
     // Evaluated from now on.
-    let labels = [("host".to_string(), "a".to_string())]
-        .into_iter()
-        .collect();
-    server
-        .store
-        .append(
-            &[SeriesBatch::new(
-                "cpu_busy",
-                labels,
-                vec![Sample::new(now_ms(), 97.0)],
-            )],
-            now_ms(),
-        )
-        .await
-        .unwrap();
+    support::data::put(&server.store, "cpu_busy", &["a"], 97.0).await;
     eventually(10, || {
         let s = server.store.clone();
         async move {

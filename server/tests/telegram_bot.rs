@@ -6,7 +6,6 @@
 
 mod support;
 
-use dozor_common::{Sample, SeriesBatch};
 use dozor_server::storage::Role;
 use std::time::Duration;
 use support::telegram::{self, Fake};
@@ -87,21 +86,7 @@ async fn commands_buttons_and_links() {
 
     // A linked chat receives the channel's alerts, with buttons.
     let before = fake.delivered(77).len();
-    let labels = [("host".to_string(), "web<1>".to_string())]
-        .into_iter()
-        .collect();
-    server
-        .store
-        .append(
-            &[SeriesBatch::new(
-                "disk_used_percent",
-                labels,
-                vec![Sample::new(now_ms(), 95.0)],
-            )],
-            now_ms(),
-        )
-        .await
-        .unwrap();
+    support::data::put(&server.store, "disk_used_percent", &["web<1>"], 95.0).await;
     let alert = reply(&fake, 77, before).await;
     assert!(alert.starts_with("🔥 <b>FIRING</b> DiskFull"), "{alert}");
     let sent = fake.sent();

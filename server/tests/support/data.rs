@@ -41,3 +41,33 @@ pub async fn value_of(c: &reqwest::Client, base: &str, q: &str) -> Option<String
         .first()
         .and_then(|r| r["value"][1].as_str().map(str::to_string))
 }
+
+/// `promtool check metrics` on `text`: (exit code, its report); None (a
+/// skip, or a failure when CI=true) without promtool.
+pub fn promtool_check_metrics(text: &str) -> Option<(Option<i32>, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        super::missing("promtool (Debian package prometheus)");
+        return None;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out.status.code(), report))
+}
