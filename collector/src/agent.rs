@@ -9,7 +9,6 @@ use crate::sink::{SendError, Sink};
 use crate::stats::AgentStats;
 use dozor_common::protocol::{HeartbeatRequest, HostInventory, TargetStatus, Task, TaskResult};
 use rand::Rng;
-use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -53,6 +52,10 @@ pub struct Agent {
     /// for the scrape manager when they change.
     remote: Mutex<Vec<dozor_common::protocol::RemoteTarget>>,
     pub remote_changed: Notify,
+    /// Containers' inventory and events owed to the server.
+    pub containers: crate::docker::report::ContainerReport,
+    /// The task runner, once started; heartbeat tasks go to it.
+    tasks: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Task>>,
 }
 
 /// Scrape statuses go to the server when a target's identity, state or
@@ -106,11 +109,21 @@ impl Agent {
             latest: std::sync::OnceLock::new(),
             remote: Mutex::new(Vec::new()),
             remote_changed: Notify::new(),
+            containers: Default::default(),
+            tasks: std::sync::OnceLock::new(),
         })
     }
 
     pub fn stats(&self) -> &AgentStats {
         &self.stats
+    }
+
+    pub fn sink(&self) -> &dyn Sink {
+        self.sink.as_ref()
+    }
+
+    pub fn set_task_sender(&self, tx: tokio::sync::mpsc::UnboundedSender<Task>) {
+        let _ = self.tasks.set(tx);
     }
 
     /// Runs until `shutdown`, then makes one last attempt to flush.
@@ -230,7 +243,7 @@ impl Agent {
         let mut backoff = Backoff::new();
         let mut inventory_sent: Option<HostInventory> = None;
         let mut results: Vec<TaskResult> = Vec::new();
-        let mut seen_tasks = SeenTasks::default();
+        let mut seen_tasks = crate::tasks::SeenTasks::default();
         let mut reported = Reported::default();
         loop {
             let stopping = shutdown.is_cancelled();
@@ -251,7 +264,10 @@ impl Agent {
             }
             let inventory = crate::inventory::read(self.input.root());
             let send_inventory = inventory_sent.as_ref() != Some(&inventory);
+            let (containers, container_events) = self.containers.take();
             let req = HeartbeatRequest {
+                containers: containers.clone(),
+                container_events: container_events.clone(),
                 inventory: send_inventory.then(|| inventory.clone()),
                 series: passes.iter().flatten().cloned().collect(),
                 task_results: results.clone(),
@@ -280,15 +296,24 @@ impl Agent {
                     if send_inventory {
                         inventory_sent = Some(inventory);
                     }
+                    self.containers.accepted(containers);
                     if let Some(t) = resp.scrape_targets {
                         self.set_remote_targets(t);
                     }
-                    results = resp
-                        .tasks
-                        .into_iter()
-                        .filter(|t| seen_tasks.first_time(t.id))
-                        .map(run_task)
-                        .collect();
+                    results = match self.tasks.get() {
+                        Some(runner) => {
+                            for t in resp.tasks {
+                                let _ = runner.send(t);
+                            }
+                            Vec::new()
+                        }
+                        None => resp
+                            .tasks
+                            .into_iter()
+                            .filter(|t| seen_tasks.first_time(t.id))
+                            .map(run_task)
+                            .collect(),
+                    };
                     None
                 }
                 Err(SendError::Rejected(msg)) => {
@@ -301,6 +326,7 @@ impl Agent {
                 }
                 Err(SendError::Unauthorized(msg)) => {
                     tracing::error!(error = %msg, "the server does not accept this agent's key (revoked or unknown). Samples are kept in memory; to enrol again delete agent.json in the state dir and restart with --enroll-token");
+                    self.containers.restore(container_events);
                     self.stats.send_unauthorized.fetch_add(1, Relaxed);
                     self.requeue(passes);
                     Some(self.cfg.unauthorized_wait)
@@ -310,6 +336,7 @@ impl Agent {
                     tracing::warn!(error = %message, retry_in = ?d, "heartbeat failed; will retry");
                     self.stats.send_retry.fetch_add(1, Relaxed);
                     self.requeue(passes);
+                    self.containers.restore(container_events);
                     Some(d)
                 }
             };
@@ -344,28 +371,6 @@ fn run_task(t: Task) -> TaskResult {
         ok: false,
         message: format!("unsupported task kind {:?}", t.kind),
         output: serde_json::Value::Null,
-    }
-}
-
-/// Remembers recent task ids so a re-delivered task is not run twice.
-#[derive(Default)]
-struct SeenTasks {
-    set: HashSet<i64>,
-    order: VecDeque<i64>,
-}
-
-impl SeenTasks {
-    fn first_time(&mut self, id: i64) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > 4096 {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
     }
 }
 

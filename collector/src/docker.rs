@@ -3,8 +3,17 @@
 //! count, and for the running ones one-shot stats gathered concurrently,
 //! as cAdvisor-named series (`stats.rs`). Without Docker the input reports
 //! nothing, says so once, and tries again each interval, so a Docker
-//! restart is picked up. The socket is only read here.
+//! restart is picked up. The same pass builds the inventory (`inventory.rs`)
+//! the agent sends when it changes; `events.rs` follows Docker's event
+//! stream; `logs.rs` and `actions.rs` run the server's container tasks.
+//! Only `actions.rs` changes anything, and only for the task kinds it
+//! knows.
 
+pub mod actions;
+pub mod events;
+pub mod inventory;
+pub mod logs;
+pub mod report;
 pub mod stats;
 
 use crate::agent::{now_ms, Agent};
@@ -12,9 +21,11 @@ use crate::output::Output;
 use bollard::models::ContainerSummary;
 use bollard::query_parameters::{InspectContainerOptions, ListContainersOptions, StatsOptions};
 use bollard::Docker;
+use dozor_common::containers::ContainerInfo;
 use dozor_common::SeriesBatch;
 use futures_util::StreamExt;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +44,10 @@ pub const STATES: [&str; 7] = [
 pub struct DockerInput {
     docker: Option<Docker>,
     said: bool,
+    /// Every container of the last pass; empty when Docker is away.
+    pub inventory: Vec<ContainerInfo>,
+    /// OOM kills per container name, counted by `events.rs`.
+    pub oom: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 /// What one container contributes, gathered in its own task.
@@ -45,6 +60,7 @@ struct One {
     restarts: Option<i64>,
     exit_code: Option<i64>,
     stats: Option<bollard::models::ContainerStatsResponse>,
+    info: Option<ContainerInfo>,
 }
 
 /// The name Docker shows (without the leading `/`), else the short id.
@@ -84,9 +100,11 @@ async fn gather(docker: Docker, c: ContainerSummary, name: String) -> Option<One
         None
     };
     let labels = c.labels.unwrap_or_default();
+    let image = c.image.unwrap_or_default();
     Some(One {
+        info: inspect.as_ref().map(|i| inventory::info(i, &name, &image)),
         name,
-        image: c.image.unwrap_or_default(),
+        image,
         service: labels.get("com.docker.compose.service").cloned(),
         restarts: inspect.as_ref().and_then(|i| i.restart_count),
         exit_code: st.and_then(|s| s.exit_code),
@@ -123,6 +141,7 @@ impl DockerInput {
 
     /// One pass over every container.
     pub async fn collect(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
+        self.inventory.clear();
         let Some(docker) = self.connect().await else {
             return Vec::new();
         };
@@ -154,6 +173,8 @@ impl DockerInput {
             }
         }
         all.sort_by(|a, b| a.name.cmp(&b.name));
+        self.inventory = all.iter().filter_map(|o| o.info.clone()).collect();
+        let oom = self.oom.lock().expect("oom lock").clone();
         for o in &all {
             let who = stats::Who {
                 container: &o.name,
@@ -186,6 +207,9 @@ impl DockerInput {
             if let Some(r) = o.restarts {
                 out.push("dozor_container_restarts_total", &l, r as f64);
             }
+            // From the first pass on, so increase() sees the first kill.
+            let kills = oom.get(&o.name).copied().unwrap_or(0);
+            out.push("dozor_container_oom_kills_total", &l, kills as f64);
             if let Some(code) = o.exit_code {
                 out.push("dozor_container_exit_code", &l, code as f64);
             }
@@ -209,17 +233,32 @@ impl DockerInput {
     }
 }
 
-/// Collects containers every `interval` into the agent's queue.
+/// Collects containers every `interval` into the agent's queue, hands the
+/// inventory to the agent, and follows Docker's events.
 pub fn spawn(agent: Arc<Agent>, interval: Duration, shutdown: CancellationToken) {
+    let input = DockerInput::default();
+    events::spawn(agent.clone(), input.oom.clone(), shutdown.clone());
     tokio::spawn(async move {
-        let mut input = DockerInput::default();
+        let mut input = input;
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tick.tick() => agent.enqueue(input.collect(now_ms()).await),
+                _ = tick.tick() => {
+                    let series = input.collect(now_ms()).await;
+                    agent.containers.set_inventory(std::mem::take(&mut input.inventory));
+                    agent.enqueue(series);
+                }
             }
         }
     });
+}
+
+/// A Docker connection for one task, honouring DOCKER_HOST.
+pub async fn connect() -> Result<Docker, String> {
+    let d = Docker::connect_with_defaults().map_err(|e| format!("Docker not reachable: {e}"))?;
+    d.negotiate_version()
+        .await
+        .map_err(|e| format!("Docker not reachable: {e}"))
 }

@@ -2,9 +2,10 @@
 
 use crate::sink::{SendError, Sink};
 use async_trait::async_trait;
+use dozor_common::containers::{TaskBatch, TASKS_PATH, TASK_RESULT_PATH};
 use dozor_common::protocol::{
     EnrollRequest, EnrollResponse, ErrorBody, HeartbeatRequest, HeartbeatResponse, HostInventory,
-    ENROLL_PATH, HEARTBEAT_PATH,
+    Task, TaskResult, ENROLL_PATH, HEARTBEAT_PATH,
 };
 use reqwest::{header, StatusCode};
 use std::time::Duration;
@@ -107,6 +108,26 @@ pub struct HttpSink {
 
 #[async_trait]
 impl Sink for HttpSink {
+    async fn poll_tasks(&self, wait: Duration) -> Option<Result<Vec<Task>, SendError>> {
+        Some(self.poll(wait).await)
+    }
+
+    async fn send_result(&self, result: &TaskResult) -> Result<(), SendError> {
+        let resp = self
+            .client
+            .http
+            .post(format!("{}{TASK_RESULT_PATH}", self.client.base))
+            .header(header::AUTHORIZATION, &self.auth)
+            .json(result)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Err(self.failure(resp).await)
+    }
+
     async fn send(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, SendError> {
         let json = serde_json::to_vec(&req).map_err(|e| SendError::Rejected(e.to_string()))?;
         let body = zstd::bulk::compress(&json, 3).map_err(|e| SendError::Retry {
@@ -127,13 +148,20 @@ impl Sink for HttpSink {
                 message: format!("cannot reach {}: {}", self.client.base, describe(&e)),
                 after: None,
             })?;
-        let status = resp.status();
-        if status.is_success() {
+        if resp.status().is_success() {
             return resp.json().await.map_err(|e| SendError::Retry {
                 message: format!("bad heartbeat response: {e}"),
                 after: None,
             });
         }
+        Err(self.failure(resp).await)
+    }
+}
+
+impl HttpSink {
+    /// The status of a failed answer, as the agent loop understands it.
+    async fn failure(&self, resp: reqwest::Response) -> SendError {
+        let status = resp.status();
         let after = resp
             .headers()
             .get(header::RETRY_AFTER)
@@ -141,7 +169,7 @@ impl Sink for HttpSink {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let msg = format!("{status}: {}", error_message(resp).await);
-        Err(match status {
+        match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SendError::Unauthorized(msg),
             StatusCode::TOO_MANY_REQUESTS => SendError::Retry {
                 message: msg,
@@ -152,7 +180,37 @@ impl Sink for HttpSink {
                 message: msg,
                 after,
             },
-        })
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> SendError {
+        SendError::Retry {
+            message: format!("cannot reach {}: {}", self.client.base, describe(e)),
+            after: None,
+        }
+    }
+
+    async fn poll(&self, wait: Duration) -> Result<Vec<Task>, SendError> {
+        let resp = self
+            .client
+            .http
+            .get(format!("{}{TASKS_PATH}", self.client.base))
+            .query(&[("wait", wait.as_secs())])
+            .header(header::AUTHORIZATION, &self.auth)
+            // The client's own timeout is for heartbeats; a long-poll
+            // legitimately takes `wait`.
+            .timeout(wait + Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if !resp.status().is_success() {
+            return Err(self.failure(resp).await);
+        }
+        let batch: TaskBatch = resp.json().await.map_err(|e| SendError::Retry {
+            message: format!("bad task answer: {e}"),
+            after: None,
+        })?;
+        Ok(batch.tasks)
     }
 }
 

@@ -20,3 +20,4 @@ pub mod scrape;
 pub mod sink;
 pub mod state;
 pub mod stats;
+pub mod tasks;

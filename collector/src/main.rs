@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use dozor_collector::agent::{Agent, AgentConfig, Backoff};
+use dozor_collector::docker::actions::Policy;
 use dozor_collector::http::ServerClient;
 use dozor_collector::proc::HostInput;
 use dozor_collector::state::{self, AgentState};
@@ -69,6 +70,11 @@ struct Args {
     /// Prometheus, e.g. 127.0.0.1:9101 (off by default).
     #[arg(long, env = "DOZOR_LISTEN", value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
+    /// Which containers the server may start, stop and restart: those
+    /// labelled dozor.actions=true (default), all, or none. Logs can be
+    /// read from every container either way.
+    #[arg(long, env = "DOZOR_CONTAINER_ACTIONS", value_enum, default_value_t = Policy::Labelled)]
+    container_actions: Policy,
 }
 
 /// Every target from the flags and the file, checked before anything starts.
@@ -167,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
     if args.docker_metrics {
         dozor_collector::docker::spawn(agent.clone(), args.interval, shutdown.clone());
     }
+    dozor_collector::tasks::spawn(agent.clone(), args.container_actions, shutdown.clone());
     // Always: the server may define targets for this host at any time.
     {
         tracing::info!(

@@ -3,7 +3,7 @@
 //! see the same outcomes, so the agent loop is written once.
 
 use async_trait::async_trait;
-use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse};
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, Task, TaskResult};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,4 +26,18 @@ pub enum SendError {
 #[async_trait]
 pub trait Sink: Send + Sync {
     async fn send(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, SendError>;
+
+    /// Waits up to `wait` for tasks (the long-poll), so a task reaches the
+    /// agent within a second rather than with the next heartbeat. None:
+    /// this sink has no such channel, and tasks ride on heartbeats.
+    async fn poll_tasks(&self, _wait: Duration) -> Option<Result<Vec<Task>, SendError>> {
+        None
+    }
+
+    /// Reports one finished task at once.
+    async fn send_result(&self, _result: &TaskResult) -> Result<(), SendError> {
+        Err(SendError::Rejected(
+            "this sink takes results with heartbeats".into(),
+        ))
+    }
 }

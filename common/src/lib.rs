@@ -4,6 +4,7 @@
 //! Invariant: this crate does no I/O, so both binaries (and tests) can use it
 //! without pulling in a runtime.
 
+pub mod containers;
 pub mod duration;
 pub mod expo;
 pub mod json_metrics;

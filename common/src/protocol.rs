@@ -4,6 +4,8 @@
 //! - `POST /api/v1/agents/enroll`: [`EnrollRequest`] → [`EnrollResponse`].
 //! - `POST /api/v1/agents/heartbeat` with `Authorization: Bearer <agent key>`:
 //!   [`HeartbeatRequest`] → [`HeartbeatResponse`], sent only after commit.
+//! - `GET /api/v1/agents/tasks?wait=S` (long-poll) and
+//!   `POST /api/v1/agents/task-result`: see [`crate::containers`].
 //!
 //! Errors are [`ErrorBody`] with the status codes of the Prometheus
 //! remote-write contract: 400 never retried, 401/403 key, 413 too large,
@@ -66,6 +68,13 @@ pub struct HeartbeatRequest {
     /// from agents that scrape nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_targets: Option<Vec<TargetStatus>>,
+    /// Every container on the host, when the list changed since the last
+    /// accepted heartbeat; absent when unchanged or without Docker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<crate::containers::ContainerInfo>>,
+    /// Docker events seen since the last accepted heartbeat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_events: Vec<crate::containers::ContainerEvent>,
 }
 
 /// One scrape target's last scrape, for the server's Targets page.

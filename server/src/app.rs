@@ -63,6 +63,7 @@ impl Server {
             retention_ms: cfg.retention.as_millis() as i64,
             limits: cfg.limits.clone(),
             series_limiter: Default::default(),
+            tasks: Default::default(),
         };
         let (write_token_path, write_hash) = remote_write_token(&cfg)?;
         tracing::info!(path = %write_token_path.display(), "remote_write token: Prometheus sends it as the bearer token to /prometheus/api/v1/write");

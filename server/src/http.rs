@@ -3,10 +3,12 @@
 //! internals (storage messages are logged, not returned).
 
 mod account;
+mod agent_tasks;
 mod agents;
 mod alerting;
 mod alerts_page;
 pub mod authn;
+mod containers;
 mod guard;
 mod invites;
 pub mod login;
@@ -37,6 +39,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use dozor_common::containers::{TASKS_PATH, TASK_RESULT_PATH};
 use dozor_common::protocol::{ErrorBody, ENROLL_PATH, HEARTBEAT_PATH};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -247,6 +250,13 @@ pub fn router(state: AppState) -> Router {
             "/account/tokens/{id}/revoke",
             post(account::revoke_token).layer(form_limit()),
         )
+        .route("/containers", get(containers::fleet))
+        .route("/containers/view", get(containers::page))
+        .route("/containers/logs", get(containers::logs))
+        .route(
+            "/containers/action",
+            post(containers::action).layer(form_limit()),
+        )
         .merge(alerting::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -275,6 +285,12 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(ui::favicon))
         .route(ENROLL_PATH, post(agents::enroll))
         .route(HEARTBEAT_PATH, post(agents::heartbeat))
+        .route(TASKS_PATH, get(agent_tasks::poll))
+        .route(
+            TASK_RESULT_PATH,
+            // Log answers are up to a few MiB.
+            post(agent_tasks::result).layer(DefaultBodyLimit::max(8 << 20)),
+        )
         .merge(read_api(state.clone()))
         .route("/prometheus/api/v1/write", post(write::write))
         .route(

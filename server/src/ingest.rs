@@ -9,7 +9,7 @@ pub use labels::LabelLimits;
 
 use crate::storage::{AgentRecord, StorageError, Store};
 use crate::telemetry::Telemetry;
-use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, Task, HOST_LABEL};
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, HOST_LABEL};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
@@ -254,6 +254,7 @@ pub struct Ingest {
     pub retention_ms: i64,
     pub limits: Limits,
     pub series_limiter: Arc<cardinality::SeriesLimiter>,
+    pub tasks: crate::tasks::Hub,
 }
 
 impl Ingest {
@@ -296,8 +297,16 @@ impl Ingest {
                 .save_scrape_status(agent.id, &json, now_ms)
                 .await?;
         }
+        if let Some(list) = &req.containers {
+            self.store.save_containers(agent.id, list, now_ms).await?;
+        }
+        if !req.container_events.is_empty() {
+            self.store
+                .add_container_events(agent.id, &req.container_events)
+                .await?;
+        }
         for r in &req.task_results {
-            if !self.store.finish_task(agent.id, r, now_ms).await? {
+            if !self.tasks.finish(&self.store, agent.id, r).await? {
                 tracing::warn!(
                     task_id = r.task_id,
                     "result for an unknown or finished task ignored"
@@ -309,12 +318,7 @@ impl Ingest {
             .take_tasks(agent.id, now_ms, self.limits.max_tasks_per_heartbeat)
             .await?
             .into_iter()
-            .map(|t| Task {
-                id: t.id,
-                kind: t.kind,
-                payload: t.payload,
-                created_at: t.created_ms,
-            })
+            .map(crate::tasks::wire)
             .collect();
         let scrape_targets = self.store.server_targets(Some(&agent.name)).await?;
         let scrape_targets = scrape_targets

@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod promql;
 pub mod remote_write;
 pub mod storage;
+pub mod tasks;
 pub mod telemetry;
 
 pub use app::Server;

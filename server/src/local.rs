@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use dozor_collector::agent::{Agent, AgentConfig};
 use dozor_collector::proc::HostInput;
 use dozor_collector::sink::{SendError, Sink};
-use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse};
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, Task, TaskResult};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -20,24 +21,31 @@ struct LocalSink {
     name: String,
 }
 
+fn retry(message: String) -> SendError {
+    SendError::Retry {
+        message,
+        after: None,
+    }
+}
+
+impl LocalSink {
+    /// Looked up each time so `agents revoke` applies to this agent too.
+    async fn agent(&self) -> Result<AgentRecord, SendError> {
+        match self.ingest.store.agent_by_name(&self.name).await {
+            Ok(Some(a)) if a.revoked_ms.is_none() => Ok(a),
+            Ok(_) => Err(SendError::Unauthorized(format!(
+                "local agent {:?} is revoked",
+                self.name
+            ))),
+            Err(e) => Err(retry(e.to_string())),
+        }
+    }
+}
+
 #[async_trait]
 impl Sink for LocalSink {
     async fn send(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, SendError> {
-        let retry = |message: String| SendError::Retry {
-            message,
-            after: None,
-        };
-        // Looked up each time so `agents revoke` applies to this agent too.
-        let agent = match self.ingest.store.agent_by_name(&self.name).await {
-            Ok(Some(a)) if a.revoked_ms.is_none() => a,
-            Ok(_) => {
-                return Err(SendError::Unauthorized(format!(
-                    "local agent {:?} is revoked",
-                    self.name
-                )))
-            }
-            Err(e) => return Err(retry(e.to_string())),
-        };
+        let agent = self.agent().await?;
         self.ingest
             .heartbeat(&agent, req, now_ms())
             .await
@@ -47,6 +55,30 @@ impl Sink for LocalSink {
                 IngestError::TooLarge(m) | IngestError::TooManySeries(m) => SendError::Rejected(m),
                 IngestError::Unavailable(m) | IngestError::Internal(m) => retry(m),
             })
+    }
+
+    async fn poll_tasks(&self, wait: Duration) -> Option<Result<Vec<Task>, SendError>> {
+        let agent = match self.agent().await {
+            Ok(a) => a,
+            Err(e) => return Some(Err(e)),
+        };
+        let i = &self.ingest;
+        Some(
+            i.tasks
+                .poll(&i.store, agent.id, wait)
+                .await
+                .map_err(|e| retry(e.to_string())),
+        )
+    }
+
+    async fn send_result(&self, result: &TaskResult) -> Result<(), SendError> {
+        let agent = self.agent().await?;
+        let i = &self.ingest;
+        i.tasks
+            .finish(&i.store, agent.id, result)
+            .await
+            .map(|_| ())
+            .map_err(|e| retry(e.to_string()))
     }
 }
 
@@ -113,6 +145,13 @@ pub async fn start(
     dozor_collector::docker::spawn(
         agent.clone(),
         cfg.local_collector_interval,
+        shutdown.clone(),
+    );
+    // Logs on demand, and start/stop/restart of containers labelled
+    // dozor.actions=true, like a remote collector's default.
+    dozor_collector::tasks::spawn(
+        agent.clone(),
+        dozor_collector::docker::actions::Policy::Labelled,
         shutdown.clone(),
     );
     Ok(Some(tokio::spawn(agent.run(shutdown))))

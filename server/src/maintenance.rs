@@ -1,5 +1,5 @@
 //! Housekeeping on a timer: partitions ahead, rollups every minute,
-//! retention hourly. Failures are logged and retried on the next tick.
+//! retention (and old container events and finished tasks) hourly. Failures are logged and retried on the next tick.
 
 use crate::http::now_ms;
 use crate::storage::Store;
@@ -10,6 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 const TICK: Duration = Duration::from_secs(60);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// Finished tasks (log answers among them) are kept this long.
+const TASKS_KEPT_MS: i64 = 3600 * 1000;
 
 pub async fn run(
     store: Store,
@@ -70,6 +72,14 @@ pub async fn run(
                     timed("retention", t, false);
                     tracing::warn!(error = %e, "retention failed");
                 }
+            }
+            // Container events live as long as samples do.
+            let events_before = now - retention.as_millis() as i64;
+            if let Err(e) = store
+                .prune_container_history(events_before, now - TASKS_KEPT_MS)
+                .await
+            {
+                tracing::warn!(error = %e, "pruning container history failed");
             }
         }
     }

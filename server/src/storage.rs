@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod api_tokens;
 mod cache;
+pub mod containers;
 mod error;
 pub mod invites;
 pub mod postgres;
@@ -27,6 +28,7 @@ pub use accounts::Accounts;
 pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxItem, OutboxRow, RuleUpdate};
 pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
+pub use containers::{ContainerRow, Containers, EventRow};
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
 pub use scrape_status::ScrapeStatuses;
@@ -137,8 +139,9 @@ pub trait Catalog: Send + Sync {
     ) -> Result<()>;
 
     async fn enqueue_task(&self, task: &NewTask, now_ms: i64) -> Result<i64>;
-    /// Tasks not yet finished, oldest first, marked delivered. Delivery is
-    /// at-least-once: a task stays pending until its result arrives.
+    /// Tasks not yet delivered, oldest first, marked delivered. Delivery is
+    /// at-least-once: a delivered task without a result is delivered again
+    /// after [`REDELIVER_AFTER_MS`] (not at once: it may still be running).
     async fn take_tasks(&self, agent_id: i64, now_ms: i64, limit: usize)
         -> Result<Vec<TaskRecord>>;
     /// Stores a result; ignored unless the task belongs to `agent_id`.
@@ -176,6 +179,7 @@ pub trait Storage:
     + UiRules
     + ScrapeStatuses
     + ServerTargets
+    + Containers
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;
@@ -183,6 +187,9 @@ pub trait Storage:
 }
 
 pub type Store = Arc<dyn Storage>;
+
+/// A delivered task with no result goes out again after this long.
+pub const REDELIVER_AFTER_MS: i64 = 30_000;
 
 /// Opens the store for `url`: `postgres://`/`postgresql://` select
 /// PostgreSQL, `sqlite://PATH` or a plain path selects SQLite.

@@ -208,6 +208,8 @@
   function refresh() {
     var main = D.getElementById("main"), act = D.activeElement;
     if (!main || busy || D.hidden || dragging) return;
+    // the log view follows by itself; a swap would drop what it fetched
+    if (main.querySelector("section.logs")) return;
     // don't clobber a field being edited (typing in the host filter pauses refresh too)
     if (main.contains(act) && /^(INPUT|TEXTAREA|SELECT)$/.test(act.tagName)) return;
     busy = true;

@@ -5,7 +5,11 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 pub const CSS: &str = include_str!("../assets/dozor.css");
-pub const JS: &str = include_str!("../assets/dozor.js");
+/// One script: the dashboard's, then the containers tables and log view.
+pub const JS: &str = concat!(
+    include_str!("../assets/dozor.js"),
+    include_str!("../assets/containers.js")
+);
 pub const FAVICON: &str = include_str!("../assets/favicon.svg");
 
 fn hashed(prefix: &str, body: &str, ext: &str) -> String {

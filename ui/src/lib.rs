@@ -14,5 +14,5 @@ pub mod state;
 pub use components::shell::{document, Ctx};
 /// Page bodies, so the server can hold one without depending on leptos.
 pub use leptos::prelude::AnyView;
-pub use source::{AgentInfo, DataSource, InstantData, QueryFailed, SeriesData};
+pub use source::{AgentInfo, ContainerRow, DataSource, InstantData, QueryFailed, SeriesData};
 pub use state::ViewState;

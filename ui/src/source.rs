@@ -35,6 +35,21 @@ pub struct AgentInfo {
     pub facts: Vec<(String, String)>,
 }
 
+pub use dozor_common::containers::ContainerInfo;
+
+/// A container with its latest stats, for the containers tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerRow {
+    pub host: String,
+    pub info: ContainerInfo,
+    /// CPU cores in use (1.0 = one core), over the last minute.
+    pub cpu: Option<f64>,
+    /// Working set, bytes.
+    pub memory: Option<f64>,
+    /// Received plus sent, bytes per second.
+    pub net: Option<f64>,
+}
+
 /// A query failure, with the text the PromQL engine gave.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -57,6 +72,9 @@ pub trait DataSource: Send + Sync {
         selector: Option<&str>,
     ) -> Result<Vec<String>, QueryFailed>;
     async fn agents(&self) -> Result<Vec<AgentInfo>, QueryFailed>;
+    /// Containers as their collectors last reported them, with live stats;
+    /// one host's, or all.
+    async fn containers(&self, host: Option<&str>) -> Result<Vec<ContainerRow>, QueryFailed>;
     /// The interval agents report at, so charts never step finer.
     fn scrape_interval_ms(&self) -> i64;
     fn now_ms(&self) -> i64;

@@ -34,6 +34,9 @@ pub struct Scraper {
     pub status: Arc<Mutex<Status>>,
     /// The collector's /metrics, when it serves one.
     pub expose: Option<exposition::Shared>,
+    /// When the last scrape was stamped: a marker must come after it, or
+    /// storage keeps the sample already at that millisecond and drops it.
+    last_ms: i64,
 }
 
 /// What one body yields: samples, how many were scraped before drops, and
@@ -57,6 +60,7 @@ impl Scraper {
             target,
             http,
             last: HashSet::new(),
+            last_ms: i64::MIN,
             status: Arc::new(Mutex::new(status)),
             expose: None,
         }
@@ -184,6 +188,7 @@ impl Scraper {
 
     /// The target is gone: every series it had, and its own, go stale.
     pub fn retire(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
+        let now_ms = now_ms.max(self.last_ms.saturating_add(1));
         let stale = || vec![Sample::new(now_ms, dozor_common::model::stale_nan())];
         let mut out: Vec<SeriesBatch> = self
             .last
@@ -203,6 +208,8 @@ impl Scraper {
 
     /// Scrapes once; returns every series to send, markers included.
     pub async fn scrape(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
+        let now_ms = now_ms.max(self.last_ms.saturating_add(1));
+        self.last_ms = now_ms;
         let started = Instant::now();
         let outcome = match fetch::fetch(&self.http, &self.target).await {
             Ok((body, ct)) => self.parse(&body, &ct, now_ms),

@@ -95,7 +95,10 @@ pub async fn enroll(
 }
 
 /// Resolves the bearer key to a live agent, or the response to send.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AgentRecord, Response> {
+pub(super) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<AgentRecord, Response> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

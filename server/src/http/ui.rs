@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use dozor_ui::dashboards::Dashboard;
-use dozor_ui::pages::{agents, dashboard, explore, host, overview};
+use dozor_ui::pages::{agents, container, containers, dashboard, explore, host, overview};
 use dozor_ui::{document, Ctx, DataSource, ViewState};
 use std::collections::HashMap;
 use tracing::instrument;
@@ -173,6 +173,8 @@ pub(crate) enum Page {
     Dashboard(String),
     Explore,
     Agents(agents::Outcome),
+    Containers,
+    Container(Box<container::Data>),
     /// A page whose handler gathered its data: title, nav key, body.
     Custom(String, &'static str, BodyFn),
 }
@@ -220,6 +222,16 @@ pub(crate) async fn render(
             "Agents".into(),
             "agents".into(),
             agents::body(&ctx, &src, o).await,
+        ),
+        Page::Containers => (
+            "Containers".into(),
+            "containers".into(),
+            containers::body(&ctx, &src).await,
+        ),
+        Page::Container(d) => (
+            format!("{} on {}", d.name, d.host),
+            "containers".into(),
+            container::body(&ctx, &src, *d).await,
         ),
         Page::Custom(title, active, f) => (title, active.to_string(), f(&ctx)),
     };

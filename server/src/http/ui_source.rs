@@ -7,7 +7,7 @@ use super::{AppState, ONLINE_WINDOW_MS};
 use crate::promql::{Range, Value};
 use async_trait::async_trait;
 use dozor_ui::pages::host::inventory_facts;
-use dozor_ui::{AgentInfo, DataSource, InstantData, QueryFailed, SeriesData};
+use dozor_ui::{AgentInfo, ContainerRow, DataSource, InstantData, QueryFailed, SeriesData};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -162,6 +162,61 @@ impl DataSource for Source {
                     last_seen_ms: a.last_seen_ms,
                     name: a.name,
                     facts,
+                }
+            })
+            .collect())
+    }
+
+    async fn containers(&self, host: Option<&str>) -> Result<Vec<ContainerRow>, QueryFailed> {
+        let rows = self
+            .state
+            .0
+            .store
+            .containers(host)
+            .await
+            .map_err(|e| QueryFailed(e.to_string()))?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sel = host
+            .map(|h| format!("host=\"{}\"", dozor_ui::dashboards::promql_escape(h)))
+            .unwrap_or_default();
+        // Four reports at least, so one late report leaves a rate.
+        let w = format!("{}s", (self.scrape_interval_ms() * 4 / 1000).max(60));
+        let now = self.now_ms();
+        let by = |expr: String| async move {
+            let v = self.query_instant(&expr, now).await.unwrap_or_default();
+            v.into_iter()
+                .filter_map(|d| {
+                    Some((
+                        (
+                            d.labels.get("host")?.clone(),
+                            d.labels.get("container")?.clone(),
+                        ),
+                        d.value,
+                    ))
+                })
+                .collect::<HashMap<(String, String), f64>>()
+        };
+        let (cpu, mem, net) = tokio::join!(
+            by(format!("sum by (host, container) (rate(container_cpu_usage_seconds_total{{{sel}}}[{w}]))")),
+            by(format!("sum by (host, container) (container_memory_working_set_bytes{{{sel}}})")),
+            by(format!("sum by (host, container) (rate(container_network_receive_bytes_total{{{sel}}}[{w}]) + rate(container_network_transmit_bytes_total{{{sel}}}[{w}]))")),
+        );
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let k = (r.host.clone(), r.info.name.clone());
+                // Stats are for running containers only; a stopped one's
+                // last values would mislead.
+                let live = r.info.state == "running";
+                let get = |m: &HashMap<(String, String), f64>| m.get(&k).copied().filter(|_| live);
+                ContainerRow {
+                    cpu: get(&cpu),
+                    memory: get(&mem),
+                    net: get(&net),
+                    host: r.host,
+                    info: r.info,
                 }
             })
             .collect())

@@ -329,3 +329,4 @@ crate::storage::server_targets::server_targets_impl!(
     pool,
     crate::storage::accounts::dollar
 );
+crate::storage::containers::containers_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);

@@ -388,3 +388,4 @@ crate::storage::telegram::telegram_impl!(SqliteStore, writer, reader, same);
 crate::storage::ui_rules::ui_rules_impl!(SqliteStore, writer, reader, same);
 crate::storage::scrape_status::scrape_status_impl!(SqliteStore, writer, reader, same);
 crate::storage::server_targets::server_targets_impl!(SqliteStore, writer, reader, same);
+crate::storage::containers::containers_impl!(SqliteStore, writer, reader, same);

@@ -29,6 +29,11 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
     let mut nav = vec![
         ("overview", "Overview".to_string(), link("/")),
         ("explore", "Explore".to_string(), link("/explore")),
+        (
+            "containers",
+            "Containers".to_string(),
+            "/containers".to_string(),
+        ),
     ];
     for (slug, t) in &ctx.dashboards {
         nav.push(("", t.clone(), link(&format!("/d/{slug}"))));

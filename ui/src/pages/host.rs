@@ -1,4 +1,4 @@
-//! One host: its facts, then the built-in host dashboard for it.
+//! One host: its facts, its containers, then the built-in host dashboard.
 
 use crate::chart::{format, ticks::datetime, Unit};
 use crate::components::shell::Ctx;
@@ -62,11 +62,16 @@ pub fn inventory_facts(inv: &serde_json::Value) -> Vec<(String, String)> {
 pub async fn body(ctx: &Ctx, src: &dyn DataSource, host: &str, d: Option<&Dashboard>) -> AnyView {
     let agents = src.agents().await.unwrap_or_default();
     let agent = agents.iter().find(|a| a.name == host);
+    let containers = match src.containers(Some(host)).await {
+        Ok(rows) if rows.is_empty() => None,
+        Ok(rows) => Some(view! { <h2>"Containers"</h2>{crate::components::containers::table(rows, src.now_ms(), false)}}.into_any()),
+        Err(e) => Some(view! { <p class="notice error">{format!("Cannot list containers: {e}")}</p> }.into_any()),
+    };
     let dash = match d {
         Some(d) => {
             crate::pages::dashboard::body(ctx, src, d, &[("host".to_string(), host.to_string())]).await
         }
         None => view! { <p class="notice error">"The host dashboard failed to load; see the server log."</p> }.into_any(),
     };
-    view! { {facts(agent)}{dash} }.into_any()
+    view! { {facts(agent)}{containers}{dash} }.into_any()
 }

@@ -5,6 +5,8 @@ pub mod account;
 pub mod agents;
 pub mod alerts;
 pub mod auth;
+pub mod container;
+pub mod containers;
 pub mod dashboard;
 pub mod explore;
 pub mod host;

@@ -197,7 +197,8 @@ impl Catalog for PgStore {
     ) -> Result<Vec<TaskRecord>> {
         let sql = format!(
             "UPDATE tasks SET status = 'delivered', delivered_ms = $1 WHERE id IN
-               (SELECT id FROM tasks WHERE agent_id = $2 AND status IN ('pending', 'delivered')
+               (SELECT id FROM tasks WHERE agent_id = $2
+                  AND (status = 'pending' OR (status = 'delivered' AND delivered_ms < $4))
                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
              RETURNING {TASK_COLS}"
         );
@@ -205,6 +206,7 @@ impl Catalog for PgStore {
             .bind(now_ms)
             .bind(agent_id)
             .bind(limit as i64)
+            .bind(now_ms - crate::storage::REDELIVER_AFTER_MS)
             .fetch_all(&self.pool)
             .await?;
         let mut tasks: Vec<TaskRecord> = rows.iter().map(task).collect();

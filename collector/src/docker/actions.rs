@@ -1,0 +1,99 @@
+//! Start, stop and restart: the only things dozor changes through the
+//! Docker socket. By default only containers labelled `dozor.actions=true`
+//! may be touched (the socket is root on the host); `--container-actions`
+//! widens that to all containers or turns actions off.
+
+use bollard::query_parameters::{
+    InspectContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
+};
+use bollard::Docker;
+use dozor_common::containers::{ActionRequest, MANAGED_LABEL, TASK_RESTART, TASK_START, TASK_STOP};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Policy {
+    /// No start/stop/restart at all.
+    None,
+    /// Only containers labelled `dozor.actions=true`.
+    #[default]
+    Labelled,
+    /// Any container on the host.
+    All,
+}
+
+/// Seconds Docker waits after SIGTERM before SIGKILL.
+const STOP_GRACE: i32 = 10;
+
+pub async fn run(
+    docker: &Docker,
+    kind: &str,
+    req: &ActionRequest,
+    policy: Policy,
+) -> Result<String, String> {
+    let c = &req.container;
+    match policy {
+        Policy::None => {
+            return Err(
+                "container actions are off on this collector (--container-actions none)".into(),
+            )
+        }
+        Policy::Labelled => {
+            let i = docker
+                .inspect_container(c, None::<InspectContainerOptions>)
+                .await
+                .map_err(|e| super::logs::describe(&e, c))?;
+            let managed = i
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|l| l.get(MANAGED_LABEL).cloned())
+                .is_some_and(|v| v == "true");
+            if !managed {
+                return Err(format!(
+                    "{c:?} is not managed by dozor: label it {MANAGED_LABEL}=true, or run the collector with --container-actions all"
+                ));
+            }
+        }
+        Policy::All => {}
+    }
+    let res = match kind {
+        TASK_START => docker
+            .start_container(c, None::<StartContainerOptions>)
+            .await
+            .map(|_| "started"),
+        TASK_STOP => docker
+            .stop_container(
+                c,
+                Some(StopContainerOptions {
+                    t: Some(STOP_GRACE),
+                    signal: None,
+                }),
+            )
+            .await
+            .map(|_| "stopped"),
+        TASK_RESTART => docker
+            .restart_container(
+                c,
+                Some(RestartContainerOptions {
+                    t: Some(STOP_GRACE),
+                    signal: None,
+                }),
+            )
+            .await
+            .map(|_| "restarted"),
+        other => return Err(format!("unknown action {other:?}")),
+    };
+    match res {
+        Ok(done) => Ok(format!("{c} {done}")),
+        // 304: already in the asked-for state.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        }) => Ok(format!(
+            "{c} was already {}",
+            if kind == TASK_START {
+                "running"
+            } else {
+                "stopped"
+            }
+        )),
+        Err(e) => Err(super::logs::describe(&e, c)),
+    }
+}

@@ -1,0 +1,123 @@
+//! A `container.logs` task: the lines after a cursor (or the last N),
+//! with Docker's timestamps, ANSI stripped and the level guessed, within
+//! the line and byte limits the server asked for (capped here too).
+
+use bollard::query_parameters::LogsOptions;
+use bollard::Docker;
+use dozor_common::containers::{
+    detect_level, rfc3339_nanos, strip_ansi, LogLine, LogsOutput, LogsRequest,
+};
+use futures_util::StreamExt;
+use std::time::Duration;
+
+/// Hard caps whatever the server asks.
+pub const MAX_LINES: u32 = 10_000;
+pub const MAX_BYTES: u32 = 4 << 20;
+/// Longer lines are cut, so one runaway line cannot fill an answer.
+pub const MAX_LINE_BYTES: usize = 16 << 10;
+
+/// Docker's errors in words a user can act on.
+pub fn describe(e: &bollard::errors::Error, container: &str) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => format!("container gone: Docker has no container {container:?}"),
+        other => format!("Docker: {other}"),
+    }
+}
+
+fn cut(mut s: String) -> String {
+    if s.len() > MAX_LINE_BYTES {
+        let mut end = MAX_LINE_BYTES;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+/// One frame of Docker's log stream: `TIMESTAMP text`.
+fn line(stream: &str, bytes: &[u8]) -> Option<LogLine> {
+    let raw = String::from_utf8_lossy(bytes);
+    let raw = raw.trim_end_matches(['\n', '\r']);
+    let (ts, text) = raw.split_once(' ').unwrap_or((raw, ""));
+    rfc3339_nanos(ts)?;
+    let text = cut(strip_ansi(text));
+    let level = detect_level(&text).map(str::to_string);
+    Some(LogLine {
+        ts: ts.to_string(),
+        stream: stream.to_string(),
+        text,
+        level,
+    })
+}
+
+pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, String> {
+    if !req.stdout && !req.stderr {
+        return Err("ask for stdout, stderr or both".into());
+    }
+    let max_lines = req.max_lines.clamp(1, MAX_LINES) as usize;
+    let max_bytes = req.max_bytes.clamp(1024, MAX_BYTES) as usize;
+    let after = match &req.since {
+        Some(c) => Some(rfc3339_nanos(c).ok_or_else(|| format!("bad cursor {c:?}"))?),
+        None => None,
+    };
+    let opts = LogsOptions {
+        stdout: req.stdout,
+        stderr: req.stderr,
+        timestamps: true,
+        // Docker's `since` is whole seconds; lines up to the cursor are
+        // dropped below. One more than the limit tells whether it was cut.
+        since: after.map_or(0, |n| (n / 1_000_000_000) as i32),
+        tail: match after {
+            Some(_) => (max_lines + 1).to_string(),
+            None => req.tail.clamp(1, max_lines as u32).to_string(),
+        },
+        ..Default::default()
+    };
+    let mut stream = docker.logs(&req.container, Some(opts));
+    let mut lines: Vec<LogLine> = Vec::new();
+    let read = async {
+        while let Some(item) = stream.next().await {
+            let l = match item.map_err(|e| describe(&e, &req.container))? {
+                bollard::container::LogOutput::StdErr { message } => line("stderr", &message),
+                bollard::container::LogOutput::StdOut { message }
+                | bollard::container::LogOutput::Console { message } => line("stdout", &message),
+                bollard::container::LogOutput::StdIn { .. } => None,
+            };
+            if let Some(l) = l {
+                lines.push(l);
+            }
+        }
+        Ok::<_, String>(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .map_err(|_| "Docker took over 10 s to return the logs".to_string())??;
+    if let Some(after) = after {
+        lines.retain(|l| rfc3339_nanos(&l.ts).is_some_and(|n| n > after));
+    }
+    let mut truncated = false;
+    if lines.len() > max_lines {
+        lines.drain(..lines.len() - max_lines);
+        truncated = after.is_some();
+    }
+    let mut bytes: usize = lines.iter().map(|l| l.text.len() + l.ts.len() + 8).sum();
+    let mut drop = 0;
+    while bytes > max_bytes && drop < lines.len() {
+        bytes -= lines[drop].text.len() + lines[drop].ts.len() + 8;
+        drop += 1;
+    }
+    if drop > 0 {
+        lines.drain(..drop);
+        truncated = true;
+    }
+    let cursor = lines.last().map(|l| l.ts.clone()).or(req.since.clone());
+    Ok(LogsOutput {
+        lines,
+        cursor,
+        truncated,
+    })
+}

@@ -1,0 +1,72 @@
+//! The agent's task channel: `GET /api/v1/agents/tasks?wait=S` long-polls
+//! for tasks, `POST /api/v1/agents/task-result` reports one. Both take the
+//! agent key, like heartbeats.
+
+use super::agents::authenticate;
+use super::{error, storage_error, AppState};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use dozor_common::containers::TaskBatch;
+use dozor_common::protocol::TaskResult;
+use serde::Deserialize;
+use std::time::Duration;
+use tracing::instrument;
+
+/// Longer than any proxy in front is likely to allow is pointless.
+const MAX_WAIT: Duration = Duration::from_secs(55);
+
+#[derive(Deserialize)]
+pub struct PollQuery {
+    #[serde(default)]
+    wait: u64,
+}
+
+#[instrument(skip_all, fields(agent))]
+pub async fn poll(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PollQuery>,
+) -> Response {
+    let agent = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    tracing::Span::current().record("agent", agent.name.as_str());
+    let s = &state.0;
+    let wait = Duration::from_secs(q.wait).min(MAX_WAIT);
+    match s.ingest.tasks.poll(&s.store, agent.id, wait).await {
+        Ok(tasks) => Json(TaskBatch { tasks }).into_response(),
+        Err(e) => storage_error(e),
+    }
+}
+
+#[instrument(skip_all, fields(agent, task_id))]
+pub async fn result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<TaskResult>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let agent = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Json(r) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text(), None),
+    };
+    let span = tracing::Span::current();
+    span.record("agent", agent.name.as_str());
+    span.record("task_id", r.task_id);
+    let s = &state.0;
+    match s.ingest.tasks.finish(&s.store, agent.id, &r).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        // Already answered or not this agent's: nothing to retry.
+        Ok(false) => {
+            tracing::warn!("result for an unknown or finished task ignored");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => storage_error(e),
+    }
+}

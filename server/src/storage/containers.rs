@@ -1,0 +1,217 @@
+//! Containers as their collectors report them: the latest inventory per
+//! host (replaced whole on each report), the history of changes between
+//! reports, and Docker's events. Implemented once for both backends.
+
+use super::Result;
+use async_trait::async_trait;
+use dozor_common::containers::{ContainerEvent, ContainerInfo};
+use std::collections::BTreeMap;
+
+/// A container and the host it runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerRow {
+    pub host: String,
+    pub info: ContainerInfo,
+    pub updated_ms: i64,
+}
+
+/// One entry of a container's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub event: ContainerEvent,
+    /// "docker" or "inventory".
+    pub source: String,
+}
+
+#[async_trait]
+pub trait Containers: Send + Sync {
+    /// Replaces the agent's containers with `list`, recording what changed
+    /// (appeared, removed, state, health, image) at `now_ms`.
+    async fn save_containers(
+        &self,
+        agent_id: i64,
+        list: &[ContainerInfo],
+        now_ms: i64,
+    ) -> Result<()>;
+    async fn add_container_events(&self, agent_id: i64, events: &[ContainerEvent]) -> Result<()>;
+    /// One host's, or every host's; by host and name.
+    async fn containers(&self, host: Option<&str>) -> Result<Vec<ContainerRow>>;
+    /// Newest first.
+    async fn container_events(
+        &self,
+        host: &str,
+        container: &str,
+        limit: i64,
+    ) -> Result<Vec<EventRow>>;
+    /// Drops events before `events_before_ms` and finished tasks before
+    /// `tasks_before_ms` (log answers are bulky). Returns rows deleted.
+    async fn prune_container_history(
+        &self,
+        events_before_ms: i64,
+        tasks_before_ms: i64,
+    ) -> Result<u64>;
+}
+
+/// What changed between two reports of one host, as timeline entries.
+pub fn changes(
+    old: &BTreeMap<String, ContainerInfo>,
+    new: &[ContainerInfo],
+    now_ms: i64,
+) -> Vec<ContainerEvent> {
+    let ev = |c: &str, action: &str, detail: Option<String>| ContainerEvent {
+        ts_ms: now_ms,
+        container: c.to_string(),
+        action: action.to_string(),
+        detail,
+    };
+    let mut out = Vec::new();
+    for n in new {
+        match old.get(&n.name) {
+            None => out.push(ev(&n.name, "appeared", Some(n.state.clone()))),
+            Some(o) => {
+                if o.state != n.state {
+                    out.push(ev(
+                        &n.name,
+                        "state",
+                        Some(format!("{} → {}", o.state, n.state)),
+                    ));
+                }
+                if o.health != n.health {
+                    let h = |h: &Option<String>| h.clone().unwrap_or_else(|| "none".into());
+                    out.push(ev(
+                        &n.name,
+                        "health",
+                        Some(format!("{} → {}", h(&o.health), h(&n.health))),
+                    ));
+                }
+                if o.image != n.image || o.id != n.id {
+                    out.push(ev(&n.name, "recreated", Some(n.image.clone())));
+                }
+            }
+        }
+    }
+    for name in old.keys() {
+        if !new.iter().any(|n| &n.name == name) {
+            out.push(ev(name, "removed", None));
+        }
+    }
+    out
+}
+
+pub type EventTuple = (String, i64, String, Option<String>, String);
+
+pub fn event_row(r: EventTuple) -> EventRow {
+    EventRow {
+        event: ContainerEvent {
+            container: r.0,
+            ts_ms: r.1,
+            action: r.2,
+            detail: r.3,
+        },
+        source: r.4,
+    }
+}
+
+/// A stored document that no longer parses is skipped, not fatal.
+pub fn parse_info(json: &str) -> Option<ContainerInfo> {
+    serde_json::from_str(json)
+        .map_err(|e| tracing::warn!(error = %e, "unreadable container row skipped"))
+        .ok()
+}
+
+macro_rules! containers_impl {
+    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::containers::Containers for $store {
+            #[tracing::instrument(skip_all, fields(agent_id, n = list.len()))]
+            async fn save_containers(&self, agent_id: i64, list: &[dozor_common::containers::ContainerInfo], now_ms: i64) -> $crate::storage::Result<()> {
+                let mut tx = self.$writer.begin().await?;
+                let rows: Vec<(String, String)> = sqlx::query_as(&$sql("SELECT name, info FROM containers WHERE agent_id = ?"))
+                    .bind(agent_id).fetch_all(&mut *tx).await?;
+                let old = rows.into_iter().filter_map(|(n, j)| $crate::storage::containers::parse_info(&j).map(|i| (n, i))).collect();
+                let changes = $crate::storage::containers::changes(&old, list, now_ms);
+                sqlx::query(&$sql("DELETE FROM containers WHERE agent_id = ?")).bind(agent_id).execute(&mut *tx).await?;
+                for c in list {
+                    let json = serde_json::to_string(c).expect("container info serialises");
+                    sqlx::query(&$sql("INSERT INTO containers (agent_id, name, info, updated_ms) VALUES (?, ?, ?, ?)"))
+                        .bind(agent_id).bind(&c.name).bind(json).bind(now_ms).execute(&mut *tx).await?;
+                }
+                for e in &changes {
+                    sqlx::query(&$sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'inventory')"))
+                        .bind(agent_id).bind(&e.container).bind(e.ts_ms).bind(&e.action).bind(&e.detail).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(agent_id, n = events.len()))]
+            async fn add_container_events(&self, agent_id: i64, events: &[dozor_common::containers::ContainerEvent]) -> $crate::storage::Result<()> {
+                let mut tx = self.$writer.begin().await?;
+                for e in events {
+                    sqlx::query(&$sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'docker')"))
+                        .bind(agent_id).bind(&e.container).bind(e.ts_ms).bind(&e.action).bind(&e.detail).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn containers(&self, host: Option<&str>) -> $crate::storage::Result<Vec<$crate::storage::containers::ContainerRow>> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(&$sql("SELECT a.name, c.info, c.updated_ms FROM containers c JOIN agents a ON a.id = c.agent_id WHERE a.revoked_ms IS NULL AND (CAST(? AS TEXT) IS NULL OR a.name = ?) ORDER BY a.name, c.name"))
+                    .bind(host).bind(host).fetch_all(&self.$reader).await?;
+                Ok(rows.into_iter().filter_map(|(host, json, updated_ms)| {
+                    $crate::storage::containers::parse_info(&json).map(|info| $crate::storage::containers::ContainerRow { host, info, updated_ms })
+                }).collect())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn container_events(&self, host: &str, container: &str, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::containers::EventRow>> {
+                let rows: Vec<$crate::storage::containers::EventTuple> = sqlx::query_as(&$sql("SELECT e.container, e.ts_ms, e.action, e.detail, e.source FROM container_events e JOIN agents a ON a.id = e.agent_id WHERE a.name = ? AND e.container = ? ORDER BY e.ts_ms DESC, e.id DESC LIMIT ?"))
+                    .bind(host).bind(container).bind(limit).fetch_all(&self.$reader).await?;
+                Ok(rows.into_iter().map($crate::storage::containers::event_row).collect())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn prune_container_history(&self, events_before_ms: i64, tasks_before_ms: i64) -> $crate::storage::Result<u64> {
+                let a = sqlx::query(&$sql("DELETE FROM container_events WHERE ts_ms < ?")).bind(events_before_ms).execute(&self.$writer).await?.rows_affected();
+                let b = sqlx::query(&$sql("DELETE FROM tasks WHERE finished_ms < ? OR (finished_ms IS NULL AND created_ms < ?)")).bind(tasks_before_ms).bind(tasks_before_ms).execute(&self.$writer).await?.rows_affected();
+                Ok(a + b)
+            }
+        }
+    };
+}
+pub(crate) use containers_impl;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(name: &str, state: &str) -> ContainerInfo {
+        ContainerInfo {
+            name: name.into(),
+            state: state.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn changes_between_reports() {
+        let old: BTreeMap<_, _> = [("a", "running"), ("b", "running")]
+            .iter()
+            .map(|(n, s)| (n.to_string(), c(n, s)))
+            .collect();
+        let got = changes(&old, &[c("a", "exited"), c("n", "created")], 5);
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.container.as_str(), e.action.as_str(), e.detail.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", "state", Some("running → exited".into())),
+                ("n", "appeared", Some("created".into())),
+                ("b", "removed", None),
+            ]
+        );
+    }
+}
