@@ -41,30 +41,7 @@ async fn dashboard_in_headless_chromium() {
     let base = server.url();
 
     // Sign in through the real form (the admin is created in storage).
-    let hash = dozor_server::auth::password::hash(support::ADMIN_PASSWORD);
-    let role = dozor_server::storage::Role::Admin;
-    server
-        .store
-        .create_user("admin", &hash, role, false, now)
-        .await
-        .unwrap();
-    c.goto(&format!("{base}/")).await.unwrap();
-    let url = c.current_url().await.unwrap();
-    assert_eq!(url.path(), "/login", "pages need a session");
-    c.find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    let pw = c.find(Locator::Css("input[name=password]")).await.unwrap();
-    pw.send_keys(support::ADMIN_PASSWORD).await.unwrap();
-    c.find(Locator::Css("form.auth-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    support::chrome::sign_in_admin(&c, &server).await;
     c.wait()
         .for_element(Locator::Css(".host-card"))
         .await

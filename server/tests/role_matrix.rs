@@ -73,6 +73,26 @@ async fn every_route_for_every_role() {
         (M::Get, "/settings/telegram".into(), vec![], PAGE),
         (M::Get, "/rules".into(), vec![], PAGE),
         (M::Get, "/targets".into(), vec![], PAGE),
+        (M::Get, "/containers".into(), vec![], PAGE),
+        (
+            M::Get,
+            "/containers/view?host=web-1&name=x".into(),
+            vec![],
+            PAGE,
+        ),
+        // Signed in, anyone may read logs: here the host does not exist.
+        (
+            M::Get,
+            "/containers/logs?host=nobody&name=x".into(),
+            vec![],
+            [303, 404, 404, 404],
+        ),
+        (
+            M::Post,
+            "/containers/action".into(),
+            vec![("host", "nobody"), ("name", "x"), ("action", "start")],
+            [303, 403, 403, 404],
+        ),
         (
             M::Post,
             "/targets".into(),

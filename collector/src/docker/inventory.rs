@@ -7,7 +7,7 @@ use dozor_common::containers::{rfc3339_nanos, ContainerInfo};
 
 fn millis(ts: Option<&str>) -> Option<i64> {
     let n = rfc3339_nanos(ts?)?;
-    (n > 0).then(|| (n / 1_000_000) as i64)
+    (n > 0).then_some((n / 1_000_000) as i64)
 }
 
 /// Builds the inventory entry; `name` and `image` as the list shows them.

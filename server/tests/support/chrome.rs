@@ -119,3 +119,34 @@ pub async fn js(c: &Client, script: &str) -> Value {
         .await
         .unwrap_or_else(|e| panic!("{script}: {e}"))
 }
+
+/// Creates `admin` in storage and signs in through the real form.
+pub async fn sign_in_admin(c: &Client, server: &dozor_server::Server) {
+    use fantoccini::Locator;
+    let hash = dozor_server::auth::password::hash(super::ADMIN_PASSWORD);
+    let role = dozor_server::storage::Role::Admin;
+    server
+        .store
+        .create_user("admin", &hash, role, false, super::now_ms())
+        .await
+        .unwrap();
+    let base = server.url();
+    c.goto(&format!("{base}/")).await.unwrap();
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.path(), "/login", "pages need a session");
+    c.find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    let pw = c.find(Locator::Css("input[name=password]")).await.unwrap();
+    pw.send_keys(super::ADMIN_PASSWORD).await.unwrap();
+    c.find(Locator::Css("form.auth-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Css("main")).await.unwrap();
+}
