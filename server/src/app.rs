@@ -23,6 +23,8 @@ pub struct Server {
     pub telemetry: Arc<Telemetry>,
     /// The one-time URL that creates the first admin, while none exists.
     pub setup_url: Option<String>,
+    /// Queues tasks for agents and wakes their long-polls.
+    pub task_hub: crate::tasks::Hub,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -94,6 +96,15 @@ impl Server {
             })?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
+        let hub = ingest.tasks.clone();
+        {
+            // Long-polls end at once, or graceful shutdown would wait them out.
+            let (hub, stop) = (ingest.tasks.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                hub.close();
+            });
+        }
         let mut tasks = Vec::new();
 
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -129,6 +140,7 @@ impl Server {
         }
         Ok(Self {
             setup_url,
+            task_hub: hub,
             addr,
             remote_write_token_path: write_token_path,
             store,

@@ -20,6 +20,8 @@ pub struct TaskHub {
     /// One bell per agent that is (or was) long-polling.
     bells: Mutex<HashMap<i64, Arc<Notify>>>,
     finished: Notify,
+    /// Cancelled at shutdown, so no long-poll holds the server open.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 fn now_ms() -> i64 {
@@ -27,6 +29,11 @@ fn now_ms() -> i64 {
 }
 
 impl TaskHub {
+    /// Ends every wait now and from here on (the server is stopping).
+    pub fn close(&self) {
+        self.closing.cancel();
+    }
+
     fn bell(&self, agent_id: i64) -> Arc<Notify> {
         self.bells
             .lock()
@@ -56,7 +63,10 @@ impl TaskHub {
         if !tasks.is_empty() || wait.is_zero() {
             return Ok(tasks.into_iter().map(wire).collect());
         }
-        let _ = tokio::time::timeout(wait, rung).await;
+        tokio::select! {
+            _ = tokio::time::timeout(wait, rung) => {}
+            _ = self.closing.cancelled() => return Ok(Vec::new()),
+        }
         let tasks = store.take_tasks(agent_id, now_ms(), MAX_PER_POLL).await?;
         Ok(tasks.into_iter().map(wire).collect())
     }
@@ -89,7 +99,10 @@ impl TaskHub {
             if finished || left.is_zero() {
                 return Ok(t);
             }
-            let _ = tokio::time::timeout(left, done).await;
+            tokio::select! {
+                _ = tokio::time::timeout(left, done) => {}
+                _ = self.closing.cancelled() => return Ok(t),
+            }
         }
     }
 }
