@@ -9,7 +9,7 @@ use crate::agent::{now_ms, Agent, Backoff};
 use crate::docker::actions::{self, Policy};
 use crate::sink::SendError;
 use dozor_common::containers::{
-    ActionRequest, LogsRequest, TASK_LOGS, TASK_RESTART, TASK_START, TASK_STOP,
+    valid_container_ref, ActionRequest, LogsRequest, TASK_LOGS, TASK_RESTART, TASK_START, TASK_STOP,
 };
 use dozor_common::protocol::{Task, TaskResult};
 use std::collections::{HashSet, VecDeque};
@@ -72,6 +72,15 @@ pub async fn run(t: &Task, policy: Policy) -> TaskResult {
                 age / 1000
             )),
         );
+    }
+    let container = t
+        .payload
+        .get("container")
+        .and_then(|c| c.as_str())
+        .unwrap_or("");
+    let known = [TASK_LOGS, TASK_START, TASK_STOP, TASK_RESTART].contains(&t.kind.as_str());
+    if known && !valid_container_ref(container) {
+        return result(t.id, Err(format!("not a container name: {container:?}")));
     }
     let out = match t.kind.as_str() {
         TASK_LOGS => match serde_json::from_value::<LogsRequest>(t.payload.clone()) {

@@ -143,6 +143,17 @@ pub struct ActionRequest {
     pub container: String,
 }
 
+/// Whether `s` can be a container's name or id as Docker allows them
+/// (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`). Anything else is refused before it
+/// reaches the Engine: a name goes into the API's URL path, and `/`, `..`
+/// or `?` there would reach other endpoints.
+pub fn valid_container_ref(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= 255
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// Removes ANSI escape sequences (CSI such as colours and cursor moves,
 /// OSC such as titles and links) and other control characters but tab,
 /// so terminal output reads as plain text and nothing can be injected.
@@ -271,6 +282,25 @@ mod tests {
         assert_eq!(strip_ansi("\u{1b}]8;;http://x\u{1b}\\link"), "link");
         assert_eq!(strip_ansi("tail\u{1b}"), "tail");
         assert_eq!(strip_ansi("ünï"), "ünï");
+    }
+
+    #[test]
+    fn container_refs() {
+        assert!(valid_container_ref("web-1") && valid_container_ref("a1b2c3d4e5f6"));
+        assert!(valid_container_ref("proj_web.1"));
+        for bad in [
+            "",
+            "-x",
+            "../images/json",
+            "a/b",
+            "x?all=1",
+            "x y",
+            ".x",
+            "ünï",
+        ] {
+            assert!(!valid_container_ref(bad), "{bad:?}");
+        }
+        assert!(!valid_container_ref(&"a".repeat(256)));
     }
 
     #[test]

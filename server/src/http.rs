@@ -66,6 +66,8 @@ pub struct Inner {
     /// The bot's token slot, for the Telegram settings page.
     pub telegram: Option<crate::alerting::service::TelegramSettings>,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
+    /// Tasks a user's pages may queue (log fetches, actions), per user.
+    task_limiter: DefaultKeyedRateLimiter<String>,
     enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
@@ -121,6 +123,7 @@ impl AppState {
             alerting: None,
             telegram: None,
             agent_limiter: RateLimiter::keyed(agent_quota),
+            task_limiter: RateLimiter::keyed(Quota::per_second(nz(5)).allow_burst(nz(20))),
             enroll_limiter: RateLimiter::keyed(enroll_quota),
         }))
     }

@@ -239,6 +239,9 @@ async fn inventory_events_logs_and_actions() {
     assert_eq!(r.status(), 404);
     let (status, bad) = logs(&base, &admin, &format!("{who}&since=yesterday")).await;
     assert_eq!(status, 400, "{bad}");
+    // A name is a path segment of the Engine's API: nothing else gets through.
+    let (status, bad) = logs(&base, &admin, "name=..%2F..%2Fimages%2Fjson%3F").await;
+    assert_eq!(status, 400, "{bad}");
 
     // Pages: escaped labels, the problem highlighted, the table on the host page.
     let page = support::web::get(
@@ -312,6 +315,19 @@ async fn inventory_events_logs_and_actions() {
     assert!(refused.contains("is not managed by dozor"), "{refused}");
     let (status, _) = post(admin.clone(), act("remove", true, logger_name.clone())).await;
     assert_eq!(status, 400, "only the task kinds dozor knows");
+    let (status, _) = post(admin.clone(), act("stop", true, "../../build?t=x".into())).await;
+    assert_eq!(status, 400, "not a container name");
+
+    // A user's log fetches are rate-limited (each is a task and Docker work).
+    let mut limited = 0;
+    for _ in 0..30 {
+        let (status, body) = logs(&base, &admin, "name=-").await;
+        if status == 429 {
+            limited += 1;
+            assert!(body["error"].as_str().unwrap().contains("too many"));
+        }
+    }
+    assert!(limited > 0, "30 fetches at once are over the burst of 20");
 
     let log = server.store.audit_log(50).await.unwrap();
     for action in ["container.stop", "container.start", "container.restart"] {

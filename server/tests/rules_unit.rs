@@ -52,3 +52,23 @@ fn rule_unit_tests_agree_with_promtool() {
         .unwrap();
     assert!(!p.status.success(), "promtool must fail the wrong file too");
 }
+
+/// The container presets' expressions fire and clear where promtool says.
+#[test]
+fn container_rules_agree_with_promtool() {
+    let (ok, text) = dozor("containers_test.yml");
+    assert!(ok && text.contains("SUCCESS"), "{text}");
+    let Ok(p) = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(dir().join("containers_test.yml"))
+        .output()
+    else {
+        support::missing("promtool (Debian package prometheus)");
+        return;
+    };
+    assert!(
+        p.status.success(),
+        "promtool disagrees: {}",
+        String::from_utf8_lossy(&p.stdout)
+    );
+}

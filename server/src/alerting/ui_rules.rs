@@ -194,6 +194,12 @@ pub const PRESETS: &[(&str, &str, &str, &str)] = &[
         "minutes unhealthy",
         "2",
     ),
+    (
+        "container_oom",
+        "Container killed for memory",
+        "minutes to look back",
+        "10",
+    ),
     ("target_down", "Scrape target down", "minutes down", "2"),
 ];
 
@@ -281,6 +287,13 @@ pub fn preset(key: &str, param: &str) -> Result<RuleForm, String> {
             &format!("{n}m"),
             "warning",
             format!("{{{{ $labels.container }}}} on {host} is unhealthy"),
+        ),
+        "container_oom" => form(
+            "ContainerOomKilled",
+            format!("increase(dozor_container_oom_kills_total[{n}m]) > 0"),
+            "",
+            "critical",
+            format!("{{{{ $labels.container }}}} on {host} was killed for running out of memory"),
         ),
         "target_down" => form(
             "TargetDown",

@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
 use dozor_common::containers::{
-    ActionRequest, LogsOutput, LogsRequest, TASK_LOGS, TASK_RESTART, TASK_START, TASK_STOP,
+    valid_container_ref, ActionRequest, LogsOutput, LogsRequest, TASK_LOGS, TASK_RESTART,
+    TASK_START, TASK_STOP,
 };
 use dozor_ui::pages::container::{Data, EventItem};
 use std::collections::HashMap;
@@ -121,13 +122,35 @@ fn json_error(status: StatusCode, msg: impl Into<String>) -> Response {
 /// `GET /containers/logs?host=H&name=N[&since=CURSOR][&tail=N][&stdout=0][&stderr=0]`:
 /// the lines as JSON (`lines`, `cursor`, `truncated`), or `error`.
 #[instrument(skip_all, fields(host, container))]
-pub async fn logs(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn logs(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    // Each fetch is a task row and Docker work on the host.
+    if let Some(wait) = super::wait_time(&s.0.task_limiter, &u.name) {
+        let mut r = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many log fetches; slow down",
+        );
+        let secs = wait.as_secs().max(1).to_string();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&secs) {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return r;
+    }
     let (Some(host), Some(name)) = (q.get("host"), q.get("name")) else {
         return json_error(
             StatusCode::BAD_REQUEST,
             "say which container: ?host=H&name=N",
         );
     };
+    if !valid_container_ref(name) {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            format!("not a container name: {name:?}"),
+        );
+    }
     let span = tracing::Span::current();
     span.record("host", host.as_str());
     span.record("container", name.as_str());
@@ -243,10 +266,10 @@ pub async fn action(
             )
         }
     };
-    if name.is_empty() {
+    if !valid_container_ref(&name) {
         return error(
             StatusCode::BAD_REQUEST,
-            "say which container",
+            format!("not a container name: {name:?}"),
             Some("name".into()),
         );
     }
