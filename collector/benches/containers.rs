@@ -39,6 +39,7 @@ impl Drop for Cleanup {
             args.extend(ids);
             docker(&args);
         }
+        docker(&["rmi", IMAGE]);
     }
 }
 

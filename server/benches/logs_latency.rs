@@ -168,4 +168,5 @@ async fn main() {
     stop.cancel();
     server.shutdown().await;
     docker(&["rm", "-f", NAME]);
+    docker(&["rmi", "dozor-bench/busybox:1"]);
 }

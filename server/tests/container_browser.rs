@@ -14,8 +14,6 @@ use std::time::Duration;
 use support::chrome::{browser, console_problems, js, sign_in_admin};
 use support::docker::{docker, Cleanup};
 
-const IMAGE: &str = "dozor-test/busybox:1";
-
 /// Polls a script until it returns true (10 s at most).
 async fn until(c: &fantoccini::Client, script: &str) {
     for _ in 0..50 {
@@ -29,9 +27,10 @@ async fn until(c: &fantoccini::Client, script: &str) {
 
 #[tokio::test]
 async fn live_logs_in_headless_chromium() {
-    if support::docker::busybox_image(IMAGE, &[], "ENTRYPOINT [\"/bin/busybox\"]\n").is_none() {
+    let Some(image) = support::docker::busybox("hostile") else {
         return;
-    }
+    };
+    let image = image.0.as_str();
     let run = format!("browser{}", std::process::id());
     let _cleanup = Cleanup(run.clone());
     let name = format!("dz-hostile-{run}");
@@ -43,7 +42,7 @@ async fn live_logs_in_headless_chromium() {
         &format!("dozor.test={run}"),
         "--name",
         &name,
-        IMAGE,
+        image,
         "sh",
         "-c",
         script,

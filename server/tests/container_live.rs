@@ -1,10 +1,12 @@
 //! Containers end to end against the real Docker Engine: a collector
 //! reports inventory and Docker events (an OOM kill, a crash-looping
 //! container's restarts) to a server; the log view's endpoint fetches
-//! lines through a task (tail, then only newer lines after the cursor,
-//! ANSI stripped, levels found); an admin stops and starts a container
-//! after confirming, a viewer is refused, an unlabelled container is not
-//! touched, and every action is audited. Required when CI=true.
+//! lines through a task (exactly the printed lines in order; a tail, then
+//! only newer lines after the cursor; ANSI stripped, levels found); an
+//! admin stops, starts and restarts a container after confirming, a viewer
+//! is refused, an unlabelled container is not touched, and every action is
+//! audited. Containers and the image are removed however the test ends.
+//! Required when CI=true.
 
 mod support;
 
@@ -14,7 +16,6 @@ use std::time::{Duration, Instant};
 use support::docker::{docker, Cleanup};
 use support::*;
 
-const IMAGE: &str = "dozor-test/busybox:1";
 const HOST: &str = "dock-host";
 
 async fn logs(base: &str, cookie: &str, q: &str) -> (u16, Value) {
@@ -62,9 +63,10 @@ async fn viewer_session(server: &dozor_server::Server) -> String {
 
 #[tokio::test]
 async fn inventory_events_logs_and_actions() {
-    if support::docker::busybox_image(IMAGE, &[], "ENTRYPOINT [\"/bin/busybox\"]\n").is_none() {
+    let Some(image) = support::docker::busybox("live") else {
         return;
-    }
+    };
+    let image = image.0.as_str();
     let run = format!("live{}", std::process::id());
     let _cleanup = Cleanup(run.clone());
     let name = |what: &str| format!("dz-{what}-{run}");
@@ -73,7 +75,7 @@ async fn inventory_events_logs_and_actions() {
         let n = name(what);
         let mut args = vec!["run", "-d", "--label", &label, "--name", &n];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
+        args.extend_from_slice(&[image, "sh", "-c", script]);
         docker(&args).expect("the container starts");
     };
     start(
@@ -84,9 +86,14 @@ async fn inventory_events_logs_and_actions() {
             "--label",
             "note=<script>x</script>",
         ],
-        r#"i=0; while :; do i=$((i+1)); echo "out $i"; echo "{\"level\":\"error\",\"n\":$i}" >&2; printf '\033[31mred\033[0m\n'; sleep 0.2; done"#,
+        r#"trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo "out $i"; echo "{\"level\":\"error\",\"n\":$i}" >&2; printf '\033[31mred\033[0m\n'; sleep 0.2; done"#,
     );
     start("plain", &[], "sleep 3600");
+    start(
+        "known",
+        &[],
+        r#"for i in 1 2 3 4 5; do echo "out $i"; sleep 0.05; echo "err $i" >&2; sleep 0.05; done; sleep 3600"#,
+    );
     start("flap", &["--restart", "always"], "sleep 1; exit 1");
 
     let dir = tempfile::tempdir().unwrap();
@@ -129,7 +136,7 @@ async fn inventory_events_logs_and_actions() {
     .await;
     let logger = rows.iter().find(|r| r.info.name == name("logger")).unwrap();
     assert_eq!(logger.info.state, "running");
-    assert_eq!(logger.info.image, IMAGE);
+    assert_eq!(logger.info.image, image);
     assert!(
         logger.info.command.contains("sh -c"),
         "{}",
@@ -226,6 +233,28 @@ async fn inventory_events_logs_and_actions() {
         .unwrap()
         .iter()
         .all(|l| l["stream"] == "stderr"));
+    // Exactly what was printed, in order, each line with its stream.
+    let (_, known) = logs(&base, &admin, &format!("name={}&tail=100", name("known"))).await;
+    let got: Vec<(String, String)> = known["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["stream"].as_str().unwrap().into(),
+                l["text"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = (1..=5)
+        .flat_map(|i| {
+            [
+                ("stdout".into(), format!("out {i}")),
+                ("stderr".into(), format!("err {i}")),
+            ]
+        })
+        .collect();
+    assert_eq!(got, want);
     let (status, gone) = logs(&base, &admin, "name=no-such-container").await;
     assert_eq!(status, 404, "{gone}");
     assert!(
@@ -311,6 +340,18 @@ async fn inventory_events_logs_and_actions() {
         docker(&["inspect", "-f", "{{.State.Status}}", &logger_name]).unwrap(),
         "running"
     );
+    let (_, done) = post(admin.clone(), act("restart", true, logger_name.clone())).await;
+    assert!(done.contains(&format!("{logger_name} restarted")), "{done}");
+    eventually(15, || {
+        let ev = events(logger_name.clone());
+        async move {
+            ev.await
+                .iter()
+                .any(|e| e.event.action == "restart")
+                .then_some(())
+        }
+    })
+    .await;
     let (_, refused) = post(admin.clone(), act("restart", true, name("plain"))).await;
     assert!(refused.contains("is not managed by dozor"), "{refused}");
     let (status, _) = post(admin.clone(), act("remove", true, logger_name.clone())).await;

@@ -13,12 +13,6 @@ use std::time::Duration;
 use support::docker::{docker, Cleanup};
 use support::*;
 
-const IMAGE: &str = "dozor-test/busybox:1";
-
-fn image() -> Option<()> {
-    support::docker::busybox_image(IMAGE, &[], "ENTRYPOINT [\"/bin/busybox\"]\n")
-}
-
 fn value(
     s: &[SeriesBatch],
     name: &str,
@@ -36,9 +30,10 @@ fn value(
 
 #[tokio::test]
 async fn containers_report_cpu_memory_and_state() {
-    if image().is_none() {
+    let Some(image) = support::docker::busybox("stats") else {
         return;
-    }
+    };
+    let image = &image.0;
     let run = std::process::id().to_string();
     let _cleanup = Cleanup(run.clone());
     let name = |what: &str| format!("dz-{what}-{run}");
@@ -50,7 +45,7 @@ async fn containers_report_cpu_memory_and_state() {
             &format!("dozor.test={run}"),
             "--name",
             &name(what),
-            IMAGE,
+            image,
             "sh",
             "-c",
             script,
@@ -84,7 +79,7 @@ async fn containers_report_cpu_memory_and_state() {
         .iter()
         .find(|b| b.name == "container_cpu_usage_seconds_total" && b.labels["container"] == burn)
         .unwrap();
-    assert_eq!(b.labels["image"], IMAGE);
+    assert_eq!(b.labels["image"], *image);
 
     let mem = value(&second, "container_memory_usage_bytes", &name("mem"), None)
         .expect("memory of the holder");

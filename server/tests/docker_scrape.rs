@@ -11,12 +11,10 @@ use support::data::query;
 use support::docker::{docker, Cleanup};
 use support::*;
 
-const IMAGE: &str = "dozor-test/metrics-httpd:1";
-
 /// The image: busybox httpd serving one metrics file.
-fn build_image() -> Option<()> {
+fn build_image() -> Option<support::docker::Image> {
     support::docker::busybox_image(
-        IMAGE,
+        "metrics-httpd",
         &[("www/metrics", "# TYPE busybox_metric gauge\nbusybox_metric{kind=\"file\"} 42\n")],
         "COPY www /www\nEXPOSE 8080\nENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
     )
@@ -24,9 +22,9 @@ fn build_image() -> Option<()> {
 
 #[tokio::test]
 async fn labelled_containers_are_discovered_scraped_and_retired() {
-    if build_image().is_none() {
+    let Some(image) = build_image() else {
         return;
-    }
+    };
     let name = format!("dozor-scrape-test-{}", std::process::id());
     let run = std::process::id().to_string();
     let cleanup = Cleanup(run.clone());
@@ -42,7 +40,7 @@ async fn labelled_containers_are_discovered_scraped_and_retired() {
         "dozor.scrape=true",
         "--label",
         "dozor.scrape.interval=1s",
-        IMAGE,
+        &image.0,
     ])
     .expect("the container starts");
 

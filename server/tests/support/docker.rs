@@ -1,5 +1,6 @@
 //! The Docker Engine for the tests: the CLI, a busybox-static image built
-//! `FROM scratch`, and a guard that removes a test's labelled containers.
+//! `FROM scratch` (removed when the test ends), and a guard that removes a
+//! test's labelled containers.
 
 use super::missing;
 use std::process::Command;
@@ -16,10 +17,22 @@ pub fn docker(args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// Builds `tag` from Debian's busybox-static plus `files` (path, text),
-/// with `tail` appended to `FROM scratch` + `COPY busybox /bin/busybox`.
-/// None (a skip, or a failure when CI=true) without Docker or busybox.
-pub fn busybox_image(tag: &str, files: &[(&str, &str)], tail: &str) -> Option<()> {
+/// A test's own image, removed (untagged) when dropped. Declare it before
+/// the test's [`Cleanup`], so its containers go first.
+pub struct Image(pub String);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", "-f", &self.0]);
+    }
+}
+
+/// Builds `dozor-test/NAME:PID` from Debian's busybox-static plus `files`
+/// (path, text), with `tail` appended to `FROM scratch` +
+/// `COPY busybox /bin/busybox`. The tag is this test process's, so tests
+/// running at once never remove each other's. None (a skip, or a failure
+/// when CI=true) without Docker or busybox.
+pub fn busybox_image(name: &str, files: &[(&str, &str)], tail: &str) -> Option<Image> {
     if docker(&["info", "--format", "{{.ServerVersion}}"]).is_err() {
         missing("the Docker Engine");
         return None;
@@ -28,6 +41,7 @@ pub fn busybox_image(tag: &str, files: &[(&str, &str)], tail: &str) -> Option<()
         missing("busybox-static (Debian package)");
         return None;
     }
+    let tag = format!("dozor-test/{name}:{}", std::process::id());
     let ctx = tempfile::tempdir().unwrap();
     std::fs::copy("/bin/busybox", ctx.path().join("busybox")).unwrap();
     for (path, text) in files {
@@ -37,9 +51,14 @@ pub fn busybox_image(tag: &str, files: &[(&str, &str)], tail: &str) -> Option<()
     }
     let dockerfile = format!("FROM scratch\nCOPY busybox /bin/busybox\n{tail}");
     std::fs::write(ctx.path().join("Dockerfile"), dockerfile).unwrap();
-    docker(&["build", "-q", "-t", tag, &ctx.path().display().to_string()])
+    docker(&["build", "-q", "-t", &tag, &ctx.path().display().to_string()])
         .expect("the image builds");
-    Some(())
+    Some(Image(tag))
+}
+
+/// A busybox image whose entrypoint is busybox itself.
+pub fn busybox(name: &str) -> Option<Image> {
+    busybox_image(name, &[], "ENTRYPOINT [\"/bin/busybox\"]\n")
 }
 
 /// Removes every container labelled `dozor.test=<value>`, however the
