@@ -13,8 +13,9 @@ use std::time::Duration;
 /// Hard caps whatever the server asks.
 pub const MAX_LINES: u32 = 10_000;
 pub const MAX_BYTES: u32 = 4 << 20;
-/// Longer lines are cut, so one runaway line cannot fill an answer.
-pub const MAX_LINE_BYTES: usize = 16 << 10;
+/// Longer lines are cut, so one runaway line cannot fill an answer. (Docker
+/// itself splits lines over 16 KiB into several.)
+pub const MAX_LINE_BYTES: usize = 8 << 10;
 
 /// Docker's errors in words a user can act on.
 pub fn describe(e: &bollard::errors::Error, container: &str) -> String {
@@ -106,7 +107,8 @@ pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, Str
     }
     let mut bytes: usize = lines.iter().map(|l| l.text.len() + l.ts.len() + 8).sum();
     let mut drop = 0;
-    while bytes > max_bytes && drop < lines.len() {
+    // The newest line always stays (cut to MAX_LINE_BYTES already).
+    while bytes > max_bytes && drop + 1 < lines.len() {
         bytes -= lines[drop].text.len() + lines[drop].ts.len() + 8;
         drop += 1;
     }

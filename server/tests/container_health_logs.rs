@@ -1,0 +1,128 @@
+//! Against the real Docker Engine, without a server: a failing health
+//! check makes a container unhealthy in the inventory and the health
+//! gauge, and the agent's log reader keeps its limits (lines cut at
+//! 8 KiB, the newest lines kept when over the line or byte limit, the
+//! answer saying so) and its errors. Required when CI=true.
+
+mod support;
+
+use dozor_collector::docker::{logs, DockerInput};
+use dozor_common::containers::LogsRequest;
+use std::time::Duration;
+use support::docker::{docker, Cleanup};
+use support::*;
+
+fn req(
+    container: &str,
+    tail: u32,
+    since: Option<&str>,
+    max_lines: u32,
+    max_bytes: u32,
+) -> LogsRequest {
+    LogsRequest {
+        container: container.into(),
+        tail,
+        since: since.map(str::to_string),
+        stdout: true,
+        stderr: true,
+        max_lines,
+        max_bytes,
+    }
+}
+
+#[tokio::test]
+async fn health_and_log_limits() {
+    let tail = "HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD [\"/bin/busybox\", \"false\"]\nENTRYPOINT [\"/bin/busybox\"]\n";
+    let Some(image) = support::docker::busybox_image("health", &[], tail) else {
+        return;
+    };
+    let run = format!("health{}", std::process::id());
+    let _cleanup = Cleanup(run.clone());
+    let label = format!("dozor.test={run}");
+    let (sick, wide) = (format!("dz-sick-{run}"), format!("dz-wide-{run}"));
+    for (name, script) in [
+        (&sick, "sleep 3600"),
+        (
+            &wide,
+            r#"for i in 1 2 3; do head -c 10000 /dev/zero | tr '\0' x; echo; done; i=0; while [ $i -lt 50 ]; do i=$((i+1)); echo "n $i"; done; sleep 3600"#,
+        ),
+    ] {
+        docker(&[
+            "run", "-d", "--label", &label, "--name", name, &image.0, "sh", "-c", script,
+        ])
+        .expect("the container starts");
+    }
+
+    let mut input = DockerInput::default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let series = loop {
+        let s = input.collect(now_ms()).await;
+        let info = input.inventory.iter().find(|i| i.name == sick);
+        if info.is_some_and(|i| i.health.as_deref() == Some("unhealthy") && i.is_problem()) {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never unhealthy: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let gauge = |h: &str| {
+        series
+            .iter()
+            .find(|b| {
+                b.name == "dozor_container_health"
+                    && b.labels["container"] == sick
+                    && b.labels["health"] == h
+            })
+            .map(|b| b.samples[0].value)
+    };
+    assert_eq!(
+        (gauge("unhealthy"), gauge("healthy")),
+        (Some(1.0), Some(0.0))
+    );
+
+    let d = dozor_collector::docker::connect().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = logs::fetch(&d, &req(&wide, 1000, None, 1000, 1 << 20))
+        .await
+        .unwrap();
+    assert_eq!(all.lines.len(), 53);
+    assert!(!all.truncated);
+    for l in &all.lines[..3] {
+        assert_eq!(l.text.len(), logs::MAX_LINE_BYTES + '…'.len_utf8());
+        assert!(l.text.ends_with('…'));
+    }
+    assert_eq!(all.lines[52].text, "n 50");
+
+    // More lines after the cursor than allowed: the newest, and it says so.
+    let some = logs::fetch(
+        &d,
+        &req(&wide, 1000, Some("1970-01-01T00:00:01Z"), 10, 1 << 20),
+    )
+    .await
+    .unwrap();
+    let texts: Vec<_> = some.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        (41..=50).map(|i| format!("n {i}")).collect::<Vec<_>>()
+    );
+    assert!(some.truncated);
+    assert_eq!(some.cursor.as_deref(), Some(some.lines[9].ts.as_str()));
+
+    // Over the byte limit: the newest lines that fit.
+    let small = logs::fetch(&d, &req(&wide, 1000, None, 1000, 1024))
+        .await
+        .unwrap();
+    assert!(small.truncated && !small.lines.is_empty() && small.lines.len() < 50);
+    assert_eq!(small.lines.last().unwrap().text, "n 50");
+    assert!(small.lines.iter().all(|l| l.text.starts_with("n ")));
+
+    let mut neither = req(&wide, 10, None, 10, 1 << 20);
+    (neither.stdout, neither.stderr) = (false, false);
+    assert!(logs::fetch(&d, &neither).await.is_err());
+    let gone = logs::fetch(&d, &req("dz-no-such-container", 10, None, 10, 1 << 20))
+        .await
+        .unwrap_err();
+    assert!(gone.starts_with("container gone"), "{gone}");
+}
