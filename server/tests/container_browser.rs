@@ -121,6 +121,14 @@ async fn live_logs_in_headless_chromium() {
         "{text:?}"
     );
 
+    let shots = tempfile::Builder::new()
+        .prefix("dozor-shots")
+        .tempdir()
+        .unwrap()
+        .keep();
+    eprintln!("screenshots in {}", shots.display());
+    support::chrome::not_blank(&c.screenshot().await.unwrap(), &shots.join("container.png"));
+
     // Following: more lines arrive by themselves.
     let more = format!(
         "return document.querySelectorAll('.log-lines li').length > {}",
@@ -141,6 +149,19 @@ async fn live_logs_in_headless_chromium() {
         "{shown}"
     );
     assert_eq!(shown[0], shown[2], "one highlight per line");
+
+    // Charts fill in as reports arrive.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    c.refresh().await.unwrap();
+    until(
+        &c,
+        "return document.querySelectorAll('.log-lines li').length > 0",
+    )
+    .await;
+    support::chrome::not_blank(
+        &c.screenshot().await.unwrap(),
+        &shots.join("container-later.png"),
+    );
 
     // Paused: nothing new.
     c.find(Locator::Css(".log-follow"))

@@ -284,7 +284,7 @@ async fn inventory_events_logs_and_actions() {
     .unwrap();
     assert!(page.contains("&lt;script&gt;x&lt;/script&gt;") && !page.contains("<script>x"));
     assert!(page.contains("data-src=\"/containers/logs?host=dock-host&amp;name="));
-    assert!(!page.contains("Yes, stop") && page.contains("Stop…"));
+    assert!(!page.contains("Yes, stop") && page.contains("Stop…") && !page.contains(">Start<"));
     let fleet = support::web::get(&base, "/containers", &admin)
         .await
         .text()

@@ -169,10 +169,14 @@ fn actions(ctx: &Ctx, d: &Data) -> Option<AnyView> {
             .into_any(),
         );
     }
+    // Only what makes sense in the current state (all three when unknown).
+    let running = d.row.as_ref().map(|r| r.info.state == "running");
     Some(
         view! {
             <div class="actions">
-                {form("start", "Start")}{form("stop", "Stop…")}{form("restart", "Restart…")}
+                {(running != Some(true)).then(|| form("start", "Start"))}
+                {(running != Some(false)).then(|| form("stop", "Stop…"))}
+                {form("restart", "Restart…")}
             </div>
         }
         .into_any(),
