@@ -1,7 +1,8 @@
 //! The agents' task long-poll over HTTP: it answers as soon as a task is
 //! queued (not at the end of the wait), a delivered task is not handed out
-//! again while it may be running, results are taken once, and a server
-//! stopping does not wait for open polls.
+//! again while it may be running, results are taken once, pages refuse
+//! to queue work for an agent that has gone quiet, and a server stopping
+//! does not wait for open polls.
 
 mod support;
 
@@ -91,6 +92,40 @@ async fn long_poll_wakes_on_a_task_and_lets_the_server_stop() {
     assert_eq!(done.result.unwrap()["message"], "3 line(s)");
     assert_eq!(post(result).await, 204, "a repeat is accepted and ignored");
     assert_eq!(post(json!({"task_id": "x"})).await, 400);
+
+    // An agent silent for over a minute: pages say so instead of waiting.
+    server
+        .store
+        .touch_agent(agent.id, now_ms() - 120_000, None)
+        .await
+        .unwrap();
+    let admin = web_session(&server).await;
+    let r = support::web::get(&base, "/containers/logs?host=poller&name=web", &admin).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent offline: poller"),
+        "{body}"
+    );
+    let form = [("host", "poller"), ("name", "web"), ("action", "start")];
+    let (status, page) = support::web::post_form(&base, &admin, "/containers/action", &form).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Not done: agent poller is offline."),
+        "{page}"
+    );
+    assert!(
+        server
+            .store
+            .take_tasks(agent.id, now_ms(), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing queued"
+    );
 
     // An open poll does not hold up shutdown.
     let _open = tokio::spawn(poll(50));
