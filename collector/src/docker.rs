@@ -44,8 +44,10 @@ pub const STATES: [&str; 7] = [
 pub struct DockerInput {
     docker: Option<Docker>,
     said: bool,
-    /// Every container of the last pass; empty when Docker is away.
-    pub inventory: Vec<ContainerInfo>,
+    /// Every container of the last pass that listed them; None when the
+    /// pass could not (Docker away or failing), so a hiccup never reads
+    /// as every container gone.
+    pub inventory: Option<Vec<ContainerInfo>>,
     /// OOM kills per container name, counted by `events.rs`.
     pub oom: Arc<Mutex<HashMap<String, u64>>>,
 }
@@ -141,7 +143,7 @@ impl DockerInput {
 
     /// One pass over every container.
     pub async fn collect(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
-        self.inventory.clear();
+        let previous = self.inventory.take().unwrap_or_default();
         let Some(docker) = self.connect().await else {
             return Vec::new();
         };
@@ -173,7 +175,16 @@ impl DockerInput {
             }
         }
         all.sort_by(|a, b| a.name.cmp(&b.name));
-        self.inventory = all.iter().filter_map(|o| o.info.clone()).collect();
+        // A container whose inspect failed this time keeps its last entry.
+        self.inventory = Some(
+            all.iter()
+                .filter_map(|o| {
+                    o.info
+                        .clone()
+                        .or_else(|| previous.iter().find(|p| p.name == o.name).cloned())
+                })
+                .collect(),
+        );
         let oom = self.oom.lock().expect("oom lock").clone();
         for o in &all {
             let who = stats::Who {
@@ -247,7 +258,9 @@ pub fn spawn(agent: Arc<Agent>, interval: Duration, shutdown: CancellationToken)
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {
                     let series = input.collect(now_ms()).await;
-                    agent.containers.set_inventory(std::mem::take(&mut input.inventory));
+                    if let Some(list) = input.inventory.clone() {
+                        agent.containers.set_inventory(list);
+                    }
                     agent.enqueue(series);
                 }
             }

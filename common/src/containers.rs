@@ -237,7 +237,13 @@ fn normalise_level(l: &str) -> Option<&'static str> {
 /// writes it (`2026-11-26T12:00:00.123456789Z`, fraction optional).
 pub fn rfc3339_nanos(ts: &str) -> Option<i128> {
     let b = ts.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| ts.get(r)?.parse::<i64>().ok();
@@ -325,6 +331,7 @@ mod tests {
                 < rfc3339_nanos("2026-11-26T12:00:00.10000001Z")
         );
         assert_eq!(rfc3339_nanos("nonsense"), None);
+        assert_eq!(rfc3339_nanos("2026-11-26T12:00\u{0}00Z"), None);
         assert_eq!(rfc3339_nanos("2026-11-26T12:00:00+01:00"), None);
     }
 }

@@ -20,6 +20,8 @@ CREATE TABLE container_events (
     -- 'docker' (the event stream) or 'inventory' (a change between reports)
     source    TEXT    NOT NULL
 );
-CREATE INDEX container_events_by_container ON container_events (agent_id, container, ts_ms);
+-- Also what makes a re-sent event (a heartbeat retried after the server
+-- stored it) land once.
+CREATE UNIQUE INDEX container_events_once ON container_events (agent_id, container, ts_ms, action, source);
 CREATE INDEX container_events_by_time ON container_events (ts_ms);
 CREATE INDEX tasks_finished ON tasks (finished_ms);

@@ -142,6 +142,7 @@ pub trait Catalog: Send + Sync {
     /// Tasks not yet delivered, oldest first, marked delivered. Delivery is
     /// at-least-once: a delivered task without a result is delivered again
     /// after [`REDELIVER_AFTER_MS`] (not at once: it may still be running).
+    /// Tasks older than [`TASK_MAX_AGE_MS`] are left undelivered.
     async fn take_tasks(&self, agent_id: i64, now_ms: i64, limit: usize)
         -> Result<Vec<TaskRecord>>;
     /// Stores a result; ignored unless the task belongs to `agent_id`.
@@ -190,6 +191,10 @@ pub type Store = Arc<dyn Storage>;
 
 /// A delivered task with no result goes out again after this long.
 pub const REDELIVER_AFTER_MS: i64 = 30_000;
+/// A task not taken by its agent within this long is never delivered: a
+/// stop asked for minutes ago is not what the user wants now. Decided on
+/// the server's clock, so an agent's clock does not matter.
+pub const TASK_MAX_AGE_MS: i64 = 60_000;
 
 /// Opens the store for `url`: `postgres://`/`postgresql://` select
 /// PostgreSQL, `sqlite://PATH` or a plain path selects SQLite.

@@ -15,13 +15,29 @@ use tracing::instrument;
 /// Most tasks handed out per poll or heartbeat.
 const MAX_PER_POLL: usize = 32;
 
-#[derive(Default)]
 pub struct TaskHub {
     /// One bell per agent that is (or was) long-polling.
     bells: Mutex<HashMap<i64, Arc<Notify>>>,
     finished: Notify,
     /// Cancelled at shutdown, so no long-poll holds the server open.
     closing: tokio_util::sync::CancellationToken,
+    /// Polls and results per agent: far above what a busy log view needs,
+    /// far below what a leaked key in a loop would do to the writer.
+    pub limiter: governor::DefaultKeyedRateLimiter<i64>,
+}
+
+impl Default for TaskHub {
+    fn default() -> Self {
+        let n = |v: u32| std::num::NonZeroU32::new(v).expect("non-zero");
+        Self {
+            bells: Default::default(),
+            finished: Notify::new(),
+            closing: Default::default(),
+            limiter: governor::RateLimiter::keyed(
+                governor::Quota::per_second(n(20)).allow_burst(n(100)),
+            ),
+        }
+    }
 }
 
 fn now_ms() -> i64 {

@@ -122,6 +122,11 @@ async fn catalog(store: Store) {
     );
     assert!(store.finish_task(a, &result(t2, false), now).await.unwrap());
     assert!(store.take_tasks(a, later, 10).await.unwrap().is_empty());
+    // Too old to deliver, by the server's clock.
+    let stale = store.enqueue_task(&task(None), now).await.unwrap();
+    let too_late = now + dozor_server::storage::TASK_MAX_AGE_MS + 1;
+    assert!(store.take_tasks(a, too_late, 10).await.unwrap().is_empty());
+    assert_eq!(store.task(stale).await.unwrap().unwrap().status, "pending");
     let done = store.task(t1).await.unwrap().unwrap();
     assert_eq!(done.status, "done");
     assert_eq!(done.result.unwrap()["ok"], true);

@@ -57,7 +57,7 @@ async fn health_and_log_limits() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let series = loop {
         let s = input.collect(now_ms()).await;
-        let info = input.inventory.iter().find(|i| i.name == sick);
+        let info = input.inventory.iter().flatten().find(|i| i.name == sick);
         if info.is_some_and(|i| i.health.as_deref() == Some("unhealthy") && i.is_problem()) {
             break s;
         }

@@ -312,11 +312,20 @@ async fn inventory_events_logs_and_actions() {
         }
         f
     };
+    // Follows the redirect to the outcome, as a browser does.
     let post = |cookie: String, f: Vec<(&'static str, String)>| {
         let base = base.clone();
         async move {
-            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            support::web::post_form(&base, &cookie, "/containers/action", &f).await
+            let mut form = vec![("csrf", support::web::csrf_of(&cookie))];
+            form.extend(f);
+            let r = reqwest::Client::new()
+                .post(format!("{base}/containers/action"))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
         }
     };
     let (status, _) = post(viewer.clone(), act("stop", true, logger_name.clone())).await;
@@ -336,6 +345,14 @@ async fn inventory_events_logs_and_actions() {
     );
     let (_, done) = post(admin.clone(), act("start", false, logger_name.clone())).await;
     assert!(done.contains(&format!("{logger_name} started")), "{done}");
+    // The POST answers with a redirect, so a reload shows, never repeats.
+    let form = [
+        ("host", HOST),
+        ("name", logger_name.as_str()),
+        ("action", "start"),
+    ];
+    let (status, _) = support::web::post_form(&base, &admin, "/containers/action", &form).await;
+    assert_eq!(status, 303);
     assert_eq!(
         docker(&["inspect", "-f", "{{.State.Status}}", &logger_name]).unwrap(),
         "running"

@@ -100,6 +100,10 @@ pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, Str
     if let Some(after) = after {
         lines.retain(|l| rfc3339_nanos(&l.ts).is_some_and(|n| n > after));
     }
+    // Docker stamps stdout and stderr separately, so its order can be a
+    // little off; in time order the last line is also the newest, which
+    // makes it the right cursor.
+    lines.sort_by_key(|l| rfc3339_nanos(&l.ts));
     let mut truncated = false;
     if lines.len() > max_lines {
         lines.drain(..lines.len() - max_lines);

@@ -17,6 +17,16 @@ use tracing::instrument;
 /// Longer than any proxy in front is likely to allow is pointless.
 const MAX_WAIT: Duration = Duration::from_secs(55);
 
+fn limited(state: &AppState, agent_id: i64) -> Option<Response> {
+    super::wait_time(&state.0.ingest.tasks.limiter, &agent_id).map(|wait| {
+        super::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many task requests from this agent",
+            wait,
+        )
+    })
+}
+
 #[derive(Deserialize)]
 pub struct PollQuery {
     #[serde(default)]
@@ -35,6 +45,9 @@ pub async fn poll(
     };
     tracing::Span::current().record("agent", agent.name.as_str());
     let s = &state.0;
+    if let Some(r) = limited(&state, agent.id) {
+        return r;
+    }
     let wait = Duration::from_secs(q.wait).min(MAX_WAIT);
     match s.ingest.tasks.poll(&s.store, agent.id, wait).await {
         Ok(tasks) => Json(TaskBatch { tasks }).into_response(),
@@ -52,6 +65,9 @@ pub async fn result(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Some(r) = limited(&state, agent.id) {
+        return r;
+    }
     let Json(r) = match body {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text(), None),

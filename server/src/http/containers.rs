@@ -112,7 +112,14 @@ pub async fn page(
             None,
         );
     };
-    show(s, headers, u, host.clone(), name.clone(), None, None).await
+    let notice = match q.get("task").and_then(|t| t.parse::<i64>().ok()) {
+        Some(id) => match task_notice(&s, id, host, name).await {
+            Ok(n) => n,
+            Err(r) => return r,
+        },
+        None => None,
+    };
+    show(s, headers, u, host.clone(), name.clone(), notice, None).await
 }
 
 fn json_error(status: StatusCode, msg: impl Into<String>) -> Response {
@@ -212,6 +219,12 @@ pub async fn logs(
         Ok(t) => t.and_then(|t| t.result),
         Err(e) => return storage_error(e),
     };
+    // The answer is this page's alone: no need to keep it.
+    if done.is_some() {
+        if let Err(e) = s.0.store.clear_task_result(id).await {
+            tracing::warn!(error = %e, task_id = id, "a log answer could not be dropped; maintenance will");
+        }
+    }
     let Some(result) = done else {
         return json_error(
             StatusCode::GATEWAY_TIMEOUT,
@@ -307,21 +320,52 @@ pub async fn action(
     };
     let target = format!("{host}/{name} task {id}");
     audit(&s, &u.name, kind, Some(&target), None).await;
-    let notice = match hub.wait_result(&s.0.store, id, ACTION_WAIT).await {
-        Ok(Some(t)) => match t.result {
-            Some(r) if r["ok"] == true => {
-                format!("Task {id}: {}.", r["message"].as_str().unwrap_or("done"))
-            }
-            Some(r) => format!(
-                "Task {id} failed: {}",
-                r["message"].as_str().unwrap_or("no reason given")
-            ),
-            None => format!(
-                "Task {id} is queued; {host} has not answered yet. Reload to see the outcome."
-            ),
-        },
-        Ok(None) => format!("Task {id} vanished."),
-        Err(e) => return storage_error(e),
+    // The outcome is shown by a GET, so reloading it never runs the action again.
+    if let Err(e) = hub.wait_result(&s.0.store, id, ACTION_WAIT).await {
+        return storage_error(e);
+    }
+    let to = format!(
+        "{}&task={id}",
+        dozor_ui::components::containers::href(&host, &name)
+    );
+    axum::response::Redirect::to(&to).into_response()
+}
+
+/// What became of an action task, for the page it redirects to; None when
+/// the id is not an action on this container.
+async fn task_notice(
+    s: &AppState,
+    id: i64,
+    host: &str,
+    name: &str,
+) -> Result<Option<String>, Response> {
+    let t = match s
+        .0
+        .ingest
+        .tasks
+        .wait_result(&s.0.store, id, Duration::from_secs(5))
+        .await
+    {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(storage_error(e)),
     };
-    show(s, headers, u, host, name, Some(notice), None).await
+    let ours = [TASK_START, TASK_STOP, TASK_RESTART].contains(&t.kind.as_str())
+        && t.payload["container"] == name
+        && matches!(agent(s, host).await?, Some((a, _)) if a.id == t.agent_id);
+    if !ours {
+        return Ok(None);
+    }
+    Ok(Some(match t.result {
+        Some(r) if r["ok"] == true => {
+            format!("Task {id}: {}.", r["message"].as_str().unwrap_or("done"))
+        }
+        Some(r) => format!(
+            "Task {id} failed: {}",
+            r["message"].as_str().unwrap_or("no reason given")
+        ),
+        None => {
+            format!("Task {id} is queued; {host} has not answered yet. Reload to see the outcome.")
+        }
+    }))
 }

@@ -43,8 +43,13 @@ pub trait Containers: Send + Sync {
         container: &str,
         limit: i64,
     ) -> Result<Vec<EventRow>>;
+    /// Drops a finished task's answer (a log answer, once the page has it).
+    /// The row stays: a deleted newest row would let SQLite hand its id out
+    /// again, and an agent skips an id it has already run.
+    async fn clear_task_result(&self, id: i64) -> Result<()>;
     /// Drops events before `events_before_ms` and finished tasks before
-    /// `tasks_before_ms` (log answers are bulky). Returns rows deleted.
+    /// `tasks_before_ms`, but never the newest task: SQLite would reuse its
+    /// id, and agents skip ids they have run. Returns rows deleted.
     async fn prune_container_history(
         &self,
         events_before_ms: i64,
@@ -125,6 +130,10 @@ macro_rules! containers_impl {
         impl $crate::storage::containers::Containers for $store {
             #[tracing::instrument(skip_all, fields(agent_id, n = list.len()))]
             async fn save_containers(&self, agent_id: i64, list: &[dozor_common::containers::ContainerInfo], now_ms: i64) -> $crate::storage::Result<()> {
+                // Names are unique in Docker; a list that repeats one keeps the first.
+                let mut seen = std::collections::HashSet::new();
+                let list: Vec<_> = list.iter().filter(|c| seen.insert(c.name.as_str())).cloned().collect();
+                let list = list.as_slice();
                 let mut tx = self.$writer.begin().await?;
                 let rows: Vec<(String, String)> = sqlx::query_as(&$sql("SELECT name, info FROM containers WHERE agent_id = ?"))
                     .bind(agent_id).fetch_all(&mut *tx).await?;
@@ -137,7 +146,7 @@ macro_rules! containers_impl {
                         .bind(agent_id).bind(&c.name).bind(json).bind(now_ms).execute(&mut *tx).await?;
                 }
                 for e in &changes {
-                    sqlx::query(&$sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'inventory')"))
+                    sqlx::query(&$sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'inventory') ON CONFLICT DO NOTHING"))
                         .bind(agent_id).bind(&e.container).bind(e.ts_ms).bind(&e.action).bind(&e.detail).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -148,7 +157,7 @@ macro_rules! containers_impl {
             async fn add_container_events(&self, agent_id: i64, events: &[dozor_common::containers::ContainerEvent]) -> $crate::storage::Result<()> {
                 let mut tx = self.$writer.begin().await?;
                 for e in events {
-                    sqlx::query(&$sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'docker')"))
+                    sqlx::query(&$sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'docker') ON CONFLICT DO NOTHING"))
                         .bind(agent_id).bind(&e.container).bind(e.ts_ms).bind(&e.action).bind(&e.detail).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -172,9 +181,15 @@ macro_rules! containers_impl {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn clear_task_result(&self, id: i64) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE tasks SET result = NULL WHERE id = ? AND finished_ms IS NOT NULL")).bind(id).execute(&self.$writer).await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn prune_container_history(&self, events_before_ms: i64, tasks_before_ms: i64) -> $crate::storage::Result<u64> {
                 let a = sqlx::query(&$sql("DELETE FROM container_events WHERE ts_ms < ?")).bind(events_before_ms).execute(&self.$writer).await?.rows_affected();
-                let b = sqlx::query(&$sql("DELETE FROM tasks WHERE finished_ms < ? OR (finished_ms IS NULL AND created_ms < ?)")).bind(tasks_before_ms).bind(tasks_before_ms).execute(&self.$writer).await?.rows_affected();
+                let b = sqlx::query(&$sql("DELETE FROM tasks WHERE (finished_ms < ? OR (finished_ms IS NULL AND created_ms < ?)) AND id < (SELECT MAX(id) FROM tasks)")).bind(tasks_before_ms).bind(tasks_before_ms).execute(&self.$writer).await?.rows_affected();
                 Ok(a + b)
             }
         }

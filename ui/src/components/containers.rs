@@ -76,7 +76,7 @@ pub fn table(mut rows: Vec<ContainerRow>, now_ms: i64, show_host: bool) -> AnyVi
                 view! { <td><a href=h>{r.host.clone()}</a></td> }
             });
             let up_ms = match (i.state.as_str(), i.started_ms) {
-                ("running", Some(s)) => Some(now_ms - s),
+                ("running", Some(s)) => Some(now_ms.saturating_sub(s)),
                 _ => None,
             };
             let mem_text = match (r.memory, i.memory_limit) {

@@ -95,7 +95,7 @@ fn facts(r: &ContainerRow, now_ms: i64) -> AnyView {
             "uptime",
             i.started_ms
                 .filter(|_| i.state == "running")
-                .map(|s| uptime(now_ms - s)),
+                .map(|s| uptime(now_ms.saturating_sub(s))),
         ),
         ("restarts", Some(i.restart_count.to_string())),
         ("exit code", i.exit_code.map(|c| c.to_string())),

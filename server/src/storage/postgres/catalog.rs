@@ -197,7 +197,7 @@ impl Catalog for PgStore {
     ) -> Result<Vec<TaskRecord>> {
         let sql = format!(
             "UPDATE tasks SET status = 'delivered', delivered_ms = $1 WHERE id IN
-               (SELECT id FROM tasks WHERE agent_id = $2
+               (SELECT id FROM tasks WHERE agent_id = $2 AND created_ms >= $5
                   AND (status = 'pending' OR (status = 'delivered' AND delivered_ms < $4))
                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
              RETURNING {TASK_COLS}"
@@ -207,6 +207,7 @@ impl Catalog for PgStore {
             .bind(agent_id)
             .bind(limit as i64)
             .bind(now_ms - crate::storage::REDELIVER_AFTER_MS)
+            .bind(now_ms - crate::storage::TASK_MAX_AGE_MS)
             .fetch_all(&self.pool)
             .await?;
         let mut tasks: Vec<TaskRecord> = rows.iter().map(task).collect();

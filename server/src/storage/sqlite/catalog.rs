@@ -218,12 +218,13 @@ impl Catalog for SqliteStore {
     ) -> Result<Vec<TaskRecord>> {
         let sql = format!(
             "UPDATE tasks SET status = 'delivered', delivered_ms = ? WHERE id IN \
-             (SELECT id FROM tasks WHERE agent_id = ? AND (status = 'pending' OR (status = 'delivered' AND delivered_ms < ?)) ORDER BY id LIMIT ?) \
+             (SELECT id FROM tasks WHERE agent_id = ? AND created_ms >= ? AND (status = 'pending' OR (status = 'delivered' AND delivered_ms < ?)) ORDER BY id LIMIT ?) \
              RETURNING {TASK_COLS}"
         );
         let rows = sqlx::query(&sql)
             .bind(now_ms)
             .bind(agent_id)
+            .bind(now_ms - crate::storage::TASK_MAX_AGE_MS)
             .bind(now_ms - crate::storage::REDELIVER_AFTER_MS)
             .bind(limit as i64)
             .fetch_all(&self.writer)
