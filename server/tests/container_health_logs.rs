@@ -1,6 +1,6 @@
 //! Against the real Docker Engine, without a server: a failing health
-//! check makes a container unhealthy in the inventory and the health
-//! gauge, and the agent's log reader keeps its limits (lines cut at
+//! check makes a container unhealthy in the inventory, the health gauge
+//! and Docker's `health_status` event as dozor reads it, and the agent's log reader keeps its limits (lines cut at
 //! 8 KiB, the newest lines kept when over the line or byte limit, the
 //! answer saying so) and its errors. Required when CI=true.
 
@@ -36,6 +36,8 @@ async fn health_and_log_limits() {
     let Some(image) = support::docker::busybox_image("health", &[], tail) else {
         return;
     };
+    // Docker replays events from here on, whenever the stream is read.
+    let since = (now_ms() / 1000 - 1).to_string();
     let run = format!("health{}", std::process::id());
     let _cleanup = Cleanup(run.clone());
     let label = format!("dozor.test={run}");
@@ -67,6 +69,30 @@ async fn health_and_log_limits() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
+    // Docker's event for it, as the collector's event follower reads it.
+    let d = dozor_collector::docker::connect().await.unwrap();
+    let filters = std::collections::HashMap::from([
+        ("type".to_string(), vec!["container".to_string()]),
+        ("label".to_string(), vec![label.clone()]),
+    ]);
+    let opts = bollard::query_parameters::EventsOptions {
+        since: Some(since),
+        filters: Some(filters),
+        ..Default::default()
+    };
+    let mut stream = d.events(Some(opts));
+    let health = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(m)) = futures_util::StreamExt::next(&mut stream).await {
+            match dozor_collector::docker::events::convert(&m) {
+                Some(e) if e.container == sick && e.action == "health_status" => return e,
+                _ => {}
+            }
+        }
+        panic!("the event stream ended");
+    })
+    .await
+    .expect("a health_status event");
+    assert_eq!(health.detail.as_deref(), Some("unhealthy"));
     let gauge = |h: &str| {
         series
             .iter()
@@ -82,7 +108,6 @@ async fn health_and_log_limits() {
         (Some(1.0), Some(0.0))
     );
 
-    let d = dozor_collector::docker::connect().await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let all = logs::fetch(&d, &req(&wide, 1000, None, 1000, 1 << 20))
         .await
