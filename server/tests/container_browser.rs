@@ -66,7 +66,9 @@ async fn live_logs_in_headless_chromium() {
         async move { (!store.containers(Some("web-1")).await.unwrap().is_empty()).then_some(()) }
     })
     .await;
-    c.goto(&format!("{base}/containers")).await.unwrap();
+    c.goto(&format!("{base}/containers?refresh=5s"))
+        .await
+        .unwrap();
     c.find(Locator::Css("#containers-table th[data-sort]"))
         .await
         .unwrap()
@@ -81,10 +83,31 @@ async fn live_logs_in_headless_chromium() {
         .await,
         json!("ascending")
     );
+    // Auto-refresh replaces the table and keeps its order.
+    js(
+        &c,
+        "document.querySelector('#containers-table').dataset.old = '1'",
+    )
+    .await;
+    until(
+        &c,
+        "return !document.querySelector('#containers-table').dataset.old",
+    )
+    .await;
+    assert_eq!(
+        js(
+            &c,
+            "return document.querySelector('#containers-table th').getAttribute('aria-sort')"
+        )
+        .await,
+        json!("ascending")
+    );
 
-    c.goto(&format!("{base}/containers/view?host=web-1&name={name}"))
-        .await
-        .unwrap();
+    c.goto(&format!(
+        "{base}/containers/view?host=web-1&name={name}&refresh=5s"
+    ))
+    .await
+    .unwrap();
     until(
         &c,
         "return document.querySelectorAll('.log-lines li').length >= 6",
@@ -133,6 +156,32 @@ async fn live_logs_in_headless_chromium() {
     let more = format!(
         "return document.querySelectorAll('.log-lines li').length > {}",
         first.as_i64().unwrap() + 2
+    );
+    until(&c, &more).await;
+
+    // Auto-refresh redraws the charts but keeps the live log view.
+    js(&c, "document.querySelector('figure.panel').dataset.old = '1'; document.querySelector('section.logs').dataset.kept = '1'").await;
+    until(
+        &c,
+        "return !document.querySelector('figure.panel').dataset.old",
+    )
+    .await;
+    assert_eq!(
+        js(
+            &c,
+            "return document.querySelector('section.logs').dataset.kept"
+        )
+        .await,
+        json!("1")
+    );
+    let now = js(
+        &c,
+        "return document.querySelectorAll('.log-lines li').length",
+    )
+    .await;
+    let more = format!(
+        "return document.querySelectorAll('.log-lines li').length > {}",
+        now.as_i64().unwrap() + 2
     );
     until(&c, &more).await;
 

@@ -5,11 +5,15 @@
   var D = document;
 
   /* ---- tables: click a header to sort, type to filter ---- */
-  function sortBy(th) {
+  // table id → [column, ascending], and the filter text, kept across
+  // the dashboard's auto-refresh (which replaces the tables)
+  var sorted = {}, filters = {};
+  function sortBy(th, asc) {
     var table = th.closest("table"), tb = table.tBodies[0];
     var col = Array.prototype.indexOf.call(th.parentNode.children, th);
     var num = th.dataset.sort === "num";
-    var asc = th.getAttribute("aria-sort") !== "ascending";
+    if (asc == null) asc = th.getAttribute("aria-sort") !== "ascending";
+    if (table.id) sorted[table.id] = [col, asc];
     Array.prototype.forEach.call(th.parentNode.children, function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", asc ? "ascending" : "descending");
     var key = function (tr) {
@@ -27,6 +31,7 @@
   function filterTable(input) {
     var t = D.getElementById(input.dataset.table), q = input.value.trim().toLowerCase();
     if (!t) return;
+    filters[input.dataset.table] = input.value;
     Array.from(t.tBodies[0].rows).forEach(function (r) {
       r.hidden = q !== "" && r.textContent.toLowerCase().indexOf(q) < 0;
     });
@@ -146,6 +151,15 @@
       if (e.target.matches("input.table-filter")) filterTable(e.target);
     });
     Array.from(D.querySelectorAll("section.logs[data-src]")).forEach(initLogs);
+    D.addEventListener("dozor:refreshed", function () {
+      Object.keys(sorted).forEach(function (id) {
+        var th = D.querySelectorAll("#" + id + " thead th")[sorted[id][0]];
+        if (th) sortBy(th, sorted[id][1]);
+      });
+      Array.from(D.querySelectorAll("input.table-filter")).forEach(function (i) {
+        if (filters[i.dataset.table]) { i.value = filters[i.dataset.table]; filterTable(i); }
+      });
+    });
   }
   if (D.readyState === "loading") D.addEventListener("DOMContentLoaded", init);
   else init();

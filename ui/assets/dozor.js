@@ -208,8 +208,6 @@
   function refresh() {
     var main = D.getElementById("main"), act = D.activeElement;
     if (!main || busy || D.hidden || dragging) return;
-    // the log view follows by itself; a swap would drop what it fetched
-    if (main.querySelector("section.logs")) return;
     // don't clobber a field being edited (typing in the host filter pauses refresh too)
     if (main.contains(act) && /^(INPUT|TEXTAREA|SELECT)$/.test(act.tagName)) return;
     busy = true;
@@ -225,9 +223,14 @@
           return s != null && c.__dz ? c.__dz.d.s[s].n : null;
         });
         hideTip();
+        // the log view follows by itself: keep the live one, lines and all
+        var logs = main.querySelector("section.logs");
         setKids(main, Array.from(src.childNodes, function (n) { return D.importNode(n, true); }));
+        var fresh = main.querySelector("section.logs");
+        if (logs && fresh) fresh.replaceWith(logs);
         main.classList.remove("stale");
         bindAll(main);
+        D.dispatchEvent(new Event("dozor:refreshed"));
         $$(".chart", main).forEach(function (c, j) {
           var s = c.__dz ? c.__dz.d.s : [];
           for (var i = 0; i < s.length; i++) if (solos[j] != null && s[i].n === solos[j]) return isolate(c, String(i));
