@@ -1,8 +1,9 @@
 //! Tasks for agents, and the waiting on both ends: an agent long-polls
 //! for its tasks (woken the moment one is queued for it), and a page that
-//! queued a task waits for its result (woken the moment any result
+//! queued a task waits for its result (woken the moment its result
 //! arrives). This is what gets a log fetch from click to lines in well
-//! under a second without a permanent stream.
+//! under a second without a permanent stream. Each waiting page has its
+//! own bell, keyed by task id, so one result wakes one page.
 
 use crate::storage::{NewTask, Result, Store, TaskRecord};
 use dozor_common::protocol::{Task, TaskResult};
@@ -18,7 +19,9 @@ const MAX_PER_POLL: usize = 32;
 pub struct TaskHub {
     /// One bell per agent that is (or was) long-polling.
     bells: Mutex<HashMap<i64, Arc<Notify>>>,
-    finished: Notify,
+    /// One bell per task someone is waiting on, so a result wakes only
+    /// the page that asked for it.
+    results: Mutex<HashMap<i64, Arc<Notify>>>,
     /// Cancelled at shutdown, so no long-poll holds the server open.
     closing: tokio_util::sync::CancellationToken,
     /// Polls and results per agent: far above what a busy log view needs,
@@ -31,7 +34,7 @@ impl Default for TaskHub {
         let n = |v: u32| std::num::NonZeroU32::new(v).expect("non-zero");
         Self {
             bells: Default::default(),
-            finished: Notify::new(),
+            results: Default::default(),
             closing: Default::default(),
             limiter: governor::RateLimiter::keyed(
                 governor::Quota::per_second(n(20)).allow_burst(n(100)),
@@ -91,7 +94,15 @@ impl TaskHub {
     pub async fn finish(&self, store: &Store, agent_id: i64, r: &TaskResult) -> Result<bool> {
         let known = store.finish_task(agent_id, r, now_ms()).await?;
         if known {
-            self.finished.notify_waiters();
+            let waiting = self
+                .results
+                .lock()
+                .expect("results lock")
+                .get(&r.task_id)
+                .cloned();
+            if let Some(n) = waiting {
+                n.notify_waiters();
+            }
         }
         Ok(known)
     }
@@ -104,10 +115,34 @@ impl TaskHub {
         id: i64,
         timeout: Duration,
     ) -> Result<Option<TaskRecord>> {
+        let bell = self
+            .results
+            .lock()
+            .expect("results lock")
+            .entry(id)
+            .or_default()
+            .clone();
+        let out = self.wait_on(store, id, &bell, timeout).await;
+        // Forget the bell once nobody holds it (two pages may wait on one id).
+        let mut results = self.results.lock().expect("results lock");
+        if Arc::strong_count(&bell) == 2 {
+            results.remove(&id);
+        }
+        out
+    }
+
+    async fn wait_on(
+        &self,
+        store: &Store,
+        id: i64,
+        bell: &Notify,
+        timeout: Duration,
+    ) -> Result<Option<TaskRecord>> {
         let deadline = Instant::now() + timeout;
         loop {
-            let done = self.finished.notified();
+            let done = bell.notified();
             tokio::pin!(done);
+            // Registered before looking, so a result stored in between still wakes us.
             done.as_mut().enable();
             let t = store.task(id).await?;
             let finished = t.as_ref().is_none_or(|t| t.finished_ms.is_some());
