@@ -21,6 +21,23 @@ fn dozor(file: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `promtool test rules FILE`: (passed, stdout); None (a skip, or a
+/// failure when CI=true) without promtool.
+fn promtool(file: &str) -> Option<(bool, String)> {
+    let Ok(p) = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(dir().join(file))
+        .output()
+    else {
+        support::missing("promtool (Debian package prometheus)");
+        return None;
+    };
+    Some((
+        p.status.success(),
+        String::from_utf8_lossy(&p.stdout).into_owned(),
+    ))
+}
+
 #[test]
 fn rule_unit_tests_agree_with_promtool() {
     let (ok, text) = dozor("host_test.yml");
@@ -32,25 +49,12 @@ fn rule_unit_tests_agree_with_promtool() {
         text.contains("alert HighCpu at 4m") && text.contains("CPU on web-1 at 90%"),
         "names the failing case and what it got: {text}"
     );
-    let Ok(p) = Command::new("promtool")
-        .args(["test", "rules"])
-        .arg(dir().join("host_test.yml"))
-        .output()
-    else {
-        support::missing("promtool (Debian package prometheus)");
+    let Some((ok, out)) = promtool("host_test.yml") else {
         return;
     };
-    assert!(
-        p.status.success(),
-        "promtool disagrees: {}",
-        String::from_utf8_lossy(&p.stdout)
-    );
-    let p = Command::new("promtool")
-        .args(["test", "rules"])
-        .arg(dir().join("host_test_wrong.yml"))
-        .output()
-        .unwrap();
-    assert!(!p.status.success(), "promtool must fail the wrong file too");
+    assert!(ok, "promtool disagrees: {out}");
+    let (ok, _) = promtool("host_test_wrong.yml").unwrap();
+    assert!(!ok, "promtool must fail the wrong file too");
 }
 
 /// The container presets' expressions fire and clear where promtool says.
@@ -58,17 +62,8 @@ fn rule_unit_tests_agree_with_promtool() {
 fn container_rules_agree_with_promtool() {
     let (ok, text) = dozor("containers_test.yml");
     assert!(ok && text.contains("SUCCESS"), "{text}");
-    let Ok(p) = Command::new("promtool")
-        .args(["test", "rules"])
-        .arg(dir().join("containers_test.yml"))
-        .output()
-    else {
-        support::missing("promtool (Debian package prometheus)");
+    let Some((ok, out)) = promtool("containers_test.yml") else {
         return;
     };
-    assert!(
-        p.status.success(),
-        "promtool disagrees: {}",
-        String::from_utf8_lossy(&p.stdout)
-    );
+    assert!(ok, "promtool disagrees: {out}");
 }
