@@ -202,7 +202,7 @@ async fn rollup_bench(server: &Server, now: i64) -> (f64, f64, u64) {
             .unwrap();
     }
     while server.store.refresh_rollups(now).await.unwrap() > 0 {}
-    let engine = Engine::new(server.store.clone(), Limits::default());
+    let engine = dozor_server::storage::engine(&server.store, Limits::default());
     let end = now / HOUR * HOUR - HOUR;
     let r = Range {
         start_ms: end - 6 * DAY_MS,

@@ -46,7 +46,7 @@ async fn main() {
         ));
     }
     let groups = rules::parse("bench.yml", &yaml, 30_000).unwrap();
-    let engine = Engine::new(store.clone(), Limits::default());
+    let engine = dozor_server::storage::engine(&store, Limits::default());
 
     // Baseline: the same queries through the engine alone.
     let mut base = f64::MAX;

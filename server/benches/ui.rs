@@ -62,7 +62,7 @@ async fn main() {
     let (_, gz) = fetch(&url, true).await;
 
     // Baseline: the same queries, straight through the engine.
-    let engine = Engine::new(s.store.clone(), Limits::default());
+    let engine = dozor_server::storage::engine(&s.store, Limits::default());
     let (dashboards, _) = dozor_ui::dashboards::load_all(None);
     let host = dashboards.iter().find(|d| d.slug == "host").unwrap();
     let step = 300_000;

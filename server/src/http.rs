@@ -106,10 +106,7 @@ impl AppState {
             Quota::per_second(nz(limits.agent_per_second)).allow_burst(nz(limits.agent_burst));
         let enroll_quota = Quota::per_minute(nz(limits.enroll_per_minute));
         Self(Arc::new(Inner {
-            engine: crate::promql::Engine::new(
-                ingest.store.clone(),
-                crate::promql::Limits::default(),
-            ),
+            engine: crate::storage::engine(&ingest.store, crate::promql::Limits::default()),
             remote_write_hash,
             store: ingest.store.clone(),
             telemetry: ingest.telemetry.clone(),

@@ -12,7 +12,9 @@ pub mod http;
 pub mod ingest;
 pub mod local;
 pub mod maintenance;
-pub mod promql;
+/// The query engine lives in its own crate (it does no I/O); storage
+/// feeds it through `storage::engine`.
+pub use dozor_promql as promql;
 pub mod remote_write;
 pub mod storage;
 pub mod tasks;

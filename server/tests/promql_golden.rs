@@ -296,7 +296,7 @@ async fn run_file(store: Store, path: &std::path::Path) -> Vec<String> {
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         load(&store, *step, &refs).await;
     }
-    let engine = Engine::new(store, Limits::default());
+    let engine = dozor_server::storage::engine(&store, Limits::default());
     let mut failures = Vec::new();
     for case in &cases {
         let got = if case.instant {

@@ -119,7 +119,7 @@ async fn rollups_match_raw(store: Store) {
     let h0 = (now - 12 * HOUR).div_euclid(HOUR) * HOUR;
     load(&store, h0, now).await;
     store.refresh_rollups(now).await.unwrap();
-    let engine = Engine::new(store.clone(), Limits::default());
+    let engine = dozor_server::storage::engine(&store, Limits::default());
     let hourly = Range {
         start_ms: h0 + 2 * HOUR,
         end_ms: h0 + 10 * HOUR,

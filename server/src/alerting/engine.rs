@@ -21,6 +21,9 @@ pub struct Alerting {
     pub groups: Vec<Group>,
     /// Rules made in the UI, one group each; replaced when they change.
     ui_groups: std::sync::RwLock<Vec<Group>>,
+    /// Stored UI rules that no longer compile (name, error): skipped, kept
+    /// (with their alert states) and shown on the Rules page to be fixed.
+    ui_broken: std::sync::RwLock<Vec<(String, String)>>,
     pub config: AlertingConfig,
     engine: promql::Engine,
     pub(super) store: Store,
@@ -97,6 +100,7 @@ impl Alerting {
             schedule: Default::default(),
             queued: Default::default(),
             ui_groups: Default::default(),
+            ui_broken: Default::default(),
             health: Default::default(),
         })
     }
@@ -119,14 +123,38 @@ impl Alerting {
             .collect()
     }
 
-    /// Replaces the UI's rules. Alerts of rules that are gone are
-    /// forgotten (in memory and in storage) without notifications.
-    pub async fn set_ui_groups(&self, groups: Vec<Group>) -> crate::storage::Result<()> {
+    /// Evaluates `expr` once, now, so a rule that parses but cannot be
+    /// evaluated is refused when it is saved instead of failing on every
+    /// tick. Storage trouble and timeouts say nothing about the rule.
+    pub async fn try_expr(&self, expr: &str) -> Result<(), String> {
+        match self.engine.instant(expr, self.clock.now_ms()).await {
+            Err(e @ (promql::QueryError::BadData(_) | promql::QueryError::Execution(_))) => {
+                Err(e.to_string())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Stored UI rules that do not compile, with their errors.
+    pub fn broken_ui_rules(&self) -> Vec<(String, String)> {
+        self.ui_broken.read().expect("lock").clone()
+    }
+
+    /// Replaces the UI's rules, and the list of those that do not compile.
+    /// Alerts of rules that are gone are forgotten (in memory and in
+    /// storage) without notifications; a broken rule is not gone.
+    pub async fn set_ui_groups(
+        &self,
+        groups: Vec<Group>,
+        broken: Vec<(String, String)>,
+    ) -> crate::storage::Result<()> {
         let keep: HashSet<String> = groups
             .iter()
             .flat_map(|g| g.rules.iter().map(|r| r.name().to_string()))
             .chain(self.file_rule_names())
+            .chain(broken.iter().map(|b| b.0.clone()))
             .collect();
+        *self.ui_broken.write().expect("lock") = broken;
         let gone: Vec<String> = {
             let mut ui = self.ui_groups.write().expect("lock");
             let gone = ui

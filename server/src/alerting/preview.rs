@@ -32,8 +32,8 @@ pub struct Preview {
 /// `A > N` (and the other comparisons with a number on the right):
 /// A's text and N.
 fn comparison(expr: &str) -> Option<(String, f64)> {
-    use promql_parser::parser::{self, Expr};
-    let Ok(Expr::Binary(b)) = parser::parse(expr) else {
+    use promql_parser::parser::Expr;
+    let Ok(Expr::Binary(b)) = crate::promql::parse_expr(expr) else {
         return None;
     };
     if !matches!(b.op.to_string().as_str(), ">" | ">=" | "<" | "<=") {

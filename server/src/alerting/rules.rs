@@ -142,8 +142,8 @@ fn ms(s: Option<&str>) -> Result<i64, String> {
 /// `A > N` with recovery threshold T becomes `A <= T`: the inverse
 /// comparison, so the alert resolves only once the value is back past T.
 pub fn recovery_from_threshold(expr: &str, threshold: f64) -> Result<String, String> {
-    use promql_parser::parser::{self, Expr};
-    let parsed = parser::parse(expr).map_err(|e| e.to_string())?;
+    use promql_parser::parser::Expr;
+    let parsed = crate::promql::parse_expr(expr).map_err(|e| e.to_string())?;
     let Expr::Binary(b) = parsed else {
         return Err("recovery_threshold needs an expression like `A > N`".into());
     };
@@ -161,7 +161,7 @@ pub fn recovery_from_threshold(expr: &str, threshold: f64) -> Result<String, Str
 }
 
 fn compile(spec: RuleSpec) -> Result<Rule, String> {
-    promql_parser::parser::parse(&spec.expr).map_err(|e| format!("expr: {e}"))?;
+    crate::promql::parse_expr(&spec.expr).map_err(|e| format!("expr: {e}"))?;
     for k in spec.labels.keys() {
         if !label_name_ok(k) {
             return Err(format!("invalid label name {k:?}"));
@@ -187,7 +187,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
                     return Err("use recovery or recovery_threshold, not both".into())
                 }
                 (Some(r), None) => {
-                    promql_parser::parser::parse(&r).map_err(|e| format!("recovery: {e}"))?;
+                    crate::promql::parse_expr(&r).map_err(|e| format!("recovery: {e}"))?;
                     Some(r)
                 }
                 (None, Some(t)) => Some(recovery_from_threshold(&spec.expr, t)?),

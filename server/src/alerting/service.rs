@@ -76,7 +76,7 @@ pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
         }
         None => Vec::new(),
     };
-    let engine = crate::promql::Engine::new(store.clone(), crate::promql::Limits::default());
+    let engine = crate::storage::engine(store, crate::promql::Limits::default());
     let a = Alerting::load(
         cfg.alerting.clone(),
         groups,
@@ -161,13 +161,17 @@ pub fn spawn(s: &Started, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
 pub async fn reload_ui_rules(a: &Alerting, store: &Store) -> crate::storage::Result<()> {
     let interval = a.config.default_interval.as_millis() as i64;
     let mut groups = Vec::new();
+    let mut broken = Vec::new();
     for row in store.ui_rules().await? {
         match super::rules::parse(&row.name, &row.spec, interval) {
             Ok(g) => groups.extend(g),
             Err(e) => {
-                tracing::error!(rule = %row.name, error = %e, "a rule made in the UI does not compile; skipped")
+                // Never fatal: a rule saved by an older version (or edited
+                // in the database) must not keep the server from starting.
+                tracing::error!(rule = %row.name, error = %e, "a rule made in the UI does not compile; skipped");
+                broken.push((row.name, e.to_string()));
             }
         }
     }
-    a.set_ui_groups(groups).await
+    a.set_ui_groups(groups, broken).await
 }

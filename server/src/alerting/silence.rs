@@ -84,14 +84,16 @@ impl std::fmt::Display for Matcher {
 /// must not match the empty string, or the silence would mute everything.
 pub fn parse(text: &str) -> Result<Vec<Matcher>, String> {
     use promql_parser::label::MatchOp;
-    use promql_parser::parser::{self, Expr};
+    use promql_parser::parser::Expr;
     let t = text.trim();
     let t = if t.starts_with('{') {
         t.to_string()
     } else {
         format!("{{{t}}}")
     };
-    let Expr::VectorSelector(vs) = parser::parse(&t).map_err(|e| format!("matchers: {e}"))? else {
+    let Expr::VectorSelector(vs) =
+        crate::promql::parse_expr(&t).map_err(|e| format!("matchers: {e}"))?
+    else {
         return Err("matchers look like {alertname=\"X\", host=~\"web-.*\"}".into());
     };
     let mut out = Vec::new();

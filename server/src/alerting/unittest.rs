@@ -121,9 +121,9 @@ pub fn expand(values: &str) -> Result<Vec<Option<f64>>, String> {
 }
 
 fn selector_labels(text: &str) -> anyhow::Result<Labels> {
-    use promql_parser::parser::{self, Expr};
+    use promql_parser::parser::Expr;
     let Expr::VectorSelector(vs) =
-        parser::parse(text).map_err(|e| anyhow::anyhow!("{text}: {e}"))?
+        crate::promql::parse_expr(text).map_err(|e| anyhow::anyhow!("{text}: {e}"))?
     else {
         anyhow::bail!("{text}: not a series");
     };
@@ -193,7 +193,7 @@ async fn run_group(
         ));
     }
     store.append(&batches, 0).await?;
-    let engine = promql::Engine::new(store.clone(), promql::Limits::default());
+    let engine = crate::storage::engine(&store, promql::Limits::default());
     let mut failures = Vec::new();
     for t in &tg.promql_expr_test {
         let at = ms(&t.eval_time)?;

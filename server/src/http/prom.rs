@@ -74,7 +74,7 @@ fn failure(e: QueryError) -> Response {
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let message = match &e {
-        QueryError::Storage(s) => {
+        QueryError::Source(s) => {
             tracing::warn!(error = %s, "query failed in storage");
             "storage error".to_string()
         }
@@ -237,7 +237,7 @@ pub(crate) async fn matching(
     if selectors.is_empty() && required_match {
         return Err(QueryError::BadData("no match[] parameter provided".into()));
     }
-    let store = state.0.engine.store();
+    let store = state.0.engine.source();
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     if selectors.is_empty() {

@@ -60,6 +60,22 @@ pub(super) async fn show_list(
                 });
             }
         }
+        for (name, error) in a.broken_ui_rules() {
+            rows.push(page::RuleRow {
+                source: format!(
+                    "UI (by {})",
+                    authors.get(&name).map(String::as_str).unwrap_or("?")
+                ),
+                expr: "(not evaluated: it does not compile)".into(),
+                for_: String::new(),
+                severity: String::new(),
+                firing: 0,
+                pending: 0,
+                error: Some(error),
+                editable: true,
+                name,
+            });
+        }
     }
     let can_edit = u.role >= Role::Editor;
     let body = Box::new(move |ctx: &dozor_ui::Ctx| page::list_body(ctx, rows, notice, can_edit));
@@ -106,10 +122,23 @@ pub async fn save(
         .await;
     };
     let interval = a.config.default_interval.as_millis() as i64;
-    let yaml = match form.compile(interval) {
-        Ok((yaml, _)) => yaml,
+    let (yaml, groups) = match form.compile(interval) {
+        Ok(compiled) => compiled,
         Err(e) => return show_editor(s, headers, u, &form, original, Some(e), None).await,
     };
+    for rule in groups.iter().flat_map(|g| &g.rules) {
+        let Rule::Alert(def) = rule else { continue };
+        for (field, expr) in [
+            ("expr", Some(&def.expr)),
+            ("recovery", def.recovery.as_ref()),
+        ] {
+            let Some(expr) = expr else { continue };
+            if let Err(e) = a.try_expr(expr).await {
+                let e = format!("{field}: cannot be evaluated: {e}");
+                return show_editor(s, headers, u, &form, original, Some(e), None).await;
+            }
+        }
+    }
     let name = form.name.trim().to_string();
     if a.file_rule_names().contains(&name) {
         let e = format!("name: {name} is a rule from a rule file; choose another name");

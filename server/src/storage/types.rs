@@ -1,4 +1,3 @@
-use dozor_common::Labels;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -40,25 +39,7 @@ pub struct RetentionOutcome {
     pub dropped_partitions: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SeriesInfo {
-    pub id: i64,
-    pub metric: String,
-    pub labels: Labels,
-}
-
-/// One rollup bucket: aggregates of the raw samples in
-/// `[bucket_ms, bucket_ms + width)`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct RollupPoint {
-    pub bucket_ms: i64,
-    pub min: f64,
-    pub max: f64,
-    pub sum: f64,
-    pub count: i64,
-    /// The value of the latest sample in the bucket.
-    pub last: f64,
-}
+pub use dozor_promql::{RollupPoint, SeriesInfo};
 
 #[derive(Debug, Clone)]
 pub struct NewAgent {

@@ -19,8 +19,8 @@
 use super::plan::{self, at_ms, offset_ms, Loaded};
 use super::value::Sample;
 use super::Range;
-use crate::storage::rollup::{Coverage, Resolution};
-use crate::storage::RollupPoint;
+use crate::rollup::{Coverage, Resolution};
+use crate::source::RollupPoint;
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
 pub const FUNCS: [&str; 7] = [

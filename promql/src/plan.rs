@@ -5,8 +5,8 @@
 
 use super::value::{Metric, NAME};
 use super::{rollups, Limits, QueryError, Range, Result};
-use crate::storage::rollup::Coverage;
-use crate::storage::{RollupPoint, Store};
+use crate::rollup::Coverage;
+use crate::source::{RollupPoint, Source};
 use dozor_common::Labels;
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
@@ -105,6 +105,13 @@ struct Walk<'a> {
 }
 
 fn windows(e: &Expr, lo: i64, hi: i64, in_subquery: bool, w: &mut Walk) {
+    use super::eval::{STACK_GROWTH, STACK_RED_ZONE};
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || {
+        windows_node(e, lo, hi, in_subquery, w)
+    })
+}
+
+fn windows_node(e: &Expr, lo: i64, hi: i64, in_subquery: bool, w: &mut Walk) {
     let r = w.r;
     match e {
         Expr::VectorSelector(vs) => {
@@ -202,7 +209,7 @@ pub struct Plan {
 
 /// Loads what `expr` over `r` reads; `use_rollups` false reads raw only.
 pub async fn load(
-    store: &Store,
+    store: &dyn Source,
     expr: &Expr,
     r: Range,
     limits: &Limits,

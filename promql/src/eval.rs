@@ -5,12 +5,18 @@ use super::plan::{self, at_ms, offset_ms};
 use super::value::{is_stale, signature, without_name, Metric, Sample, Series, Value};
 use super::{aggregate, binary, functions, rollups, Limits, QueryError, Range, Result};
 use promql_parser::parser::{Expr, SubqueryExpr, VectorSelector};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// Subqueries without a step use Prometheus's default evaluation interval.
-const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+/// Nesting the evaluator refuses to recurse past. The parser's budget
+/// keeps trees shallower than this; the check holds for trees built any
+/// other way too, so no input can exhaust the evaluating thread's stack.
+const MAX_EVAL_DEPTH: usize = super::budget::MAX_DEPTH + 8;
+/// When less than this much stack is left, recursion continues on a new
+/// heap-allocated segment of `STACK_GROWTH` bytes.
+pub(crate) const STACK_RED_ZONE: usize = 128 * 1024;
+pub(crate) const STACK_GROWTH: usize = 2 << 20;
 
 pub struct Evaluator {
     pub r: Range,
@@ -23,6 +29,10 @@ pub struct Evaluator {
     /// Matrix selector node address → its rollup buckets.
     rollups: HashMap<usize, rollups::Served>,
     deadline: Instant,
+    /// Current recursion depth of [`Self::eval`].
+    depth: Cell<usize>,
+    /// Most points a range result or one subquery's result may hold.
+    max_points: usize,
 }
 
 impl Evaluator {
@@ -41,6 +51,8 @@ impl Evaluator {
             by_node: RefCell::new(HashMap::new()),
             rollups: plan.rollups,
             deadline,
+            depth: Cell::new(0),
+            max_points: limits.max_samples,
         }
     }
 
@@ -72,6 +84,7 @@ impl Evaluator {
         // Steps usually yield the same series in the same order: try the
         // previous step's position before hashing the labels.
         let mut last_order: Vec<usize> = Vec::new();
+        let mut points = 0usize;
         let mut t = self.r.start_ms;
         while t <= self.r.end_ms {
             self.check_deadline()?;
@@ -85,6 +98,10 @@ impl Evaluator {
                     )))
                 }
             };
+            points += samples.len();
+            if points > self.max_points {
+                return Err(self.too_many_points());
+            }
             let mut order = Vec::with_capacity(samples.len());
             for (k, s) in samples.into_iter().enumerate() {
                 let i = match last_order.get(k) {
@@ -113,6 +130,29 @@ impl Evaluator {
     }
 
     pub fn eval(&self, e: &Expr, t: i64) -> Result<Value> {
+        let depth = self.depth.get();
+        if depth >= MAX_EVAL_DEPTH {
+            return Err(QueryError::Execution(format!(
+                "query nests deeper than {MAX_EVAL_DEPTH} levels"
+            )));
+        }
+        self.depth.set(depth + 1);
+        // Frames differ by build and function (a debug build's `call` takes
+        // about 14 KiB a level): grow onto the heap rather than trust the
+        // thread's stack to fit the depth budget.
+        let v = stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.eval_node(e, t));
+        self.depth.set(depth);
+        v
+    }
+
+    fn too_many_points(&self) -> QueryError {
+        QueryError::Execution(format!(
+            "query processing would hold more than {} points in memory; narrow the selectors, the time range or the step",
+            self.max_points
+        ))
+    }
+
+    fn eval_node(&self, e: &Expr, t: i64) -> Result<Value> {
         match e {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
@@ -285,20 +325,25 @@ impl Evaluator {
     /// (ref - range, ref].
     pub fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
         let rt = at_ms(&sq.at, self.r).unwrap_or(t) - offset_ms(&sq.offset);
-        let step = sq
-            .step
-            .map(|d| d.as_millis() as i64)
-            .filter(|s| *s > 0)
-            .unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+        let step = super::budget::subquery_step_ms(sq);
         let range = sq.range.as_millis() as i64;
         let mut ti = (rt - range).div_euclid(step) * step;
         if ti <= rt - range {
             ti += step;
         }
         let mut out: HashMap<String, Series> = HashMap::new();
+        let mut points = 0usize;
         while ti <= rt {
             self.check_deadline()?;
-            match self.eval(&sq.expr, ti)? {
+            let v = self.eval(&sq.expr, ti)?;
+            points += match &v {
+                Value::Vector(vs) => vs.len(),
+                _ => 1,
+            };
+            if points > self.max_points {
+                return Err(self.too_many_points());
+            }
+            match v {
                 Value::Scalar(v) => out
                     .entry(String::new())
                     .or_insert_with(|| Series {

@@ -1,5 +1,5 @@
 //! The one query path: PromQL text → `promql-parser` AST → dozor's
-//! evaluator over [`crate::storage`]. Dashboards, alert rules and the
+//! evaluator over a [`Source`] (the server's storage). Dashboards, alert rules and the
 //! Prometheus HTTP API all call [`Engine`].
 //!
 //! Evaluation follows Prometheus 3: a range query is the instant query
@@ -9,21 +9,25 @@
 
 mod aggregate;
 mod binary;
-pub(crate) mod dates;
+pub mod budget;
+pub mod dates;
 mod eval;
 mod functions;
 mod histogram;
+pub mod memory;
 mod plan;
 pub mod position;
 mod range_fns;
+pub mod rollup;
 mod rollups;
+pub mod source;
 pub mod timeparse;
 pub mod value;
 
 pub use plan::matches as plan_matches;
 pub use value::{Metric, Sample, Series, Value};
 
-use crate::storage::{StorageError, Store};
+pub use source::{RollupPoint, SeriesInfo, Source, SourceError};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +68,11 @@ pub enum QueryError {
     #[error("query timed out in {0}")]
     Timeout(String),
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Source(#[from] SourceError),
+    /// A bug: evaluation panicked. Caught so the server stays up; the fuzz
+    /// target treats it as a failure.
+    #[error("internal error while evaluating: {0}")]
+    Internal(String),
 }
 
 impl QueryError {
@@ -73,27 +81,34 @@ impl QueryError {
             QueryError::BadData(_) => "bad_data",
             QueryError::Execution(_) => "execution",
             QueryError::Timeout(_) => "timeout",
-            QueryError::Storage(e) if e.is_unavailable() => "unavailable",
-            QueryError::Storage(_) => "internal",
+            QueryError::Source(e) if e.unavailable => "unavailable",
+            QueryError::Source(_) | QueryError::Internal(_) => "internal",
         }
     }
 }
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 
-/// A parsed query, so callers can reject bad text before doing work.
+/// A parsed query, so callers can reject bad text before doing work. Every
+/// query text goes through here or [`parse_expr`]: they enforce the
+/// [`budget`] (length, depth, subquery steps) that keeps evaluation from
+/// exhausting the stack or memory.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
-    promql_parser::parser::parse(query).map_err(|e| {
-        QueryError::BadData(format!(
-            "invalid parameter \"query\": {}",
-            position::format(query, &e)
-        ))
+    parse_expr(query).map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": {e}")))
+}
+
+/// [`parse`] for rule files, silences and the like: the message alone,
+/// `LINE:COL: parse error: …` for a syntax error as Prometheus prints it.
+pub fn parse_expr(text: &str) -> std::result::Result<promql_parser::parser::Expr, String> {
+    budget::parse(text).map_err(|e| match e {
+        budget::Refused::Syntax(e) => position::format(text, &e),
+        budget::Refused::Budget(e) => e,
     })
 }
 
 #[derive(Clone)]
 pub struct Engine {
-    store: Store,
+    store: Arc<dyn Source>,
     limits: Limits,
     use_rollups: bool,
     stats: Arc<QueryStats>,
@@ -116,7 +131,7 @@ pub struct Range {
 }
 
 impl Engine {
-    pub fn new(store: Store, limits: Limits) -> Self {
+    pub fn new(store: Arc<dyn Source>, limits: Limits) -> Self {
         Self {
             store,
             limits,
@@ -187,7 +202,14 @@ impl Engine {
         // allocation it was made from.
         let expr = Arc::new(expr.clone());
         let work = async {
-            let data = plan::load(&self.store, &expr, r, &self.limits, self.use_rollups).await?;
+            let data = plan::load(
+                self.store.as_ref(),
+                &expr,
+                r,
+                &self.limits,
+                self.use_rollups,
+            )
+            .await?;
             self.stats
                 .samples_loaded
                 .fetch_add(data.samples as u64, Relaxed);
@@ -205,7 +227,7 @@ impl Engine {
                 }
             })
             .await
-            .map_err(|e| QueryError::Execution(format!("evaluation failed: {e}")))?
+            .map_err(|e| QueryError::Internal(e.to_string()))?
         };
         match tokio::time::timeout_at(deadline, work).await {
             Ok(v) => v,
@@ -230,7 +252,7 @@ impl Engine {
                     "{sel:?} is not a series selector"
                 )));
             };
-            let data = plan::load(&self.store, &expr, r, &self.limits, false).await?;
+            let data = plan::load(self.store.as_ref(), &expr, r, &self.limits, false).await?;
             let ev = eval::Evaluator::new(
                 r,
                 &self.limits,
@@ -259,7 +281,7 @@ impl Engine {
         e
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn source(&self) -> &Arc<dyn Source> {
         &self.store
     }
 }

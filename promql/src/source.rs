@@ -1,0 +1,72 @@
+//! Where the engine reads from. The engine does no I/O of its own: the
+//! server implements [`Source`] over its storage, and tests and the fuzz
+//! target implement it over memory.
+
+use crate::rollup::{Coverage, Resolution};
+use async_trait::async_trait;
+use dozor_common::{Labels, Sample};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A stored series: its id, metric name and labels (without `__name__`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesInfo {
+    pub id: i64,
+    pub metric: String,
+    pub labels: Labels,
+}
+
+/// One rollup bucket: aggregates of the raw samples in the bucket (see
+/// [`crate::rollup`] for the left-open bucket rule).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RollupPoint {
+    pub bucket_ms: i64,
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub count: i64,
+    /// The value of the latest sample in the bucket.
+    pub last: f64,
+}
+
+/// A failure of the source, classified so an API can answer 503 (retry)
+/// for an unreachable database and 500 otherwise.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SourceError {
+    pub message: String,
+    pub unavailable: bool,
+}
+
+pub type SourceResult<T> = std::result::Result<T, SourceError>;
+
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// Series with this metric name (when given) whose labels include all
+    /// of `equal` (exact matches), at most `limit`.
+    async fn find_series(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+    ) -> SourceResult<Vec<SeriesInfo>>;
+    /// Raw samples with `start_ms <= ts <= end_ms` of many series, keyed by
+    /// series id, oldest first; series without samples there are absent.
+    async fn samples_many(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> SourceResult<HashMap<i64, Vec<Sample>>>;
+    /// Rollup buckets whose start lies in `[start_ms, end_ms]`, keyed by
+    /// series id, oldest first.
+    async fn rollups_many(
+        &self,
+        ids: &[i64],
+        res: Resolution,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> SourceResult<HashMap<i64, Vec<RollupPoint>>>;
+    /// Which rollup buckets hold final values.
+    async fn rollup_coverage(&self) -> SourceResult<Coverage>;
+}
