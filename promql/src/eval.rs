@@ -2,9 +2,9 @@
 //! the same expression at every step.
 
 use super::plan::{self, at_ms, offset_ms};
-use super::value::{is_stale, signature, without_name, Metric, Sample, Series, Value};
+use super::value::{signature, without_name, Metric, Sample, Series, Value};
 use super::{aggregate, binary, functions, rollups, Limits, QueryError, Range, Result};
-use promql_parser::parser::{Expr, SubqueryExpr, VectorSelector};
+use promql_parser::parser::{Expr, SubqueryExpr};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -21,13 +21,13 @@ pub(crate) const STACK_GROWTH: usize = 2 << 20;
 pub struct Evaluator {
     pub r: Range,
     pub lookback: i64,
-    data: Vec<Vec<plan::Loaded>>,
-    keys: HashMap<String, usize>,
+    pub(super) data: Vec<Vec<plan::Loaded>>,
+    pub(super) keys: HashMap<String, usize>,
     /// Selector node address → its data, so the per-step lookup does not
     /// rebuild the selector's key (the AST is not moved while evaluating).
-    by_node: RefCell<HashMap<usize, Option<usize>>>,
+    pub(super) by_node: RefCell<HashMap<usize, Option<usize>>>,
     /// Matrix selector node address → its rollup buckets.
-    rollups: HashMap<usize, rollups::Served>,
+    pub(super) rollups: HashMap<usize, rollups::Served>,
     deadline: Instant,
     /// Current recursion depth of [`Self::eval`].
     depth: Cell<usize>,
@@ -186,138 +186,6 @@ impl Evaluator {
             Expr::Extension(_) => Err(QueryError::Execution(
                 "extension expressions are not supported".into(),
             )),
-        }
-    }
-
-    /// The reference time of a selector evaluated at `t`.
-    pub fn ref_time(&self, vs: &VectorSelector, t: i64) -> i64 {
-        at_ms(&vs.at, self.r).unwrap_or(t) - offset_ms(&vs.offset)
-    }
-
-    fn loaded(&self, vs: &VectorSelector) -> &[plan::Loaded] {
-        let node = vs as *const VectorSelector as usize;
-        let cached = self.by_node.borrow().get(&node).copied();
-        let idx = match cached {
-            Some(i) => i,
-            None => {
-                let i = self.keys.get(&plan::key(vs)).copied();
-                self.by_node.borrow_mut().insert(node, i);
-                i
-            }
-        };
-        idx.map(|i| self.data[i].as_slice()).unwrap_or(&[])
-    }
-
-    /// `name(vs[range])` at `t` from rollups, when the plan chose them for
-    /// this node.
-    pub fn over_time_from_rollups(&self, name: &str, e: &Expr, t: i64) -> Option<Vec<Sample>> {
-        let Expr::MatrixSelector(ms) = e else {
-            return None;
-        };
-        let served = self
-            .rollups
-            .get(&(&ms.vs as *const VectorSelector as usize))?;
-        let loaded = self
-            .keys
-            .get(&served.key)
-            .map(|i| self.data[*i].as_slice())
-            .unwrap_or(&[]);
-        let mut out = Vec::new();
-        let range = ms.range.as_millis() as i64;
-        rollups::eval(
-            name,
-            served,
-            loaded,
-            self.ref_time(&ms.vs, t),
-            range,
-            t,
-            &mut out,
-        );
-        Some(out)
-    }
-
-    /// Latest sample in (ref - lookback, ref] per series, unless stale.
-    /// `raw_time` keeps the sample's own timestamp (for `timestamp()`).
-    pub fn select_instant_at(&self, vs: &VectorSelector, t: i64, raw_time: bool) -> Vec<Sample> {
-        let rt = self.ref_time(vs, t);
-        let mut out = Vec::new();
-        for l in self.loaded(vs) {
-            let i = l.points.partition_point(|p| p.0 <= rt);
-            if i == 0 {
-                continue;
-            }
-            let (pt, pv) = l.points[i - 1];
-            if pt > rt - self.lookback && !is_stale(pv) {
-                out.push(Sample {
-                    metric: l.metric.clone(),
-                    t: if raw_time { pt } else { t },
-                    v: pv,
-                });
-            }
-        }
-        out
-    }
-
-    pub fn select_instant(&self, vs: &VectorSelector, t: i64) -> Vec<Sample> {
-        self.select_instant_at(vs, t, false)
-    }
-
-    /// Borrowed windows (ref - range, ref] per series, stale markers
-    /// removed; series with an empty window are skipped.
-    pub fn windows(
-        &self,
-        vs: &VectorSelector,
-        range: i64,
-        t: i64,
-    ) -> Vec<(&Metric, &[(i64, f64)])> {
-        let rt = self.ref_time(vs, t);
-        self.loaded(vs)
-            .iter()
-            .filter_map(|l| {
-                let c = l.clean();
-                let lo = c.partition_point(|p| p.0 <= rt - range);
-                let hi = c.partition_point(|p| p.0 <= rt);
-                (hi > lo).then(|| (&l.metric, &c[lo..hi]))
-            })
-            .collect()
-    }
-
-    /// Owned copies of [`Self::windows`].
-    pub fn select_range(&self, vs: &VectorSelector, range: i64, t: i64) -> Vec<Series> {
-        self.windows(vs, range, t)
-            .into_iter()
-            .map(|(m, pts)| Series {
-                metric: m.clone(),
-                points: pts.to_vec(),
-            })
-            .collect()
-    }
-
-    /// Calls `f(metric, window, range_start, range_end)` for each series of
-    /// a range-vector argument, without copying a matrix selector's data.
-    pub fn each_window(
-        &self,
-        e: &Expr,
-        t: i64,
-        mut f: impl FnMut(&Metric, &[(i64, f64)], i64, i64),
-    ) -> Result<()> {
-        match e {
-            Expr::MatrixSelector(ms) => {
-                let range = ms.range.as_millis() as i64;
-                let rt = self.ref_time(&ms.vs, t);
-                for (m, pts) in self.windows(&ms.vs, range, t) {
-                    f(m, pts, rt - range, rt);
-                }
-                Ok(())
-            }
-            Expr::Paren(p) => self.each_window(&p.expr, t, f),
-            other => {
-                let (series, start, end) = self.matrix_arg(other, t)?;
-                for s in &series {
-                    f(&s.metric, &s.points, start, end);
-                }
-                Ok(())
-            }
         }
     }
 

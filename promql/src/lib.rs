@@ -20,6 +20,7 @@ pub mod position;
 mod range_fns;
 pub mod rollup;
 mod rollups;
+mod select;
 pub mod source;
 pub mod timeparse;
 pub mod value;
