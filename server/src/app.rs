@@ -25,6 +25,8 @@ pub struct Server {
     pub setup_url: Option<String>,
     /// Queues tasks for agents and wakes their long-polls.
     pub task_hub: crate::tasks::Hub,
+    /// Every route's path template, as the router registered them.
+    pub routes: Vec<&'static str>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -107,7 +109,9 @@ impl Server {
         }
         let mut tasks = Vec::new();
 
-        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let paths = http::Paths::default();
+        let app = http::router_with_paths(state, &paths)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -139,6 +143,7 @@ impl Server {
             tracing::warn!("no admin yet; create one at {u}");
         }
         Ok(Self {
+            routes: paths.list(),
             setup_url,
             task_hub: hub,
             addr,

@@ -17,6 +17,7 @@ pub mod prom;
 mod prom_rules;
 mod range_cache;
 mod read;
+mod routes;
 mod rules_editor;
 mod rules_page;
 mod silences;
@@ -30,17 +31,19 @@ mod ui_source;
 mod users;
 mod write;
 
+pub use routes::{
+    router, router_with_paths, Paths, API_BODY_LIMIT, DEFAULT_BODY_LIMIT, FORM_BODY_LIMIT,
+};
+
 use crate::ingest::Ingest;
 use crate::storage::Store;
 use crate::telemetry::Telemetry;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use dozor_common::containers::{TASKS_PATH, TASK_RESULT_PATH};
-use dozor_common::protocol::{ErrorBody, ENROLL_PATH, HEARTBEAT_PATH};
+use axum::Json;
+use dozor_common::protocol::ErrorBody;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
@@ -155,162 +158,6 @@ impl AppState {
         }
         self
     }
-}
-
-/// The read APIs: a read-scoped API token or a session.
-fn read_api(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/agents", get(read::agents))
-        .route("/api/v1/series", get(read::series))
-        .route("/api/v1/series/{id}/samples", get(read::samples))
-        .route(
-            "/prometheus/api/v1/query",
-            get(prom::query).post(prom::query),
-        )
-        .route(
-            "/prometheus/api/v1/query_range",
-            get(prom::query_range).post(prom::query_range),
-        )
-        .route(
-            "/prometheus/api/v1/series",
-            get(prom::series).post(prom::series),
-        )
-        .route(
-            "/prometheus/api/v1/labels",
-            get(prom::labels).post(prom::labels),
-        )
-        .route(
-            "/prometheus/api/v1/label/{name}/values",
-            get(prom::label_values),
-        )
-        .route("/prometheus/api/v1/metadata", get(prom::metadata))
-        .route(
-            "/prometheus/api/v1/query_exemplars",
-            get(prom::empty_list).post(prom::empty_list),
-        )
-        .route("/prometheus/api/v1/rules", get(prom_rules::rules))
-        .route("/prometheus/api/v1/alerts", get(prom_rules::alerts))
-        .route("/prometheus/api/v1/status/buildinfo", get(prom::buildinfo))
-        .route(
-            "/prometheus/api/v1/status/runtimeinfo",
-            get(prom::runtimeinfo),
-        )
-        .route("/prometheus/api/v1/status/flags", get(prom::flags))
-        .route("/prometheus/federate", get(prom::federate))
-        .route_layer(axum::middleware::from_fn_with_state(state, authn::read_api))
-}
-
-pub fn router(state: AppState) -> Router {
-    let form_limit = || DefaultBodyLimit::max(16 * 1024);
-    // Every page and form behind a live session (and setup done).
-    let pages = Router::new()
-        .route("/", get(ui::overview_page))
-        .route("/hosts/{host}", get(ui::host_page))
-        .route("/d/{slug}", get(ui::dashboard_page))
-        .route("/explore", get(ui::explore_page))
-        .route("/agents", get(ui::agents_page))
-        .route(
-            "/agents/enroll-token",
-            post(ui_agents::new_enroll_token).layer(form_limit()),
-        )
-        .route(
-            "/agents/revoke-tokens",
-            post(ui_agents::revoke_enroll_tokens).layer(form_limit()),
-        )
-        .route(
-            "/agents/{name}/revoke",
-            post(ui_agents::revoke_agent).layer(form_limit()),
-        )
-        .route(
-            "/users",
-            get(users::users_page)
-                .post(users::create)
-                .layer(form_limit()),
-        )
-        .route(
-            "/users/{id}/{action}",
-            post(users::change).layer(form_limit()),
-        )
-        .route("/users/invite", post(invites::create).layer(form_limit()))
-        .route(
-            "/users/invites/{id}/revoke",
-            post(invites::revoke).layer(form_limit()),
-        )
-        .route("/audit", get(users::audit_page))
-        .route("/account", get(account::page))
-        .route(
-            "/account/password",
-            post(account::change_password).layer(form_limit()),
-        )
-        .route(
-            "/account/tokens",
-            post(account::create_token).layer(form_limit()),
-        )
-        .route(
-            "/account/tokens/{id}/revoke",
-            post(account::revoke_token).layer(form_limit()),
-        )
-        .route("/containers", get(containers::fleet))
-        .route("/containers/view", get(containers::page))
-        .route("/containers/logs", get(containers::logs))
-        .route(
-            "/containers/action",
-            post(containers::action).layer(form_limit()),
-        )
-        .merge(alerting::routes())
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            login::require_session,
-        ));
-    Router::new()
-        .merge(pages)
-        .route(
-            "/login",
-            get(login::login_page)
-                .post(login::login_submit)
-                .layer(form_limit()),
-        )
-        .route("/logout", post(login::logout).layer(form_limit()))
-        .route(
-            "/setup",
-            get(login::setup_page)
-                .post(login::setup_submit)
-                .layer(form_limit()),
-        )
-        .route(
-            "/invite",
-            get(invites::page).post(invites::accept).layer(form_limit()),
-        )
-        .route("/assets/{name}", get(ui::asset))
-        .route("/favicon.ico", get(ui::favicon))
-        .route(ENROLL_PATH, post(agents::enroll))
-        .route(HEARTBEAT_PATH, post(agents::heartbeat))
-        .route(TASKS_PATH, get(agent_tasks::poll))
-        .route(
-            TASK_RESULT_PATH,
-            // Log answers are up to a few MiB.
-            post(agent_tasks::result).layer(DefaultBodyLimit::max(8 << 20)),
-        )
-        .merge(read_api(state.clone()))
-        .route("/prometheus/api/v1/write", post(write::write))
-        .route(
-            "/metrics",
-            get(ops::metrics).route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                authn::metrics_gate,
-            )),
-        )
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        // The heartbeat handler enforces its own, larger limit and answers
-        // 413 in the protocol's JSON.
-        .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
-        .layer(axum::middleware::from_fn(tls_headers))
-        // Pages, JSON and /metrics compress well; agents' request bodies
-        // are decoded by their handlers, not here.
-        .layer(tower_http::compression::CompressionLayer::new())
-        .with_state(state)
 }
 
 /// HSTS on every response served over TLS (behind a proxy that says so).

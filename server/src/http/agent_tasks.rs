@@ -4,6 +4,7 @@
 
 use super::agents::authenticate;
 use super::{error, storage_error, AppState};
+use axum::body::{to_bytes, Body};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,9 @@ use dozor_common::protocol::TaskResult;
 use serde::Deserialize;
 use std::time::Duration;
 use tracing::instrument;
+
+/// Log answers are up to a few MiB.
+const TASK_RESULT_MAX_BYTES: usize = 8 << 20;
 
 /// Longer than any proxy in front is likely to allow is pointless.
 const MAX_WAIT: Duration = Duration::from_secs(55);
@@ -56,11 +60,7 @@ pub async fn poll(
 }
 
 #[instrument(skip_all, fields(agent, task_id))]
-pub async fn result(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<TaskResult>, axum::extract::rejection::JsonRejection>,
-) -> Response {
+pub async fn result(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let agent = match authenticate(&state, &headers).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -68,9 +68,23 @@ pub async fn result(
     if let Some(r) = limited(&state, agent.id) {
         return r;
     }
-    let Json(r) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text(), None),
+    // Read only once the key and the rate are checked, and only so far.
+    let Ok(body) = to_bytes(body, TASK_RESULT_MAX_BYTES).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("task result exceeds {TASK_RESULT_MAX_BYTES} bytes"),
+            None,
+        );
+    };
+    let r: TaskResult = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid task result: {e}"),
+                None,
+            )
+        }
     };
     let span = tracing::Span::current();
     span.record("agent", agent.name.as_str());

@@ -13,6 +13,9 @@ use dozor_common::protocol::{EnrollRequest, EnrollResponse};
 use std::net::SocketAddr;
 use tracing::instrument;
 
+/// An enrolment is a token, a name and the host's inventory: a few KiB.
+const ENROLL_MAX_BYTES: usize = 64 * 1024;
+
 fn valid_agent_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
@@ -24,9 +27,11 @@ fn valid_agent_name(name: &str) -> bool {
 pub async fn enroll(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Response {
     let s = &state.0;
+    // Anyone may call this: the rate limit comes before reading anything,
+    // and the body is read only up to what an enrolment can need.
     if let Some(wait) = wait_time(&s.enroll_limiter, &peer.ip()) {
         return retry_later(
             StatusCode::TOO_MANY_REQUESTS,
@@ -34,6 +39,13 @@ pub async fn enroll(
             wait,
         );
     }
+    let Ok(body) = to_bytes(body, ENROLL_MAX_BYTES).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("enrolment request exceeds {ENROLL_MAX_BYTES} bytes"),
+            None,
+        );
+    };
     let req: EnrollRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {

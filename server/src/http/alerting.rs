@@ -10,57 +10,60 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub(super) fn routes() -> Router<AppState> {
-    let form_limit = || DefaultBodyLimit::max(16 * 1024);
+pub(super) fn routes(t: &super::Paths) -> Router<AppState> {
+    let form_limit = || DefaultBodyLimit::max(super::FORM_BODY_LIMIT);
     Router::new()
-        .route("/alerts", get(alerts_page::page))
+        .route(t.add("/alerts"), get(alerts_page::page))
         .route(
-            "/targets",
+            t.add("/targets"),
             get(targets_page::page)
                 .post(targets_admin::create)
                 .layer(form_limit()),
         )
         .route(
-            "/targets/{id}/delete",
+            t.add("/targets/{id}/delete"),
             post(targets_admin::delete).layer(form_limit()),
         )
         .route(
-            "/silences",
+            t.add("/silences"),
             get(silences::list)
                 .post(silences::create)
                 .layer(form_limit()),
         )
         .route(
-            "/silences/{id}/expire",
+            t.add("/silences/{id}/expire"),
             post(silences::expire).layer(form_limit()),
         )
-        .route("/rules", get(rules_page::list))
-        .route("/rules/new", get(rules_editor::new))
-        .route("/rules/edit", get(rules_editor::edit))
+        .route(t.add("/rules"), get(rules_page::list))
+        .route(t.add("/rules/new"), get(rules_editor::new))
+        .route(t.add("/rules/edit"), get(rules_editor::edit))
         .route(
-            "/rules/preview",
+            t.add("/rules/preview"),
             post(rules_editor::preview).layer(form_limit()),
         )
-        .route("/rules/save", post(rules_page::save).layer(form_limit()))
         .route(
-            "/rules/delete",
+            t.add("/rules/save"),
+            post(rules_page::save).layer(form_limit()),
+        )
+        .route(
+            t.add("/rules/delete"),
             post(rules_page::delete).layer(form_limit()),
         )
-        .route("/settings/telegram", get(telegram_settings::page))
+        .route(t.add("/settings/telegram"), get(telegram_settings::page))
         .route(
-            "/settings/telegram/code",
+            t.add("/settings/telegram/code"),
             post(telegram_settings::new_code).layer(form_limit()),
         )
         .route(
-            "/settings/telegram/token",
+            t.add("/settings/telegram/token"),
             post(telegram_settings::set_token).layer(form_limit()),
         )
         .route(
-            "/settings/telegram/test",
+            t.add("/settings/telegram/test"),
             post(telegram_settings::test_send).layer(form_limit()),
         )
         .route(
-            "/settings/telegram/unlink/{chat}",
+            t.add("/settings/telegram/unlink/{chat}"),
             post(telegram_settings::unlink).layer(form_limit()),
         )
 }
