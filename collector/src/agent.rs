@@ -293,6 +293,19 @@ impl Agent {
                     }
                     self.stats.heartbeats_ok.fetch_add(1, Relaxed);
                     self.stats.samples_sent.fetch_add(n, Relaxed);
+                    if !resp.rejected.is_empty() {
+                        // The rest of the batch is stored; what the server
+                        // refused will not become valid by sending it again.
+                        tracing::warn!(
+                            series = resp.rejected.series,
+                            samples = resp.rejected.samples,
+                            reasons = %resp.rejected.examples.join("; "),
+                            "the server refused part of a batch"
+                        );
+                        self.stats
+                            .dropped_rejected
+                            .fetch_add(resp.rejected.samples, Relaxed);
+                    }
                     if send_inventory {
                         inventory_sent = Some(inventory);
                     }

@@ -11,18 +11,12 @@ pub enum ModelError {
     MetricName(String),
     #[error("invalid label name {0:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __")]
     LabelName(String),
-    #[error("label {name:?} value is {len} bytes; the limit is {max}")]
-    LabelValueTooLong {
-        name: String,
-        len: usize,
-        max: usize,
-    },
-    #[error("series has {0} labels; the limit is {1}")]
-    TooManyLabels(usize, usize),
+    #[error("label {0:?} appears more than once")]
+    DuplicateLabel(String),
+    /// PostgreSQL cannot store a NUL in text, so no backend takes one.
+    #[error("value of label {0:?} contains a NUL byte")]
+    NulByte(String),
 }
-
-pub const MAX_LABEL_VALUE_BYTES: usize = 4096;
-pub const MAX_LABELS: usize = 64;
 
 /// Sorted label pairs, excluding the metric name. Sorting makes the textual
 /// key (and so the fingerprint) independent of the order an agent sent them.
@@ -91,6 +85,13 @@ impl<'de> Deserialize<'de> for Sample {
     }
 }
 
+/// Whether a sample re-sent for a stored timestamp carries the same value:
+/// numerically equal, or both NaN and both (or neither) staleness markers.
+/// `-0` equals `0`, since a store may not keep the sign of zero.
+pub fn same_value(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan() && is_stale(a) == is_stale(b))
+}
+
 /// Formats a value the way the Prometheus text format and HTTP API do.
 pub fn format_value(v: f64) -> String {
     if v.is_nan() {
@@ -116,11 +117,69 @@ pub fn parse_value(s: &str) -> Option<f64> {
 
 /// All samples of one series in a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "WireSeries")]
 pub struct SeriesBatch {
     pub name: String,
     #[serde(default)]
     pub labels: Labels,
     pub samples: Vec<Sample>,
+    /// A label name sent twice, found while decoding (a map keeps only
+    /// one of them); [`SeriesBatch::validate`] refuses the series for it.
+    #[serde(skip)]
+    pub duplicate_label: Option<String>,
+}
+
+/// A series as it arrives, with its labels checked for repeated names.
+#[derive(Deserialize)]
+struct WireSeries {
+    name: String,
+    #[serde(default)]
+    labels: CheckedLabels,
+    samples: Vec<Sample>,
+}
+
+impl From<WireSeries> for SeriesBatch {
+    fn from(w: WireSeries) -> Self {
+        SeriesBatch {
+            name: w.name,
+            labels: w.labels.labels,
+            samples: w.samples,
+            duplicate_label: w.labels.duplicate,
+        }
+    }
+}
+
+#[derive(Default)]
+struct CheckedLabels {
+    labels: Labels,
+    duplicate: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for CheckedLabels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = CheckedLabels;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of label names to string values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = CheckedLabels::default();
+                while let Some((k, v)) = m.next_entry::<String, String>()? {
+                    if out.labels.contains_key(&k) {
+                        out.duplicate.get_or_insert(k);
+                    } else {
+                        out.labels.insert(k, v);
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 impl SeriesBatch {
@@ -129,24 +188,22 @@ impl SeriesBatch {
             name: name.into(),
             labels,
             samples,
+            duplicate_label: None,
         }
     }
 
-    /// Checks names and sizes; the caller reports the error with the series'
-    /// position so a user can find it.
+    /// Checks the names and values every backend can store; the caller
+    /// reports the error with the series' position so a user can find it.
+    /// Sizes are limited by the server's configured label limits.
     pub fn validate(&self) -> Result<(), ModelError> {
         validate_metric_name(&self.name)?;
-        if self.labels.len() > MAX_LABELS {
-            return Err(ModelError::TooManyLabels(self.labels.len(), MAX_LABELS));
+        if let Some(k) = &self.duplicate_label {
+            return Err(ModelError::DuplicateLabel(k.clone()));
         }
         for (k, v) in &self.labels {
             validate_label_name(k)?;
-            if v.len() > MAX_LABEL_VALUE_BYTES {
-                return Err(ModelError::LabelValueTooLong {
-                    name: k.clone(),
-                    len: v.len(),
-                    max: MAX_LABEL_VALUE_BYTES,
-                });
+            if v.contains('\0') {
+                return Err(ModelError::NulByte(k.clone()));
             }
         }
         Ok(())
@@ -266,6 +323,30 @@ mod tests {
         assert!(validate_label_name("mode").is_ok());
         assert!(validate_label_name("__name__").is_err());
         assert!(validate_label_name("a:b").is_err());
+    }
+
+    #[test]
+    fn repeated_label_names_and_nul_bytes_are_caught() {
+        let s: SeriesBatch =
+            serde_json::from_str(r#"{"name":"up","labels":{"a":"1","a":"2"},"samples":[]}"#)
+                .unwrap();
+        assert_eq!(s.validate(), Err(ModelError::DuplicateLabel("a".into())));
+        let s: SeriesBatch =
+            serde_json::from_str(r#"{"name":"up","labels":{"a":"x\u0000y"},"samples":[]}"#)
+                .unwrap();
+        assert_eq!(s.validate(), Err(ModelError::NulByte("a".into())));
+        let s: SeriesBatch =
+            serde_json::from_str(r#"{"name":"up","labels":{"a":"1","b":"2"},"samples":[[1,2]]}"#)
+                .unwrap();
+        assert_eq!(s.validate(), Ok(()));
+        assert_eq!(
+            s,
+            SeriesBatch::new(
+                "up",
+                labels(&[("a", "1"), ("b", "2")]),
+                vec![Sample::new(1, 2.0)]
+            )
+        );
     }
 
     #[test]

@@ -19,6 +19,35 @@ pub const HEARTBEAT_PATH: &str = "/api/v1/agents/heartbeat";
 /// The label the server stamps on every series from the agent's identity.
 pub const HOST_LABEL: &str = "host";
 
+/// What a write refused while storing the rest: one bad series or sample
+/// never blocks the good ones beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// Series refused whole: an invalid or repeated name, a NUL byte, a
+    /// label over the limits.
+    pub series: u64,
+    /// Samples of accepted series not stored: outside the accepted time
+    /// range, or a second value for a timestamp already stored.
+    pub samples: u64,
+    /// The first few reasons, each naming the series and what was wrong.
+    pub examples: Vec<String>,
+}
+
+impl Rejected {
+    /// Reasons kept in an answer; the counts cover the rest.
+    pub const MAX_EXAMPLES: usize = 5;
+
+    pub fn is_empty(&self) -> bool {
+        self.series == 0 && self.samples == 0
+    }
+
+    pub fn example(&mut self, text: String) {
+        if self.examples.len() < Self::MAX_EXAMPLES {
+            self.examples.push(text);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrollRequest {
     pub token: String,
@@ -105,6 +134,9 @@ pub struct HeartbeatResponse {
     /// Samples dropped because they are older than the retention window.
     #[serde(default)]
     pub dropped_samples: u64,
+    /// What was refused while the rest was stored.
+    #[serde(default, skip_serializing_if = "Rejected::is_empty")]
+    pub rejected: Rejected,
     #[serde(default)]
     pub tasks: Vec<Task>,
     /// Scrape targets defined on the server for this agent (the whole

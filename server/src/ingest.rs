@@ -4,12 +4,14 @@
 
 pub mod cardinality;
 mod labels;
+mod validate;
 
 pub use labels::LabelLimits;
+pub use validate::{prepare, Checked};
 
 use crate::storage::{AgentRecord, StorageError, Store};
 use crate::telemetry::Telemetry;
-use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, HOST_LABEL};
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
@@ -68,13 +70,6 @@ pub enum IngestError {
 }
 
 impl IngestError {
-    fn bad(message: impl Into<String>, field: impl Into<String>) -> Self {
-        IngestError::BadRequest {
-            message: message.into(),
-            field: Some(field.into()),
-        }
-    }
-
     /// The `reason` label of `dozor_ingest_errors_total`.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -150,100 +145,45 @@ pub fn decode(
     })
 }
 
-/// Validates names, timestamps and sizes; stamps `host` from the agent's
-/// identity (when there is one: remote_write has none); drops samples
-/// older than the retention window. Returns the number dropped as too old.
-pub fn prepare(
-    agent: Option<&str>,
-    req: &mut HeartbeatRequest,
-    now_ms: i64,
-    retention_ms: i64,
-    limits: &Limits,
-) -> Result<u64, IngestError> {
-    let total = req.sample_count();
-    if total > limits.max_samples {
-        return Err(IngestError::TooLarge(format!(
-            "{total} samples in one heartbeat; the limit is {}",
-            limits.max_samples
-        )));
-    }
-    let oldest = now_ms - retention_ms;
-    let newest = now_ms + limits.max_future_ms;
-    let mut dropped = 0u64;
-    for (i, s) in req.series.iter_mut().enumerate() {
-        s.validate().map_err(|e| {
-            let field = match &e {
-                dozor_common::ModelError::MetricName(_) => format!("series[{i}].name"),
-                _ => format!("series[{i}].labels"),
-            };
-            IngestError::bad(e.to_string(), field)
-        })?;
-        labels::check(i, s, &limits.labels)?;
-        let Some(agent) = agent else {
-            check_times(i, s, now_ms, newest)?;
-            let before = s.samples.len();
-            s.samples.retain(|p| p.ts_ms >= oldest);
-            dropped += (before - s.samples.len()) as u64;
-            continue;
-        };
-        match s.labels.get(HOST_LABEL) {
-            Some(h) if h != agent => {
-                return Err(IngestError::Forbidden {
-                    message: format!(
-                        "agent {agent:?} cannot write series for host {h:?}; the host label comes from the agent key"
-                    ),
-                    field: Some(format!("series[{i}].labels.host")),
-                })
-            }
-            Some(_) => {}
-            None => {
-                s.labels.insert(HOST_LABEL.to_string(), agent.to_string());
-            }
-        }
-        check_times(i, s, now_ms, newest)?;
-        let before = s.samples.len();
-        s.samples.retain(|p| p.ts_ms >= oldest);
-        dropped += (before - s.samples.len()) as u64;
-    }
-    req.series.retain(|s| !s.samples.is_empty());
-    Ok(dropped)
-}
-
-fn check_times(
-    i: usize,
-    s: &dozor_common::SeriesBatch,
-    now_ms: i64,
-    newest: i64,
-) -> Result<(), IngestError> {
-    for (j, p) in s.samples.iter().enumerate() {
-        if p.ts_ms > newest {
-            return Err(IngestError::bad(
-                format!(
-                    "sample timestamp {} is {} s ahead of the server clock; check the sender's clock (NTP)",
-                    p.ts_ms,
-                    (p.ts_ms - now_ms) / 1000
-                ),
-                format!("series[{i}].samples[{j}]"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl Ingest {
-    /// Appends validated series, recording drops and storage latency.
+    /// Appends validated series, recording what was set aside, samples
+    /// refused by storage (a second value at a stored timestamp) and
+    /// storage latency. Counts reach `/metrics` only once the write held.
     async fn store_series(
         &self,
         series: &[dozor_common::SeriesBatch],
-        dropped_too_old: u64,
+        checked: &mut Checked,
         now_ms: i64,
     ) -> Result<crate::storage::AppendOutcome, IngestError> {
-        self.telemetry.samples_dropped("too_old", dropped_too_old);
         let started = Instant::now();
         let appended = self.store.append(series, now_ms).await;
         self.telemetry
             .storage_op("append", started.elapsed(), appended.is_ok());
-        Ok(appended?)
+        let outcome = appended?;
+        checked.samples(
+            "duplicate_timestamp",
+            outcome.conflicts,
+            format!(
+                "{} sample(s) at a timestamp already stored with another value; the first value stands",
+                outcome.conflicts
+            ),
+        );
+        for (reason, n) in &checked.series_reasons {
+            self.telemetry.series_rejected(reason, *n);
+        }
+        for (reason, n) in &checked.sample_reasons {
+            self.telemetry.samples_dropped(reason, *n);
+        }
+        if !checked.rejected.is_empty() {
+            tracing::warn!(
+                series = checked.rejected.series,
+                samples = checked.rejected.samples,
+                first = %checked.rejected.examples.first().map(String::as_str).unwrap_or(""),
+                "part of a write was refused; the rest was stored"
+            );
+        }
+        self.telemetry.batch_ok(outcome.stored, outcome.duplicate);
+        Ok(outcome)
     }
 }
 
@@ -265,7 +205,7 @@ impl Ingest {
         mut req: HeartbeatRequest,
         now_ms: i64,
     ) -> Result<HeartbeatResponse, IngestError> {
-        let dropped = prepare(
+        let mut checked = prepare(
             Some(&agent.name),
             &mut req,
             now_ms,
@@ -283,7 +223,7 @@ impl Ingest {
                 agent.name, over.active, over.new, over.limit
             )));
         }
-        let outcome = self.store_series(&req.series, dropped, now_ms).await?;
+        let outcome = self.store_series(&req.series, &mut checked, now_ms).await?;
         let inventory = req
             .inventory
             .as_ref()
@@ -330,10 +270,10 @@ impl Ingest {
                 format: Some(t.format),
             })
             .collect();
-        self.telemetry.batch_ok(outcome.stored, outcome.duplicate);
         Ok(HeartbeatResponse {
             stored_samples: outcome.stored,
-            dropped_samples: dropped,
+            dropped_samples: checked.too_old(),
+            rejected: checked.rejected,
             tasks,
             scrape_targets: Some(scrape_targets),
         })
@@ -341,20 +281,20 @@ impl Ingest {
 
     /// Stores a remote_write request: labels as sent (no agent, so no
     /// `host` stamping), otherwise the heartbeat's validation and commit.
+    /// Returns what was stored and what was refused.
     #[instrument(skip_all, fields(series = series.len()))]
     pub async fn remote_write(
         &self,
         series: Vec<dozor_common::SeriesBatch>,
         now_ms: i64,
-    ) -> Result<u64, IngestError> {
+    ) -> Result<(u64, dozor_common::protocol::Rejected), IngestError> {
         let mut req = HeartbeatRequest {
             series,
             ..Default::default()
         };
-        let dropped = prepare(None, &mut req, now_ms, self.retention_ms, &self.limits)?;
-        let outcome = self.store_series(&req.series, dropped, now_ms).await?;
-        self.telemetry.batch_ok(outcome.stored, outcome.duplicate);
-        Ok(outcome.stored)
+        let mut checked = prepare(None, &mut req, now_ms, self.retention_ms, &self.limits)?;
+        let outcome = self.store_series(&req.series, &mut checked, now_ms).await?;
+        Ok((outcome.stored, checked.rejected))
     }
 }
 

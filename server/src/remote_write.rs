@@ -61,35 +61,39 @@ pub fn decode(body: &[u8], limits: &Limits) -> Result<WriteRequest, IngestError>
 }
 
 /// Converts to dozor's model; validation (names, timestamps, retention)
-/// happens in `ingest::prepare`, like for heartbeats.
+/// happens in `ingest::prepare`, like for heartbeats. A series without a
+/// name or with a label name twice is kept here, marked, so validation
+/// refuses it alone and the rest of the request is stored.
 pub fn to_batches(req: WriteRequest) -> Result<Vec<SeriesBatch>, IngestError> {
     let mut out = Vec::with_capacity(req.timeseries.len());
-    for (i, ts) in req.timeseries.into_iter().enumerate() {
-        let mut name = None;
+    for ts in req.timeseries {
+        let mut name = String::new();
         let mut labels = Labels::new();
+        let mut duplicate = None;
         for l in ts.labels {
             // An empty label value means the label is absent.
             if l.value.is_empty() {
                 continue;
             }
             if l.name == "__name__" {
-                name = Some(l.value);
+                if !name.is_empty() {
+                    duplicate.get_or_insert(l.name.clone());
+                }
+                name = l.value;
+            } else if labels.contains_key(&l.name) {
+                duplicate.get_or_insert(l.name);
             } else {
                 labels.insert(l.name, l.value);
             }
         }
-        let name = name.ok_or_else(|| {
-            bad(
-                "series without a __name__ label".into(),
-                Some(format!("timeseries[{i}].labels")),
-            )
-        })?;
         let samples = ts
             .samples
             .into_iter()
             .map(|s| Sample::new(s.timestamp, s.value))
             .collect();
-        out.push(SeriesBatch::new(name, labels, samples));
+        let mut batch = SeriesBatch::new(name, labels, samples);
+        batch.duplicate_label = duplicate;
+        out.push(batch);
     }
     Ok(out)
 }
@@ -142,6 +146,29 @@ mod tests {
                 samples: vec![],
             }],
         };
-        assert!(to_batches(nameless).is_err());
+        // Kept, nameless, for validation to refuse alone.
+        let got = to_batches(nameless).unwrap();
+        assert!(got[0].validate().is_err());
+        let twice = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![
+                    Label {
+                        name: "__name__".into(),
+                        value: "up".into(),
+                    },
+                    Label {
+                        name: "job".into(),
+                        value: "a".into(),
+                    },
+                    Label {
+                        name: "job".into(),
+                        value: "b".into(),
+                    },
+                ],
+                samples: vec![],
+            }],
+        };
+        let got = to_batches(twice).unwrap();
+        assert_eq!(got[0].duplicate_label.as_deref(), Some("job"));
     }
 }

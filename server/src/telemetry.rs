@@ -113,6 +113,7 @@ pub struct Telemetry {
     ingest_samples: AtomicU64,
     ingest_duplicates: AtomicU64,
     ingest_dropped: CounterVec,
+    ingest_rejected_series: CounterVec,
     ingest_batches: CounterVec,
     ingest_errors: CounterVec,
     storage_seconds: HistVec,
@@ -130,6 +131,12 @@ impl Telemetry {
     pub fn samples_dropped(&self, reason: &str, n: u64) {
         if n > 0 {
             self.ingest_dropped.add(&[reason], n as f64);
+        }
+    }
+
+    pub fn series_rejected(&self, reason: &str, n: u64) {
+        if n > 0 {
+            self.ingest_rejected_series.add(&[reason], n as f64);
         }
     }
 
@@ -177,7 +184,13 @@ impl Telemetry {
         self.ingest_dropped.encode(
             &mut e,
             "dozor_ingest_dropped_samples_total",
-            "Samples accepted but not stored, by reason (too_old: before the retention window).",
+            "Samples of accepted series not stored, by reason (too_old: before the retention window; too_new: past the allowed clock skew; duplicate_timestamp: another value for a stored timestamp).",
+            &["reason"],
+        );
+        self.ingest_rejected_series.encode(
+            &mut e,
+            "dozor_ingest_rejected_series_total",
+            "Series refused alone while the rest of their write was stored, by reason (invalid_name, invalid_label, duplicate_label, nul_byte, label_limit).",
             &["reason"],
         );
         self.ingest_batches.encode(

@@ -230,6 +230,8 @@ async fn oversize_bodies_and_zip_bombs_are_413() {
 
 #[tokio::test]
 async fn malformed_bodies_are_400_naming_the_fault() {
+    // A body that does not decode is refused whole; a bad series or sample
+    // in a body that does is refused alone (tests/hostile_ingest.rs).
     let dir = tempfile::tempdir().unwrap();
     let server = spawn_server(&dir, None).await;
     let base = server.url();
@@ -242,14 +244,6 @@ async fn malformed_bodies_are_400_naming_the_fault() {
     assert_eq!(r.status, 400);
     assert!(
         r.json["error"].as_str().unwrap().contains("line 1 column"),
-        "{}",
-        r.json
-    );
-
-    let r = send(zstd_json(&json!({"series": [{"name": "ok", "samples": [[1, 1]]}, {"name": "9bad", "samples": [[1, 1]]}]})), Some("zstd")).await;
-    assert_eq!(
-        (r.status, r.json["field"].as_str()),
-        (400, Some("series[1].name")),
         "{}",
         r.json
     );
@@ -268,18 +262,6 @@ async fn malformed_bodies_are_400_naming_the_fault() {
         "{}",
         r.json
     );
-
-    let future = now_ms() + 3_600_000;
-    let r = send(
-        zstd_json(&json!({"series": [{"name": "x", "samples": [[future, 1]]}]})),
-        Some("zstd"),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json["field"].as_str()),
-        (400, Some("series[0].samples[0]"))
-    );
-    assert!(r.json["error"].as_str().unwrap().contains("clock"));
 
     assert_eq!(send(b"{}".to_vec(), Some("br")).await.status, 400);
     assert_eq!(

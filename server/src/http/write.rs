@@ -59,6 +59,26 @@ pub async fn write(State(state): State<AppState>, headers: HeaderMap, body: Body
         ))),
     };
     match result {
+        // Prometheus's receiver answers 400 for out-of-bounds and
+        // conflicting samples, which senders do not retry: the rest is
+        // stored, and the answer says what was not.
+        Ok((stored, rejected)) if rejected.samples > 0 => error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} sample(s) not stored ({} stored{}): {}",
+                rejected.samples,
+                stored,
+                if rejected.series > 0 {
+                    format!(", {} series refused", rejected.series)
+                } else {
+                    String::new()
+                },
+                rejected.examples.join("; ")
+            ),
+            None,
+        ),
+        // A refused series is counted (dozor_ingest_rejected_series_total)
+        // and logged; the sender has nothing to change about the rest.
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {
             s.telemetry.batch_error(e.reason());

@@ -20,7 +20,10 @@ fn req(labels: &[(&str, &str)], ts: i64) -> HeartbeatRequest {
 fn stamps_host_and_refuses_other_hosts() {
     let l = Limits::default();
     let mut r = req(&[("job", "x")], 1_000);
-    assert_eq!(prepare(Some("a"), &mut r, 1_000, 10_000, &l).unwrap(), 0);
+    assert!(prepare(Some("a"), &mut r, 1_000, 10_000, &l)
+        .unwrap()
+        .rejected
+        .is_empty());
     assert_eq!(r.series[0].labels["host"], "a");
     let mut r = req(&[("host", "a")], 1_000);
     assert!(prepare(Some("a"), &mut r, 1_000, 10_000, &l).is_ok());
@@ -34,14 +37,64 @@ fn stamps_host_and_refuses_other_hosts() {
 }
 
 #[test]
-fn drops_too_old_and_rejects_future() {
+fn sets_aside_samples_outside_the_time_range_alone() {
     let l = Limits::default();
+    let now = 100_000_000;
+    let mut r = req(&[], now - 2_000);
+    r.series[0].samples.push(Sample::new(5, 1.0));
+    r.series[0]
+        .samples
+        .push(Sample::new(now + 11 * 60_000, 1.0));
+    let c = prepare(Some("a"), &mut r, now, 1_000_000, &l).unwrap();
+    assert_eq!(r.series[0].samples, vec![Sample::new(now - 2_000, 1.0)]);
+    assert_eq!((c.too_old(), c.rejected.samples), (1, 2));
+    assert!(c.rejected.examples[0].contains("older than the retention window"));
+    assert!(c.rejected.examples[1].contains("ahead of the server clock"));
     let mut r = req(&[], 5);
-    assert_eq!(prepare(Some("a"), &mut r, 100_000, 1_000, &l).unwrap(), 1);
-    assert!(r.series.is_empty());
-    let mut r = req(&[], 100_000 + 11 * 60_000);
-    let e = prepare(Some("a"), &mut r, 100_000, 1_000, &l).unwrap_err();
-    assert!(e.to_string().contains("ahead of the server clock"), "{e}");
+    prepare(Some("a"), &mut r, now, 1_000, &l).unwrap();
+    assert!(
+        r.series.is_empty(),
+        "a series left with nothing is not stored"
+    );
+}
+
+#[test]
+fn refuses_a_bad_series_alone() {
+    let l = Limits::default();
+    let good = SeriesBatch::new("up", Default::default(), vec![Sample::new(1_000, 1.0)]);
+    let nul = SeriesBatch::new(
+        "up",
+        [("job".to_string(), "a\0b".to_string())].into(),
+        vec![Sample::new(1_000, 1.0)],
+    );
+    let bad_name = SeriesBatch::new("1up", Default::default(), vec![Sample::new(1_000, 1.0)]);
+    let reserved = SeriesBatch::new(
+        "up",
+        [("__type__".to_string(), "gauge".to_string())].into(),
+        vec![Sample::new(1_000, 1.0)],
+    );
+    let many = SeriesBatch::new(
+        "up",
+        (0..41)
+            .map(|i| (format!("l{i}"), "x".to_string()))
+            .collect(),
+        vec![Sample::new(1_000, 1.0)],
+    );
+    let mut r = HeartbeatRequest {
+        series: vec![nul, good, bad_name, reserved, many],
+        ..Default::default()
+    };
+    let c = prepare(Some("a"), &mut r, 1_000, 10_000, &l).unwrap();
+    assert_eq!(r.series.len(), 1, "the good one stays");
+    assert_eq!(c.rejected.series, 4);
+    let reasons: Vec<&str> = c.series_reasons.keys().copied().collect();
+    assert_eq!(
+        reasons,
+        ["invalid_label", "invalid_name", "label_limit", "nul_byte"]
+    );
+    assert!(c.rejected.examples[0]
+        .starts_with("series[0] (up): value of label \"job\" contains a NUL byte"));
+    assert!(c.rejected.examples[3].contains("41 labels on one series; the limit is 40"));
 }
 
 #[test]

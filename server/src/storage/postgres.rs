@@ -276,12 +276,19 @@ impl SampleWriter for PgStore {
         };
         if late.is_empty() {
             out.stored = insert.execute(&self.pool).await?.rows_affected();
+            if out.stored < n as u64 {
+                out.conflicts =
+                    conflicts(&mut *self.pool.acquire().await?, &ts, &sid, &val).await?;
+            }
         } else {
             // Marks and samples commit together; DO UPDATE (not NOTHING)
             // row-locks the mark so a concurrent rollup pass that claims
             // it waits for this commit (see storage::rollup).
             let mut tx = self.pool.begin().await?;
             out.stored = insert.execute(&mut *tx).await?.rows_affected();
+            if out.stored < n as u64 {
+                out.conflicts = conflicts(&mut tx, &ts, &sid, &val).await?;
+            }
             sqlx::query(
                 "INSERT INTO rollup_dirty (bucket_ms) SELECT * FROM UNNEST($1::int8[])
                  ON CONFLICT (bucket_ms) DO UPDATE SET bucket_ms = EXCLUDED.bucket_ms",
@@ -291,9 +298,34 @@ impl SampleWriter for PgStore {
             .await?;
             tx.commit().await?;
         }
-        out.duplicate = n as u64 - out.stored;
+        out.duplicate = n as u64 - out.stored - out.conflicts;
         Ok(out)
     }
+}
+
+/// After an insert that skipped rows: how many rows of the batch differ
+/// from what is stored at their (series, ts).
+async fn conflicts(
+    conn: &mut sqlx::PgConnection,
+    ts: &[i64],
+    sid: &[i64],
+    val: &[f64],
+) -> Result<u64> {
+    let stored: Vec<(i64, f64)> = sqlx::query_as(
+        "SELECT u.i, s.value FROM UNNEST($1::int8[], $2::int8[]) WITH ORDINALITY AS u(t, sid, i)
+         JOIN samples s ON s.series_id = u.sid AND s.ts = dozor_ts(u.t)",
+    )
+    .bind(ts)
+    .bind(sid)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(stored
+        .iter()
+        .filter(|(i, v)| {
+            let sent = val[(*i - 1) as usize];
+            !dozor_common::model::same_value(*v, sent)
+        })
+        .count() as u64)
 }
 
 impl Storage for PgStore {

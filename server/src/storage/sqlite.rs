@@ -200,6 +200,9 @@ impl SampleWriter for SqliteStore {
             }
             out.stored += q.execute(&mut *tx).await?.rows_affected();
         }
+        if out.stored < total {
+            out.conflicts = conflicts(&mut tx, &rows).await?;
+        }
         let late = rollup::late_buckets(rows.iter().map(|r| r.1), now_ms);
         for b in late {
             sqlx::query("INSERT OR IGNORE INTO rollup_dirty (bucket_ms) VALUES (?)")
@@ -211,9 +214,41 @@ impl SampleWriter for SqliteStore {
         for (key, id) in fresh {
             self.cache.insert(key, id, now_ms);
         }
-        out.duplicate = total - out.stored;
+        out.duplicate = total - out.stored - out.conflicts;
         Ok(out)
     }
+}
+
+/// After an insert that skipped rows: how many of `rows` differ from what
+/// is stored at their (series, ts), within the same transaction.
+async fn conflicts(tx: &mut sqlx::SqliteConnection, rows: &[(i64, i64, f64)]) -> Result<u64> {
+    let mut n = 0;
+    // Two parameters per row.
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let marks = vec!["(?,?)"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT series_id, ts, {VALUE_COLS} FROM samples WHERE (series_id, ts) IN (VALUES {marks})"
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64, Option<f64>, i64)>(&sql);
+        for (id, ts, _) in chunk {
+            q = q.bind(id).bind(ts);
+        }
+        let stored: HashMap<(i64, i64), f64> = q
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(id, ts, v, kind)| ((id, ts), value_out(v, kind)))
+            .collect();
+        n += chunk
+            .iter()
+            .filter(|(id, ts, v)| {
+                stored
+                    .get(&(*id, *ts))
+                    .is_some_and(|s| !dozor_common::model::same_value(*s, *v))
+            })
+            .count() as u64;
+    }
+    Ok(n)
 }
 
 async fn resolve_series(

@@ -27,8 +27,11 @@ impl Default for OpenOptions {
 pub struct AppendOutcome {
     /// Samples newly stored.
     pub stored: u64,
-    /// Samples already present (a re-sent batch).
+    /// Samples already present with the same value (a re-sent batch).
     pub duplicate: u64,
+    /// Samples not stored because their (series, timestamp) already holds
+    /// another value: the first value stands, as in Prometheus.
+    pub conflicts: u64,
     /// Series created by this batch.
     pub new_series: u64,
 }

@@ -1,0 +1,223 @@
+//! One bad series or sample never blocks the good ones beside it, on
+//! SQLite and PostgreSQL alike: a NUL byte in a label value (which
+//! PostgreSQL cannot store), a label name sent twice, a bad metric name,
+//! timestamps outside the accepted range (0, seconds sent as milliseconds,
+//! the future) and a second value for a stored timestamp. Each is refused
+//! alone, counted in /metrics by reason and named in the answer.
+
+mod support;
+
+use dozor_server::remote_write::{Label, TimeSeries, WireSample, WriteRequest};
+use prost::Message;
+use serde_json::json;
+use support::*;
+
+async fn metrics(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn counter(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: labels
+            .iter()
+            .map(|(k, v)| Label {
+                name: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|(t, v)| WireSample {
+                timestamp: *t,
+                value: *v,
+            })
+            .collect(),
+    }
+}
+
+async fn remote_write(base: &str, token: &str, ts: Vec<TimeSeries>) -> (u16, String) {
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&WriteRequest { timeseries: ts }.encode_to_vec())
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{base}/prometheus/api/v1/write"))
+        .header("content-encoding", "snappy")
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn stored(server: &dozor_server::Server, metric: &str) -> Vec<(i64, f64)> {
+    let mut out = Vec::new();
+    for s in server
+        .store
+        .find_series(Some(metric), &Default::default(), 100)
+        .await
+        .unwrap()
+    {
+        for p in server.store.samples(s.id, 0, i64::MAX / 2).await.unwrap() {
+            out.push((p.ts_ms, p.value));
+        }
+    }
+    out.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    out
+}
+
+async fn one_bad_item_never_blocks_the_rest(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, database_url).await;
+    let base = server.url();
+    let key = enroll(&base, &enroll_token(&server), "web-1").await;
+    let now = now_ms();
+
+    // Heartbeat: three bad series and two bad samples among good ones.
+    // Written by hand: a JSON object with a repeated key.
+    let body = format!(
+        r#"{{"series": [
+            {{"name": "good", "labels": {{"k": "1"}}, "samples": [[{now}, 1], [0, 5], [{future}, 6]]}},
+            {{"name": "good", "labels": {{"k": "nul\u0000here"}}, "samples": [[{now}, 2]]}},
+            {{"name": "good", "labels": {{"k": "a", "k": "b"}}, "samples": [[{now}, 3]]}},
+            {{"name": "9bad", "samples": [[{now}, 4]]}},
+            {{"name": "good", "labels": {{"k": "2"}}, "samples": [[{now}, 7]]}}
+        ]}}"#,
+        future = now + 3_600_000
+    );
+    let r = post_heartbeat(&base, Some(&key), body.into_bytes(), None).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["stored_samples"], 2, "{}", r.json);
+    assert_eq!(r.json["rejected"]["series"], 3, "{}", r.json);
+    assert_eq!(r.json["rejected"]["samples"], 2, "{}", r.json);
+    assert_eq!(r.json["dropped_samples"], 1, "too old");
+    let examples = r.json["rejected"]["examples"].to_string();
+    for says in [
+        "NUL byte",
+        "appears more than once",
+        "9bad",
+        "older than the retention window",
+        "ahead of the server clock",
+    ] {
+        assert!(examples.contains(says), "{says}: {examples}");
+    }
+    assert_eq!(stored(&server, "good").await, vec![(now, 1.0), (now, 7.0)]);
+
+    // A second value for a stored timestamp: the first stands, the
+    // second is counted; the same value again is only a duplicate.
+    let again = |v: f64, extra: bool| {
+        let mut samples = vec![json!([now, v])];
+        if extra {
+            samples.push(json!([now + 1, 8]));
+        }
+        zstd_json(&json!({"series": [{"name": "good", "labels": {"k": "1"}, "samples": samples}]}))
+    };
+    let r = post_heartbeat(&base, Some(&key), again(9.0, true), Some("zstd")).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["stored_samples"], 1);
+    assert_eq!(r.json["rejected"]["samples"], 1, "{}", r.json);
+    assert!(r.json["rejected"]["examples"]
+        .to_string()
+        .contains("already stored with another value"));
+    let r = post_heartbeat(&base, Some(&key), again(1.0, false), Some("zstd")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.json.get("rejected").is_none(), "{}", r.json);
+    // Two values for one timestamp in the same batch.
+    let twice = zstd_json(&json!({"series": [
+        {"name": "twice", "samples": [[now, 1], [now, 2]]}
+    ]}));
+    let r = post_heartbeat(&base, Some(&key), twice, Some("zstd")).await;
+    assert_eq!(r.json["rejected"]["samples"], 1, "{}", r.json);
+    assert_eq!(stored(&server, "twice").await.len(), 1);
+    assert_eq!(stored(&server, "good").await[..2], [(now, 1.0), (now, 7.0)]);
+
+    // remote_write: bad series are refused alone with 204 for the rest.
+    let token = std::fs::read_to_string(&server.remote_write_token_path).unwrap();
+    let token = token.trim();
+    let (status, body) = remote_write(
+        &base,
+        token,
+        vec![
+            series(&[("__name__", "rw"), ("k", "nul\0")], &[(now, 1.0)]),
+            series(&[("__name__", "rw"), ("k", "x"), ("k", "y")], &[(now, 1.0)]),
+            series(&[("__name__", "rw"), ("k", "ok")], &[(now, 2.0)]),
+            series(&[("k", "nameless")], &[(now, 3.0)]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(stored(&server, "rw").await, vec![(now, 2.0)]);
+    // Samples out of bounds: 400 (never retried) saying so, the rest kept.
+    let (status, body) = remote_write(
+        &base,
+        token,
+        vec![
+            series(&[("__name__", "rw_time")], &[(0, 1.0), (now, 2.0)]),
+            series(
+                &[("__name__", "rw_time"), ("unit", "s")],
+                &[(now / 1000, 3.0)],
+            ),
+            series(&[("__name__", "rw_time"), ("k", "neg")], &[(-5, 4.0)]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("3 sample(s) not stored (1 stored)"), "{body}");
+    assert!(body.contains("older than the retention window"), "{body}");
+    assert_eq!(stored(&server, "rw_time").await, vec![(now, 2.0)]);
+
+    let m = metrics(&base).await;
+    for (series, n) in [
+        (
+            r#"dozor_ingest_rejected_series_total{reason="nul_byte"}"#,
+            2.0,
+        ),
+        (
+            r#"dozor_ingest_rejected_series_total{reason="duplicate_label"}"#,
+            2.0,
+        ),
+        (
+            r#"dozor_ingest_rejected_series_total{reason="invalid_name"}"#,
+            2.0,
+        ),
+        (
+            r#"dozor_ingest_dropped_samples_total{reason="too_old"}"#,
+            4.0,
+        ),
+        (
+            r#"dozor_ingest_dropped_samples_total{reason="too_new"}"#,
+            1.0,
+        ),
+        (
+            r#"dozor_ingest_dropped_samples_total{reason="duplicate_timestamp"}"#,
+            2.0,
+        ),
+    ] {
+        assert_eq!(counter(&m, series), n, "{series}\n{m}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sqlite_one_bad_item_never_blocks_the_rest() {
+    one_bad_item_never_blocks_the_rest(None).await;
+}
+
+#[tokio::test]
+async fn postgres_one_bad_item_never_blocks_the_rest() {
+    let Some(db) = pg_database().await else {
+        return;
+    };
+    one_bad_item_never_blocks_the_rest(Some(&db.url)).await;
+}
