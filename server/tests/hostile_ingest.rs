@@ -177,6 +177,25 @@ async fn one_bad_item_never_blocks_the_rest(database_url: Option<&str>) {
     assert!(body.contains("older than the retention window"), "{body}");
     assert_eq!(stored(&server, "rw_time").await, vec![(now, 2.0)]);
 
+    // A label filter whose name is not a label name: 400 on every backend
+    // (it made SQLite's JSON path fail with 500), and storage itself
+    // answers "no such series" rather than an error.
+    let api = api_client(&server).await;
+    let r = api
+        .get(format!("{base}/api/v1/series?metric=good&label=job%22=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let odd: dozor_common::Labels = [("job\"".to_string(), "x".to_string())].into();
+    assert!(server.store.find_series(Some("good"), &odd, 10).await.unwrap().is_empty());
+    let r = api
+        .get(format!("{base}/prometheus/api/v1/query?query=good%7B%22job%5C%22%22%3D%22x%22%7D"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 200 || r.status() == 400, "never 500: {}", r.status());
+
     let m = metrics(&base).await;
     for (series, n) in [
         (

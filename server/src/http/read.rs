@@ -53,13 +53,15 @@ pub async fn series(State(state): State<AppState>, RawQuery(q): RawQuery) -> Res
         match k.as_str() {
             "metric" => metric = Some(v),
             "label" => match v.split_once('=') {
-                Some((lk, lv)) if !lk.is_empty() => {
+                Some((lk, lv)) if dozor_common::model::is_label_name(lk) => {
                     equal.insert(lk.to_string(), lv.to_string());
                 }
                 _ => {
                     return error(
                         StatusCode::BAD_REQUEST,
-                        format!("label filter {v:?} must look like name=value"),
+                        format!(
+                            "label filter {v:?} must look like name=value, the name matching [a-zA-Z_][a-zA-Z0-9_]*"
+                        ),
                         Some("label".into()),
                     )
                 }

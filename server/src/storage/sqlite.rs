@@ -291,6 +291,11 @@ impl SampleReader for SqliteStore {
         equal: &Labels,
         limit: usize,
     ) -> Result<Vec<SeriesInfo>> {
+        // Stored labels all have valid names, so no series can match an
+        // equality on another name; such a name would not make a JSON path.
+        if equal.keys().any(|k| !dozor_common::model::is_label_name(k)) {
+            return Ok(Vec::new());
+        }
         let mut sql = String::from("SELECT id, metric, labels FROM series WHERE 1=1");
         if metric.is_some() {
             sql.push_str(" AND metric = ?");
@@ -304,7 +309,6 @@ impl SampleReader for SqliteStore {
             q = q.bind(m);
         }
         for (k, v) in equal {
-            // Label names are validated identifiers, but quote anyway.
             q = q.bind(format!("$.\"{k}\"")).bind(v);
         }
         let rows = q.bind(limit as i64).fetch_all(&self.reader).await?;
