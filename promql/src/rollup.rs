@@ -52,6 +52,10 @@ pub const HORIZON_LAG_MS: i64 = 120_000;
 /// Most 5-minute buckets one transaction recomputes, so catching up after
 /// downtime is done in bounded steps.
 pub const MAX_BUCKETS_PER_STEP: i64 = 12;
+/// Most dirty buckets one transaction claims and recomputes: after a
+/// backfill there may be thousands, and SQLite's one writer must not be
+/// held while they are all redone (every write would wait).
+pub const MAX_DIRTY_PER_STEP: i64 = 12;
 /// Most steps in one `refresh_rollups` call (about 10 days of buckets).
 pub const MAX_STEPS_PER_PASS: usize = 240;
 
@@ -123,13 +127,14 @@ pub struct Step {
     pub hours: Vec<i64>,
     /// The new watermark, when it moves.
     pub watermark: Option<i64>,
-    /// True when the watermark reached the horizon.
+    /// True when the watermark reached the horizon and no claimed batch of
+    /// dirty buckets was full (more may be waiting).
     pub caught_up: bool,
 }
 
 /// Plans a step from the current `watermark` and the dirty buckets claimed
-/// for it. Dirty buckets at or above the watermark need nothing: the range
-/// will cover them.
+/// for it (at most [`MAX_DIRTY_PER_STEP`]). Dirty buckets at or above the
+/// watermark need nothing: the range will cover them.
 pub fn plan_step(watermark: i64, dirty: &[i64], now_ms: i64) -> Step {
     const FIVE: i64 = 300_000;
     const HOUR: i64 = 3_600_000;
@@ -159,7 +164,7 @@ pub fn plan_step(watermark: i64, dirty: &[i64], now_ms: i64) -> Step {
         five_minute,
         hours: hours.into_iter().filter(|h| h + HOUR <= done_to).collect(),
         watermark: new_watermark,
-        caught_up: end >= horizon,
+        caught_up: end >= horizon && (dirty.len() as i64) < MAX_DIRTY_PER_STEP,
     }
 }
 
@@ -190,6 +195,12 @@ mod tests {
         assert_eq!(s.five_minute, vec![(3 * H + 300_000, 3 * H + 600_000)]);
         assert_eq!(s.hours, vec![3 * H]);
         assert_eq!(s.watermark, None);
+        assert!(s.caught_up);
+        // A full claim of dirty buckets: more may wait, so not caught up.
+        let full: Vec<i64> = (0..MAX_DIRTY_PER_STEP)
+            .map(|i| 3 * H + i * 300_000)
+            .collect();
+        assert!(!plan_step(10 * H + 25 * 60_000, &full, now).caught_up);
     }
 
     #[test]

@@ -185,7 +185,7 @@ async fn bench(label: &str, database_url: Option<String>) {
 
 /// Best-of-3 times of the same week-long query with and without rollups.
 async fn rollup_bench(server: &Server, now: i64) -> (f64, f64, u64) {
-    use dozor_server::promql::{Engine, Limits, Range};
+    use dozor_server::promql::{Limits, Range};
     const HOUR: i64 = 3_600_000;
     let week = 7 * DAY_MS;
     for s in 0..10 {

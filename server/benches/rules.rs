@@ -13,7 +13,7 @@
 use dozor_common::{Sample, SeriesBatch};
 use dozor_server::alerting::{engine::Alerting, rules, AlertingConfig};
 use dozor_server::clock::Clock;
-use dozor_server::promql::{Engine, Limits};
+use dozor_server::promql::Limits;
 use dozor_server::storage::{self, OpenOptions};
 use std::time::Instant;
 

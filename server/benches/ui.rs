@@ -10,7 +10,7 @@
 //! 2. The overview with 200 hosts (1 h each): p50 over 10 fetches.
 
 use dozor_server::demo::{self, Demo};
-use dozor_server::promql::{Engine, Limits, Range};
+use dozor_server::promql::{Limits, Range};
 use dozor_server::{Config, Server};
 use std::time::Instant;
 

@@ -34,7 +34,6 @@ pub struct Server {
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     ensure_private_dir(&cfg.data_dir)?;
     let opts = OpenOptions {
-        retention: cfg.retention,
         acquire_timeout: cfg.acquire_timeout,
         password: cfg.database_password.clone(),
         ..OpenOptions::default()
@@ -55,6 +54,12 @@ fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
 impl Server {
     pub async fn start(cfg: Config) -> anyhow::Result<Self> {
         let store = open_store(&cfg).await?;
+        // Only here, in the serving process: admin commands open the store
+        // with their own (default) --retention and must not apply it.
+        store
+            .set_retention(cfg.retention.as_millis() as i64)
+            .await
+            .context("cannot apply --retention")?;
         tracing::info!(store = %store.describe(), retention = %dozor_common::format_duration(cfg.retention), "storage ready");
         let enroll_token_path = ensure_enroll_token(&store, &cfg.data_dir).await?;
         tracing::info!(path = %enroll_token_path.display(), "agent enrolment token: pass its contents to dozor-collector --enroll-token");

@@ -167,6 +167,11 @@ pub trait Maintenance: Send + Sync {
     async fn refresh_rollups(&self, now_ms: i64) -> Result<u64>;
     /// Deletes data older than `now - retention`.
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome>;
+    /// Makes `retention_ms` the store's retention: rollup passes skip older
+    /// data, and with TimescaleDB its retention policies are replaced.
+    /// Only the serving process calls this, with its `--retention`: admin
+    /// commands open the same store and must not change it.
+    async fn set_retention(&self, retention_ms: i64) -> Result<()>;
 }
 
 pub trait Storage:

@@ -188,13 +188,24 @@ async fn one_bad_item_never_blocks_the_rest(database_url: Option<&str>) {
         .unwrap();
     assert_eq!(r.status(), 400);
     let odd: dozor_common::Labels = [("job\"".to_string(), "x".to_string())].into();
-    assert!(server.store.find_series(Some("good"), &odd, 10).await.unwrap().is_empty());
+    assert!(server
+        .store
+        .find_series(Some("good"), &odd, 10)
+        .await
+        .unwrap()
+        .is_empty());
     let r = api
-        .get(format!("{base}/prometheus/api/v1/query?query=good%7B%22job%5C%22%22%3D%22x%22%7D"))
+        .get(format!(
+            "{base}/prometheus/api/v1/query?query=good%7B%22job%5C%22%22%3D%22x%22%7D"
+        ))
         .send()
         .await
         .unwrap();
-    assert!(r.status() == 200 || r.status() == 400, "never 500: {}", r.status());
+    assert!(
+        r.status() == 200 || r.status() == 400,
+        "never 500: {}",
+        r.status()
+    );
 
     let m = metrics(&base).await;
     for (series, n) in [

@@ -18,7 +18,7 @@ mod support;
 
 use dozor_common::{Sample as Point, SeriesBatch};
 use dozor_server::promql::value::{stale_nan, Metric};
-use dozor_server::promql::{Engine, Limits, Range, Value};
+use dozor_server::promql::{Limits, Range, Value};
 use dozor_server::storage::Store;
 use promql_parser::parser::Expr;
 use std::collections::BTreeMap;

@@ -40,7 +40,8 @@ pub struct PgStore {
     cache: SeriesCache,
     /// Days (ms / DAY_MS) whose partition is known to exist.
     partitions: Mutex<HashSet<i64>>,
-    retention_ms: i64,
+    /// Set by the serving process (`Maintenance::set_retention`).
+    retention_ms: std::sync::atomic::AtomicI64,
 }
 
 impl PgStore {
@@ -85,15 +86,14 @@ impl PgStore {
             layout,
             cache: SeriesCache::default(),
             partitions: Mutex::new(HashSet::new()),
-            retention_ms: opts.retention.as_millis() as i64,
+            retention_ms: super::DEFAULT_RETENTION_MS.into(),
         };
-        match layout {
-            Layout::Timescale => store.set_timescale_retention().await?,
+        if layout == Layout::Partitioned {
             // The layout is chosen once, by the first migration; installing
             // TimescaleDB later does not convert an existing database.
-            Layout::Partitioned => tracing::info!(
+            tracing::info!(
                 "TimescaleDB is not in use for this database: plain PostgreSQL with daily partitions and rollups maintained by dozor"
-            ),
+            );
         }
         Ok(store)
     }
@@ -106,8 +106,9 @@ impl PgStore {
         &self.pool
     }
 
-    /// Policies are replaced at every start so `--retention` takes effect.
-    async fn set_timescale_retention(&self) -> Result<()> {
+    /// Policies are replaced at every start of the server so `--retention`
+    /// takes effect (never by admin commands, which open the store too).
+    async fn set_timescale_retention(&self, retention_ms: i64) -> Result<()> {
         for table in ["samples", "samples_5m", "samples_1h"] {
             sqlx::query("SELECT remove_retention_policy($1::regclass, if_exists => true)")
                 .bind(table)
@@ -117,7 +118,7 @@ impl PgStore {
                 "SELECT add_retention_policy($1::regclass, drop_after => make_interval(secs => $2::float8 / 1000))",
             )
             .bind(table)
-            .bind(self.retention_ms)
+            .bind(retention_ms)
             .execute(&self.pool)
             .await?;
         }

@@ -30,7 +30,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     cache: SeriesCache,
-    retention_ms: i64,
+    /// Set by the serving process (`Maintenance::set_retention`).
+    retention_ms: std::sync::atomic::AtomicI64,
 }
 
 impl SqliteStore {
@@ -73,7 +74,7 @@ impl SqliteStore {
             writer,
             reader,
             cache: SeriesCache::default(),
-            retention_ms: opts.retention.as_millis() as i64,
+            retention_ms: super::DEFAULT_RETENTION_MS.into(),
         })
     }
 

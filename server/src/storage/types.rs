@@ -3,7 +3,6 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    pub retention: Duration,
     /// How long a request waits for a connection before storage counts as
     /// down (503).
     pub acquire_timeout: Duration,
@@ -15,7 +14,6 @@ pub struct OpenOptions {
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
-            retention: Duration::from_secs(30 * 86_400),
             acquire_timeout: Duration::from_secs(5),
             max_connections: 16,
             password: None,
@@ -164,3 +162,8 @@ pub struct AuditEntry {
     pub detail: Option<String>,
     pub ip: Option<String>,
 }
+
+/// The retention a store assumes until the serving process sets its own
+/// (`Maintenance::set_retention`): what rollup passes skip. Opening a store
+/// never applies a retention.
+pub const DEFAULT_RETENTION_MS: i64 = 30 * 86_400_000;

@@ -34,11 +34,17 @@ impl PgStore {
         // Data older than retention is about to be deleted: never spend a
         // pass rolling it up (a backfill at the epoch would otherwise mean
         // decades of empty buckets).
-        let floor = rollup::floor(now_ms - self.retention_ms, 300_000);
+        let retention = self.retention_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let floor = rollup::floor(now_ms - retention, 300_000);
         let start = watermark(&mut tx, now_ms).await?.max(floor);
-        let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
-            .fetch_all(&mut *tx)
-            .await?;
+        let dirty: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM rollup_dirty WHERE bucket_ms IN
+               (SELECT bucket_ms FROM rollup_dirty ORDER BY bucket_ms LIMIT $1)
+             RETURNING bucket_ms",
+        )
+        .bind(rollup::MAX_DIRTY_PER_STEP)
+        .fetch_all(&mut *tx)
+        .await?;
         let step = rollup::plan_step(start, &dirty, now_ms);
         let mut written = 0;
         for (from, to) in &step.five_minute {
@@ -124,6 +130,15 @@ impl Maintenance for PgStore {
             }
         }
         Ok(total)
+    }
+
+    async fn set_retention(&self, retention_ms: i64) -> Result<()> {
+        self.retention_ms
+            .store(retention_ms, std::sync::atomic::Ordering::Relaxed);
+        if self.layout == Layout::Timescale {
+            self.set_timescale_retention(retention_ms).await?;
+        }
+        Ok(())
     }
 
     #[instrument(skip_all, fields(backend = "postgres"))]

@@ -46,11 +46,17 @@ impl SqliteStore {
         // Data older than retention is about to be deleted: never spend a
         // pass rolling it up (a backfill at the epoch would otherwise mean
         // decades of empty buckets).
-        let floor = rollup::floor(now_ms - self.retention_ms, 300_000);
+        let retention = self.retention_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let floor = rollup::floor(now_ms - retention, 300_000);
         let start = watermark(&mut tx, now_ms).await?.max(floor);
-        let dirty: Vec<i64> = sqlx::query_scalar("DELETE FROM rollup_dirty RETURNING bucket_ms")
-            .fetch_all(&mut *tx)
-            .await?;
+        let dirty: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM rollup_dirty WHERE bucket_ms IN
+               (SELECT bucket_ms FROM rollup_dirty ORDER BY bucket_ms LIMIT ?)
+             RETURNING bucket_ms",
+        )
+        .bind(rollup::MAX_DIRTY_PER_STEP)
+        .fetch_all(&mut *tx)
+        .await?;
         let step = rollup::plan_step(start, &dirty, now_ms);
         let mut written = 0;
         for (from, to) in &step.five_minute {
@@ -115,6 +121,12 @@ impl Maintenance for SqliteStore {
         Ok(())
     }
 
+    async fn set_retention(&self, retention_ms: i64) -> Result<()> {
+        self.retention_ms
+            .store(retention_ms, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
     #[instrument(skip_all, fields(backend = "sqlite"))]
     async fn refresh_rollups(&self, now_ms: i64) -> Result<u64> {
         let mut total = 0;
@@ -133,29 +145,53 @@ impl Maintenance for SqliteStore {
     #[instrument(skip_all, fields(backend = "sqlite"))]
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome> {
         let cutoff = now_ms - retention_ms;
-        let mut tx = self.writer.begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND ts < ?",
-        )
-        .bind(cutoff)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let deleted = self.delete_before("samples", "ts", cutoff).await?;
         for res in [Resolution::FiveMinutes, Resolution::OneHour] {
-            let sql = format!(
-                "DELETE FROM {} WHERE series_id IN (SELECT id FROM series) AND bucket < ?",
-                res.table()
-            );
-            sqlx::query(&sql).bind(cutoff).execute(&mut *tx).await?;
+            self.delete_before(res.table(), "bucket", cutoff).await?;
         }
         sqlx::query("DELETE FROM rollup_dirty WHERE bucket_ms < ?")
             .bind(cutoff)
-            .execute(&mut *tx)
+            .execute(&self.writer)
             .await?;
-        tx.commit().await?;
         Ok(RetentionOutcome {
             deleted_samples: deleted,
             dropped_partitions: 0,
         })
+    }
+}
+
+/// Rows one retention statement deletes: each is its own transaction, so
+/// a retention pass after a long outage or a backfill never holds the one
+/// writer for long.
+const RETENTION_ROWS_PER_STATEMENT: i64 = 20_000;
+
+impl SqliteStore {
+    /// Deletes rows of `table` (keyed by series_id, `col`) with `col <
+    /// cutoff`, a bounded chunk per statement. Series are walked in id
+    /// order, each with a seek on the primary key, and the walk resumes at
+    /// the last series a chunk reached.
+    async fn delete_before(&self, table: &str, col: &str, cutoff: i64) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE (series_id, {col}) IN
+               (SELECT v.series_id, v.{col} FROM series s CROSS JOIN {table} v
+                  ON v.series_id = s.id AND v.{col} < ?1
+                WHERE s.id >= ?2 ORDER BY s.id LIMIT ?3)
+             RETURNING series_id"
+        );
+        let mut from = i64::MIN;
+        let mut total = 0;
+        loop {
+            let ids: Vec<i64> = sqlx::query_scalar(&sql)
+                .bind(cutoff)
+                .bind(from)
+                .bind(RETENTION_ROWS_PER_STATEMENT)
+                .fetch_all(&self.writer)
+                .await?;
+            total += ids.len() as u64;
+            if (ids.len() as i64) < RETENTION_ROWS_PER_STATEMENT {
+                return Ok(total);
+            }
+            from = ids.iter().copied().max().unwrap_or(from);
+        }
     }
 }
