@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, clippy and every test, against a real
-# PostgreSQL and a real promtool. Run as root on Debian it installs what is
-# missing with apt-get; otherwise it names the packages to install.
+# The whole test suite: formatting, clippy, every test and the fuzzers,
+# against a real PostgreSQL, a real PostgreSQL with TimescaleDB (built from
+# ../shared/vendor/ when it is not installed), Docker, Chromium and a real
+# promtool. Run as root on Debian it installs what is missing with apt-get;
+# otherwise it names the packages to install.
 #
 #   scripts/test.sh            # what CI runs (.ci/run)
 #   DOZOR_TEST_DATABASE_URL=postgres://user@host:port/postgres scripts/test.sh
@@ -24,6 +26,17 @@ command -v chromedriver >/dev/null || [ -x /usr/lib/chromium/chromedriver ] || m
 /usr/bin/python3 -c 'import html5lib' 2>/dev/null || missing+=(python3-html5lib)
 # The image the Docker scrape test builds FROM scratch.
 [ -x /bin/busybox ] || missing+=(busybox-static)
+# TimescaleDB is built from source (no registry here has it); these build it.
+timescale_version=2.28.3
+timescale_installed() { [ -n "$(pg_bindir)" ] && [ -f "$(dirname "$(pg_bindir)")/lib/timescaledb-$timescale_version.so" ]; }
+if ! timescale_installed; then
+    pg_major=$(basename "$(dirname "$(pg_bindir)")" 2>/dev/null || echo 15)
+    command -v cmake >/dev/null || missing+=(cmake)
+    command -v cc >/dev/null || missing+=(build-essential)
+    [ -d "/usr/include/postgresql/$pg_major/server" ] || missing+=("postgresql-server-dev-$pg_major")
+    [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+    [ -f /usr/include/krb5.h ] || missing+=(libkrb5-dev)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         log "installing ${missing[*]}"
@@ -39,35 +52,82 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-pg_tmp=""
-cleanup() {
-    if [ -n "$pg_tmp" ]; then
-        "$(pg_bindir)/pg_ctl" -D "$pg_tmp/data" -m immediate stop >/dev/null 2>&1 ||
-            runuser -u postgres -- "$(pg_bindir)/pg_ctl" -D "$pg_tmp/data" -m immediate stop >/dev/null 2>&1 || true
-        rm -rf "$pg_tmp"
+# TimescaleDB from the vendored source, built once into a cache outside
+# the checkout (a warm machine copies it into place instead of rebuilding).
+if ! timescale_installed && [ "$(id -u)" = 0 ] && [ -n "$(pg_bindir)" ]; then
+    src=""
+    for c in "${DOZOR_TIMESCALEDB_SRC:-}" "../shared/vendor/timescaledb-$timescale_version-minsrc.tar.gz" \
+        "/work/shared/vendor/timescaledb-$timescale_version-minsrc.tar.gz"; do
+        if [ -n "$c" ] && [ -f "$c" ]; then src="$(realpath "$c")"; break; fi
+    done
+    cache="/var/cache/dozor/timescaledb-$timescale_version-pg$(basename "$(dirname "$(pg_bindir)")")"
+    if [ ! -d "$cache/usr" ] && [ -n "$src" ]; then
+        log "building TimescaleDB $timescale_version from $src (about 2-4 minutes)"
+        build="$(mktemp -d /tmp/dozor-timescaledb.XXXXXX)"
+        tar -xzf "$src" -C "$build"
+        (cd "$build" && ./bootstrap -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF \
+            -DAPACHE_ONLY=OFF >"$build.log" 2>&1 &&
+            cd build && make -j"$(nproc)" >>"$build.log" 2>&1 &&
+            make install DESTDIR="$cache.tmp" >>"$build.log" 2>&1) ||
+            { tail -n 40 "$build.log"; echo "TimescaleDB did not build"; exit 1; }
+        mv "$cache.tmp" "$cache"
+        rm -rf "$build" "$build.log"
     fi
+    if [ -d "$cache/usr" ]; then
+        cp -a "$cache/usr/." /usr/
+    fi
+fi
+if ! timescale_installed; then
+    echo "TimescaleDB $timescale_version is not installed and could not be built here"
+    echo "(it needs root and ../shared/vendor/timescaledb-$timescale_version-minsrc.tar.gz)"
+    if [ "${CI:-}" = true ]; then exit 1; fi
+fi
+
+pg_dirs=()
+cleanup() {
+    for d in "${pg_dirs[@]}"; do
+        "$(pg_bindir)/pg_ctl" -D "$d/data" -m immediate stop >/dev/null 2>&1 ||
+            runuser -u postgres -- "$(pg_bindir)/pg_ctl" -D "$d/data" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$d"
+    done
 }
 trap cleanup EXIT
 
-# A throwaway PostgreSQL cluster on a free port, unless one was given.
-if [ -z "${DOZOR_TEST_DATABASE_URL:-}" ] && [ -n "$(pg_bindir)" ]; then
+# A throwaway PostgreSQL cluster on a free port; extra postgresql.conf
+# lines as arguments. Prints its admin URL.
+start_cluster() {
+    local bin dir port user run_pg
     bin="$(pg_bindir)"
-    pg_tmp="$(mktemp -d /tmp/dozor-pg.XXXXXX)"
+    dir="$(mktemp -d /tmp/dozor-pg.XXXXXX)"
+    pg_dirs+=("$dir")
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    run_pg() { "$@"; }
+    run_pg=()
     user="$(id -un)"
     if [ "$(id -u)" = 0 ]; then
         # PostgreSQL refuses to run as root.
-        chown postgres: "$pg_tmp"
-        run_pg() { runuser -u postgres -- "$@"; }
+        chown postgres: "$dir"
+        run_pg=(runuser -u postgres --)
         user=postgres
     fi
-    log "starting a throwaway PostgreSQL on 127.0.0.1:$port"
-    run_pg "$bin/initdb" -D "$pg_tmp/data" -U "$user" -A trust -E UTF8 >/dev/null
-    run_pg "$bin/pg_ctl" -D "$pg_tmp/data" -l "$pg_tmp/log" -w -o \
-        "-c listen_addresses=127.0.0.1 -p $port -k $pg_tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    "${run_pg[@]}" "$bin/initdb" -D "$dir/data" -U "$user" -A trust -E UTF8 >/dev/null
+    for line in "$@"; do echo "$line" >>"$dir/data/postgresql.conf"; done
+    "${run_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
+        "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
         start >/dev/null
-    export DOZOR_TEST_DATABASE_URL="postgres://$user@127.0.0.1:$port/postgres"
+    url="postgres://$user@127.0.0.1:$port/postgres"
+}
+
+# Plain PostgreSQL (TimescaleDB installed but not preloaded: the fallback
+# case), and a second cluster that preloads TimescaleDB.
+if [ -z "${DOZOR_TEST_DATABASE_URL:-}" ] && [ -n "$(pg_bindir)" ]; then
+    start_cluster
+    export DOZOR_TEST_DATABASE_URL="$url"
+    log "throwaway PostgreSQL at $url"
+fi
+if [ -z "${DOZOR_TEST_TIMESCALE_URL:-}" ] && timescale_installed; then
+    start_cluster "shared_preload_libraries = 'timescaledb'" "timescaledb.telemetry_level = off"
+    export DOZOR_TEST_TIMESCALE_URL="$url"
+    log "throwaway PostgreSQL with TimescaleDB at $url"
 fi
 
 # Incremental caches double the size of target/ and help only warm rebuilds.

@@ -18,15 +18,18 @@ DO $$
 DECLARE
     have_timescale boolean := false;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+    -- Installed but not preloaded, CREATE EXTENSION raises a FATAL error
+    -- that ends the connection (no handler runs): check both first.
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+       AND coalesce(current_setting('shared_preload_libraries', true), '') ~ '(^|[\s,])timescaledb($|[\s,])' THEN
         BEGIN
             CREATE EXTENSION IF NOT EXISTS timescaledb;
             have_timescale := true;
         EXCEPTION WHEN OTHERS THEN
-            -- Installed but not loadable (e.g. missing from
-            -- shared_preload_libraries): fall back to plain PostgreSQL.
             RAISE NOTICE 'timescaledb cannot be created: %', SQLERRM;
         END;
+    ELSIF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+        RAISE NOTICE 'timescaledb is installed but not in shared_preload_libraries: using plain PostgreSQL';
     END IF;
 
     IF have_timescale THEN

@@ -1,9 +1,10 @@
 //! Shared test helpers: real SQLite files, real PostgreSQL databases (one
 //! fresh database per test), and a real server on port 0.
 //!
-//! PostgreSQL comes from DOZOR_TEST_DATABASE_URL (an admin URL; the test
-//! script starts a throwaway cluster and sets it). Locally a test without
-//! it is skipped with a message; with CI=true it fails.
+//! PostgreSQL comes from DOZOR_TEST_DATABASE_URL, and PostgreSQL with
+//! TimescaleDB preloaded from DOZOR_TEST_TIMESCALE_URL (admin URLs; the
+//! test script starts throwaway clusters and sets them). Locally a test
+//! without one is skipped with a message; with CI=true it fails.
 #![allow(dead_code, unused_macros)]
 
 pub mod agents;
@@ -40,14 +41,24 @@ pub struct TestDb {
 /// A fresh, empty database, or None (skip) when PostgreSQL is not
 /// configured outside CI.
 pub async fn pg_database() -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var("DOZOR_TEST_DATABASE_URL") else {
-        missing("PostgreSQL (DOZOR_TEST_DATABASE_URL)");
+    fresh_database("DOZOR_TEST_DATABASE_URL", "PostgreSQL").await
+}
+
+/// A fresh database in a cluster that preloads TimescaleDB, so dozor
+/// chooses its TimescaleDB layout; None (skip) outside CI without one.
+pub async fn timescale_database() -> Option<TestDb> {
+    fresh_database("DOZOR_TEST_TIMESCALE_URL", "PostgreSQL with TimescaleDB").await
+}
+
+async fn fresh_database(var: &str, what: &str) -> Option<TestDb> {
+    let Ok(admin_url) = std::env::var(var) else {
+        missing(&format!("{what} ({var})"));
         return None;
     };
     let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
         Ok(c) => c,
         Err(e) => {
-            missing(&format!("PostgreSQL at DOZOR_TEST_DATABASE_URL ({e})"));
+            missing(&format!("{what} at {var} ({e})"));
             return None;
         }
     };
