@@ -119,7 +119,7 @@ async fn commands_buttons_and_links() {
     );
     let bad = says(&fake, 77, "/silence host=~\"(\" 1h").await;
     assert!(
-        bad.starts_with("Not silenced: matchers: illegal regex"),
+        bad.starts_with("Not silenced: matchers: 1:9: parse error: illegal regex"),
         "{bad}"
     );
 

@@ -68,22 +68,27 @@ impl Message {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
-    /// Try again: after the receiver's `retry_after` when it gave one,
-    /// else with backoff. `parts_sent` parts were accepted already.
+    /// Try again: after the receiver's `retry_after` when it gave one
+    /// (which then holds every message to that target), else with backoff.
     Retry {
         after: Option<Duration>,
-        parts_sent: usize,
         reason: String,
     },
     /// Will never work (chat gone, bot blocked, bad URL): give up.
-    Permanent { parts_sent: usize, reason: String },
+    Permanent { reason: String },
 }
 
+/// A channel's sender. A message may take several parts (Telegram splits
+/// long ones); the dispatcher sends them one at a time and records each
+/// accepted part, so a crash between parts never sends one twice.
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// Delivers `m`, skipping the first `parts_sent` parts (already
-    /// accepted in an earlier attempt).
-    async fn send(&self, target: &str, m: &Message, parts_sent: usize) -> Result<(), Failure>;
+    /// How many parts `m` takes on this channel.
+    fn parts(&self, _m: &Message) -> usize {
+        1
+    }
+    /// Delivers part `part` (from 0) of `m`.
+    async fn send_part(&self, target: &str, m: &Message, part: usize) -> Result<(), Failure>;
 }
 
 pub fn rfc3339(ms: i64) -> String {
@@ -164,10 +169,9 @@ pub struct Webhook {
 
 #[async_trait]
 impl Notifier for Webhook {
-    async fn send(&self, url: &str, m: &Message, _parts_sent: usize) -> Result<(), Failure> {
+    async fn send_part(&self, url: &str, m: &Message, _part: usize) -> Result<(), Failure> {
         let retry = |reason: String| Failure::Retry {
             after: None,
-            parts_sent: 0,
             reason,
         };
         let resp = self
@@ -189,12 +193,10 @@ impl Notifier for Webhook {
                 .map(Duration::from_secs);
             Err(Failure::Retry {
                 after,
-                parts_sent: 0,
                 reason: format!("webhook answered {status}"),
             })
         } else {
             Err(Failure::Permanent {
-                parts_sent: 0,
                 reason: format!("webhook answered {status}"),
             })
         }

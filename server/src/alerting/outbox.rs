@@ -30,6 +30,9 @@ pub struct Dispatcher {
     /// Wakes the loop when the engine queued something.
     pub wake: Arc<Notify>,
     self_alert_targets: Vec<String>,
+    /// Channels whose receiver asked to wait (`retry_after`), until when:
+    /// every message to that chat or URL waits, not only the one refused.
+    held: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Dispatcher {
@@ -41,6 +44,7 @@ impl Dispatcher {
             clock,
             wake: Arc::new(Notify::new()),
             self_alert_targets: Vec::new(),
+            held: Default::default(),
         }
     }
 
@@ -112,34 +116,53 @@ impl Dispatcher {
                 .await?;
             return Ok(false);
         };
-        match notifier.send(&target, &message, parts).await {
-            Ok(()) => {
+        let total = notifier.parts(&message).max(1);
+        let mut done = parts;
+        let failure = loop {
+            if done >= total {
+                break None;
+            }
+            if let Err(f) = notifier.send_part(&target, &message, done).await {
+                break Some(f);
+            }
+            done += 1;
+            if done < total {
+                // Recorded as each part is accepted: after a crash here
+                // the next attempt starts at the next part.
+                self.store.notification_progress(batch, done as i64).await?;
+            }
+        };
+        match failure {
+            None => {
                 self.store
                     .notification_sent(batch, self.clock.now_ms())
                     .await?;
                 Ok(true)
             }
-            Err(Failure::Retry {
-                after,
-                parts_sent,
-                reason,
-            }) => {
-                let wait = after
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or_else(|| backoff_ms(first.attempts));
+            Some(Failure::Retry { after, reason }) => {
+                let now = self.clock.now_ms();
+                let wait = match after {
+                    Some(d) => {
+                        let until = now + d.as_millis() as i64;
+                        self.held
+                            .lock()
+                            .expect("lock")
+                            .insert(channel.clone(), until);
+                        d.as_millis() as i64
+                    }
+                    None => backoff_ms(first.attempts),
+                };
                 tracing::warn!(%channel, batch, %reason, wait_ms = wait, "notification will be retried");
-                // `parts_sent` counts from the first part of the message.
-                let done = parts_sent.max(parts) as i64;
                 self.store
-                    .notification_retry(batch, self.clock.now_ms() + wait, done, &reason)
+                    .notification_retry(batch, now + wait, done as i64, &reason)
                     .await?;
                 Ok(false)
             }
-            Err(Failure::Permanent { parts_sent, reason }) => {
+            Some(Failure::Permanent { reason }) => {
                 tracing::error!(%channel, batch, %reason, "notification failed for good");
                 let now = self.clock.now_ms();
                 self.store
-                    .notification_failed(batch, now, parts_sent as i64, &reason)
+                    .notification_failed(batch, now, done as i64, &reason)
                     .await?;
                 super::self_alert::raise(
                     &self.store,
@@ -153,6 +176,19 @@ impl Dispatcher {
                 .await?;
                 Ok(false)
             }
+        }
+    }
+
+    /// Until when `channel` is held by a receiver's `retry_after`.
+    fn held_until(&self, channel: &str, now: i64) -> Option<i64> {
+        let mut held = self.held.lock().expect("lock");
+        match held.get(channel) {
+            Some(&until) if until > now => Some(until),
+            Some(_) => {
+                held.remove(channel);
+                None
+            }
+            None => None,
         }
     }
 
@@ -202,6 +238,12 @@ impl Dispatcher {
             let mut failing = std::collections::HashSet::new();
             for (batch, channel) in self.claim(&due).await? {
                 if failing.contains(&channel) {
+                    continue;
+                }
+                // The receiver asked this chat or URL to wait: its other
+                // messages wait too, without asking again.
+                if let Some(until) = self.held_until(&channel, self.clock.now_ms()) {
+                    self.store.notification_defer(batch, until).await?;
                     continue;
                 }
                 if self.deliver(batch).await? {

@@ -249,56 +249,47 @@ fn permanent(e: &ApiError) -> bool {
 
 #[async_trait]
 impl Notifier for Telegram {
-    async fn send(&self, chat: &str, m: &Message, parts_sent: usize) -> Result<(), Failure> {
+    fn parts(&self, m: &Message) -> usize {
+        split(&format_message(m), MAX_MESSAGE).len()
+    }
+
+    async fn send_part(&self, chat: &str, m: &Message, part: usize) -> Result<(), Failure> {
         let chat_id: i64 = chat.parse().map_err(|_| Failure::Permanent {
-            parts_sent,
             reason: format!("bad Telegram chat id {chat:?}"),
         })?;
+        // Splitting is deterministic, so part i is the same text on every
+        // attempt and after a restart.
         let parts = split(&format_message(m), MAX_MESSAGE);
-        let last = parts.len() - 1;
-        for (i, part) in parts.iter().enumerate().skip(parts_sent) {
-            self.pace(chat_id).await;
-            let mut req = self
-                .bot
-                .send_message(ChatId(chat_id), part.clone())
-                .parse_mode(ParseMode::Html);
-            if i == last {
-                if let Some(b) = buttons(m) {
-                    req = req.reply_markup(b);
-                }
-            }
-            let sent = req.await;
-            match sent {
-                Ok(_) => {}
-                Err(RequestError::RetryAfter(after)) => {
-                    return Err(Failure::Retry {
-                        after: Some(after.duration()),
-                        parts_sent: i,
-                        reason: format!("Telegram asked to retry after {}s", after.seconds()),
-                    })
-                }
-                Err(RequestError::Api(e)) if permanent(&e) => {
-                    return Err(Failure::Permanent {
-                        parts_sent: i,
-                        reason: format!("Telegram: {e}"),
-                    })
-                }
-                Err(RequestError::MigrateToChatId(to)) => {
-                    return Err(Failure::Permanent {
-                        parts_sent: i,
-                        reason: format!("the group became supergroup {to}; update the chat id"),
-                    })
-                }
-                Err(e) => {
-                    return Err(Failure::Retry {
-                        after: None,
-                        parts_sent: i,
-                        reason: format!("Telegram: {e}"),
-                    })
-                }
+        let Some(text) = parts.get(part) else {
+            return Ok(());
+        };
+        self.pace(chat_id).await;
+        let mut req = self
+            .bot
+            .send_message(ChatId(chat_id), text.clone())
+            .parse_mode(ParseMode::Html);
+        if part == parts.len() - 1 {
+            if let Some(b) = buttons(m) {
+                req = req.reply_markup(b);
             }
         }
-        Ok(())
+        match req.await {
+            Ok(_) => Ok(()),
+            Err(RequestError::RetryAfter(after)) => Err(Failure::Retry {
+                after: Some(after.duration()),
+                reason: format!("Telegram asked to retry after {}s", after.seconds()),
+            }),
+            Err(RequestError::Api(e)) if permanent(&e) => Err(Failure::Permanent {
+                reason: format!("Telegram: {e}"),
+            }),
+            Err(RequestError::MigrateToChatId(to)) => Err(Failure::Permanent {
+                reason: format!("the group became supergroup {to}; update the chat id"),
+            }),
+            Err(e) => Err(Failure::Retry {
+                after: None,
+                reason: format!("Telegram: {e}"),
+            }),
+        }
     }
 }
 

@@ -89,6 +89,12 @@ pub trait Alerts: Send + Sync {
     async fn batch_notifications(&self, batch: i64) -> Result<Vec<OutboxRow>>;
     // The outcome of sending message `batch` applies to all its rows.
     async fn notification_sent(&self, batch: i64, now_ms: i64) -> Result<()>;
+    /// Records that the first `parts_sent` parts of a batch's message were
+    /// accepted (a long Telegram message goes out in several).
+    async fn notification_progress(&self, batch: i64, parts_sent: i64) -> Result<()>;
+    /// Makes a batch due at `next_ms` without counting an attempt (its
+    /// receiver asked every message to wait).
+    async fn notification_defer(&self, batch: i64, next_ms: i64) -> Result<()>;
     async fn notification_retry(
         &self,
         batch: i64,
@@ -238,6 +244,18 @@ macro_rules! alerts_impl {
             async fn notification_sent(&self, batch: i64, now_ms: i64) -> $crate::storage::Result<()> {
                 sqlx::query(&$sql("UPDATE outbox SET sent_ms = ?, attempts = attempts + 1, last_error = NULL WHERE batch = ?"))
                     .bind(now_ms).bind(batch).execute(&self.$writer).await?;
+                Ok(())
+            }
+
+            async fn notification_progress(&self, batch: i64, parts_sent: i64) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE outbox SET parts_sent = ? WHERE batch = ?"))
+                    .bind(parts_sent).bind(batch).execute(&self.$writer).await?;
+                Ok(())
+            }
+
+            async fn notification_defer(&self, batch: i64, next_ms: i64) -> $crate::storage::Result<()> {
+                sqlx::query(&$sql("UPDATE outbox SET next_attempt_ms = ? WHERE batch = ?"))
+                    .bind(next_ms).bind(batch).execute(&self.$writer).await?;
                 Ok(())
             }
 

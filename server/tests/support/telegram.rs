@@ -17,6 +17,8 @@ pub enum Reply {
     RetryAfter(u32),
     ServerError,
     ChatNotFound,
+    /// Never answers, as a server killed mid-request would see it.
+    Hang,
 }
 
 #[derive(Default)]
@@ -164,6 +166,7 @@ async fn method(
                     "Bad Request: chat not found",
                     None,
                 ),
+                Reply::Hang => std::future::pending().await,
             }
         }
         "GetUpdates" => {
