@@ -68,8 +68,12 @@ async fn setup_link_creates_the_first_admin_once() {
     );
     let page = get(&base, "/agents", &format!("{csrf}; {session}")).await;
     assert_eq!(page.status(), 200);
-    // The link is spent.
-    assert_eq!(client().get(&setup).send().await.unwrap().status(), 403);
+    // The link is spent, and says so (not "no admin exists yet").
+    let spent = client().get(&setup).send().await.unwrap();
+    assert_eq!(spent.status(), 403);
+    let text = spent.text().await.unwrap();
+    assert!(text.contains("This setup link was used already"), "{text}");
+    assert!(!text.contains("No admin exists yet"));
     assert_eq!(post("another good passphrase").await.unwrap().status(), 403);
     assert_eq!(server.store.user_count().await.unwrap(), 1);
     server.shutdown().await;

@@ -70,7 +70,9 @@ impl AuthState {
             metrics_public: true,
             clock: Clock::system(),
             login_per_ip: RateLimiter::keyed(Quota::per_minute(nz(10))),
-            failures_per_account: RateLimiter::keyed(Quota::per_minute(nz(5))),
+            // A burst of 4 passes; the 5th failure in a minute throttles
+            // the name, so a 6th attempt is refused (README: 5 failures).
+            failures_per_account: RateLimiter::keyed(Quota::per_minute(nz(5)).allow_burst(nz(4))),
             throttled_until: Mutex::new(HashMap::new()),
         }
     }

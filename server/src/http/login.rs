@@ -131,23 +131,25 @@ pub async fn login_submit(
     if !csrf_ok(&headers, &form) {
         return super::ui::forbidden();
     }
+    let next = safe_next(form.get("next"));
     if let Err(not_until) = s.0.auth.login_per_ip.check_key(&peer.ip()) {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        return super::retry_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many sign-in attempts; wait a minute",
+        return too_many(
+            &headers,
+            &next,
+            "Too many sign-in attempts from this address",
             wait,
         );
     }
     let username = form.get("username").map(String::as_str).unwrap_or("");
     let pw = form.get("password").map(String::as_str).unwrap_or("");
-    let next = safe_next(form.get("next"));
     let now = s.0.auth.now_ms();
     let key = throttle::account_key(username);
     if let Some(wait_ms) = throttle::throttled(&s.0.auth, &headers, &key, now) {
-        return super::retry_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed sign-ins for this account; wait a minute",
+        return too_many(
+            &headers,
+            &next,
+            "Too many failed sign-ins for this account",
             std::time::Duration::from_millis(wait_ms as u64),
         );
     }
@@ -191,6 +193,23 @@ pub async fn login_submit(
     resp
 }
 
+/// 429 as the sign-in page with a message (a person is reading it), with
+/// Retry-After for anything that is not.
+fn too_many(headers: &HeaderMap, next: &str, what: &str, wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let message = format!("{what}; try again in {secs} s.");
+    let mut resp = with_csrf(
+        headers,
+        |t| dozor_ui::pages::auth::login(t, next, Some(&message)),
+        StatusCode::TOO_MANY_REQUESTS,
+    );
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_str(&secs.to_string()).expect("digits"),
+    );
+    resp
+}
+
 pub async fn logout(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -228,10 +247,7 @@ pub async fn setup_page(
 ) -> Response {
     let token = q.get("token").cloned().unwrap_or_default();
     if !token_matches(&s, &token) {
-        return html(
-            StatusCode::FORBIDDEN,
-            dozor_ui::pages::auth::setup_pending(),
-        );
+        return setup_refused(&s);
     }
     with_csrf(
         &headers,
@@ -251,10 +267,7 @@ pub async fn setup_submit(
     }
     let token = form.get("token").cloned().unwrap_or_default();
     if !token_matches(&s, &token) {
-        return html(
-            StatusCode::FORBIDDEN,
-            dozor_ui::pages::auth::setup_pending(),
-        );
+        return setup_refused(&s);
     }
     let username = form.get("username").map(|u| u.trim()).unwrap_or("");
     let pw = form.get("password").map(String::as_str).unwrap_or("");
@@ -284,12 +297,20 @@ pub async fn setup_submit(
             tracing::info!(user = %username, "first admin created; the setup link no longer works");
             start_session(&s, &headers, id, "/").await
         }
-        Ok(None) => html(
-            StatusCode::FORBIDDEN,
-            dozor_ui::pages::auth::setup_pending(),
-        ),
+        Ok(None) => setup_refused(&s),
         Err(e) => super::storage_error(e),
     }
+}
+
+/// A setup link that does not work: used already (an admin exists: sign
+/// in), or wrong while setup is still pending.
+fn setup_refused(s: &AppState) -> Response {
+    let page = if s.0.auth.has_users.load(Ordering::Relaxed) {
+        dozor_ui::pages::auth::setup_done()
+    } else {
+        dozor_ui::pages::auth::setup_pending()
+    };
+    html(StatusCode::FORBIDDEN, page)
 }
 
 /// What is wrong with a new account's name or password, if anything.

@@ -29,7 +29,7 @@ pub fn throttled(auth: &AuthState, headers: &HeaderMap, key: &str, now_ms: i64) 
     Some(until - now_ms)
 }
 
-/// Counts a failed attempt; the sixth within a minute throttles the name.
+/// Counts a failed attempt; the fifth within a minute throttles the name.
 pub fn record_failure(auth: &AuthState, key: &str, now_ms: i64) {
     if let Err(not_until) = auth.failures_per_account.check_key(&key.to_string()) {
         let wait = not_until.wait_time_from(DefaultClock::default().now());

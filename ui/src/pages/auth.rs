@@ -94,6 +94,18 @@ pub fn invite_invalid() -> String {
     bare_document("Invitation", content.into_any())
 }
 
+/// A setup link opened after the first admin exists.
+pub fn setup_done() -> String {
+    let content = view! {
+        <section class="auth-form">
+            <h2>"Setup is done"</h2>
+            <p>"This setup link was used already: an admin exists. Sign in, or ask an admin for an invitation."</p>
+            <p><a href="/login">"Sign in"</a></p>
+        </section>
+    };
+    bare_document("Setup is done", content.into_any())
+}
+
 pub fn setup_pending() -> String {
     let content = view! {
         <section class="auth-form">
