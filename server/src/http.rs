@@ -160,10 +160,33 @@ impl AppState {
     }
 }
 
-/// HSTS on every response served over TLS (behind a proxy that says so).
-async fn tls_headers(req: Request, next: Next) -> Response {
+/// Headers every response carries: `nosniff` (JSON, `/metrics` and 404s
+/// too, not only pages), `no-store` on API answers (they carry data a
+/// shared cache must not keep), and HSTS when served over TLS (behind a
+/// proxy that says so).
+async fn common_headers(req: Request, next: Next) -> Response {
     let headers = req.headers().clone();
-    ui::hsts(&headers, next.run(req).await)
+    let api = {
+        let p = req.uri().path();
+        p.starts_with("/api/") || p.starts_with("/prometheus/") || p == "/metrics"
+    };
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if !h.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    if api && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    ui::hsts(&headers, resp)
+}
+
+/// Unknown paths: a plain 404 that says so.
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such endpoint", None)
 }
 
 /// Records every request in `dozor_http_request_duration_seconds`, by

@@ -195,7 +195,8 @@ pub fn router_with_paths(state: AppState, t: &Paths) -> Router {
         // their protocol's shape.
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
-        .layer(axum::middleware::from_fn(tls_headers))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(common_headers))
         // Pages, JSON and /metrics compress well; agents' request bodies
         // are decoded by their handlers, not here.
         .layer(tower_http::compression::CompressionLayer::new())
