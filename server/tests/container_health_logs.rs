@@ -42,8 +42,13 @@ async fn health_and_log_limits() {
     let _cleanup = Cleanup(run.clone());
     let label = format!("dozor.test={run}");
     let (sick, wide) = (format!("dz-sick-{run}"), format!("dz-wide-{run}"));
+    let mixed = format!("dz-mixed-{run}");
     for (name, script) in [
         (&sick, "sleep 3600"),
+        (
+            &mixed,
+            r#"i=0; while [ $i -lt 20 ]; do i=$((i+1)); echo "out $i"; echo "err $i" >&2; done; sleep 3600"#,
+        ),
         (
             &wide,
             r#"for i in 1 2 3; do head -c 10000 /dev/zero | tr '\0' x; echo; done; i=0; while [ $i -lt 50 ]; do i=$((i+1)); echo "n $i"; done; sleep 3600"#,
@@ -142,6 +147,35 @@ async fn health_and_log_limits() {
     assert!(small.truncated && !small.lines.is_empty() && small.lines.len() < 50);
     assert_eq!(small.lines.last().unwrap().text, "n 50");
     assert!(small.lines.iter().all(|l| l.text.starts_with("n ")));
+
+    // A tail above the cap is cut to the cap, and says so; a tail under
+    // it is what was asked for, not cut.
+    let capped = logs::fetch(&d, &req(&wide, 5000, None, 10, 1 << 20))
+        .await
+        .unwrap();
+    assert_eq!(capped.lines.len(), 10);
+    assert!(capped.truncated, "asked for 5000, the cap is 10");
+    let five = logs::fetch(&d, &req(&wide, 5, None, 1000, 1 << 20))
+        .await
+        .unwrap();
+    assert_eq!(five.lines.len(), 5);
+    assert!(!five.truncated);
+
+    // One stream: the tail counts that stream's lines (Docker counts both
+    // before filtering, which gave 4 lines for tail=8).
+    for (stdout, stderr, prefix) in [(true, false, "out"), (false, true, "err")] {
+        let mut one = req(&mixed, 8, None, 1000, 1 << 20);
+        (one.stdout, one.stderr) = (stdout, stderr);
+        let got = logs::fetch(&d, &one).await.unwrap();
+        let texts: Vec<_> = got.lines.iter().map(|l| l.text.clone()).collect();
+        assert_eq!(
+            texts,
+            (13..=20)
+                .map(|i| format!("{prefix} {i}"))
+                .collect::<Vec<_>>()
+        );
+        assert!(!got.truncated);
+    }
 
     let mut neither = req(&wide, 10, None, 10, 1 << 20);
     (neither.stdout, neither.stderr) = (false, false);

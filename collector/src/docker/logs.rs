@@ -55,6 +55,10 @@ fn line(stream: &str, bytes: &[u8]) -> Option<LogLine> {
     })
 }
 
+/// Most lines one answer reads from Docker while looking for the lines of
+/// one stream: Docker counts `tail` over both streams before it filters.
+const MAX_WINDOW: usize = 4 * MAX_LINES as usize;
+
 pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, String> {
     if !req.stdout && !req.stderr {
         return Err("ask for stdout, stderr or both".into());
@@ -65,49 +69,32 @@ pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, Str
         Some(c) => Some(rfc3339_nanos(c).ok_or_else(|| format!("bad cursor {c:?}"))?),
         None => None,
     };
-    let opts = LogsOptions {
-        stdout: req.stdout,
-        stderr: req.stderr,
-        timestamps: true,
-        // Docker's `since` is whole seconds; lines up to the cursor are
-        // dropped below. One more than the limit tells whether it was cut.
-        since: after.map_or(0, |n| (n / 1_000_000_000) as i32),
-        tail: match after {
-            Some(_) => (max_lines + 1).to_string(),
-            None => req.tail.clamp(1, max_lines as u32).to_string(),
-        },
-        ..Default::default()
+    // After a cursor: every new line, up to the cap. Without: the last
+    // `tail`, up to the cap. One more than kept tells whether it was cut.
+    let asked = match after {
+        Some(_) => usize::MAX,
+        None => req.tail.max(1) as usize,
     };
-    let mut stream = docker.logs(&req.container, Some(opts));
-    let mut lines: Vec<LogLine> = Vec::new();
-    let read = async {
-        while let Some(item) = stream.next().await {
-            let l = match item.map_err(|e| describe(&e, &req.container))? {
-                bollard::container::LogOutput::StdErr { message } => line("stderr", &message),
-                bollard::container::LogOutput::StdOut { message }
-                | bollard::container::LogOutput::Console { message } => line("stdout", &message),
-                bollard::container::LogOutput::StdIn { .. } => None,
-            };
-            if let Some(l) = l {
-                lines.push(l);
-            }
+    let keep = asked.min(max_lines);
+    let need = keep + 1;
+    let mut window = need;
+    let mut lines = loop {
+        let (lines, read) = read_window(docker, req, after, window, need).await?;
+        // Enough lines of the asked streams, or the whole log was read.
+        if lines.len() >= need || read < window || window >= MAX_WINDOW {
+            break lines;
         }
-        Ok::<_, String>(())
+        window = (window * 4).min(MAX_WINDOW);
     };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .map_err(|_| "Docker took over 10 s to return the logs".to_string())??;
-    if let Some(after) = after {
-        lines.retain(|l| rfc3339_nanos(&l.ts).is_some_and(|n| n > after));
-    }
     // Docker stamps stdout and stderr separately, so its order can be a
     // little off; in time order the last line is also the newest, which
     // makes it the right cursor.
     lines.sort_by_key(|l| rfc3339_nanos(&l.ts));
     let mut truncated = false;
-    if lines.len() > max_lines {
-        lines.drain(..lines.len() - max_lines);
-        truncated = after.is_some();
+    if lines.len() > keep {
+        lines.drain(..lines.len() - keep);
+        // Cut by the cap, not by the tail the caller asked for.
+        truncated = asked > max_lines;
     }
     let mut bytes: usize = lines.iter().map(|l| l.text.len() + l.ts.len() + 8).sum();
     let mut drop = 0;
@@ -126,4 +113,63 @@ pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, Str
         cursor,
         truncated,
     })
+}
+
+/// The last `window` lines of both streams (after the cursor, when there
+/// is one), keeping the newest `need` of the streams asked for. Returns
+/// them and how many lines Docker sent in all.
+async fn read_window(
+    docker: &Docker,
+    req: &LogsRequest,
+    after: Option<i128>,
+    window: usize,
+    need: usize,
+) -> Result<(Vec<LogLine>, usize), String> {
+    let opts = LogsOptions {
+        // Both streams, filtered here: Docker applies `tail` before its
+        // stream filter, so `tail=8&stderr=0` could return 4 lines.
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        // Docker's `since` is whole seconds; lines up to the cursor are
+        // dropped below.
+        since: after.map_or(0, |n| (n / 1_000_000_000) as i32),
+        tail: window.to_string(),
+        ..Default::default()
+    };
+    let mut stream = docker.logs(&req.container, Some(opts));
+    let mut lines: Vec<LogLine> = Vec::new();
+    let mut read = 0;
+    let work = async {
+        while let Some(item) = stream.next().await {
+            read += 1;
+            let l = match item.map_err(|e| describe(&e, &req.container))? {
+                bollard::container::LogOutput::StdErr { message } if req.stderr => {
+                    line("stderr", &message)
+                }
+                bollard::container::LogOutput::StdOut { message }
+                | bollard::container::LogOutput::Console { message }
+                    if req.stdout =>
+                {
+                    line("stdout", &message)
+                }
+                _ => None,
+            };
+            let Some(l) = l else { continue };
+            if after.is_some_and(|a| rfc3339_nanos(&l.ts).is_none_or(|n| n <= a)) {
+                continue;
+            }
+            lines.push(l);
+            // Bounded memory however long the window: keep the newest.
+            if lines.len() >= 2 * need {
+                lines.sort_by_key(|l| rfc3339_nanos(&l.ts));
+                lines.drain(..lines.len() - need);
+            }
+        }
+        Ok::<_, String>(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), work)
+        .await
+        .map_err(|_| "Docker took over 10 s to return the logs".to_string())??;
+    Ok((lines, read))
 }
