@@ -20,9 +20,6 @@ pub enum Policy {
     All,
 }
 
-/// Seconds Docker waits after SIGTERM before SIGKILL.
-const STOP_GRACE: i32 = 10;
-
 pub async fn run(
     docker: &Docker,
     kind: &str,
@@ -30,6 +27,11 @@ pub async fn run(
     policy: Policy,
 ) -> Result<String, String> {
     let c = &req.container;
+    // A stop waits out the container's own grace period, which may be
+    // longer than the client's default two minutes.
+    let docker = &docker
+        .clone()
+        .with_timeout(std::time::Duration::from_secs(15 * 60));
     match policy {
         Policy::None => {
             return Err(
@@ -59,11 +61,14 @@ pub async fn run(
             .start_container(c, None::<StartContainerOptions>)
             .await
             .map(|_| "started"),
+        // No `t`: Docker then waits the container's own stop timeout
+        // (`--stop-timeout`, 10 s unless set) before SIGKILL, so a
+        // database given time to shut down cleanly gets it.
         TASK_STOP => docker
             .stop_container(
                 c,
                 Some(StopContainerOptions {
-                    t: Some(STOP_GRACE),
+                    t: None,
                     signal: None,
                 }),
             )
@@ -73,7 +78,7 @@ pub async fn run(
             .restart_container(
                 c,
                 Some(RestartContainerOptions {
-                    t: Some(STOP_GRACE),
+                    t: None,
                     signal: None,
                 }),
             )
