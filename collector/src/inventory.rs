@@ -6,7 +6,7 @@ use std::path::Path;
 
 pub fn read(root: &Path) -> HostInventory {
     let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap_or_default();
-    let hostname = read("proc/sys/kernel/hostname").trim().to_string();
+    let hostname = hostname(root);
     let kernel = read("proc/sys/kernel/osrelease").trim().to_string();
     let os = os_release_name(&read("etc/os-release"));
     let cpuinfo = read("proc/cpuinfo");
@@ -44,6 +44,33 @@ pub fn read(root: &Path) -> HostInventory {
     }
 }
 
+/// The host's name. `ROOT/proc/sys/kernel/hostname` answers for the UTS
+/// namespace of the process reading it, so in a container it is the
+/// container's name; with the host mounted at ROOT, the host's configured
+/// name in `ROOT/etc/hostname` is the host's. On the host itself (ROOT is
+/// `/`) the kernel's is right and always present.
+pub fn hostname(root: &Path) -> String {
+    let read = |rel: &str| {
+        std::fs::read_to_string(root.join(rel))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let kernel = read("proc/sys/kernel/hostname");
+    if root == Path::new("/") {
+        return kernel;
+    }
+    let configured = read("etc/hostname");
+    // A valid host name is one short token; anything else is not one.
+    if !configured.is_empty()
+        && configured.len() <= 253
+        && !configured.contains(char::is_whitespace)
+    {
+        configured
+    } else {
+        kernel
+    }
+}
+
 fn os_release_name(text: &str) -> String {
     let field = |key: &str| {
         text.lines().find_map(|l| {
@@ -72,5 +99,20 @@ mod tests {
         assert_eq!(inv.boot_time, 1_795_328_366);
         assert!(inv.os.starts_with("Debian"), "{}", inv.os);
         assert!(!inv.kernel.is_empty());
+    }
+
+    #[test]
+    fn a_mounted_hosts_name_comes_from_its_etc_hostname() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("proc/sys/kernel")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        // What the reading process sees: its container's UTS name.
+        std::fs::write(root.join("proc/sys/kernel/hostname"), "3f2a9c0e1b7d\n").unwrap();
+        assert_eq!(hostname(root), "3f2a9c0e1b7d", "no better name known");
+        std::fs::write(root.join("etc/hostname"), "web-1\n").unwrap();
+        assert_eq!(hostname(root), "web-1");
+        std::fs::write(root.join("etc/hostname"), "not a name\n").unwrap();
+        assert_eq!(hostname(root), "3f2a9c0e1b7d");
     }
 }

@@ -65,6 +65,21 @@ impl HostInput {
         self.root.join("proc").join(rel)
     }
 
+    /// A file of the host's network namespace. `ROOT/proc/net` is a link
+    /// to `self/net`, the namespace of the process reading it: in a
+    /// container that is the container's own `lo` and `eth0`, whatever is
+    /// mounted at ROOT. PID 1 of the host's procfs is the host's init, so
+    /// its `net/` is the host's; without it (a fixture root, or a procfs
+    /// that hides other processes) the process's own is all there is.
+    pub fn net_path(&self, rel: &str) -> PathBuf {
+        let init = self.root.join("proc/1/net").join(rel);
+        if std::fs::metadata(&init).is_ok() {
+            init
+        } else {
+            self.proc_path("net").join(rel)
+        }
+    }
+
     /// Reads every source once. Blocking: call from `spawn_blocking`.
     /// Samples go to `out`; each failed source adds an error and the rest
     /// carry on, because a missing PSI file must not hide CPU metrics.
@@ -83,7 +98,7 @@ impl HostInput {
         run(stat::collect_loadavg(&self.proc_path("loadavg"), out));
         run(meminfo::collect(&self.proc_path("meminfo"), out));
         run(diskstats::collect(&self.proc_path("diskstats"), out));
-        run(netdev::collect(&self.proc_path("net/dev"), out));
+        run(netdev::collect(&self.net_path("dev"), out));
         // PSI exists only on kernels >= 4.20 built with it; absence is normal.
         let psi = self.proc_path("pressure");
         if psi.is_dir() {
