@@ -169,10 +169,13 @@ impl<'de> Deserialize<'de> for CheckedLabels {
             ) -> Result<Self::Value, A::Error> {
                 let mut out = CheckedLabels::default();
                 while let Some((k, v)) = m.next_entry::<String, String>()? {
-                    if out.labels.contains_key(&k) {
-                        out.duplicate.get_or_insert(k);
-                    } else {
-                        out.labels.insert(k, v);
+                    match out.labels.entry(k) {
+                        std::collections::btree_map::Entry::Occupied(e) => {
+                            out.duplicate.get_or_insert_with(|| e.key().clone());
+                        }
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(v);
+                        }
                     }
                 }
                 Ok(out)

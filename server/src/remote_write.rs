@@ -80,10 +80,15 @@ pub fn to_batches(req: WriteRequest) -> Result<Vec<SeriesBatch>, IngestError> {
                     duplicate.get_or_insert(l.name.clone());
                 }
                 name = l.value;
-            } else if labels.contains_key(&l.name) {
-                duplicate.get_or_insert(l.name);
             } else {
-                labels.insert(l.name, l.value);
+                match labels.entry(l.name) {
+                    std::collections::btree_map::Entry::Occupied(e) => {
+                        duplicate.get_or_insert_with(|| e.key().clone());
+                    }
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(l.value);
+                    }
+                }
             }
         }
         let samples = ts
