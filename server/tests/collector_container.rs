@@ -16,7 +16,9 @@ use support::*;
 fn collector_binary() -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "-p", "dozor-collector", "--bin", "dozor-collector"])
+        // The whole workspace, so features resolve as for the tests: building
+        // one package alone would rebuild its dependencies with others.
+        .args(["build", "--workspace", "--bin", "dozor-collector"])
         .args(["--message-format", "json"])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
