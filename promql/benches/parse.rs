@@ -75,10 +75,19 @@ fn main() {
     };
     let (r, b) = (median(&mut raw), median(&mut budgeted));
     let (lr, lb) = (median(&mut long_raw), median(&mut long_budgeted));
-    println!("{} dashboard queries, {rounds} rounds x 3 (medians)", qs.len());
+    println!(
+        "{} dashboard queries, {rounds} rounds x 3 (medians)",
+        qs.len()
+    );
     println!("promql-parser alone      {r:>8.1} us/query");
-    println!("dozor_promql::parse      {b:>8.1} us/query  ({:.2}x)", b / r);
+    println!(
+        "dozor_promql::parse      {b:>8.1} us/query  ({:.2}x)",
+        b / r
+    );
     println!("long query ({} bytes), 200 rounds x 3", long[0].len());
     println!("promql-parser alone      {lr:>8.1} us/query");
-    println!("dozor_promql::parse      {lb:>8.1} us/query  ({:.2}x)", lb / lr);
+    println!(
+        "dozor_promql::parse      {lb:>8.1} us/query  ({:.2}x)",
+        lb / lr
+    );
 }

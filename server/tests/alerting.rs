@@ -5,12 +5,9 @@
 
 mod support;
 
-use dozor_server::alerting::bot_poll::Slot;
-use dozor_server::alerting::notify::{Notification, Webhook};
-use dozor_server::alerting::outbox::Dispatcher;
-use dozor_server::alerting::telegram::Telegram;
+use dozor_server::alerting::notify::Notification;
 use dozor_server::clock::Clock;
-use dozor_server::storage::{OutboxItem, RuleUpdate, Store};
+use dozor_server::storage::{OutboxItem, RuleUpdate};
 use std::sync::Arc;
 use support::telegram::{self, Reply};
 use support::*;
@@ -184,23 +181,6 @@ fn item(channel: &str, key: &str, payload: String, due_ms: i64) -> OutboxItem {
     }
 }
 
-fn dispatcher(store: &Store, api: &str, clock: &Clock) -> Dispatcher {
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let tg = Telegram::new("123:TEST", Some(api), http.clone()).unwrap();
-    Dispatcher::new(
-        store.clone(),
-        Slot::new(Some(tg)),
-        Webhook {
-            http,
-            external_url: "http://dozor".into(),
-        },
-        clock.clone(),
-    )
-}
-
 /// retry_after is honoured to the second; nothing is sent twice.
 #[tokio::test]
 async fn retry_after_is_honoured() {
@@ -218,7 +198,7 @@ async fn retry_after_is_honoured() {
     store.save_rule_update(&u).await.unwrap();
     // Saving the same key again (a retried evaluation) adds nothing.
     store.save_rule_update(&u).await.unwrap();
-    let d = dispatcher(&store, &api, &clock);
+    let d = telegram::dispatcher(&store, &api, &clock);
     assert_eq!(d.drain_once().await.unwrap(), 0, "429");
     clock.advance(29_000);
     assert_eq!(d.drain_once().await.unwrap(), 0, "still waiting");
@@ -242,7 +222,7 @@ async fn an_outage_with_a_restart_loses_and_repeats_nothing() {
         l.local_addr().unwrap().port()
     };
     let api = format!("http://127.0.0.1:{port}/");
-    let d = dispatcher(&store, &api, &clock);
+    let d = telegram::dispatcher(&store, &api, &clock);
     for i in 0..20 {
         let u = RuleUpdate {
             rule: format!("r{i}"),
@@ -263,7 +243,7 @@ async fn an_outage_with_a_restart_loses_and_repeats_nothing() {
     }
     // Five minutes in, the server restarts: a new dispatcher, same store.
     drop(d);
-    let d = dispatcher(&store, &api, &clock);
+    let d = telegram::dispatcher(&store, &api, &clock);
     for _ in 0..5 {
         clock.advance(60_000);
         assert_eq!(d.drain_once().await.unwrap(), 0);

@@ -6,10 +6,7 @@
 
 mod support;
 
-use dozor_server::alerting::bot_poll::Slot;
-use dozor_server::alerting::notify::{Notification, Webhook};
-use dozor_server::alerting::outbox::Dispatcher;
-use dozor_server::alerting::telegram::Telegram;
+use dozor_server::alerting::notify::Notification;
 use dozor_server::clock::Clock;
 use dozor_server::storage::{OutboxItem, RuleUpdate, Store};
 use support::telegram::{self, Reply};
@@ -46,20 +43,6 @@ async fn queue(store: &Store, chat: i64, name: &str, summary: &str, now: i64) {
         .unwrap();
 }
 
-fn dispatcher(store: &Store, api: &str, clock: &Clock) -> Dispatcher {
-    let http = reqwest::Client::new();
-    let tg = Telegram::new("123:TEST", Some(api), http.clone()).unwrap();
-    Dispatcher::new(
-        store.clone(),
-        Slot::new(Some(tg)),
-        Webhook {
-            http,
-            external_url: "http://dozor".into(),
-        },
-        clock.clone(),
-    )
-}
-
 #[tokio::test]
 async fn a_long_message_killed_after_its_first_part_resumes_at_the_second() {
     let (fake, api) = telegram::start();
@@ -73,7 +56,7 @@ async fn a_long_message_killed_after_its_first_part_resumes_at_the_second() {
     queue(&store, 42, "Long", &summary, clock.now_ms()).await;
     // Part 1 is accepted; part 2 never answered; then the process dies.
     fake.script.lock().unwrap().extend([Reply::Ok, Reply::Hang]);
-    let d = std::sync::Arc::new(dispatcher(&store, &api, &clock));
+    let d = std::sync::Arc::new(telegram::dispatcher(&store, &api, &clock));
     let running = {
         let d = d.clone();
         tokio::spawn(async move { d.drain_once().await })
@@ -88,7 +71,7 @@ async fn a_long_message_killed_after_its_first_part_resumes_at_the_second() {
     drop(d);
 
     // The restarted dispatcher sends parts 2 and 3, never part 1 again.
-    let d = dispatcher(&store, &api, &clock);
+    let d = telegram::dispatcher(&store, &api, &clock);
     assert_eq!(d.drain_once().await.unwrap(), 1);
     let got = fake.delivered(42);
     assert_eq!(got.len(), 3, "each part once: {got:#?}");
@@ -109,7 +92,7 @@ async fn retry_after_holds_every_message_to_that_chat() {
     }
     queue(&store, 43, "Other", "x", clock.now_ms()).await;
     fake.script.lock().unwrap().extend([Reply::RetryAfter(30)]);
-    let d = dispatcher(&store, &api, &clock);
+    let d = telegram::dispatcher(&store, &api, &clock);
     assert_eq!(d.drain_once().await.unwrap(), 1, "chat 43 is not held");
     assert_eq!(fake.delivered(43).len(), 1);
     let to_42 = || fake.sent().iter().filter(|b| b["chat_id"] == 42).count();

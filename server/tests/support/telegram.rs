@@ -199,3 +199,26 @@ pub fn start() -> (Arc<Fake>, String) {
     let url = serve(fake.clone(), l);
     (fake, url)
 }
+
+/// The outbox dispatcher with a Telegram client pointed at the fake.
+pub fn dispatcher(
+    store: &dozor_server::storage::Store,
+    api: &str,
+    clock: &dozor_server::clock::Clock,
+) -> dozor_server::alerting::outbox::Dispatcher {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let tg = dozor_server::alerting::telegram::Telegram::new("123:TEST", Some(api), http.clone())
+        .unwrap();
+    dozor_server::alerting::outbox::Dispatcher::new(
+        store.clone(),
+        dozor_server::alerting::bot_poll::Slot::new(Some(tg)),
+        dozor_server::alerting::notify::Webhook {
+            http,
+            external_url: "http://dozor".into(),
+        },
+        clock.clone(),
+    )
+}
