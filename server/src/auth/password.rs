@@ -142,9 +142,97 @@ pub fn verify_dummy(password: &str) {
     let _ = verify(password, h);
 }
 
+/// Argon2id computations allowed at once. Each takes 19 MiB and tens of
+/// milliseconds of CPU: a burst of sign-ins queues here, on blocking
+/// threads, instead of running on (and stalling) the async workers that
+/// serve ingest, or filling memory with hundreds at once.
+fn slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(n.max(2))
+    })
+}
+
+async fn off_the_async_threads<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let _slot = slots()
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("argon2 does not panic")
+}
+
+/// [`hash`], on a blocking thread within the concurrency bound. Every
+/// request handler uses these, never the synchronous ones.
+pub async fn hash_off_thread(password: &str) -> String {
+    let password = password.to_string();
+    off_the_async_threads(move || hash(&password)).await
+}
+
+/// [`verify`], on a blocking thread within the concurrency bound.
+pub async fn verify_off_thread(password: &str, stored: &str) -> bool {
+    let (password, stored) = (password.to_string(), stored.to_string());
+    off_the_async_threads(move || verify(&password, &stored)).await
+}
+
+/// [`verify_dummy`], on a blocking thread within the concurrency bound.
+pub async fn verify_dummy_off_thread(password: &str) {
+    let password = password.to_string();
+    off_the_async_threads(move || verify_dummy(&password)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On a single-threaded runtime a ticker keeps ticking while passwords
+    /// are hashed and checked: the work is not on the async thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_leaves_the_async_thread_free() {
+        let stored = hash("correct horse battery");
+        let one = std::time::Instant::now();
+        verify("correct horse battery", &stored);
+        let one = one.elapsed();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ticker = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut longest = std::time::Duration::ZERO;
+                let mut last = std::time::Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    longest = longest.max(last.elapsed());
+                    last = std::time::Instant::now();
+                }
+                longest
+            })
+        };
+        let checks: Vec<_> = (0..6)
+            .map(|i| {
+                let stored = stored.clone();
+                tokio::spawn(async move {
+                    if i % 2 == 0 {
+                        verify_off_thread("correct horse battery", &stored).await
+                    } else {
+                        !hash_off_thread("x").await.is_empty()
+                    }
+                })
+            })
+            .collect();
+        for c in checks {
+            assert!(c.await.unwrap());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let longest = ticker.await.unwrap();
+        // Six computations in a row would have stopped the ticker for
+        // about six times `one`; off the thread it keeps going.
+        assert!(
+            longest < one,
+            "the ticker stalled {longest:?} (one check takes {one:?})"
+        );
+    }
 
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters() {

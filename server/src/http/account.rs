@@ -105,7 +105,7 @@ pub async fn change_password(
         Ok(None) => return forbidden(),
         Err(e) => return super::storage_error(e),
     };
-    if !password::verify(current, &user.password_hash) {
+    if !password::verify_off_thread(current, &user.password_hash).await {
         audit(
             &s,
             &u.name,
@@ -133,7 +133,13 @@ pub async fn change_password(
     // transaction; a fresh session keeps this browser signed in.
     if let Err(e) =
         s.0.store
-            .update_user(u.id, Some(&password::hash(new)), None, None, now)
+            .update_user(
+                u.id,
+                Some(&password::hash_off_thread(new).await),
+                None,
+                None,
+                now,
+            )
             .await
     {
         return super::storage_error(e);

@@ -162,7 +162,7 @@ pub async fn accept(
     match s
         .0
         .store
-        .accept_invite(&hash, username, &password::hash(pw), now)
+        .accept_invite(&hash, username, &password::hash_off_thread(pw).await, now)
         .await
     {
         Ok(Accepted::Created(id, role)) => {

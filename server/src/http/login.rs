@@ -159,9 +159,9 @@ pub async fn login_submit(
     };
     // Unknown users cost the same hashing work as a wrong password.
     let ok = match &user {
-        Some(u) => password::verify(pw, &u.password_hash) && !u.disabled,
+        Some(u) => password::verify_off_thread(pw, &u.password_hash).await && !u.disabled,
         None => {
-            password::verify_dummy(pw);
+            password::verify_dummy_off_thread(pw).await;
             false
         }
     };
@@ -175,7 +175,7 @@ pub async fn login_submit(
         );
     };
     if password::needs_rehash(&user.password_hash) {
-        let fresh = password::hash(pw);
+        let fresh = password::hash_off_thread(pw).await;
         if let Err(e) =
             s.0.store
                 .update_user(user.id, Some(&fresh), None, None, now)
@@ -283,7 +283,7 @@ pub async fn setup_submit(
         s.0.store
             .create_user(
                 username,
-                &password::hash(pw),
+                &password::hash_off_thread(pw).await,
                 Role::Admin,
                 true,
                 s.0.auth.now_ms(),

@@ -136,7 +136,13 @@ pub async fn create(
         match s
             .0
             .store
-            .create_user(name, &password::hash(pw), role, false, super::now_ms())
+            .create_user(
+                name,
+                &password::hash_off_thread(pw).await,
+                role,
+                false,
+                super::now_ms(),
+            )
             .await
         {
             Ok(Some(_)) => {
@@ -191,7 +197,12 @@ pub async fn change(
             if let Err(e) = password::check_policy(pw) {
                 return show(s, headers, u, Some(format!("{e}."))).await;
             }
-            (Some(password::hash(pw)), None, None, "user.password")
+            (
+                Some(password::hash_off_thread(pw).await),
+                None,
+                None,
+                "user.password",
+            )
         }
         "disable" if target.role == Role::Admin && last_admin(&s, id).await => {
             return show(
