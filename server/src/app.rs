@@ -114,6 +114,20 @@ impl Server {
         }
         let mut tasks = Vec::new();
 
+        {
+            // Rate limiters forget addresses, agents and users back to a
+            // full quota, so their memory follows current traffic.
+            let (state, stop) = (state.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tick.tick() => state.forget_idle_limits(),
+                    }
+                }
+            }));
+        }
         let paths = http::Paths::default();
         let app = http::router_with_paths(state, &paths)
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -255,6 +255,35 @@ pub fn now_ms() -> i64 {
     dozor_collector::agent::now_ms()
 }
 
+/// Drops a keyed limiter's keys that are back to a full quota, so
+/// addresses, agents and users seen once are not remembered for ever.
+pub(crate) fn forget_idle<K>(limiter: &DefaultKeyedRateLimiter<K>)
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    limiter.retain_recent();
+    limiter.shrink_to_fit();
+}
+
+impl AppState {
+    /// Forgets idle keys in every keyed rate limiter; the server runs this
+    /// every minute.
+    pub fn forget_idle_limits(&self) {
+        let s = &self.0;
+        forget_idle(&s.agent_limiter);
+        forget_idle(&s.task_limiter);
+        forget_idle(&s.enroll_limiter);
+        forget_idle(&s.auth.login_per_ip);
+        forget_idle(&s.auth.failures_per_account);
+        let now = s.auth.now_ms();
+        s.auth
+            .throttled_until
+            .lock()
+            .expect("lock")
+            .retain(|_, until| *until > now);
+    }
+}
+
 pub(crate) fn wait_time<K>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Option<Duration>
 where
     K: std::hash::Hash + Eq + Clone,
@@ -263,4 +292,23 @@ where
         .check_key(key)
         .err()
         .map(|nu| nu.wait_time_from(DefaultClock::default().now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_limiter_keys_are_forgotten() {
+        let l: DefaultKeyedRateLimiter<u32> =
+            RateLimiter::keyed(Quota::per_second(nz(1000)).allow_burst(nz(1)));
+        for k in 0..5_000 {
+            let _ = l.check_key(&k);
+        }
+        assert_eq!(l.len(), 5_000);
+        // One cell comes back in a millisecond: every key is fresh again.
+        std::thread::sleep(Duration::from_millis(20));
+        forget_idle(&l);
+        assert_eq!(l.len(), 0);
+    }
 }
