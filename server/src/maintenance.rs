@@ -10,6 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 const TICK: Duration = Duration::from_secs(60);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// Series-cache entries not written for this long are dropped.
+const CACHE_IDLE_MS: i64 = 3600 * 1000;
 /// Finished tasks (log answers among them) are kept this long.
 const TASKS_KEPT_MS: i64 = 3600 * 1000;
 
@@ -73,6 +75,14 @@ pub async fn run(
                     tracing::warn!(error = %e, "retention failed");
                 }
             }
+            // Series that retention left empty, and cache entries idle for
+            // an hour, go too: churn must not grow either for ever.
+            match store.prune_series(now - retention.as_millis() as i64).await {
+                Ok(n) if n > 0 => tracing::info!(series = n, "empty series pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning series failed"),
+            }
+            store.cache().forget_idle(now - CACHE_IDLE_MS);
             // Container events live as long as samples do.
             let events_before = now - retention.as_millis() as i64;
             if let Err(e) = store

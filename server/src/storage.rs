@@ -167,6 +167,12 @@ pub trait Maintenance: Send + Sync {
     async fn refresh_rollups(&self, now_ms: i64) -> Result<u64>;
     /// Deletes data older than `now - retention`.
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome>;
+    /// Deletes series rows left without samples or rollups that were
+    /// created before `before_ms` (retention emptied them: churned
+    /// containers, remote_write series gone quiet), and forgets them in the
+    /// series cache first, so an ingest never writes to a deleted id.
+    /// Returns how many were deleted.
+    async fn prune_series(&self, before_ms: i64) -> Result<u64>;
     /// Makes `retention_ms` the store's retention: rollup passes skip older
     /// data, and with TimescaleDB its retention policies are replaced.
     /// Only the serving process calls this, with its `--retention`: admin

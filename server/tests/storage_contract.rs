@@ -212,6 +212,61 @@ async fn retention_drop(store: Store) {
     assert!(rolled[0].bucket_ms > now - 2 * HOUR);
 }
 
+/// Series that retention left empty are deleted (rows and cache
+/// entries), and can come back as new series.
+async fn series_pruning(store: Store) {
+    let now = now_ms();
+    let old = now - 10 * 24 * HOUR;
+    // A container gone ten days ago, and one still running.
+    store
+        .append(&[series("gone", &[("c", "a")], &[(old, 1.0)])], old)
+        .await
+        .unwrap();
+    store
+        .append(
+            &[series(
+                "kept",
+                &[("c", "b")],
+                &[(old, 1.0), (now - MIN, 2.0)],
+            )],
+            old,
+        )
+        .await
+        .unwrap();
+    store.refresh_rollups(now).await.unwrap();
+    store.apply_retention(now, 3 * 24 * HOUR).await.unwrap();
+    let cached = store.cache().len();
+    assert_eq!(store.prune_series(now - 3 * 24 * HOUR).await.unwrap(), 1);
+    let find = |m: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .find_series(Some(m), &Labels::new(), 10)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(find("gone").await.is_empty());
+    assert_eq!(find("kept").await.len(), 1);
+    assert_eq!(
+        store.cache().len(),
+        cached - 1,
+        "forgotten by the cache too"
+    );
+    assert_eq!(store.prune_series(now - 3 * 24 * HOUR).await.unwrap(), 0);
+    // It comes back as a new series.
+    let back = store
+        .append(&[series("gone", &[("c", "a")], &[(now, 3.0)])], now)
+        .await
+        .unwrap();
+    assert_eq!((back.stored, back.new_series), (1, 1));
+    let id = find("gone").await[0].id;
+    assert_eq!(
+        store.samples(id, 0, now).await.unwrap(),
+        vec![Sample::new(now, 3.0)]
+    );
+}
+
 /// Aggregates computed in Rust from the raw samples. Buckets are
 /// left-open: bucket b holds b < t <= b + width.
 fn expected(samples: &[(i64, f64)], width: i64) -> Vec<RollupPoint> {
@@ -327,5 +382,6 @@ contract!(
     idempotent_rewrite,
     series_listing,
     retention_drop,
+    series_pruning,
     rollup_correctness
 );

@@ -132,6 +132,49 @@ impl Maintenance for PgStore {
         Ok(total)
     }
 
+    #[instrument(skip_all, fields(backend = "postgres"))]
+    async fn prune_series(&self, before_ms: i64) -> Result<u64> {
+        // With TimescaleDB the aggregates expire with the samples (same
+        // drop_after); without it the rollup tables are checked too.
+        let rollups = if self.layout == Layout::Timescale {
+            ""
+        } else {
+            "AND NOT EXISTS (SELECT 1 FROM samples_5m r WHERE r.series_id = s.id)
+             AND NOT EXISTS (SELECT 1 FROM samples_1h r WHERE r.series_id = s.id)"
+        };
+        let find = format!(
+            "SELECT s.id FROM series s WHERE s.created_ms < $1 AND s.id > $2
+               AND NOT EXISTS (SELECT 1 FROM samples v WHERE v.series_id = s.id) {rollups}
+             ORDER BY s.id LIMIT 1000"
+        );
+        let delete = format!(
+            "DELETE FROM series s WHERE s.id = ANY($1)
+               AND NOT EXISTS (SELECT 1 FROM samples v WHERE v.series_id = s.id) {rollups}"
+        );
+        let mut from = i64::MIN;
+        let mut total = 0;
+        loop {
+            let ids: Vec<i64> = sqlx::query_scalar(&find)
+                .bind(before_ms)
+                .bind(from)
+                .fetch_all(&self.pool)
+                .await?;
+            let Some(&last) = ids.last() else {
+                return Ok(total);
+            };
+            self.cache.forget_ids(&ids.iter().copied().collect());
+            total += sqlx::query(&delete)
+                .bind(&ids)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            if ids.len() < 1000 {
+                return Ok(total);
+            }
+            from = last;
+        }
+    }
+
     async fn set_retention(&self, retention_ms: i64) -> Result<()> {
         self.retention_ms
             .store(retention_ms, std::sync::atomic::Ordering::Relaxed);

@@ -121,6 +121,49 @@ impl Maintenance for SqliteStore {
         Ok(())
     }
 
+    #[instrument(skip_all, fields(backend = "sqlite"))]
+    async fn prune_series(&self, before_ms: i64) -> Result<u64> {
+        // Candidates are read, forgotten by the cache, then deleted only if
+        // still empty. The delete runs on the one writer, after any ingest
+        // that resolved an id before the cache forgot it has committed; an
+        // ingest after that looks the series up afresh.
+        let find = "SELECT s.id FROM series s WHERE s.created_ms < ?1 AND s.id > ?2
+              AND NOT EXISTS (SELECT 1 FROM samples v WHERE v.series_id = s.id)
+              AND NOT EXISTS (SELECT 1 FROM samples_5m r WHERE r.series_id = s.id)
+              AND NOT EXISTS (SELECT 1 FROM samples_1h r WHERE r.series_id = s.id)
+            ORDER BY s.id LIMIT ?3";
+        let mut from = i64::MIN;
+        let mut total = 0;
+        loop {
+            let ids: Vec<i64> = sqlx::query_scalar(find)
+                .bind(before_ms)
+                .bind(from)
+                .bind(PRUNE_SERIES_PER_STATEMENT)
+                .fetch_all(&self.reader)
+                .await?;
+            let Some(&last) = ids.last() else {
+                return Ok(total);
+            };
+            self.cache.forget_ids(&ids.iter().copied().collect());
+            let marks = vec!["?"; ids.len()].join(",");
+            let sql = format!(
+                "DELETE FROM series WHERE id IN ({marks})
+                   AND NOT EXISTS (SELECT 1 FROM samples v WHERE v.series_id = series.id)
+                   AND NOT EXISTS (SELECT 1 FROM samples_5m r WHERE r.series_id = series.id)
+                   AND NOT EXISTS (SELECT 1 FROM samples_1h r WHERE r.series_id = series.id)"
+            );
+            let mut q = sqlx::query(&sql);
+            for id in &ids {
+                q = q.bind(id);
+            }
+            total += q.execute(&self.writer).await?.rows_affected();
+            if (ids.len() as i64) < PRUNE_SERIES_PER_STATEMENT {
+                return Ok(total);
+            }
+            from = last;
+        }
+    }
+
     async fn set_retention(&self, retention_ms: i64) -> Result<()> {
         self.retention_ms
             .store(retention_ms, std::sync::atomic::Ordering::Relaxed);
@@ -159,6 +202,9 @@ impl Maintenance for SqliteStore {
         })
     }
 }
+
+/// Series one pruning statement considers.
+const PRUNE_SERIES_PER_STATEMENT: i64 = 1_000;
 
 /// Rows one retention statement deletes: each is its own transaction, so
 /// a retention pass after a long outage or a backfill never holds the one
