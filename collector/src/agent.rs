@@ -55,7 +55,16 @@ pub struct Agent {
     /// Containers' inventory and events owed to the server.
     pub containers: crate::docker::report::ContainerReport,
     /// The task runner, once started; heartbeat tasks go to it.
-    tasks: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Task>>,
+    tasks: std::sync::OnceLock<tokio::sync::mpsc::Sender<Task>>,
+    /// The task kinds the runner has handlers for, announced to the server.
+    task_kinds: std::sync::OnceLock<Vec<String>>,
+    /// The desired-state sections this agent converges (once started).
+    desired_sections: std::sync::OnceLock<Vec<String>>,
+    /// The generation the server last named, and what was applied.
+    desired_wanted: Mutex<Option<u64>>,
+    desired_applied: Mutex<dozor_common::desired::Applied>,
+    /// Rung when the server names a generation not applied yet.
+    pub desired_changed: Notify,
 }
 
 /// Scrape statuses go to the server when a target's identity, state or
@@ -111,6 +120,11 @@ impl Agent {
             remote_changed: Notify::new(),
             containers: Default::default(),
             tasks: std::sync::OnceLock::new(),
+            task_kinds: std::sync::OnceLock::new(),
+            desired_sections: std::sync::OnceLock::new(),
+            desired_wanted: Mutex::new(None),
+            desired_applied: Mutex::new(Default::default()),
+            desired_changed: Notify::new(),
         })
     }
 
@@ -122,8 +136,48 @@ impl Agent {
         self.sink.as_ref()
     }
 
-    pub fn set_task_sender(&self, tx: tokio::sync::mpsc::UnboundedSender<Task>) {
+    pub fn set_task_runner(&self, tx: tokio::sync::mpsc::Sender<Task>, kinds: Vec<String>) {
         let _ = self.tasks.set(tx);
+        let _ = self.task_kinds.set(kinds);
+    }
+
+    /// The task kinds this agent can run (none before the runner starts).
+    pub fn task_kinds(&self) -> Vec<String> {
+        self.task_kinds.get().cloned().unwrap_or_default()
+    }
+
+    pub fn set_desired_sections(&self, sections: Vec<String>) {
+        let _ = self.desired_sections.set(sections);
+    }
+
+    pub fn desired_wanted(&self) -> Option<u64> {
+        *self.desired_wanted.lock().expect("desired lock")
+    }
+
+    pub fn desired_applied(&self) -> dozor_common::desired::Applied {
+        self.desired_applied.lock().expect("desired lock").clone()
+    }
+
+    pub fn set_desired_applied(&self, a: dozor_common::desired::Applied) {
+        *self.desired_applied.lock().expect("desired lock") = a;
+    }
+
+    /// What this agent can do, announced in every heartbeat.
+    fn capabilities(&self) -> dozor_common::protocol::Capabilities {
+        dozor_common::protocol::Capabilities {
+            protocol: dozor_common::protocol::PROTOCOL_VERSION,
+            task_kinds: self.task_kinds(),
+            desired_sections: self.desired_sections.get().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Notes the generation a heartbeat answer named; wakes the
+    /// converger when it is not the one applied.
+    fn desired_named(&self, generation: u64) {
+        *self.desired_wanted.lock().expect("desired lock") = Some(generation);
+        if self.desired_applied().generation != generation {
+            self.desired_changed.notify_one();
+        }
     }
 
     /// Runs until `shutdown`, then makes one last attempt to flush.
@@ -145,7 +199,7 @@ impl Agent {
         self.remote.lock().expect("remote lock").clone()
     }
 
-    fn set_remote_targets(&self, t: Vec<dozor_common::protocol::RemoteTarget>) {
+    pub fn set_remote_targets(&self, t: Vec<dozor_common::protocol::RemoteTarget>) {
         let mut have = self.remote.lock().expect("remote lock");
         if *have != t {
             *have = t;
@@ -272,6 +326,8 @@ impl Agent {
                 series: passes.iter().flatten().cloned().collect(),
                 task_results: results.clone(),
                 scrape_targets: self.scrape_snapshot().filter(|s| reported.due(s)),
+                capabilities: Some(self.capabilities()),
+                desired_applied: self.desired_sections.get().map(|_| self.desired_applied()),
             };
             let req_targets = req.scrape_targets.clone();
             let n = req.sample_count() as u64;
@@ -310,13 +366,17 @@ impl Agent {
                         inventory_sent = Some(inventory);
                     }
                     self.containers.accepted(containers);
+                    // A server before protocol 2 sends the targets themselves.
                     if let Some(t) = resp.scrape_targets {
                         self.set_remote_targets(t);
+                    }
+                    if let Some(g) = resp.desired_generation {
+                        self.desired_named(g);
                     }
                     results = match self.tasks.get() {
                         Some(runner) => {
                             for t in resp.tasks {
-                                let _ = runner.send(t);
+                                crate::tasks::hand_over(runner, t);
                             }
                             Vec::new()
                         }
@@ -375,15 +435,17 @@ impl Agent {
     }
 }
 
-/// No task kinds exist yet in this agent; answering keeps the server's
-/// queue honest instead of leaving tasks pending forever.
+/// Without a task runner no kind is supported; answering keeps the
+/// server's queue honest instead of leaving tasks pending for ever.
 fn run_task(t: Task) -> TaskResult {
-    tracing::warn!(task_id = t.id, kind = %t.kind, "unsupported task kind");
+    let e = dozor_common::tasks::TaskError::Unsupported(t.kind.clone());
+    tracing::warn!(task_id = t.id, kind = %t.kind, "no task runner");
     TaskResult {
         task_id: t.id,
         ok: false,
-        message: format!("unsupported task kind {:?}", t.kind),
+        message: e.to_string(),
         output: serde_json::Value::Null,
+        error: Some(e),
     }
 }
 

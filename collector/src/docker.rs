@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod logs;
 pub mod report;
 pub mod stats;
+pub mod tasks;
 
 use crate::agent::{now_ms, Agent};
 use crate::output::Output;

@@ -112,6 +112,28 @@ impl Sink for HttpSink {
         Some(self.poll(wait).await)
     }
 
+    async fn fetch_desired(&self) -> Result<dozor_common::desired::DesiredState, SendError> {
+        let resp = self
+            .client
+            .http
+            .get(format!(
+                "{}{}",
+                self.client.base,
+                dozor_common::desired::DESIRED_STATE_PATH
+            ))
+            .header(header::AUTHORIZATION, &self.auth)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if !resp.status().is_success() {
+            return Err(self.failure(resp).await);
+        }
+        resp.json().await.map_err(|e| SendError::Retry {
+            message: format!("unreadable desired state: {e}"),
+            after: None,
+        })
+    }
+
     async fn send_result(&self, result: &TaskResult) -> Result<(), SendError> {
         let resp = self
             .client

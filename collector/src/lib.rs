@@ -8,7 +8,9 @@
 //! [`agent::Agent`] loop queues passes and pushes them through a
 //! [`sink::Sink`].
 
+pub mod actors;
 pub mod agent;
+pub mod desired;
 pub mod docker;
 pub mod exposition;
 pub mod http;

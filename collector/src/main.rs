@@ -173,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
     if args.docker_metrics {
         dozor_collector::docker::spawn(agent.clone(), args.interval, shutdown.clone());
     }
-    dozor_collector::tasks::spawn(agent.clone(), args.container_actions, shutdown.clone());
+    dozor_collector::actors::spawn(&agent, args.container_actions, &shutdown);
     // Always: the server may define targets for this host at any time.
     {
         tracing::info!(

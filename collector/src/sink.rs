@@ -34,6 +34,11 @@ pub trait Sink: Send + Sync {
         None
     }
 
+    /// The host's whole desired-state document.
+    async fn fetch_desired(&self) -> Result<dozor_common::desired::DesiredState, SendError> {
+        Err(SendError::Rejected("this sink has no desired state".into()))
+    }
+
     /// Reports one finished task at once.
     async fn send_result(&self, _result: &TaskResult) -> Result<(), SendError> {
         Err(SendError::Rejected(

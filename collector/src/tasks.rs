@@ -1,24 +1,31 @@
 //! Running the server's tasks. A long-poll brings each task within a
 //! second of its creation (tasks that ride on heartbeats are handed over
-//! too); each runs in its own task and its result is posted as soon as it
-//! is done. Only the kinds below are known; anything else is refused.
+//! too); the registry's handler for its kind runs it and the result is
+//! posted as soon as it is done. Kinds without a handler are refused.
 //! (Tasks that waited too long are never delivered: the server decides
-//! that on its own clock.)
+//! that on its own clock.) Memory is bounded: at most `QUEUED` tasks wait
+//! and `RUNNING` run; a task dropped for lack of room is delivered again
+//! by the server, since it got no result.
+
+mod registry;
+
+pub use registry::Registry;
 
 use crate::agent::{Agent, Backoff};
-use crate::docker::actions::{self, Policy};
 use crate::sink::SendError;
-use dozor_common::containers::{
-    valid_container_ref, ActionRequest, LogsRequest, TASK_LOGS, TASK_RESTART, TASK_START, TASK_STOP,
-};
 use dozor_common::protocol::{Task, TaskResult};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 const POLL_WAIT: Duration = Duration::from_secs(25);
+/// Tasks waiting for a runner.
+pub const QUEUED: usize = 256;
+/// Tasks running at once.
+pub const RUNNING: usize = 16;
 
 /// Remembers recent task ids so a re-delivered task is not run twice.
 #[derive(Default)]
@@ -42,67 +49,6 @@ impl SeenTasks {
     }
 }
 
-fn result(id: i64, r: Result<(String, serde_json::Value), String>) -> TaskResult {
-    match r {
-        Ok((message, output)) => TaskResult {
-            task_id: id,
-            ok: true,
-            message,
-            output,
-        },
-        Err(message) => TaskResult {
-            task_id: id,
-            ok: false,
-            message,
-            output: serde_json::Value::Null,
-        },
-    }
-}
-
-/// Runs one task to its result.
-pub async fn run(t: &Task, policy: Policy) -> TaskResult {
-    let container = t
-        .payload
-        .get("container")
-        .and_then(|c| c.as_str())
-        .unwrap_or("");
-    let known = [TASK_LOGS, TASK_START, TASK_STOP, TASK_RESTART].contains(&t.kind.as_str());
-    if known && !valid_container_ref(container) {
-        return result(t.id, Err(format!("not a container name: {container:?}")));
-    }
-    let out = match t.kind.as_str() {
-        TASK_LOGS => match serde_json::from_value::<LogsRequest>(t.payload.clone()) {
-            Err(e) => Err(format!("bad logs request: {e}")),
-            Ok(req) => match crate::docker::connect().await {
-                Err(e) => Err(e),
-                Ok(d) => crate::docker::logs::fetch(&d, &req).await.map(|o| {
-                    let n = o.lines.len();
-                    (
-                        format!("{n} line(s)"),
-                        serde_json::to_value(o).unwrap_or_default(),
-                    )
-                }),
-            },
-        },
-        TASK_START | TASK_STOP | TASK_RESTART => {
-            match serde_json::from_value::<ActionRequest>(t.payload.clone()) {
-                Err(e) => Err(format!("bad action request: {e}")),
-                Ok(req) => match crate::docker::connect().await {
-                    Err(e) => Err(e),
-                    Ok(d) => actions::run(&d, &t.kind, &req, policy)
-                        .await
-                        .map(|m| (m, serde_json::Value::Null)),
-                },
-            }
-        }
-        other => Err(format!("unsupported task kind {other:?}")),
-    };
-    if let Err(e) = &out {
-        tracing::warn!(task_id = t.id, kind = %t.kind, error = %e, "task failed");
-    }
-    result(t.id, out)
-}
-
 /// Posts a result, retrying while the server is away (bounded: a result
 /// nobody waits for any more is not worth an endless loop).
 async fn report(agent: &Agent, r: TaskResult) {
@@ -122,11 +68,27 @@ async fn report(agent: &Agent, r: TaskResult) {
     }
 }
 
+/// Hands a task to the runner; false when the queue is full (the server
+/// delivers it again, since it gets no result).
+pub fn hand_over(tx: &mpsc::Sender<Task>, t: Task) -> bool {
+    match tx.try_send(t) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(t)) => {
+            tracing::warn!(
+                task_id = t.id,
+                "task queue full; the server will deliver it again"
+            );
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
 /// Starts the long-poll (when the sink has one) and the runner, which
 /// also takes tasks that came with heartbeats.
-pub fn spawn(agent: Arc<Agent>, policy: Policy, shutdown: CancellationToken) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Task>();
-    agent.set_task_sender(tx.clone());
+pub fn spawn(agent: Arc<Agent>, registry: Registry, shutdown: CancellationToken) {
+    let (tx, mut rx) = mpsc::channel::<Task>(QUEUED);
+    agent.set_task_runner(tx.clone(), registry.kinds());
     let poller = agent.clone();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -141,7 +103,7 @@ pub fn spawn(agent: Arc<Agent>, policy: Policy, shutdown: CancellationToken) {
                 Some(Ok(tasks)) => {
                     backoff.reset();
                     for t in tasks {
-                        let _ = tx.send(t);
+                        hand_over(&tx, t);
                     }
                     continue;
                 }
@@ -161,19 +123,29 @@ pub fn spawn(agent: Arc<Agent>, policy: Policy, shutdown: CancellationToken) {
     });
     tokio::spawn(async move {
         let mut seen = SeenTasks::default();
+        let slots = Arc::new(Semaphore::new(RUNNING));
+        let mut running = JoinSet::new();
         loop {
             let t = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                t = rx.recv() => match t { Some(t) => t, None => return },
+                _ = shutdown.cancelled() => break,
+                Some(_) = running.join_next(), if !running.is_empty() => continue,
+                t = rx.recv() => match t { Some(t) => t, None => break },
             };
             if !seen.first_time(t.id) {
                 continue;
             }
-            let agent = agent.clone();
-            tokio::spawn(async move {
-                let r = run(&t, policy).await;
+            let slot = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                s = slots.clone().acquire_owned() => s.expect("never closed"),
+            };
+            let (agent, registry) = (agent.clone(), registry.clone());
+            running.spawn(async move {
+                let r = registry.run(&t).await;
                 report(&agent, r).await;
+                drop(slot);
             });
         }
+        // Tasks still running are stopped with the agent.
+        running.shutdown().await;
     });
 }

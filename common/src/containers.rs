@@ -143,6 +143,43 @@ pub struct ActionRequest {
     pub container: String,
 }
 
+/// What start/stop/restart report: "web-1 stopped", "web-1 was already
+/// running".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionOutput {
+    pub message: String,
+}
+
+/// The container task kinds.
+pub struct ContainerLogs;
+pub struct StartContainer;
+pub struct StopContainer;
+pub struct RestartContainer;
+
+impl crate::tasks::TaskKind for ContainerLogs {
+    const NAME: &'static str = TASK_LOGS;
+    type Request = LogsRequest;
+    type Output = LogsOutput;
+}
+
+impl crate::tasks::TaskKind for StartContainer {
+    const NAME: &'static str = TASK_START;
+    type Request = ActionRequest;
+    type Output = ActionOutput;
+}
+
+impl crate::tasks::TaskKind for StopContainer {
+    const NAME: &'static str = TASK_STOP;
+    type Request = ActionRequest;
+    type Output = ActionOutput;
+}
+
+impl crate::tasks::TaskKind for RestartContainer {
+    const NAME: &'static str = TASK_RESTART;
+    type Request = ActionRequest;
+    type Output = ActionOutput;
+}
+
 /// Whether `s` can be a container's name or id as Docker allows them
 /// (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`). Anything else is refused before it
 /// reaches the Engine: a name goes into the API's URL path, and `/`, `..`

@@ -5,11 +5,13 @@
 //! without pulling in a runtime.
 
 pub mod containers;
+pub mod desired;
 pub mod duration;
 pub mod expo;
 pub mod json_metrics;
 pub mod model;
 pub mod protocol;
+pub mod tasks;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use model::{Labels, ModelError, Sample, SeriesBatch};

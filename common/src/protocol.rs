@@ -14,6 +14,11 @@
 use crate::model::SeriesBatch;
 use serde::{Deserialize, Serialize};
 
+/// The protocol this build speaks. 2 added typed task errors, announced
+/// capabilities and desired state; agents that send no capabilities
+/// speak 1.
+pub const PROTOCOL_VERSION: u32 = 2;
+
 pub const ENROLL_PATH: &str = "/api/v1/agents/enroll";
 pub const HEARTBEAT_PATH: &str = "/api/v1/agents/heartbeat";
 /// The label the server stamps on every series from the agent's identity.
@@ -104,6 +109,23 @@ pub struct HeartbeatRequest {
     /// Docker events seen since the last accepted heartbeat.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub container_events: Vec<crate::containers::ContainerEvent>,
+    /// What this agent can do; absent from agents before protocol 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
+    /// The desired-state generation the agent applied, and how it went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_applied: Option<crate::desired::Applied>,
+}
+
+/// An agent's protocol version and what it can run and converge, so the
+/// server never asks an older agent for something it does not have.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub protocol: u32,
+    /// Task kinds it has handlers for (`crate::tasks::TaskKind::NAME`).
+    pub task_kinds: Vec<String>,
+    /// Desired-state sections it converges (`crate::desired::Section::NAME`).
+    pub desired_sections: Vec<String>,
 }
 
 /// One scrape target's last scrape, for the server's Targets page.
@@ -140,9 +162,13 @@ pub struct HeartbeatResponse {
     #[serde(default)]
     pub tasks: Vec<Task>,
     /// Scrape targets defined on the server for this agent (the whole
-    /// list, every time); absent from servers that do not send one.
+    /// list, every time), for agents before protocol 2; newer ones read
+    /// them from the desired state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_targets: Option<Vec<RemoteTarget>>,
+    /// The generation of this host's desired state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_generation: Option<u64>,
 }
 
 /// A scrape target defined on the server for one agent.
@@ -177,6 +203,9 @@ pub struct TaskResult {
     pub message: String,
     #[serde(default)]
     pub output: serde_json::Value,
+    /// Why it failed, typed (agents before protocol 2 send only `message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::tasks::TaskError>,
 }
 
 /// Every error response. `field` points at the part of the payload at fault

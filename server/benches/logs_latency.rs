@@ -120,7 +120,7 @@ async fn main() {
     );
     let stop = tokio_util::sync::CancellationToken::new();
     tokio::spawn(agent.clone().run(stop.clone()));
-    dozor_collector::tasks::spawn(agent.clone(), Policy::None, stop.clone());
+    dozor_collector::actors::spawn(&agent, Policy::None, &stop);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let cookie = session(&base).await;
     let http = reqwest::Client::new();

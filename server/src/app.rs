@@ -73,6 +73,7 @@ impl Server {
             limits: cfg.limits.clone(),
             series_limiter: Default::default(),
             tasks: Default::default(),
+            seen: Default::default(),
         };
         let (write_token_path, write_hash) = remote_write_token(&cfg)?;
         tracing::info!(path = %write_token_path.display(), "remote_write token: Prometheus sends it as the bearer token to /prometheus/api/v1/write");
@@ -88,8 +89,14 @@ impl Server {
         } else {
             None
         };
-        let alerting = crate::alerting::service::load(&cfg, &store).await?;
-        let state = AppState::new(ingest.clone(), &cfg.rate_limits, Some(write_hash))
+        let ops = crate::ops::Ops::new(
+            store.clone(),
+            cfg.clock.clone(),
+            ingest.tasks.clone(),
+            ingest.series_limiter.clone(),
+        );
+        let alerting = crate::alerting::service::load(&cfg, &store, &ops).await?;
+        let state = AppState::new(ops, ingest.clone(), &cfg.rate_limits, Some(write_hash))
             .with_alerting(alerting.alerting.clone(), Some(alerting.telegram.clone()))
             .with_ui(ui_state(&cfg))
             .with_auth(http::authn::AuthState::new(keys, setup_token.clone()).configured(&cfg));
@@ -204,12 +211,17 @@ pub async fn ensure_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Resu
 }
 
 pub async fn new_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Result<PathBuf> {
-    ensure_private_dir(data_dir)?;
-    let path = data_dir.join("enroll-token");
     let token = auth::generate(auth::ENROLL_TOKEN_PREFIX);
     store
         .create_enroll_token(&auth::hash_secret(&token), http::now_ms())
         .await?;
+    write_enroll_token(data_dir, &token)
+}
+
+/// Writes the enrolment token file (0600) collectors on this machine read.
+pub fn write_enroll_token(data_dir: &Path, token: &str) -> anyhow::Result<PathBuf> {
+    ensure_private_dir(data_dir)?;
+    let path = data_dir.join("enroll-token");
     dozor_collector::state::write_private(
         data_dir,
         "enroll-token",
@@ -283,8 +295,19 @@ fn ui_state(cfg: &Config) -> http::ui::UiState {
     }
 }
 
-/// Creates an API token for `username` (scope capped by their role) and
-/// returns the secret, which is not stored. Audited as the user.
+/// The operations for an admin command: the store it opened, the system
+/// clock, and no agents to talk to.
+pub fn cli_ops(store: &Store) -> crate::ops::Ops {
+    crate::ops::Ops::new(
+        store.clone(),
+        crate::clock::Clock::system(),
+        Default::default(),
+        Default::default(),
+    )
+}
+
+/// Creates an API token for `username` (scope capped by their role) from
+/// the command line and returns the secret, which is not stored.
 pub async fn mint_api_token(
     store: &Store,
     username: &str,
@@ -292,39 +315,11 @@ pub async fn mint_api_token(
     scope: storage::Scope,
     expires: Option<std::time::Duration>,
 ) -> anyhow::Result<String> {
-    let user = store
-        .user_by_name(username)
-        .await?
-        .with_context(|| format!("no user named {username:?}"))?;
-    anyhow::ensure!(!user.disabled, "user {username:?} is disabled");
-    anyhow::ensure!(
-        scope <= storage::Scope::for_role(user.role),
-        "a {} cannot hold {} tokens",
-        user.role.as_str(),
-        scope.as_str()
-    );
-    let now = http::now_ms();
-    let token = auth::generate(http::authn::API_TOKEN_PREFIX);
-    let expires_ms = expires.map(|d| now + d.as_millis() as i64);
-    store
-        .create_api_token(
-            user.id,
-            name,
-            &auth::hash_secret(&token),
-            scope,
-            now,
-            expires_ms,
-        )
-        .await?;
-    store
-        .audit(&storage::AuditEntry {
-            ts_ms: now,
-            actor: user.username.clone(),
-            action: "token.create".into(),
-            target: Some(format!("{name} ({})", scope.as_str())),
-            detail: Some("command line".into()),
-            ip: None,
-        })
-        .await?;
-    Ok(token)
+    // Whole days, as the Account page takes them.
+    let days = expires.map(|d| (d.as_secs().div_ceil(86_400)).max(1) as i64);
+    let ops = cli_ops(store);
+    Ok(
+        crate::ops::tokens::create(&ops, &crate::ops::Actor::cli(), username, name, scope, days)
+            .await?,
+    )
 }

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 
 pub const AGENT_KEY_PREFIX: &str = "dzk_";
 pub const ENROLL_TOKEN_PREFIX: &str = "dze_";
+pub const API_TOKEN_PREFIX: &str = "dzt_";
+pub const INVITE_PREFIX: &str = "dzi_";
 
 pub fn generate(prefix: &str) -> String {
     let mut bytes = [0u8; 32];

@@ -51,11 +51,11 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// An agent is online when its last heartbeat is this recent (three
-/// default intervals plus slack).
-pub const ONLINE_WINDOW_MS: i64 = 60_000;
+pub use crate::tasks::ONLINE_WINDOW_MS;
 
 pub struct Inner {
+    /// Every state-changing operation goes through here.
+    pub ops: crate::ops::Ops,
     pub ingest: Ingest,
     pub engine: crate::promql::Engine,
     /// SHA-256 of the remote_write token; None disables the endpoint.
@@ -69,8 +69,6 @@ pub struct Inner {
     /// The bot's token slot, for the Telegram settings page.
     pub telegram: Option<crate::alerting::service::TelegramSettings>,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
-    /// Tasks a user's pages may queue (log fetches, actions), per user.
-    task_limiter: DefaultKeyedRateLimiter<String>,
     enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
@@ -104,11 +102,17 @@ fn nz(n: u32) -> NonZeroU32 {
 }
 
 impl AppState {
-    pub fn new(ingest: Ingest, limits: &RateLimits, remote_write_hash: Option<String>) -> Self {
+    pub fn new(
+        ops: crate::ops::Ops,
+        ingest: Ingest,
+        limits: &RateLimits,
+        remote_write_hash: Option<String>,
+    ) -> Self {
         let agent_quota =
             Quota::per_second(nz(limits.agent_per_second)).allow_burst(nz(limits.agent_burst));
         let enroll_quota = Quota::per_minute(nz(limits.enroll_per_minute));
         Self(Arc::new(Inner {
+            ops,
             engine: crate::storage::engine(&ingest.store, crate::promql::Limits::default()),
             remote_write_hash,
             store: ingest.store.clone(),
@@ -123,7 +127,6 @@ impl AppState {
             alerting: None,
             telegram: None,
             agent_limiter: RateLimiter::keyed(agent_quota),
-            task_limiter: RateLimiter::keyed(Quota::per_second(nz(5)).allow_burst(nz(20))),
             enroll_limiter: RateLimiter::keyed(enroll_quota),
         }))
     }
@@ -271,7 +274,7 @@ impl AppState {
     pub fn forget_idle_limits(&self) {
         let s = &self.0;
         forget_idle(&s.agent_limiter);
-        forget_idle(&s.task_limiter);
+        s.ops.forget_idle_limits();
         forget_idle(&s.enroll_limiter);
         forget_idle(&s.auth.login_per_ip);
         forget_idle(&s.auth.failures_per_account);

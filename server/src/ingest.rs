@@ -195,7 +195,18 @@ pub struct Ingest {
     pub limits: Limits,
     pub series_limiter: Arc<cardinality::SeriesLimiter>,
     pub tasks: crate::tasks::Hub,
+    /// Per agent: the capabilities and applied state last stored, so a
+    /// heartbeat that repeats them writes nothing.
+    pub seen: Arc<std::sync::Mutex<AgentsSeen>>,
 }
+
+pub type AgentsSeen = std::collections::HashMap<
+    i64,
+    (
+        Option<dozor_common::protocol::Capabilities>,
+        Option<dozor_common::desired::Applied>,
+    ),
+>;
 
 impl Ingest {
     #[instrument(skip_all, fields(agent = %agent.name, series = req.series.len()))]
@@ -260,23 +271,66 @@ impl Ingest {
             .into_iter()
             .map(crate::tasks::wire)
             .collect();
-        let scrape_targets = self.store.server_targets(Some(&agent.name)).await?;
-        let scrape_targets = scrape_targets
-            .into_iter()
-            .map(|t| dozor_common::protocol::RemoteTarget {
-                job: t.job,
-                url: t.url,
-                interval: t.interval,
-                format: Some(t.format),
-            })
-            .collect();
+        let protocol = req.capabilities.as_ref().map_or(1, |c| c.protocol);
+        self.remember(agent.id, &req, now_ms).await?;
+        let generation = match self.store.desired_status(agent.id).await? {
+            Some(s) => s.generation,
+            // A host without a document yet (enrolled before protocol 2).
+            None => crate::desired::publish(&self.store, agent, now_ms).await?,
+        };
+        // Agents before protocol 2 read their targets from the answer.
+        let scrape_targets = if protocol < 2 {
+            Some(crate::desired::scrape_targets::targets(&self.store, &agent.name).await?)
+        } else {
+            None
+        };
         Ok(HeartbeatResponse {
             stored_samples: outcome.stored,
             dropped_samples: checked.too_old(),
             rejected: checked.rejected,
             tasks,
-            scrape_targets: Some(scrape_targets),
+            scrape_targets,
+            desired_generation: Some(generation),
         })
+    }
+
+    /// Stores what the agent announced and what it applied, when either
+    /// changed since its last heartbeat (most heartbeats repeat them).
+    async fn remember(
+        &self,
+        agent_id: i64,
+        req: &HeartbeatRequest,
+        now_ms: i64,
+    ) -> Result<(), IngestError> {
+        let (caps_new, applied_new) = {
+            let seen = self.seen.lock().expect("seen lock");
+            let last = seen.get(&agent_id);
+            (
+                req.capabilities
+                    .as_ref()
+                    .filter(|c| last.is_none_or(|l| l.0.as_ref() != Some(*c))),
+                req.desired_applied
+                    .as_ref()
+                    .filter(|a| last.is_none_or(|l| l.1.as_ref() != Some(*a))),
+            )
+        };
+        if let Some(c) = caps_new {
+            self.store.record_capabilities(agent_id, c).await?;
+        }
+        if let Some(a) = applied_new {
+            self.store.record_applied(agent_id, a, now_ms).await?;
+        }
+        if caps_new.is_some() || applied_new.is_some() {
+            let mut seen = self.seen.lock().expect("seen lock");
+            let e = seen.entry(agent_id).or_default();
+            if let Some(c) = caps_new {
+                e.0 = Some(c.clone());
+            }
+            if let Some(a) = applied_new {
+                e.1 = Some(a.clone());
+            }
+        }
+        Ok(())
     }
 
     /// Stores a remote_write request: labels as sent (no agent, so no

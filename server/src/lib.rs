@@ -8,10 +8,12 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod desired;
 pub mod http;
 pub mod ingest;
 pub mod local;
 pub mod maintenance;
+pub mod ops;
 /// The query engine lives in its own crate (it does no I/O); storage
 /// feeds it through `storage::engine`.
 pub use dozor_promql as promql;

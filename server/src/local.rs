@@ -57,6 +57,13 @@ impl Sink for LocalSink {
             })
     }
 
+    async fn fetch_desired(&self) -> Result<dozor_common::desired::DesiredState, SendError> {
+        let agent = self.agent().await?;
+        crate::desired::document(&self.ingest.store, &agent, now_ms())
+            .await
+            .map_err(|e| retry(e.to_string()))
+    }
+
     async fn poll_tasks(&self, wait: Duration) -> Option<Result<Vec<Task>, SendError>> {
         let agent = match self.agent().await {
             Ok(a) => a,
@@ -149,10 +156,10 @@ pub async fn start(
     );
     // Logs on demand, and start/stop/restart of containers labelled
     // dozor.actions=true, like a remote collector's default.
-    dozor_collector::tasks::spawn(
-        agent.clone(),
+    dozor_collector::actors::spawn(
+        &agent,
         dozor_collector::docker::actions::Policy::Labelled,
-        shutdown.clone(),
+        &shutdown,
     );
     Ok(Some(tokio::spawn(agent.run(shutdown))))
 }

@@ -4,6 +4,7 @@ use dozor_server::app::{self, Server};
 use dozor_server::config::{
     self, AgentAction, ApiTokenAction, Cli, Command, RulesAction, TokenAction,
 };
+use dozor_server::ops::{agents, Actor};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -25,12 +26,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(cfg).await,
         Command::EnrollToken { action } => {
             let store = app::open_store(&cfg).await?;
-            let n = store
-                .revoke_enroll_tokens(dozor_server::http::now_ms())
-                .await?;
+            let ops = app::cli_ops(&store);
+            let n = agents::revoke_enroll_tokens(&ops, &Actor::cli()).await?;
             println!("revoked {n} enrolment token(s)");
             if let TokenAction::Rotate = action {
-                let path = app::new_enroll_token(&store, &cfg.data_dir).await?;
+                let token =
+                    agents::new_enroll_token(&ops, &Actor::cli(), Default::default()).await?;
+                let path = app::write_enroll_token(&cfg.data_dir, &token)?;
                 println!("new enrolment token written to {}", path.display());
             }
             Ok(())
@@ -49,10 +51,8 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
                 AgentAction::Revoke { name } => {
-                    let ok = store
-                        .revoke_agent(&name, dozor_server::http::now_ms())
-                        .await?;
-                    anyhow::ensure!(ok, "no active agent named {name:?}");
+                    let ops = app::cli_ops(&store);
+                    agents::revoke_agent(&ops, &Actor::cli(), &name).await?;
                     println!("revoked agent {name:?}");
                 }
             }

@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod api_tokens;
 mod cache;
 pub mod containers;
+pub mod desired;
 mod error;
 pub mod invites;
 pub mod postgres;
@@ -21,6 +22,7 @@ pub mod scrape_status;
 pub mod server_targets;
 pub mod silences;
 mod source;
+pub mod sql;
 pub mod sqlite;
 pub mod telegram;
 mod types;
@@ -31,6 +33,7 @@ pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxItem, OutboxRow, RuleUpdate
 pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
 pub use containers::{ContainerRow, Containers, EventRow};
+pub use desired::{DesiredStates, DesiredStatus};
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
 pub use scrape_status::ScrapeStatuses;
@@ -195,6 +198,7 @@ pub trait Storage:
     + ScrapeStatuses
     + ServerTargets
     + Containers
+    + DesiredStates
 {
     /// For logs and `/readyz`: "sqlite /path" or "postgresql host/db (timescaledb)".
     fn describe(&self) -> String;

@@ -5,8 +5,9 @@
 //! under a second without a permanent stream. Each waiting page has its
 //! own bell, keyed by task id, so one result wakes one page.
 
-use crate::storage::{NewTask, Result, Store, TaskRecord};
+use crate::storage::{AgentRecord, NewTask, Result, StorageError, Store, TaskRecord};
 use dozor_common::protocol::{Task, TaskResult};
+pub use dozor_common::tasks::{TaskError, TaskKind};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +16,27 @@ use tracing::instrument;
 
 /// Most tasks handed out per poll or heartbeat.
 const MAX_PER_POLL: usize = 32;
+
+/// An agent is online (and gets tasks) when its last heartbeat is this
+/// recent (three default intervals plus slack).
+pub const ONLINE_WINDOW_MS: i64 = 60_000;
+
+/// The kinds every agent had before agents announced theirs (protocol 1).
+const PROTOCOL_1_KINDS: [&str; 4] = [
+    dozor_common::containers::TASK_LOGS,
+    dozor_common::containers::TASK_START,
+    dozor_common::containers::TASK_STOP,
+    dozor_common::containers::TASK_RESTART,
+];
+
+/// Why a typed call did not produce an output.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
 
 pub struct TaskHub {
     /// One bell per agent that is (or was) long-polling.
@@ -60,6 +82,66 @@ impl TaskHub {
             .entry(agent_id)
             .or_default()
             .clone()
+    }
+
+    /// Queues a task of kind `K` for `agent` and wakes its long-poll.
+    /// Refused (nothing queued) when the agent has been quiet for over a
+    /// minute, or never announced that it can run `K`.
+    pub async fn submit<K: TaskKind>(
+        &self,
+        store: &Store,
+        agent: &AgentRecord,
+        req: &K::Request,
+        now_ms: i64,
+    ) -> Result<i64, CallError> {
+        if agent
+            .last_seen_ms
+            .is_none_or(|t| now_ms - t > ONLINE_WINDOW_MS)
+        {
+            return Err(TaskError::Offline.into());
+        }
+        let supported = match store.capabilities(agent.id).await? {
+            Some(c) => c.task_kinds.iter().any(|k| k == K::NAME),
+            None => PROTOCOL_1_KINDS.contains(&K::NAME),
+        };
+        if !supported {
+            return Err(TaskError::Unsupported(K::NAME.to_string()).into());
+        }
+        let task = NewTask {
+            agent_id: agent.id,
+            kind: K::NAME.to_string(),
+            payload: serde_json::to_value(req).expect("task requests serialise"),
+            idempotency_key: None,
+        };
+        Ok(self.enqueue(store, &task).await?)
+    }
+
+    /// Task `id`'s outcome as `K`: None while it has none.
+    pub async fn outcome<K: TaskKind>(
+        &self,
+        store: &Store,
+        id: i64,
+    ) -> Result<Option<Result<K::Output, TaskError>>> {
+        Ok(store.task(id).await?.and_then(|t| decode::<K>(&t)))
+    }
+
+    /// [`Self::submit`], then waits up to `wait` for the outcome;
+    /// `TimedOut` when there is none by then (it may still come).
+    pub async fn call<K: TaskKind>(
+        &self,
+        store: &Store,
+        agent: &AgentRecord,
+        req: &K::Request,
+        now_ms: i64,
+        wait: Duration,
+    ) -> Result<(i64, Result<K::Output, TaskError>), CallError> {
+        let id = self.submit::<K>(store, agent, req, now_ms).await?;
+        let done = self.wait_result(store, id, wait).await?;
+        let out = done
+            .as_ref()
+            .and_then(decode::<K>)
+            .unwrap_or(Err(TaskError::TimedOut));
+        Ok((id, out))
     }
 
     /// Queues a task and wakes the agent's long-poll.
@@ -155,6 +237,24 @@ impl TaskHub {
                 _ = self.closing.cancelled() => return Ok(t),
             }
         }
+    }
+}
+
+/// A finished task's result as `K`'s output or its error; None while it
+/// runs. Agents before protocol 2 sent no typed error: their message is
+/// kept as a failure.
+fn decode<K: TaskKind>(t: &TaskRecord) -> Option<Result<K::Output, TaskError>> {
+    t.finished_ms?;
+    let r = t.result.as_ref()?;
+    if r["ok"].as_bool() == Some(true) {
+        Some(
+            serde_json::from_value(r["output"].clone())
+                .map_err(|e| TaskError::Failed(format!("unreadable answer from the agent: {e}"))),
+        )
+    } else {
+        let typed = serde_json::from_value::<TaskError>(r["error"].clone()).ok();
+        let message = r["message"].as_str().unwrap_or("failed").to_string();
+        Some(Err(typed.unwrap_or(TaskError::Failed(message))))
     }
 }
 

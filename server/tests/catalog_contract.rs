@@ -107,6 +107,7 @@ async fn catalog(store: Store) {
         ok,
         message: "m".into(),
         output: serde_json::Value::Null,
+        error: None,
     };
     assert!(
         !store

@@ -183,5 +183,8 @@ async fn health_and_log_limits() {
     let gone = logs::fetch(&d, &req("dz-no-such-container", 10, None, 10, 1 << 20))
         .await
         .unwrap_err();
-    assert!(gone.starts_with("container gone"), "{gone}");
+    assert!(
+        matches!(&gone, dozor_common::tasks::TaskError::Gone(m) if m.starts_with("container gone")),
+        "{gone:?}"
+    );
 }

@@ -100,7 +100,7 @@ async fn inventory_events_logs_and_actions() {
     let server = spawn_server(&dir, None).await;
     let (agent, stop) = support::agents::start_agent(&server, HOST, Duration::from_secs(1)).await;
     dozor_collector::docker::spawn(agent.clone(), Duration::from_secs(1), stop.clone());
-    dozor_collector::tasks::spawn(agent.clone(), Policy::Labelled, stop.clone());
+    dozor_collector::actors::spawn(&agent, Policy::Labelled, &stop);
     // After the event stream is up, so its OOM is seen as it happens.
     tokio::time::sleep(Duration::from_secs(2)).await;
     start(

@@ -46,7 +46,8 @@ async fn stop_and_restart_wait_the_containers_own_stop_timeout() {
     let started = Instant::now();
     let done = actions::run(&d, TASK_STOP, &req, Policy::All)
         .await
-        .unwrap();
+        .unwrap()
+        .message;
     let took = started.elapsed();
     assert!(done.ends_with("stopped"), "{done}");
     assert!(
@@ -66,7 +67,8 @@ async fn stop_and_restart_wait_the_containers_own_stop_timeout() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let done = actions::run(&d, TASK_RESTART, &req, Policy::All)
         .await
-        .unwrap();
+        .unwrap()
+        .message;
     assert!(done.ends_with("restarted"), "{done}");
     let finished = docker(&["inspect", "-f", "{{.State.Running}}", &name]).unwrap();
     assert_eq!(finished, "true");

@@ -149,6 +149,7 @@ async fn containers(store: Store) {
             ok: true,
             message: "ok".into(),
             output: serde_json::json!({"lines": []}),
+            error: None,
         };
         store.take_tasks(a, now, 10).await.unwrap();
         assert!(store.finish_task(a, &r, now).await.unwrap());

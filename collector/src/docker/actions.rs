@@ -7,7 +7,10 @@ use bollard::query_parameters::{
     InspectContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use bollard::Docker;
-use dozor_common::containers::{ActionRequest, MANAGED_LABEL, TASK_RESTART, TASK_START, TASK_STOP};
+use dozor_common::containers::{
+    ActionOutput, ActionRequest, MANAGED_LABEL, TASK_RESTART, TASK_START, TASK_STOP,
+};
+use dozor_common::tasks::TaskError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Policy {
@@ -25,7 +28,7 @@ pub async fn run(
     kind: &str,
     req: &ActionRequest,
     policy: Policy,
-) -> Result<String, String> {
+) -> Result<ActionOutput, TaskError> {
     let c = &req.container;
     // A stop waits out the container's own grace period, which may be
     // longer than the client's default two minutes.
@@ -34,9 +37,9 @@ pub async fn run(
         .with_timeout(std::time::Duration::from_secs(15 * 60));
     match policy {
         Policy::None => {
-            return Err(
+            return Err(TaskError::Refused(
                 "container actions are off on this collector (--container-actions none)".into(),
-            )
+            ))
         }
         Policy::Labelled => {
             let i = docker
@@ -49,9 +52,9 @@ pub async fn run(
                 .and_then(|l| l.get(MANAGED_LABEL).cloned())
                 .is_some_and(|v| v == "true");
             if !managed {
-                return Err(format!(
+                return Err(TaskError::Refused(format!(
                     "{c:?} is not managed by dozor: label it {MANAGED_LABEL}=true, or run the collector with --container-actions all"
-                ));
+                )));
             }
         }
         Policy::All => {}
@@ -84,21 +87,22 @@ pub async fn run(
             )
             .await
             .map(|_| "restarted"),
-        other => return Err(format!("unknown action {other:?}")),
+        other => return Err(TaskError::Invalid(format!("unknown action {other:?}"))),
     };
-    match res {
-        Ok(done) => Ok(format!("{c} {done}")),
+    let message = match res {
+        Ok(done) => format!("{c} {done}"),
         // 304: already in the asked-for state.
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 304, ..
-        }) => Ok(format!(
+        }) => format!(
             "{c} was already {}",
             if kind == TASK_START {
                 "running"
             } else {
                 "stopped"
             }
-        )),
-        Err(e) => Err(super::logs::describe(&e, c)),
-    }
+        ),
+        Err(e) => return Err(super::logs::describe(&e, c)),
+    };
+    Ok(ActionOutput { message })
 }

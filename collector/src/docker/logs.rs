@@ -7,6 +7,7 @@ use bollard::Docker;
 use dozor_common::containers::{
     detect_level, rfc3339_nanos, strip_ansi, LogLine, LogsOutput, LogsRequest,
 };
+use dozor_common::tasks::TaskError;
 use futures_util::StreamExt;
 use std::time::Duration;
 
@@ -17,13 +18,15 @@ pub const MAX_BYTES: u32 = 4 << 20;
 /// itself splits lines over 16 KiB into several.)
 pub const MAX_LINE_BYTES: usize = 8 << 10;
 
-/// Docker's errors in words a user can act on.
-pub fn describe(e: &bollard::errors::Error, container: &str) -> String {
+/// Docker's errors, typed and in words a user can act on.
+pub fn describe(e: &bollard::errors::Error, container: &str) -> TaskError {
     match e {
         bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
-        } => format!("container gone: Docker has no container {container:?}"),
-        other => format!("Docker: {other}"),
+        } => TaskError::Gone(format!(
+            "container gone: Docker has no container {container:?}"
+        )),
+        other => TaskError::Failed(format!("Docker: {other}")),
     }
 }
 
@@ -59,14 +62,16 @@ fn line(stream: &str, bytes: &[u8]) -> Option<LogLine> {
 /// one stream: Docker counts `tail` over both streams before it filters.
 const MAX_WINDOW: usize = 4 * MAX_LINES as usize;
 
-pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, String> {
+pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, TaskError> {
     if !req.stdout && !req.stderr {
-        return Err("ask for stdout, stderr or both".into());
+        return Err(TaskError::Invalid("ask for stdout, stderr or both".into()));
     }
     let max_lines = req.max_lines.clamp(1, MAX_LINES) as usize;
     let max_bytes = req.max_bytes.clamp(1024, MAX_BYTES) as usize;
     let after = match &req.since {
-        Some(c) => Some(rfc3339_nanos(c).ok_or_else(|| format!("bad cursor {c:?}"))?),
+        Some(c) => {
+            Some(rfc3339_nanos(c).ok_or_else(|| TaskError::Invalid(format!("bad cursor {c:?}")))?)
+        }
         None => None,
     };
     // After a cursor: every new line, up to the cap. Without: the last
@@ -124,7 +129,7 @@ async fn read_window(
     after: Option<i128>,
     window: usize,
     need: usize,
-) -> Result<(Vec<LogLine>, usize), String> {
+) -> Result<(Vec<LogLine>, usize), TaskError> {
     let opts = LogsOptions {
         // Both streams, filtered here: Docker applies `tail` before its
         // stream filter, so `tail=8&stderr=0` could return 4 lines.
@@ -166,10 +171,10 @@ async fn read_window(
                 lines.drain(..lines.len() - need);
             }
         }
-        Ok::<_, String>(())
+        Ok::<_, TaskError>(())
     };
     tokio::time::timeout(Duration::from_secs(10), work)
         .await
-        .map_err(|_| "Docker took over 10 s to return the logs".to_string())??;
+        .map_err(|_| TaskError::Failed("Docker took over 10 s to return the logs".into()))??;
     Ok((lines, read))
 }

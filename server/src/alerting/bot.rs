@@ -5,48 +5,50 @@
 //! Telegram HTML with every value escaped. The polling loop is in
 //! `bot_poll.rs`; this part only decides what to answer.
 
-use super::engine::Alerting;
 use super::silence;
 use super::state::State;
 use super::telegram::{escape, human_duration};
-use crate::clock::Clock;
-use crate::storage::{AuditEntry, Role, SilenceRow, Store, UserRecord};
+use crate::ops::{self, Actor, OpError, Ops};
+use crate::storage::UserRecord;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
-/// A one-time link code lives this long.
-pub const CODE_TTL_MS: i64 = 3_600_000;
+pub use crate::ops::telegram::CODE_TTL_MS;
 /// Agents seen within this window count as up in `/status`.
 const ONLINE_MS: i64 = 120_000;
 
 pub const HELP: &str = "dozor bot. Commands:\n/subscribe CODE: link this chat (make a code on dozor's Telegram settings page)\n/unsubscribe: unlink this chat\n/alerts: what is firing now\n/silence ALERT-OR-MATCHERS DURATION: e.g. /silence DiskFull 2h or /silence host=\"web-1\" 30m (editors and admins)\n/status: hosts up and down";
 
 pub struct Commands {
-    pub store: Store,
-    pub alerting: Option<Arc<Alerting>>,
-    pub clock: Clock,
+    ops: Ops,
     /// `/subscribe` attempts per chat, against guessing codes.
     attempts: DefaultKeyedRateLimiter<i64>,
 }
 
+/// An operation's refusal as the bot says it.
+fn said(e: OpError) -> Result<String, String> {
+    match e {
+        OpError::Storage(e) => Err(e.to_string()),
+        other => Ok(escape(&other.to_string())),
+    }
+}
+
 impl Commands {
-    pub fn new(store: Store, alerting: Option<Arc<Alerting>>, clock: Clock) -> Self {
+    pub fn new(ops: Ops) -> Self {
         let five = NonZeroU32::new(5).expect("nonzero");
         Self {
-            store,
-            alerting,
-            clock,
+            ops,
             attempts: RateLimiter::keyed(Quota::per_minute(five)),
         }
     }
 
     /// The most capable enabled user who linked this chat, if any.
     async fn linked_user(&self, chat: i64) -> Result<Option<UserRecord>, String> {
-        let links = self.store.chat_links().await.map_err(|e| e.to_string())?;
+        let store = self.ops.store();
+        let links = store.chat_links().await.map_err(|e| e.to_string())?;
         let mut best: Option<UserRecord> = None;
         for l in links.iter().filter(|l| l.chat_id == chat) {
-            if let Ok(Some(u)) = self.store.user_by_id(l.user_id).await {
+            if let Ok(Some(u)) = store.user_by_id(l.user_id).await {
                 if !u.disabled && best.as_ref().is_none_or(|b| u.role > b.role) {
                     best = Some(u);
                 }
@@ -55,18 +57,16 @@ impl Commands {
         Ok(best)
     }
 
-    async fn audit(&self, actor: &str, action: &str, target: String, chat: i64) {
-        let e = AuditEntry {
-            ts_ms: self.clock.now_ms(),
-            actor: actor.to_string(),
-            action: action.to_string(),
-            target: Some(target),
-            detail: Some(format!("telegram chat {chat}")),
-            ip: None,
-        };
-        if let Err(err) = self.store.audit(&e).await {
-            tracing::warn!(error = %err, "audit entry not written");
-        }
+    pub fn store(&self) -> &crate::storage::Store {
+        self.ops.store()
+    }
+
+    /// The chat acts as the most capable user who linked it.
+    async fn actor(&self, chat: i64) -> Result<Result<Actor, String>, String> {
+        Ok(self
+            .require_link(chat)
+            .await?
+            .map(|u| Actor::telegram(u.id, &u.username, u.role, chat)))
     }
 
     /// The reply to a message starting with `/`.
@@ -93,47 +93,21 @@ impl Commands {
         if self.attempts.check_key(&chat).is_err() {
             return Ok("Too many attempts; wait a minute.".into());
         }
-        let hash = crate::auth::hash_secret(code);
-        let now = self.clock.now_ms();
-        match self.store.redeem_link_code(&hash, chat, now).await {
-            Ok(Some(link)) => {
-                let who = self
-                    .store
-                    .user_by_id(link.user_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|u| u.username)
-                    .unwrap_or_default();
-                self.audit(&who, "telegram.link", link.channel.clone(), chat)
-                    .await;
-                Ok(format!(
-                    "Subscribed: alerts for channel <b>{}</b> come to this chat. /unsubscribe to stop.",
-                    escape(&link.channel)
-                ))
-            }
+        match ops::telegram::link_chat(&self.ops, chat, code).await {
+            Ok(link) => Ok(format!(
+                "Subscribed: alerts for channel <b>{}</b> come to this chat. /unsubscribe to stop.",
+                escape(&link.channel)
+            )),
             // Unknown, used and expired codes get the same answer.
-            Ok(None) => Ok("That code is not valid.".into()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => said(e),
         }
     }
 
     async fn unsubscribe(&self, chat: i64) -> Result<String, String> {
-        let n = self
-            .store
-            .unlink_chat(chat)
-            .await
-            .map_err(|e| e.to_string())?;
-        if n > 0 {
-            self.audit(
-                "telegram",
-                "telegram.unlink",
-                format!("{n} channel(s)"),
-                chat,
-            )
-            .await;
+        match ops::telegram::unlink_chat(&self.ops, None, chat).await {
+            Ok(n) => Ok(format!("Unsubscribed from {n} channel(s).")),
+            Err(e) => said(e),
         }
-        Ok(format!("Unsubscribed from {n} channel(s)."))
     }
 
     async fn require_link(&self, chat: i64) -> Result<Result<UserRecord, String>, String> {
@@ -146,10 +120,10 @@ impl Commands {
         if let Err(why) = self.require_link(chat).await? {
             return Ok(why);
         }
-        let Some(a) = &self.alerting else {
+        let Some(a) = self.ops.alerting() else {
             return Ok("No alert rules are loaded.".into());
         };
-        let now = self.clock.now_ms();
+        let now = self.ops.now_ms();
         let mut lines = Vec::new();
         for (rule, alerts) in a.snapshot().await {
             for (labels, al) in alerts.iter().filter(|(_, al)| al.state == State::Firing) {
@@ -181,76 +155,52 @@ impl Commands {
                 "Usage: /silence ALERT-OR-MATCHERS DURATION, e.g. /silence DiskFull 2h".into(),
             );
         };
-        let what = what.trim();
-        let text = if what.contains('=') || what.contains('~') {
-            what.to_string()
-        } else {
-            format!("alertname={what:?}")
-        };
-        let matchers = match silence::parse(&text) {
-            Ok(m) => m,
-            Err(e) => return Ok(format!("Not silenced: {}", escape(&e))),
-        };
-        let ms = match dozor_common::parse_duration(duration) {
-            Ok(d) if d.as_secs() >= 60 && d.as_secs() <= 365 * 86_400 => d.as_millis() as i64,
-            _ => return Ok("Not silenced: the duration is 1m to 365d, e.g. 2h.".into()),
-        };
-        self.silence(chat, matchers, ms, duration).await
-    }
-
-    async fn silence(
-        &self,
-        chat: i64,
-        matchers: Vec<silence::Matcher>,
-        ms: i64,
-        label: &str,
-    ) -> Result<String, String> {
-        let user = match self.require_link(chat).await? {
-            Ok(u) => u,
+        let actor = match self.actor(chat).await? {
+            Ok(a) => a,
             Err(why) => return Ok(why),
         };
-        if user.role < Role::Editor {
-            return Ok("Only editors and admins may silence alerts.".into());
+        let comment = format!("from Telegram chat {chat}");
+        let made = ops::silences::create(&self.ops, &actor, what, duration, &comment).await;
+        self.silenced(made, duration, &actor)
+    }
+
+    fn silenced(
+        &self,
+        made: ops::OpResult<ops::silences::Created>,
+        label: &str,
+        actor: &Actor,
+    ) -> Result<String, String> {
+        match made {
+            Ok(c) => Ok(format!(
+                "Silenced {} for {} by {}.",
+                escape(&c.matchers),
+                escape(label),
+                escape(&actor.name)
+            )),
+            Err(OpError::Forbidden(_)) => Ok("Only editors and admins may silence alerts.".into()),
+            Err(OpError::Invalid(e)) => Ok(format!("Not silenced: {}", escape(&e))),
+            Err(e) => said(e),
         }
-        let now = self.clock.now_ms();
-        let row = SilenceRow {
-            id: 0,
-            matchers: silence::to_json(&matchers),
-            starts_ms: now,
-            ends_ms: now + ms,
-            author: user.username.clone(),
-            comment: format!("from Telegram chat {chat}"),
-            created_ms: now,
-        };
-        self.store
-            .create_silence(&row)
-            .await
-            .map_err(|e| e.to_string())?;
-        let text: Vec<String> = matchers.iter().map(|m| m.to_string()).collect();
-        let text = text.join(", ");
-        self.audit(&user.username, "silence.create", text.clone(), chat)
-            .await;
-        Ok(format!(
-            "Silenced {} for {} by {}.",
-            escape(&text),
-            escape(label),
-            escape(&user.username)
-        ))
     }
 
     async fn status(&self, chat: i64) -> Result<String, String> {
         if let Err(why) = self.require_link(chat).await? {
             return Ok(why);
         }
-        let now = self.clock.now_ms();
-        let agents = self.store.list_agents().await.map_err(|e| e.to_string())?;
+        let now = self.ops.now_ms();
+        let agents = self
+            .ops
+            .store()
+            .list_agents()
+            .await
+            .map_err(|e| e.to_string())?;
         let live: Vec<_> = agents.iter().filter(|a| a.revoked_ms.is_none()).collect();
         let down: Vec<String> = live
             .iter()
             .filter(|a| a.last_seen_ms.is_none_or(|t| now - t > ONLINE_MS))
             .map(|a| escape(&a.name))
             .collect();
-        let firing = match &self.alerting {
+        let firing = match self.ops.alerting() {
             Some(a) => a
                 .snapshot()
                 .await
@@ -278,7 +228,7 @@ impl Commands {
         let Some((kind, fp)) = data.split_once(':') else {
             return "Unknown button.".into();
         };
-        let Some(a) = &self.alerting else {
+        let Some(a) = self.ops.alerting() else {
             return "No alert rules are loaded.".into();
         };
         let found = a.snapshot().await.into_iter().find_map(|(rule, alerts)| {
@@ -296,9 +246,17 @@ impl Commands {
                     .iter()
                     .map(|(k, v)| silence::Matcher::new(k, silence::Op::Eq, v))
                     .collect();
-                match matchers {
-                    Ok(m) => self.silence(chat, m, 3_600_000, "1h").await,
-                    Err(e) => Err(e),
+                match (matchers, self.actor(chat).await) {
+                    (Ok(m), Ok(Ok(actor))) => {
+                        let comment = format!("from Telegram chat {chat}");
+                        let made = ops::silences::create_matching(
+                            &self.ops, &actor, m, 3_600_000, &comment,
+                        )
+                        .await;
+                        self.silenced(made, "1h", &actor)
+                    }
+                    (_, Ok(Err(why))) => Ok(why),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
                 }
             }
             "a" => self.acknowledge(chat, &rule, &labels).await,
@@ -318,28 +276,17 @@ impl Commands {
         rule: &str,
         labels: &super::state::Labels,
     ) -> Result<String, String> {
-        let user = match self.require_link(chat).await? {
-            Ok(u) => u,
+        let actor = match self.actor(chat).await? {
+            Ok(a) => a,
             Err(why) => return Ok(why),
         };
-        let row = crate::storage::HistoryRow {
-            ts_ms: self.clock.now_ms(),
-            rule: rule.to_string(),
-            labels: serde_json::to_string(labels).map_err(|e| e.to_string())?,
-            change: "acknowledged".into(),
-            value: None,
-            severity: labels.get("severity").cloned().unwrap_or("warning".into()),
-        };
-        self.store
-            .record_history(&row)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.audit(&user.username, "alert.acknowledge", rule.to_string(), chat)
-            .await;
-        Ok(format!(
-            "Acknowledged {} by {}.",
-            escape(rule),
-            escape(&user.username)
-        ))
+        match ops::telegram::acknowledge(&self.ops, &actor, rule, labels).await {
+            Ok(()) => Ok(format!(
+                "Acknowledged {} by {}.",
+                escape(rule),
+                escape(&actor.name)
+            )),
+            Err(e) => said(e),
+        }
     }
 }

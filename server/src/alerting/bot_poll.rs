@@ -75,7 +75,7 @@ async fn handle(tg: &Telegram, cmds: &Commands, kind: UpdateKind) {
 
 /// Reads updates until shutdown; `poll` is the long-poll timeout.
 pub async fn run(slot: Slot, cmds: Arc<Commands>, poll: Duration, shutdown: CancellationToken) {
-    let mut offset: i32 = match cmds.store.setting(OFFSET_KEY).await {
+    let mut offset: i32 = match cmds.store().setting(OFFSET_KEY).await {
         Ok(v) => v.and_then(|v| v.parse().ok()).unwrap_or(0),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the bot's update offset; starting over");
@@ -105,7 +105,7 @@ pub async fn run(slot: Slot, cmds: Arc<Commands>, poll: Duration, shutdown: Canc
                     handle(&tg, &cmds, u.kind).await;
                 }
                 if let Err(e) = cmds
-                    .store
+                    .store()
                     .set_setting(OFFSET_KEY, &offset.to_string())
                     .await
                 {

@@ -65,7 +65,7 @@ pub struct Started {
 
 /// Loads rules (a rule file that does not load stops the start, naming
 /// the file, group and rule) and builds the notifiers.
-pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
+pub async fn load(cfg: &Config, store: &Store, ops: &crate::ops::Ops) -> anyhow::Result<Started> {
     let interval = cfg.alerting.default_interval.as_millis() as i64;
     let groups = match &cfg.alerting.rules_dir {
         Some(dir) => {
@@ -123,11 +123,8 @@ pub async fn load(cfg: &Config, store: &Store) -> anyhow::Result<Started> {
         .self_alert_to(cfg.alerting.targets(&["default".into()], &[]))
         .woken_by(a.queued.clone()),
     );
-    let commands = Arc::new(Commands::new(
-        store.clone(),
-        alerting.clone(),
-        cfg.clock.clone(),
-    ));
+    ops.set_alerting(a.clone(), settings.clone());
+    let commands = Arc::new(Commands::new(ops.clone()));
     Ok(Started {
         alerting,
         telegram: settings,

@@ -2,10 +2,11 @@
 //! Every POST is CSRF-checked and audited. Any role may hold tokens, up to
 //! what the role allows; admins also see and may revoke everyone's.
 
-use super::authn::{audit, CurrentUser, API_TOKEN_PREFIX};
+use super::authn::CurrentUser;
+use super::guard::{actor, on_page, Shown};
 use super::ui::{csrf_ok, forbidden, render, Page};
 use super::AppState;
-use crate::auth::{self, password};
+use crate::ops::{self, OpError};
 use crate::storage::{Role, Scope};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
@@ -87,6 +88,14 @@ fn notice(text: impl Into<String>) -> Outcome {
     }
 }
 
+/// The account page with a refused operation's notice, or its answer.
+async fn refused(s: AppState, headers: HeaderMap, u: CurrentUser, e: OpError) -> Response {
+    match on_page(e) {
+        Shown::Answer(r) => r,
+        Shown::Notice(n) => show(s, headers, u, notice(n)).await,
+    }
+}
+
 #[instrument(skip_all, fields(user = %u.name))]
 pub async fn change_password(
     State(s): State<AppState>,
@@ -100,62 +109,14 @@ pub async fn change_password(
     }
     let current = f.get("current").map(String::as_str).unwrap_or("");
     let new = f.get("password").map(String::as_str).unwrap_or("");
-    let user = match s.0.store.user_by_id(u.id).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return forbidden(),
-        Err(e) => return super::storage_error(e),
-    };
-    if !password::verify_off_thread(current, &user.password_hash).await {
-        audit(
-            &s,
-            &u.name,
-            "user.password.failure",
-            Some(&u.name),
-            Some(peer.ip()),
-        )
-        .await;
-        return show(s, headers, u, notice("The current password is wrong.")).await;
-    }
-    if let Err(e) = password::check_policy(new) {
-        return show(s, headers, u, notice(format!("{e}."))).await;
-    }
-    if new == current {
-        return show(
-            s,
-            headers,
-            u,
-            notice("The new password is the current one."),
-        )
-        .await;
-    }
-    let now = s.0.auth.now_ms();
-    // Revokes every session of this user, this one included, in the same
-    // transaction; a fresh session keeps this browser signed in.
-    if let Err(e) =
-        s.0.store
-            .update_user(
-                u.id,
-                Some(&password::hash_off_thread(new).await),
-                None,
-                None,
-                now,
-            )
-            .await
-    {
-        return super::storage_error(e);
-    }
-    audit(&s, &u.name, "user.password", Some(&u.name), Some(peer.ip())).await;
-    super::login::start_session(&s, &headers, u.id, "/account?password-changed").await
-}
-
-/// Days until expiry from the form: empty means never.
-fn expiry(raw: Option<&String>, now_ms: i64) -> Result<Option<i64>, &'static str> {
-    match raw.map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => match v.parse::<i64>() {
-            Ok(d) if (1..=3650).contains(&d) => Ok(Some(now_ms + d * 86_400_000)),
-            _ => Err("Expiry is a whole number of days from 1 to 3650, or empty for never."),
-        },
+    let who = actor(&u, Some(peer.ip()));
+    // Every session of this user ends, this one included; a fresh session
+    // keeps this browser signed in.
+    match ops::users::change_own_password(&s.0.ops, &who, current, new).await {
+        Ok(()) => {
+            super::login::start_session(&s, &headers, u.id, "/account?password-changed").await
+        }
+        Err(e) => refused(s, headers, u, e).await,
     }
 }
 
@@ -170,48 +131,26 @@ pub async fn create_token(
     if !csrf_ok(&headers, &f) {
         return forbidden();
     }
-    let now = s.0.auth.now_ms();
     let name = f.get("name").map(|n| n.trim()).unwrap_or("");
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return show(
-            s,
-            headers,
-            u,
-            notice("Token names are 1–64 printable characters."),
-        )
-        .await;
-    }
     let Some(scope) = f.get("scope").and_then(|v| Scope::parse(v)) else {
         return show(s, headers, u, notice("Pick a scope: read, write or admin.")).await;
     };
-    if scope > Scope::for_role(u.role) {
-        let msg = format!(
-            "A {} cannot create {} tokens.",
-            u.role.as_str(),
-            scope.as_str()
-        );
-        return show(s, headers, u, notice(msg)).await;
+    let days = f
+        .get("expires_days")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<i64>().unwrap_or(0));
+    let who = actor(&u, Some(peer.ip()));
+    match ops::tokens::create(&s.0.ops, &who, &u.name, name, scope, days).await {
+        Ok(token) => {
+            let outcome = Outcome {
+                notice: Some(format!("Created the {} token {name}.", scope.as_str())),
+                new_token: Some(token),
+            };
+            show(s, headers, u, outcome).await
+        }
+        Err(e) => refused(s, headers, u, e).await,
     }
-    let expires = match expiry(f.get("expires_days"), now) {
-        Ok(e) => e,
-        Err(m) => return show(s, headers, u, notice(m)).await,
-    };
-    let token = auth::generate(API_TOKEN_PREFIX);
-    let hash = auth::hash_secret(&token);
-    if let Err(e) =
-        s.0.store
-            .create_api_token(u.id, name, &hash, scope, now, expires)
-            .await
-    {
-        return super::storage_error(e);
-    }
-    let target = format!("{name} ({})", scope.as_str());
-    audit(&s, &u.name, "token.create", Some(&target), Some(peer.ip())).await;
-    let outcome = Outcome {
-        notice: Some(format!("Created the {} token {name}.", scope.as_str())),
-        new_token: Some(token),
-    };
-    show(s, headers, u, outcome).await
 }
 
 #[instrument(skip_all, fields(user = %u.name, id))]
@@ -226,21 +165,8 @@ pub async fn revoke_token(
     if !csrf_ok(&headers, &f) {
         return forbidden();
     }
-    let owner = (u.role < Role::Admin).then_some(u.id);
-    let now = s.0.auth.now_ms();
-    match s.0.store.revoke_api_token(id, owner, now).await {
-        Ok(true) => {
-            audit(
-                &s,
-                &u.name,
-                "token.revoke",
-                Some(&format!("#{id}")),
-                Some(peer.ip()),
-            )
-            .await;
-            show(s, headers, u, notice("Token revoked.")).await
-        }
-        Ok(false) => show(s, headers, u, notice("No such active token of yours.")).await,
-        Err(e) => super::storage_error(e),
+    match ops::tokens::revoke(&s.0.ops, &actor(&u, Some(peer.ip())), id).await {
+        Ok(()) => show(s, headers, u, notice("Token revoked.")).await,
+        Err(e) => refused(s, headers, u, e).await,
     }
 }

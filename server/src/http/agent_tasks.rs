@@ -31,6 +31,24 @@ fn limited(state: &AppState, agent_id: i64) -> Option<Response> {
     })
 }
 
+/// `GET /api/v1/agents/desired-state`: the agent's whole document.
+#[instrument(skip_all, fields(agent))]
+pub async fn desired_state(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let agent = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    tracing::Span::current().record("agent", agent.name.as_str());
+    if let Some(r) = limited(&state, agent.id) {
+        return r;
+    }
+    let s = &state.0;
+    match crate::desired::document(&s.store, &agent, super::now_ms()).await {
+        Ok(doc) => Json(doc).into_response(),
+        Err(e) => storage_error(e),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct PollQuery {
     #[serde(default)]

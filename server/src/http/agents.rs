@@ -3,7 +3,8 @@
 use super::{error, retry_later, storage_error, wait_time, AppState};
 use crate::auth;
 use crate::ingest::{self, IngestError};
-use crate::storage::{AgentRecord, CreateAgent, NewAgent};
+use crate::ops::OpError;
+use crate::storage::AgentRecord;
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,13 +16,6 @@ use tracing::instrument;
 
 /// An enrolment is a token, a name and the host's inventory: a few KiB.
 const ENROLL_MAX_BYTES: usize = 64 * 1024;
-
-fn valid_agent_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-}
 
 #[instrument(skip_all, fields(peer = %peer.ip()))]
 pub async fn enroll(
@@ -56,53 +50,25 @@ pub async fn enroll(
             )
         }
     };
-    if !valid_agent_name(&req.name) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "agent name must be 1-64 characters of letters, digits, '.', '-' or '_'",
-            Some("name".into()),
-        );
-    }
-    match s
-        .store
-        .consume_enroll_token(&auth::hash_secret(&req.token), super::now_ms())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(agent = %req.name, "enrolment with an invalid, revoked, expired or used-up token");
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "enrolment token is invalid, revoked, expired or used up",
-                None,
-            );
-        }
-        Err(e) => return storage_error(e),
-    }
-    let key = auth::generate(auth::AGENT_KEY_PREFIX);
-    let new = NewAgent {
-        name: req.name.clone(),
-        key_hash: auth::hash_secret(&key),
-        kind: "remote".into(),
-        inventory: req
-            .inventory
-            .as_ref()
-            .map(|i| serde_json::to_value(i).expect("serialises")),
-    };
-    match s.store.create_agent(&new, super::now_ms()).await {
-        Ok(CreateAgent::Created(id)) => {
-            tracing::info!(agent = %req.name, id, "agent enrolled");
-            Json(EnrollResponse { agent_id: id, name: req.name, agent_key: key }).into_response()
-        }
-        Ok(CreateAgent::NameTaken) => error(
-            StatusCode::CONFLICT,
-            format!(
-                "an agent named {:?} is already enrolled; start the collector with another --name, or revoke the old one with `dozor-server agents revoke {}`",
-                req.name, req.name
-            ),
-            Some("name".into()),
+    let inventory = req
+        .inventory
+        .as_ref()
+        .map(|i| serde_json::to_value(i).expect("serialises"));
+    match crate::ops::agents::enroll(&s.ops, &req.token, &req.name, inventory).await {
+        Ok((id, key)) => Json(EnrollResponse {
+            agent_id: id,
+            name: req.name,
+            agent_key: key,
+        })
+        .into_response(),
+        Err(OpError::Invalid(m)) => error(StatusCode::BAD_REQUEST, m, Some("name".into())),
+        Err(OpError::Forbidden(_)) => error(
+            StatusCode::UNAUTHORIZED,
+            "enrolment token is invalid, revoked, expired or used up",
+            None,
         ),
-        Err(e) => storage_error(e),
+        Err(OpError::Conflict(m)) => error(StatusCode::CONFLICT, m, Some("name".into())),
+        Err(e) => super::guard::as_json(e),
     }
 }
 

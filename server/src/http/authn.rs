@@ -11,7 +11,7 @@
 use super::AppState;
 use crate::auth::{self, session::Keys};
 use crate::clock::Clock;
-use crate::storage::{AuditEntry, Role, Scope};
+use crate::storage::{Role, Scope};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -29,7 +29,7 @@ pub const SESSION_COOKIE: &str = "dozor_session";
 /// and no Domain. Plain HTTP (the localhost default) cannot use it.
 pub const SECURE_SESSION_COOKIE: &str = "__Host-dozor_session";
 /// API tokens start with this, so secret scanners can spot leaked ones.
-pub const API_TOKEN_PREFIX: &str = "dzt_";
+pub use crate::auth::API_TOKEN_PREFIX;
 
 /// Served over TLS: a reverse proxy says so with X-Forwarded-Proto.
 pub fn is_https(headers: &HeaderMap) -> bool {
@@ -184,7 +184,8 @@ pub async fn require_session(State(s): State<AppState>, mut req: Request, next: 
     }
 }
 
-/// Records an audit entry; a failure is logged, never fatal to the action.
+/// Records a sign-in event (sign-in, failure, sign-out) through the one
+/// audit path the operations use.
 pub async fn audit(
     s: &AppState,
     actor: &str,
@@ -192,17 +193,10 @@ pub async fn audit(
     target: Option<&str>,
     ip: Option<IpAddr>,
 ) {
-    let e = AuditEntry {
-        ts_ms: s.0.auth.now_ms(),
-        actor: actor.to_string(),
-        action: action.to_string(),
-        target: target.map(str::to_string),
-        detail: None,
-        ip: ip.map(|i| i.to_string()),
-    };
-    if let Err(err) = s.0.store.audit(&e).await {
-        tracing::error!(error = %err, action, "audit write failed");
-    }
+    let who = crate::ops::Actor::anonymous(actor, ip);
+    s.0.ops
+        .audit(&who, action, target.map(str::to_string))
+        .await;
 }
 
 /// Who an API request acts for, and how far.

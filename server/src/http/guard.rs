@@ -1,9 +1,11 @@
 //! The checks every state-changing form makes, in one place: the CSRF
 //! token first (so a forged request learns nothing about roles), then the
-//! least role the action needs.
+//! least role the action needs; and how an operation's refusal is shown,
+//! as a page for browsers or JSON for APIs (one place for both).
 
 use super::authn::CurrentUser;
 use super::ui::{csrf_ok, forbidden, secure};
+use crate::ops::{Actor, OpError};
 use crate::storage::Role;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -37,4 +39,47 @@ pub(crate) fn form_guard(
         return Some(forbidden());
     }
     (u.role < min).then(|| role_forbidden(min))
+}
+
+/// The actor of a signed-in page request.
+pub(crate) fn actor(u: &CurrentUser, ip: Option<std::net::IpAddr>) -> Actor {
+    Actor::web(u.id, &u.name, u.role, ip)
+}
+
+/// How a page shows a refused operation: most refusals are a notice on
+/// the page the user came from; a role, a rate limit and storage trouble
+/// are their own answers.
+pub(crate) enum Shown {
+    Notice(String),
+    Answer(Response),
+}
+
+pub(crate) fn on_page(e: OpError) -> Shown {
+    match e {
+        OpError::Forbidden(r) => Shown::Answer(role_forbidden(r)),
+        OpError::Storage(e) => Shown::Answer(super::storage_error(e)),
+        OpError::Limited(m, wait) => Shown::Answer(super::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{m}; slow down"),
+            wait,
+        )),
+        other => Shown::Notice(other.to_string()),
+    }
+}
+
+/// A refused operation as JSON (`{"error": …}`) with its status.
+pub(crate) fn as_json(e: OpError) -> Response {
+    match e {
+        OpError::Storage(e) => super::storage_error(e),
+        OpError::Limited(m, wait) => super::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{m}; slow down"),
+            wait,
+        ),
+        other => {
+            let status =
+                StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            super::error(status, other.to_string(), None)
+        }
+    }
 }

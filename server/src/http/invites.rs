@@ -3,14 +3,16 @@
 //! password and is signed in. Only the token's hash is stored; accepting
 //! is one transaction (`Invites::accept_invite`). Everything is audited.
 
-use super::authn::{audit, CurrentUser};
-use super::login::{html, new_account_problem, start_session, with_csrf};
+use super::authn::CurrentUser;
+use super::guard::{actor, on_page, Shown};
+use super::login::{html, start_session, with_csrf};
 use super::ui::{csrf_ok, forbidden};
 use super::ui_agents::admin_form;
 use super::users::show;
 use super::AppState;
-use crate::auth::{self, password};
-use crate::storage::{Accepted, Role};
+use crate::auth;
+use crate::ops::{self, Actor, OpError};
+use crate::storage::Role;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -21,7 +23,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use tracing::instrument;
 
-pub const INVITE_PREFIX: &str = "dzi_";
 type Fields = Form<HashMap<String, String>>;
 
 #[instrument(skip_all, fields(admin = %u.name))]
@@ -38,39 +39,25 @@ pub async fn create(
     let Some(role) = f.get("role").and_then(|r| Role::parse(r)) else {
         return show(s, headers, u, Some("Pick a role.".to_string())).await;
     };
-    let hours = match f.get("hours").map(|h| h.trim()).filter(|h| !h.is_empty()) {
-        None => 72,
-        Some(h) => match h.parse::<i64>() {
-            Ok(n) if (1..=720).contains(&n) => n,
-            _ => {
-                let msg = "Expiry is a whole number of hours from 1 to 720.".to_string();
-                return show(s, headers, u, Some(msg)).await;
-            }
+    let hours = f
+        .get("hours")
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty())
+        .map(|h| h.parse::<i64>().unwrap_or(0));
+    let made = ops::users::invite(&s.0.ops, &actor(&u, Some(peer.ip())), role, hours).await;
+    let token = match made {
+        Ok(t) => t,
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => return show(s, headers, u, Some(n)).await,
         },
     };
-    let now = s.0.auth.now_ms();
-    let token = auth::generate(INVITE_PREFIX);
-    let hash = auth::hash_secret(&token);
-    let made =
-        s.0.store
-            .create_invite(&hash, role, &u.name, now, now + hours * 3_600_000)
-            .await;
-    if let Err(e) = made {
-        return super::storage_error(e);
-    }
-    audit(
-        &s,
-        &u.name,
-        "invite.create",
-        Some(role.as_str()),
-        Some(peer.ip()),
-    )
-    .await;
     let base = super::ui::base_url(&headers);
     let outcome = Outcome {
         notice: Some(format!(
-            "Invitation for a new {} created; it expires in {hours} h.",
-            role.as_str()
+            "Invitation for a new {} created; it expires in {} h.",
+            role.as_str(),
+            hours.unwrap_or(72)
         )),
         invite_link: Some(format!("{base}/invite?token={token}")),
     };
@@ -89,22 +76,14 @@ pub async fn revoke(
     if let Some(refused) = admin_form(&headers, &f, &u) {
         return refused;
     }
-    let notice = match s.0.store.revoke_invite(id, s.0.auth.now_ms()).await {
-        Ok(true) => {
-            audit(
-                &s,
-                &u.name,
-                "invite.revoke",
-                Some(&format!("#{id}")),
-                Some(peer.ip()),
-            )
-            .await;
-            "Invitation revoked."
-        }
-        Ok(false) => "No such pending invitation.",
-        Err(e) => return super::storage_error(e),
+    let notice = match ops::users::revoke_invite(&s.0.ops, &actor(&u, Some(peer.ip())), id).await {
+        Ok(()) => "Invitation revoked.".to_string(),
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => n,
+        },
     };
-    show(s, headers, u, Some(notice.to_string())).await
+    show(s, headers, u, Some(notice)).await
 }
 
 fn invalid() -> Response {
@@ -140,45 +119,29 @@ pub async fn accept(
         return forbidden();
     }
     let token = f.get("token").cloned().unwrap_or_default();
-    let hash = auth::hash_secret(&token);
-    let now = s.0.auth.now_ms();
-    let inv = match s.0.store.open_invite(&hash, now).await {
+    let inv = match s
+        .0
+        .store
+        .open_invite(&auth::hash_secret(&token), s.0.auth.now_ms())
+        .await
+    {
         Ok(Some(inv)) => inv,
         Ok(None) => return invalid(),
         Err(e) => return super::storage_error(e),
     };
     let username = f.get("username").map(|u| u.trim()).unwrap_or("");
     let pw = f.get("password").map(String::as_str).unwrap_or("");
-    let retry = |msg: &str| {
-        with_csrf(
-            &headers,
-            |t| invite(t, &token, inv.role.as_str(), Some(msg)),
-            StatusCode::BAD_REQUEST,
-        )
-    };
-    if let Some(p) = new_account_problem(username, pw) {
-        return retry(&p);
-    }
-    match s
-        .0
-        .store
-        .accept_invite(&hash, username, &password::hash_off_thread(pw).await, now)
-        .await
-    {
-        Ok(Accepted::Created(id, role)) => {
-            let target = format!("{username} ({})", role.as_str());
-            audit(
-                &s,
-                username,
-                "invite.accept",
-                Some(&target),
-                Some(peer.ip()),
-            )
-            .await;
-            start_session(&s, &headers, id, "/").await
-        }
-        Ok(Accepted::NameTaken) => retry("That username is taken; choose another."),
-        Ok(Accepted::Invalid) => invalid(),
-        Err(e) => super::storage_error(e),
+    let who = Actor::anonymous(username, Some(peer.ip()));
+    match ops::users::accept_invite(&s.0.ops, &who, &token, username, pw).await {
+        Ok((id, _)) => start_session(&s, &headers, id, "/").await,
+        Err(OpError::NotFound(_)) => invalid(),
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => r,
+            Shown::Notice(n) => with_csrf(
+                &headers,
+                |t| invite(t, &token, inv.role.as_str(), Some(&n)),
+                StatusCode::BAD_REQUEST,
+            ),
+        },
     }
 }

@@ -4,7 +4,6 @@
 use super::ui::{cookie, csrf_ok, secure};
 use super::{throttle, AppState};
 use crate::auth::{self, password, session::Claims};
-use crate::storage::Role;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -271,34 +270,23 @@ pub async fn setup_submit(
     }
     let username = form.get("username").map(|u| u.trim()).unwrap_or("");
     let pw = form.get("password").map(String::as_str).unwrap_or("");
-    let problem = new_account_problem(username, pw);
-    if let Some(p) = problem {
-        return with_csrf(
-            &headers,
-            |t| dozor_ui::pages::auth::setup(t, &token, Some(&p)),
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    let created =
-        s.0.store
-            .create_user(
-                username,
-                &password::hash_off_thread(pw).await,
-                Role::Admin,
-                true,
-                s.0.auth.now_ms(),
-            )
-            .await;
-    match created {
+    let who = crate::ops::Actor::anonymous(username, Some(peer.ip()));
+    match crate::ops::users::create_first_admin(&s.0.ops, &who, username, pw).await {
         Ok(Some(id)) => {
             s.0.auth.setup_token.lock().expect("not poisoned").take();
             s.0.auth.has_users.store(true, Ordering::Relaxed);
-            audit(&s, username, "user.create", Some(username), Some(peer.ip())).await;
             tracing::info!(user = %username, "first admin created; the setup link no longer works");
             start_session(&s, &headers, id, "/").await
         }
         Ok(None) => setup_refused(&s),
-        Err(e) => super::storage_error(e),
+        Err(e) => match super::guard::on_page(e) {
+            super::guard::Shown::Answer(r) => r,
+            super::guard::Shown::Notice(p) => with_csrf(
+                &headers,
+                |t| dozor_ui::pages::auth::setup(t, &token, Some(&p)),
+                StatusCode::BAD_REQUEST,
+            ),
+        },
     }
 }
 
@@ -311,13 +299,4 @@ fn setup_refused(s: &AppState) -> Response {
         dozor_ui::pages::auth::setup_pending()
     };
     html(StatusCode::FORBIDDEN, page)
-}
-
-/// What is wrong with a new account's name or password, if anything.
-pub(super) fn new_account_problem(username: &str, pw: &str) -> Option<String> {
-    if username.is_empty() || username.len() > 64 || username.chars().any(char::is_control) {
-        Some("Usernames are 1–64 printable characters.".to_string())
-    } else {
-        password::check_policy(pw).err().map(|e| format!("{e}."))
-    }
 }

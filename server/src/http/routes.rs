@@ -176,6 +176,10 @@ pub fn router_with_paths(state: AppState, t: &Paths) -> Router {
         .route(t.add(ENROLL_PATH), post(agents::enroll))
         .route(t.add(HEARTBEAT_PATH), post(agents::heartbeat))
         .route(t.add(TASKS_PATH), get(agent_tasks::poll))
+        .route(
+            t.add(dozor_common::desired::DESIRED_STATE_PATH),
+            get(agent_tasks::desired_state),
+        )
         // Reads its body itself, after the key check, with its own limit.
         .route(t.add(TASK_RESULT_PATH), post(agent_tasks::result))
         .merge(read_api(state.clone(), t))

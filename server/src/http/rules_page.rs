@@ -4,15 +4,15 @@
 //! are listed but edited in their files; UI rules may not reuse their
 //! names. Saving and deleting are CSRF-checked and audited.
 
-use super::authn::{audit, CurrentUser};
-use super::guard::form_guard;
+use super::authn::CurrentUser;
+use super::guard::{actor, form_guard, on_page, Shown};
 use super::rules_editor::{form_of, show_editor};
 use super::ui::{render, Page};
 use super::AppState;
 use crate::alerting::rules::Rule;
-use crate::alerting::service;
 use crate::alerting::state::State as AlertState;
-use crate::storage::{Role, UiRuleRow};
+use crate::ops;
+use crate::storage::Role;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -109,74 +109,16 @@ pub async fn save(
     }
     let form = form_of(&f);
     let original = f.get("original").cloned().unwrap_or_default();
-    let Some(a) = s.0.alerting.clone() else {
-        return show_editor(
-            s,
-            headers,
-            u,
-            &form,
-            original,
-            Some("alerting is not running".into()),
-            None,
-        )
-        .await;
-    };
-    let interval = a.config.default_interval.as_millis() as i64;
-    let (yaml, groups) = match form.compile(interval) {
-        Ok(compiled) => compiled,
-        Err(e) => return show_editor(s, headers, u, &form, original, Some(e), None).await,
-    };
-    for rule in groups.iter().flat_map(|g| &g.rules) {
-        let Rule::Alert(def) = rule else { continue };
-        for (field, expr) in [
-            ("expr", Some(&def.expr)),
-            ("recovery", def.recovery.as_ref()),
-        ] {
-            let Some(expr) = expr else { continue };
-            if let Err(e) = a.try_expr(expr).await {
-                let e = format!("{field}: cannot be evaluated: {e}");
-                return show_editor(s, headers, u, &form, original, Some(e), None).await;
-            }
+    match ops::rules::save(&s.0.ops, &actor(&u, None), &form, &original).await {
+        Ok(name) => {
+            let notice = format!("Rule {name} saved; it is evaluated from now on.");
+            show_list(s, headers, u, Some(notice)).await
         }
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => r,
+            Shown::Notice(n) => show_editor(s, headers, u, &form, original, Some(n), None).await,
+        },
     }
-    let name = form.name.trim().to_string();
-    if a.file_rule_names().contains(&name) {
-        let e = format!("name: {name} is a rule from a rule file; choose another name");
-        return show_editor(s, headers, u, &form, original, Some(e), None).await;
-    }
-    let existing = match s.0.store.ui_rules().await {
-        Ok(r) => r,
-        Err(e) => return super::storage_error(e),
-    };
-    if name != original && existing.iter().any(|r| r.name == name) {
-        let e = format!("name: a rule called {name} exists; edit that one");
-        return show_editor(s, headers, u, &form, original, Some(e), None).await;
-    }
-    let row = UiRuleRow {
-        name: name.clone(),
-        spec: yaml,
-        author: u.name.clone(),
-        updated_ms: s.0.auth.now_ms(),
-    };
-    if let Err(e) = s.0.store.save_ui_rule(&row).await {
-        return super::storage_error(e);
-    }
-    if !original.is_empty() && original != name {
-        if let Err(e) = s.0.store.delete_ui_rule(&original).await {
-            return super::storage_error(e);
-        }
-    }
-    if let Err(e) = service::reload_ui_rules(&a, &s.0.store).await {
-        return super::storage_error(e);
-    }
-    audit(&s, &u.name, "rule.save", Some(&name), None).await;
-    show_list(
-        s,
-        headers,
-        u,
-        Some(format!("Rule {name} saved; it is evaluated from now on.")),
-    )
-    .await
 }
 
 #[tracing::instrument(skip_all, fields(user = %u.name))]
@@ -190,18 +132,12 @@ pub async fn delete(
         return refused;
     }
     let name = f.get("name").cloned().unwrap_or_default();
-    let notice = match s.0.store.delete_ui_rule(&name).await {
-        Ok(true) => {
-            if let Some(a) = &s.0.alerting {
-                if let Err(e) = service::reload_ui_rules(a, &s.0.store).await {
-                    return super::storage_error(e);
-                }
-            }
-            audit(&s, &u.name, "rule.delete", Some(&name), None).await;
-            format!("Rule {name} deleted.")
-        }
-        Ok(false) => format!("No rule called {name:?} was made in the UI."),
-        Err(e) => return super::storage_error(e),
+    let notice = match ops::rules::delete(&s.0.ops, &actor(&u, None), &name).await {
+        Ok(()) => format!("Rule {name} deleted."),
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => n,
+        },
     };
     show_list(s, headers, u, Some(notice)).await
 }

@@ -2,12 +2,13 @@
 //! audited) and expire. The one-click "Silence 1h" on the Alerts page
 //! posts here with the alert's exact labels.
 
-use super::authn::{audit, CurrentUser};
-use super::guard::form_guard;
+use super::authn::CurrentUser;
+use super::guard::{actor, form_guard, on_page, Shown};
 use super::ui::{render, Page};
 use super::AppState;
 use crate::alerting::silence;
-use crate::storage::{Role, SilenceRow};
+use crate::ops;
+use crate::storage::Role;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -89,39 +90,27 @@ pub async fn create(
     if let Some(refused) = form_guard(&headers, &f, &u, Role::Editor) {
         return refused;
     }
-    let matchers = match silence::parse(f.get("matchers").map(String::as_str).unwrap_or("")) {
-        Ok(m) => m,
-        Err(e) => return show(s, headers, u, Some(format!("Not silenced: {e}"))).await,
+    let field = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let duration = match field("duration").trim() {
+        "" => "1h",
+        d => d,
     };
-    let duration = f.get("duration").map(|d| d.trim()).unwrap_or("1h");
-    let ms = match dozor_common::parse_duration(duration) {
-        Ok(d) if d.as_secs() >= 60 && d.as_secs() <= 365 * 86_400 => d.as_millis() as i64,
-        _ => {
-            let msg = "Not silenced: the duration is 1m to 365d, e.g. 2h.".to_string();
-            return show(s, headers, u, Some(msg)).await;
-        }
+    let made = ops::silences::create(
+        &s.0.ops,
+        &actor(&u, None),
+        field("matchers"),
+        duration,
+        field("comment"),
+    )
+    .await;
+    let notice = match made {
+        Ok(_) => format!("Silenced for {duration}."),
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => format!("Not silenced: {n}."),
+        },
     };
-    let comment = f.get("comment").map(|c| c.trim()).unwrap_or("");
-    if comment.is_empty() || comment.chars().count() > 500 {
-        let msg = "Not silenced: say why, in up to 500 characters.".to_string();
-        return show(s, headers, u, Some(msg)).await;
-    }
-    let now = s.0.auth.now_ms();
-    let row = SilenceRow {
-        id: 0,
-        matchers: silence::to_json(&matchers),
-        starts_ms: now,
-        ends_ms: now + ms,
-        author: u.name.clone(),
-        comment: comment.to_string(),
-        created_ms: now,
-    };
-    if let Err(e) = s.0.store.create_silence(&row).await {
-        return super::storage_error(e);
-    }
-    let text: Vec<String> = matchers.iter().map(|m| m.to_string()).collect();
-    audit(&s, &u.name, "silence.create", Some(&text.join(", ")), None).await;
-    show(s, headers, u, Some(format!("Silenced for {duration}."))).await
+    show(s, headers, u, Some(notice)).await
 }
 
 #[tracing::instrument(skip_all, fields(user = %u.name, id))]
@@ -135,13 +124,12 @@ pub async fn expire(
     if let Some(refused) = form_guard(&headers, &f, &u, Role::Editor) {
         return refused;
     }
-    let notice = match s.0.store.expire_silence(id, s.0.auth.now_ms()).await {
-        Ok(true) => {
-            audit(&s, &u.name, "silence.expire", Some(&format!("#{id}")), None).await;
-            "Silence expired."
-        }
-        Ok(false) => "No such active silence.",
-        Err(e) => return super::storage_error(e),
+    let notice = match ops::silences::expire(&s.0.ops, &actor(&u, None), id).await {
+        Ok(()) => "Silence expired.".to_string(),
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => n,
+        },
     };
-    show(s, headers, u, Some(notice.into())).await
+    show(s, headers, u, Some(notice)).await
 }

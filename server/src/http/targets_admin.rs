@@ -1,13 +1,13 @@
-//! Targets defined on the server (admins): add one for a host, remove one.
-//! Checked like a collector's own (job, http(s) URL, interval, format),
-//! CSRF-checked and audited. The agent picks the change up with its next
-//! heartbeat.
+//! Targets defined on the server (admins): add one for a host, remove one
+//! (`ops::targets`, which publishes the host's desired state). The agent
+//! converges on the change after its next heartbeat.
 
-use super::authn::{audit, CurrentUser};
-use super::guard::form_guard;
+use super::authn::CurrentUser;
+use super::guard::{actor, form_guard, on_page, Shown};
 use super::targets_page::show;
 use super::AppState;
-use crate::storage::{Role, ServerTarget};
+use crate::ops::{self, OpError};
+use crate::storage::Role;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -25,58 +25,29 @@ pub async fn create(
         return refused;
     }
     let g = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
-    let (host, job, url, interval, format) =
-        (g("host"), g("job"), g("url"), g("interval"), g("format"));
-    let format = if format.is_empty() {
-        "prometheus".to_string()
-    } else {
-        format
+    let t = ops::targets::NewTarget {
+        host: g("host"),
+        job: g("job"),
+        url: g("url"),
+        interval: g("interval"),
+        format: g("format"),
     };
-    // The collector's own checks, so what is saved will run.
-    let spec = dozor_collector::scrape::target::TargetSpec {
-        job: job.clone(),
-        url: url.clone(),
-        interval: (!interval.is_empty()).then(|| interval.clone()),
-        format: Some(format.clone()),
-        ..Default::default()
-    };
-    if let Err(e) = spec.compile(std::time::Duration::from_secs(10)) {
-        return show(s, headers, u, Some(host), Some(format!("Not added: {e}"))).await;
-    }
-    let known = match s.0.store.agent_by_name(&host).await {
-        Ok(a) => a.is_some_and(|a| a.revoked_ms.is_none()),
-        Err(e) => return super::storage_error(e),
-    };
-    if !known {
-        let msg = format!("Not added: no active agent called {host:?}.");
-        return show(s, headers, u, None, Some(msg)).await;
-    }
-    let t = ServerTarget {
-        id: 0,
-        host: host.clone(),
-        job,
-        url: url.clone(),
-        interval: (!interval.is_empty()).then_some(interval),
-        format,
-        created_by: u.name.clone(),
-        created_ms: s.0.auth.now_ms(),
-    };
-    let notice = match s.0.store.create_server_target(&t).await {
-        Ok(Some(_)) => {
-            audit(
-                &s,
-                &u.name,
-                "target.create",
-                Some(&format!("{host} {url}")),
-                None,
-            )
-            .await;
-            format!("Added; {host} starts scraping it after its next heartbeat.")
+    let host = t.host.clone();
+    match ops::targets::create(&s.0.ops, &actor(&u, None), t).await {
+        Ok(()) => {
+            let notice = format!("Added; {host} starts scraping it once it has the change.");
+            show(s, headers, u, Some(host), Some(notice)).await
         }
-        Ok(None) => "That host already has this job and URL.".to_string(),
-        Err(e) => return super::storage_error(e),
-    };
-    show(s, headers, u, Some(host), Some(notice)).await
+        Err(OpError::NotFound(m)) => {
+            show(s, headers, u, None, Some(format!("Not added: {m}."))).await
+        }
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => r,
+            Shown::Notice(n) => {
+                show(s, headers, u, Some(host), Some(format!("Not added: {n}"))).await
+            }
+        },
+    }
 }
 
 #[tracing::instrument(skip_all, fields(user = %u.name, id))]
@@ -90,23 +61,15 @@ pub async fn delete(
     if let Some(refused) = form_guard(&headers, &f, &u, Role::Admin) {
         return refused;
     }
-    let (host, notice) = match s.0.store.delete_server_target(id).await {
-        Ok(Some(t)) => {
-            audit(
-                &s,
-                &u.name,
-                "target.delete",
-                Some(&format!("{} {}", t.host, t.url)),
-                None,
-            )
-            .await;
-            (
-                Some(t.host),
-                "Removed; its series go stale after the host's next heartbeat.".to_string(),
-            )
-        }
-        Ok(None) => (None, "No such target.".to_string()),
-        Err(e) => return super::storage_error(e),
+    let (host, notice) = match ops::targets::delete(&s.0.ops, &actor(&u, None), id).await {
+        Ok(host) => (
+            Some(host),
+            "Removed; its series go stale once the host has the change.".to_string(),
+        ),
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => (None, n),
+        },
     };
     show(s, headers, u, host, Some(notice)).await
 }

@@ -3,11 +3,11 @@
 //! (checked with getMe, written to a 0600 file, used at once), a test
 //! message, and unlinking chats. Every form is CSRF-checked and audited.
 
-use super::authn::{audit, CurrentUser};
-use super::guard::form_guard;
+use super::authn::CurrentUser;
+use super::guard::{actor, form_guard, on_page, Shown};
 use super::ui::{render, Page};
 use super::AppState;
-use crate::alerting::{bot, service};
+use crate::ops::{self, OpError};
 use crate::storage::Role;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -15,7 +15,6 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use dozor_ui::pages::telegram as page;
 use std::collections::HashMap;
-use teloxide::requests::Requester;
 
 async fn show(
     s: AppState,
@@ -80,11 +79,18 @@ pub async fn page(
     show(s, headers, u, None, None).await
 }
 
-fn channel_ok(c: &str) -> bool {
-    !c.is_empty()
-        && c.len() <= 64
-        && c.chars()
-            .all(|x| x.is_ascii_alphanumeric() || x == '-' || x == '_')
+/// The page with a refused operation's notice, or its answer.
+async fn refused(
+    s: AppState,
+    headers: HeaderMap,
+    u: CurrentUser,
+    e: OpError,
+    prefix: &str,
+) -> Response {
+    match on_page(e) {
+        Shown::Answer(r) => r,
+        Shown::Notice(n) => show(s, headers, u, Some(format!("{prefix}{n}")), None).await,
+    }
 }
 
 #[tracing::instrument(skip_all, fields(user = %u.name))]
@@ -97,28 +103,15 @@ pub async fn new_code(
     if let Some(refused) = form_guard(&headers, &f, &u, Role::Viewer) {
         return refused;
     }
-    let channel = f.get("channel").map(|c| c.trim()).unwrap_or("default");
-    if !channel_ok(channel) {
-        let msg = "A channel name is 1 to 64 letters, digits, - or _.".to_string();
-        return show(s, headers, u, Some(msg), None).await;
+    let channel = f
+        .get("channel")
+        .map(|c| c.trim())
+        .unwrap_or("default")
+        .to_string();
+    match ops::telegram::new_link_code(&s.0.ops, &actor(&u, None), &channel).await {
+        Ok(code) => show(s, headers, u, None, Some((code, channel))).await,
+        Err(e) => refused(s, headers, u, e, "").await,
     }
-    let code = crate::auth::generate("");
-    let now = s.0.auth.now_ms();
-    let stored =
-        s.0.store
-            .create_link_code(
-                &crate::auth::hash_secret(&code),
-                channel,
-                u.id,
-                now,
-                now + bot::CODE_TTL_MS,
-            )
-            .await;
-    if let Err(e) = stored {
-        return super::storage_error(e);
-    }
-    audit(&s, &u.name, "telegram.code", Some(channel), None).await;
-    show(s, headers, u, None, Some((code, channel.to_string()))).await
 }
 
 #[tracing::instrument(skip_all, fields(user = %u.name))]
@@ -131,43 +124,14 @@ pub async fn set_token(
     if let Some(refused) = form_guard(&headers, &f, &u, Role::Admin) {
         return refused;
     }
-    let Some(tg) = s.0.telegram.clone().filter(|t| !t.from_config) else {
-        let msg = "The token is set by flag or environment; change it there.".to_string();
-        return show(s, headers, u, Some(msg), None).await;
-    };
     let token = f.get("token").map(|t| t.trim()).unwrap_or("");
-    let notice = match check_token(&tg, token).await {
-        Err(why) => format!("Token not saved: {why}"),
-        Ok((client, name)) => match service::save_token(&tg.data_dir, token) {
-            Ok(()) => {
-                tg.slot.set(client);
-                audit(&s, &u.name, "telegram.token", Some(&name), None).await;
-                format!("Token saved: the bot is @{name}.")
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot write the Telegram token file");
-                "Token not saved: the data directory is not writable (see the log).".into()
-            }
-        },
-    };
-    show(s, headers, u, Some(notice), None).await
-}
-
-/// The token works: getMe answers with the bot's name.
-async fn check_token(
-    tg: &service::TelegramSettings,
-    token: &str,
-) -> Result<(crate::alerting::telegram::Telegram, String), String> {
-    let shaped = token.split_once(':').is_some_and(|(id, rest)| {
-        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && rest.len() >= 20
-    });
-    if !shaped || token.len() > 200 {
-        return Err("a bot token looks like 123456789:AA… (from @BotFather).".into());
-    }
-    let client = tg.client(token).map_err(|e| e.to_string())?;
-    match client.bot().get_me().await {
-        Ok(me) => Ok((client, me.username().to_string())),
-        Err(e) => Err(format!("Telegram refused it: {e}")),
+    match ops::telegram::set_bot_token(&s.0.ops, &actor(&u, None), token).await {
+        Ok(name) => {
+            let notice = format!("Token saved: the bot is @{name}.");
+            show(s, headers, u, Some(notice), None).await
+        }
+        Err(e @ OpError::Conflict(_)) => refused(s, headers, u, e, "").await,
+        Err(e) => refused(s, headers, u, e, "Token not saved: ").await,
     }
 }
 
@@ -182,25 +146,13 @@ pub async fn test_send(
         return refused;
     }
     let chat = f.get("chat").map(|c| c.trim()).unwrap_or("");
-    let notice = match (
-        chat.parse::<i64>(),
-        s.0.telegram.as_ref().and_then(|t| t.slot.get()),
-    ) {
-        (Err(_), _) => "A chat id is a number, e.g. 12345 or -100987.".to_string(),
-        (_, None) => "No bot token yet: save one first.".to_string(),
-        (Ok(id), Some(tg)) => {
-            let text = format!(
-                "✅ Test message from dozor, sent by {}.",
-                crate::alerting::telegram::escape(&u.name)
-            );
-            match tg.reply(id, &text).await {
-                Ok(()) => format!("Test message sent to {id}."),
-                Err(e) => format!("Telegram did not accept it: {e}"),
-            }
+    match ops::telegram::test_message(&s.0.ops, &actor(&u, None), chat).await {
+        Ok(id) => {
+            let notice = format!("Test message sent to {id}.");
+            show(s, headers, u, Some(notice), None).await
         }
-    };
-    audit(&s, &u.name, "telegram.test", Some(chat), None).await;
-    show(s, headers, u, Some(notice), None).await
+        Err(e) => refused(s, headers, u, e, "").await,
+    }
 }
 
 #[tracing::instrument(skip_all, fields(user = %u.name, chat))]
@@ -214,20 +166,10 @@ pub async fn unlink(
     if let Some(refused) = form_guard(&headers, &f, &u, Role::Admin) {
         return refused;
     }
-    let notice = match s.0.store.unlink_chat(chat).await {
+    let notice = match ops::telegram::unlink_chat(&s.0.ops, Some(&actor(&u, None)), chat).await {
         Ok(0) => "That chat was not linked.".to_string(),
-        Ok(n) => {
-            audit(
-                &s,
-                &u.name,
-                "telegram.unlink",
-                Some(&chat.to_string()),
-                None,
-            )
-            .await;
-            format!("Chat {chat} unlinked from {n} channel(s).")
-        }
-        Err(e) => return super::storage_error(e),
+        Ok(n) => format!("Chat {chat} unlinked from {n} channel(s)."),
+        Err(e) => return refused(s, headers, u, e, "").await,
     };
     show(s, headers, u, Some(notice), None).await
 }

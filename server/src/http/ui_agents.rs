@@ -1,10 +1,11 @@
 //! The agents page's forms: mint an enrolment token, revoke every token,
 //! revoke an agent. Admin only, CSRF-checked.
 
+use super::guard::{actor, on_page, Shown};
 use super::login::CurrentUser;
 use super::ui::{render, Page};
 use super::AppState;
-use crate::auth;
+use crate::ops::{self, OpError};
 use crate::storage::Role;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -27,6 +28,26 @@ pub(crate) fn admin_only() -> Response {
     super::guard::role_forbidden(Role::Admin)
 }
 
+/// The agents page with an outcome: a notice, or a refusal's answer.
+async fn shown(
+    s: AppState,
+    headers: HeaderMap,
+    u: CurrentUser,
+    r: Result<agents::Outcome, OpError>,
+) -> Response {
+    let outcome = match r {
+        Ok(o) => o,
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => agents::Outcome {
+                new_token: None,
+                notice: Some(n),
+            },
+        },
+    };
+    render(s, headers, None, u, Page::Agents(outcome)).await
+}
+
 #[instrument(skip_all)]
 pub async fn new_enroll_token(
     State(s): State<AppState>,
@@ -37,44 +58,19 @@ pub async fn new_enroll_token(
     if let Some(refused) = admin_form(&headers, &form, &u) {
         return refused;
     }
-    let token = auth::generate(auth::ENROLL_TOKEN_PREFIX);
-    // Empty fields mean no limit; anything else must be a positive number.
-    let positive = |k: &str| -> Result<Option<i64>, ()> {
-        match form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .map(Some)
-                .ok_or(()),
-        }
-    };
-    let (Ok(hours), Ok(uses)) = (positive("hours"), positive("uses")) else {
-        let outcome = agents::Outcome {
-            new_token: None,
-            notice: Some(
-                "Hours and uses must be whole numbers from 1, or empty for no limit.".into(),
-            ),
-        };
-        return render(s, headers, None, u, Page::Agents(outcome)).await;
-    };
-    let now = super::now_ms();
-    let expires = hours.map(|h| now + h * 3_600_000);
-    if let Err(e) =
-        s.0.store
-            .create_enroll_token_limited(&auth::hash_secret(&token), now, expires, uses)
-            .await
-    {
-        return super::storage_error(e);
+    let made = async {
+        let limits = ops::agents::TokenLimits::parse(
+            form.get("hours").map(String::as_str),
+            form.get("uses").map(String::as_str),
+        )?;
+        let token = ops::agents::new_enroll_token(&s.0.ops, &actor(&u, None), limits).await?;
+        Ok(agents::Outcome {
+            new_token: Some(token),
+            notice: None,
+        })
     }
-    tracing::info!("enrolment token created from the agents page");
-    super::login::audit(&s, &u.name, "enroll_token.create", None, None).await;
-    let outcome = agents::Outcome {
-        new_token: Some(token),
-        notice: None,
-    };
-    render(s, headers, None, u, Page::Agents(outcome)).await
+    .await;
+    shown(s.clone(), headers, u, made).await
 }
 
 #[instrument(skip_all)]
@@ -87,23 +83,13 @@ pub async fn revoke_enroll_tokens(
     if let Some(refused) = admin_form(&headers, &form, &u) {
         return refused;
     }
-    let n = match s.0.store.revoke_enroll_tokens(super::now_ms()).await {
-        Ok(n) => n,
-        Err(e) => return super::storage_error(e),
-    };
-    super::login::audit(
-        &s,
-        &u.name,
-        "enroll_token.revoke_all",
-        Some(&n.to_string()),
-        None,
-    )
-    .await;
-    let outcome = agents::Outcome {
-        new_token: None,
-        notice: Some(format!("Revoked {n} enrolment token(s).")),
-    };
-    render(s, headers, None, u, Page::Agents(outcome)).await
+    let done = ops::agents::revoke_enroll_tokens(&s.0.ops, &actor(&u, None))
+        .await
+        .map(|n| agents::Outcome {
+            new_token: None,
+            notice: Some(format!("Revoked {n} enrolment token(s).")),
+        });
+    shown(s.clone(), headers, u, done).await
 }
 
 #[instrument(skip_all, fields(agent = %name))]
@@ -117,17 +103,10 @@ pub async fn revoke_agent(
     if let Some(refused) = admin_form(&headers, &form, &u) {
         return refused;
     }
-    let done = match s.0.store.revoke_agent(&name, super::now_ms()).await {
-        Ok(d) => d,
-        Err(e) => return super::storage_error(e),
-    };
-    if done {
-        super::login::audit(&s, &u.name, "agent.revoke", Some(&name), None).await;
-    }
-    let notice = if done {
-        format!("Revoked agent {name}; its next request is refused.")
-    } else {
-        format!("No live agent named {name}.")
+    let notice = match ops::agents::revoke_agent(&s.0.ops, &actor(&u, None), &name).await {
+        Ok(()) => format!("Revoked agent {name}; its next request is refused."),
+        Err(OpError::NotFound(_)) => format!("No live agent named {name}."),
+        Err(e) => return shown(s.clone(), headers, u, Err(e)).await,
     };
     let outcome = agents::Outcome {
         new_token: None,

@@ -3,11 +3,12 @@
 //! does it in the same transaction) and is audited. The last active admin
 //! cannot be demoted or disabled.
 
+use super::guard::{actor, on_page, Shown};
 use super::login::CurrentUser;
 use super::ui::{render, Page};
 use super::ui_agents::{admin_form, admin_only};
 use super::AppState;
-use crate::auth::password;
+use crate::ops::{self, users::Change};
 use crate::storage::Role;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -109,14 +110,6 @@ pub async fn audit_page(
     .await
 }
 
-/// True when `id` is the only enabled admin.
-async fn last_admin(s: &AppState, id: i64) -> bool {
-    let users = s.0.store.list_users().await.unwrap_or_default();
-    !users
-        .iter()
-        .any(|u| u.id != id && u.role == Role::Admin && !u.disabled)
-}
-
 #[instrument(skip_all)]
 pub async fn create(
     State(s): State<AppState>,
@@ -129,31 +122,15 @@ pub async fn create(
     }
     let name = f.get("username").map(|n| n.trim()).unwrap_or("");
     let pw = f.get("password").map(String::as_str).unwrap_or("");
-    let role = f.get("role").and_then(|r| Role::parse(r));
-    let notice = if let Some(problem) = super::login::new_account_problem(name, pw) {
-        problem
-    } else if let Some(role) = role {
-        match s
-            .0
-            .store
-            .create_user(
-                name,
-                &password::hash_off_thread(pw).await,
-                role,
-                false,
-                super::now_ms(),
-            )
-            .await
-        {
-            Ok(Some(_)) => {
-                super::login::audit(&s, &u.name, "user.create", Some(name), None).await;
-                format!("Created {name} ({}).", role.as_str())
-            }
-            Ok(None) => format!("A user named {name} exists."),
-            Err(e) => return super::storage_error(e),
-        }
-    } else {
-        "Pick a role.".to_string()
+    let Some(role) = f.get("role").and_then(|r| Role::parse(r)) else {
+        return show(s, headers, u, Some("Pick a role.".to_string())).await;
+    };
+    let notice = match ops::users::create(&s.0.ops, &actor(&u, None), name, pw, role).await {
+        Ok(_) => format!("Created {name} ({}).", role.as_str()),
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => n,
+        },
     };
     show(s, headers, u, Some(notice)).await
 }
@@ -170,61 +147,27 @@ pub async fn change(
     if let Some(refused) = admin_form(&headers, &f, &u) {
         return refused;
     }
-    let target = match s.0.store.user_by_id(id).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return show(s, headers, u, Some("No such user.".into())).await,
-        Err(e) => return super::storage_error(e),
-    };
-    let now = super::now_ms();
-    let (pw_hash, role, disabled, verb) = match action.as_str() {
+    let change = match action.as_str() {
         "role" => match f.get("role").and_then(|r| Role::parse(r)) {
-            Some(r)
-                if r < Role::Admin && target.role == Role::Admin && last_admin(&s, id).await =>
-            {
-                return show(
-                    s,
-                    headers,
-                    u,
-                    Some("The last admin cannot be demoted.".into()),
-                )
-                .await;
-            }
-            Some(r) => (None, Some(r), None, "user.role"),
+            Some(r) => Change::Role(r),
             None => return show(s, headers, u, Some("Pick a role.".into())).await,
         },
-        "password" => {
-            let pw = f.get("password").map(String::as_str).unwrap_or("");
-            if let Err(e) = password::check_policy(pw) {
-                return show(s, headers, u, Some(format!("{e}."))).await;
-            }
-            (
-                Some(password::hash_off_thread(pw).await),
-                None,
-                None,
-                "user.password",
-            )
-        }
-        "disable" if target.role == Role::Admin && last_admin(&s, id).await => {
-            return show(
-                s,
-                headers,
-                u,
-                Some("The last admin cannot be disabled.".into()),
-            )
-            .await;
-        }
-        "disable" => (None, None, Some(true), "user.disable"),
-        "enable" => (None, None, Some(false), "user.enable"),
+        "password" => Change::Password(f.get("password").cloned().unwrap_or_default()),
+        "disable" => Change::Disable,
+        "enable" => Change::Enable,
         _ => return show(s, headers, u, Some("Unknown action.".into())).await,
     };
-    if let Err(e) =
-        s.0.store
-            .update_user(id, pw_hash.as_deref(), role, disabled, now)
-            .await
-    {
-        return super::storage_error(e);
-    }
-    super::login::audit(&s, &u.name, verb, Some(&target.username), None).await;
-    let notice = format!("{}: done; their sessions were ended.", target.username);
+    let name = match s.0.store.user_by_id(id).await {
+        Ok(Some(t)) => t.username,
+        Ok(None) => String::new(),
+        Err(e) => return super::storage_error(e),
+    };
+    let notice = match ops::users::change(&s.0.ops, &actor(&u, None), id, change).await {
+        Ok(()) => format!("{name}: done; their sessions were ended."),
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => n,
+        },
+    };
     show(s, headers, u, Some(notice)).await
 }

@@ -70,6 +70,8 @@ pub enum Layout {
 
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool, for the SQL both backends share.
+    db: super::sql::Db,
     target: String,
     layout: Layout,
     cache: SeriesCache,
@@ -118,6 +120,7 @@ impl PgStore {
             Layout::Partitioned
         };
         let store = Self {
+            db: super::sql::Db::Postgres(pool.clone()),
             pool,
             target,
             layout,
@@ -364,6 +367,12 @@ async fn conflicts(
             !dozor_common::model::same_value(*v, sent)
         })
         .count() as u64)
+}
+
+impl super::sql::HasDb for PgStore {
+    fn db(&self) -> &super::sql::Db {
+        &self.db
+    }
 }
 
 impl Storage for PgStore {

@@ -28,6 +28,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The same pools, for the SQL both backends share.
+    db: super::sql::Db,
     cache: SeriesCache,
     /// Set by the serving process (`Maintenance::set_retention`).
     retention_ms: std::sync::atomic::AtomicI64,
@@ -70,6 +72,10 @@ impl SqliteStore {
             .map_err(open_err)?;
         Ok(Self {
             path: path.to_path_buf(),
+            db: super::sql::Db::Sqlite {
+                writer: writer.clone(),
+                reader: reader.clone(),
+            },
             writer,
             reader,
             cache: SeriesCache::default(),
@@ -279,6 +285,12 @@ impl SampleReader for SqliteStore {
         Ok(sqlx::query_scalar("SELECT count(*) FROM series")
             .fetch_one(&self.reader)
             .await?)
+    }
+}
+
+impl super::sql::HasDb for SqliteStore {
+    fn db(&self) -> &super::sql::Db {
+        &self.db
     }
 }
 

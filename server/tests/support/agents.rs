@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Enrols `name` and runs its agent loop until the token is cancelled.
+/// Enrols `name` and runs its agent loop, task runner and desired-state
+/// converger until the token is cancelled.
 pub async fn start_agent(
     server: &dozor_server::Server,
     name: &str,
@@ -32,6 +33,11 @@ pub async fn start_agent(
     };
     let agent = Agent::new(input, Arc::new(client.sink(&resp.agent_key)), cfg);
     let stop = CancellationToken::new();
+    dozor_collector::actors::spawn(
+        &agent,
+        dozor_collector::docker::actions::Policy::Labelled,
+        &stop,
+    );
     tokio::spawn(agent.clone().run(stop.clone()));
     (agent, stop)
 }

@@ -216,7 +216,7 @@ impl Catalog for PgStore {
     }
 
     async fn finish_task(&self, agent_id: i64, r: &TaskResult, now_ms: i64) -> Result<bool> {
-        let result = serde_json::json!({"ok": r.ok, "message": r.message, "output": r.output});
+        let result = serde_json::json!({"ok": r.ok, "message": r.message, "output": r.output, "error": r.error});
         let n = sqlx::query(
             "UPDATE tasks SET status = $1, finished_ms = $2, result = $3::jsonb
              WHERE id = $4 AND agent_id = $5 AND status IN ('pending', 'delivered')",

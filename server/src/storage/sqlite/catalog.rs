@@ -235,7 +235,7 @@ impl Catalog for SqliteStore {
     }
 
     async fn finish_task(&self, agent_id: i64, r: &TaskResult, now_ms: i64) -> Result<bool> {
-        let result = serde_json::json!({"ok": r.ok, "message": r.message, "output": r.output});
+        let result = serde_json::json!({"ok": r.ok, "message": r.message, "output": r.output, "error": r.error});
         let n = sqlx::query(
             "UPDATE tasks SET status = ?, finished_ms = ?, result = ? \
              WHERE id = ? AND agent_id = ? AND status IN ('pending', 'delivered')",

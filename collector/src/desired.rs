@@ -1,0 +1,130 @@
+//! Converging on the host's desired state. Each heartbeat answer carries
+//! the document's generation; when it differs from the one applied, this
+//! loop fetches the whole document and hands each section to its applier
+//! (scrape targets today; nginx services, certificates and block lists
+//! next), then records the generation applied and what failed, which the
+//! next heartbeat reports. A section this agent has no applier for is
+//! named in the error, never silently ignored.
+
+use crate::agent::Agent;
+use async_trait::async_trait;
+use dozor_common::desired::{Applied, DesiredState, ScrapeTargets, Section};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[async_trait]
+trait Applier: Send + Sync {
+    async fn apply(&self, agent: &Arc<Agent>, doc: &DesiredState) -> Result<(), String>;
+}
+
+struct Typed<S, F> {
+    f: F,
+    section: PhantomData<fn() -> S>,
+}
+
+#[async_trait]
+impl<S, F, Fut> Applier for Typed<S, F>
+where
+    S: Section,
+    F: Fn(Arc<Agent>, S::Doc) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    async fn apply(&self, agent: &Arc<Agent>, doc: &DesiredState) -> Result<(), String> {
+        let section = doc
+            .section::<S>()
+            .map_err(|e| format!("cannot read section {}: {e}", S::NAME))?;
+        (self.f)(agent.clone(), section).await
+    }
+}
+
+/// Appliers by section name.
+#[derive(Clone, Default)]
+pub struct Converger {
+    appliers: BTreeMap<&'static str, Arc<dyn Applier>>,
+}
+
+impl Converger {
+    /// The sections every agent converges.
+    pub fn standard() -> Self {
+        Self::default().register::<ScrapeTargets, _, _>(|agent, targets| async move {
+            agent.set_remote_targets(targets);
+            Ok(())
+        })
+    }
+
+    pub fn register<S, F, Fut>(mut self, f: F) -> Self
+    where
+        S: Section,
+        F: Fn(Arc<Agent>, S::Doc) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let a: Arc<dyn Applier> = Arc::new(Typed::<S, F> {
+            f,
+            section: PhantomData,
+        });
+        self.appliers.insert(S::NAME, a);
+        self
+    }
+
+    pub fn sections(&self) -> Vec<String> {
+        self.appliers.keys().map(|k| k.to_string()).collect()
+    }
+
+    /// Applies every section; the errors of those that failed, together.
+    pub async fn converge(&self, agent: &Arc<Agent>, doc: &DesiredState) -> Applied {
+        let mut errors = Vec::new();
+        for (name, a) in &self.appliers {
+            if let Err(e) = a.apply(agent, doc).await {
+                errors.push(format!("{name}: {e}"));
+            }
+        }
+        for name in doc.sections.keys() {
+            if !self.appliers.contains_key(name.as_str()) {
+                errors.push(format!(
+                    "{name}: this agent cannot apply it; upgrade its collector"
+                ));
+            }
+        }
+        Applied {
+            generation: doc.generation,
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
+        }
+    }
+}
+
+/// Fetches and converges whenever the server names a generation other than
+/// the one applied.
+pub fn spawn(agent: Arc<Agent>, converger: Converger, shutdown: CancellationToken) {
+    agent.set_desired_sections(converger.sections());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = agent.desired_changed.notified() => {}
+            }
+            let Some(wanted) = agent.desired_wanted() else {
+                continue;
+            };
+            if agent.desired_applied().generation == wanted {
+                continue;
+            }
+            match agent.sink().fetch_desired().await {
+                Ok(doc) => {
+                    let applied = converger.converge(&agent, &doc).await;
+                    if let Some(e) = &applied.error {
+                        tracing::warn!(generation = applied.generation, error = %e, "desired state not fully applied");
+                    } else {
+                        tracing::info!(generation = applied.generation, "desired state applied");
+                    }
+                    agent.set_desired_applied(applied);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot fetch the desired state; trying with the next heartbeat");
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,88 @@
+//! API tokens: created by their owner (the Account page) or for a user
+//! from the command line, never with more scope than the owner's role;
+//! revoked by the owner or an admin. Shown once, stored hashed.
+
+use super::{Actor, OpError, OpResult, Ops};
+use crate::auth;
+use crate::storage::{Role, Scope};
+
+/// Creates a token owned by `owner` (a username; the actor's own on the
+/// Account page). Returns the secret.
+pub async fn create(
+    ops: &Ops,
+    actor: &Actor,
+    owner: &str,
+    name: &str,
+    scope: Scope,
+    expires_days: Option<i64>,
+) -> OpResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(OpError::Invalid(
+            "Token names are 1–64 printable characters.".into(),
+        ));
+    }
+    if let Some(d) = expires_days {
+        if !(1..=3650).contains(&d) {
+            return Err(OpError::Invalid(
+                "Expiry is a whole number of days from 1 to 3650, or empty for never.".into(),
+            ));
+        }
+    }
+    let Some(user) = ops.store().user_by_name(owner).await? else {
+        return Err(OpError::NotFound(format!("no user named {owner:?}")));
+    };
+    // Only admins make tokens for someone else.
+    if actor.id != Some(user.id) {
+        Ops::require(actor, Role::Admin)?;
+    }
+    if user.disabled {
+        return Err(OpError::Invalid(format!("user {owner:?} is disabled")));
+    }
+    if scope > Scope::for_role(user.role) {
+        return Err(OpError::Invalid(format!(
+            "A {} cannot hold {} tokens.",
+            user.role.as_str(),
+            scope.as_str()
+        )));
+    }
+    let now = ops.now_ms();
+    let token = auth::generate(auth::API_TOKEN_PREFIX);
+    let expires = expires_days.map(|d| now + d * 86_400_000);
+    ops.store()
+        .create_api_token(
+            user.id,
+            name,
+            &auth::hash_secret(&token),
+            scope,
+            now,
+            expires,
+        )
+        .await?;
+    ops.audit(
+        actor,
+        "token.create",
+        Some(format!("{name} ({})", scope.as_str())),
+    )
+    .await;
+    Ok(token)
+}
+
+/// Revokes a token: its owner's, or any for an admin.
+pub async fn revoke(ops: &Ops, actor: &Actor, id: i64) -> OpResult<()> {
+    let owner = if actor.role >= Role::Admin {
+        None
+    } else {
+        Some(actor.id.ok_or(OpError::Forbidden(Role::Admin))?)
+    };
+    if !ops
+        .store()
+        .revoke_api_token(id, owner, ops.now_ms())
+        .await?
+    {
+        return Err(OpError::NotFound("No such token of yours.".into()));
+    }
+    ops.audit(actor, "token.revoke", Some(format!("#{id}")))
+        .await;
+    Ok(())
+}
