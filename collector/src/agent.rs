@@ -2,13 +2,13 @@
 //! queue, and a sender task draining it into a [`Sink`] with jittered
 //! backoff. Collection never waits on the network.
 
+pub use crate::backoff::Backoff;
 use crate::output::Output;
 use crate::proc::HostInput;
 use crate::queue::SendQueue;
 use crate::sink::{SendError, Sink};
 use crate::stats::AgentStats;
 use dozor_common::protocol::{HeartbeatRequest, HostInventory, TargetStatus, Task, TaskResult};
-use rand::Rng;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -59,10 +59,10 @@ pub struct Agent {
     /// The task kinds the runner has handlers for, announced to the server.
     task_kinds: std::sync::OnceLock<Vec<String>>,
     /// The desired-state sections this agent converges (once started).
-    desired_sections: std::sync::OnceLock<Vec<String>>,
+    pub(crate) desired_sections: std::sync::OnceLock<Vec<String>>,
     /// The generation the server last named, and what was applied.
-    desired_wanted: Mutex<Option<u64>>,
-    desired_applied: Mutex<dozor_common::desired::Applied>,
+    pub(crate) desired_wanted: Mutex<Option<u64>>,
+    pub(crate) desired_applied: Mutex<dozor_common::desired::Applied>,
     /// Rung when the server names a generation not applied yet.
     pub desired_changed: Notify,
 }
@@ -144,40 +144,6 @@ impl Agent {
     /// The task kinds this agent can run (none before the runner starts).
     pub fn task_kinds(&self) -> Vec<String> {
         self.task_kinds.get().cloned().unwrap_or_default()
-    }
-
-    pub fn set_desired_sections(&self, sections: Vec<String>) {
-        let _ = self.desired_sections.set(sections);
-    }
-
-    pub fn desired_wanted(&self) -> Option<u64> {
-        *self.desired_wanted.lock().expect("desired lock")
-    }
-
-    pub fn desired_applied(&self) -> dozor_common::desired::Applied {
-        self.desired_applied.lock().expect("desired lock").clone()
-    }
-
-    pub fn set_desired_applied(&self, a: dozor_common::desired::Applied) {
-        *self.desired_applied.lock().expect("desired lock") = a;
-    }
-
-    /// What this agent can do, announced in every heartbeat.
-    fn capabilities(&self) -> dozor_common::protocol::Capabilities {
-        dozor_common::protocol::Capabilities {
-            protocol: dozor_common::protocol::PROTOCOL_VERSION,
-            task_kinds: self.task_kinds(),
-            desired_sections: self.desired_sections.get().cloned().unwrap_or_default(),
-        }
-    }
-
-    /// Notes the generation a heartbeat answer named; wakes the
-    /// converger when it is not the one applied.
-    fn desired_named(&self, generation: u64) {
-        *self.desired_wanted.lock().expect("desired lock") = Some(generation);
-        if self.desired_applied().generation != generation {
-            self.desired_changed.notify_one();
-        }
     }
 
     /// Runs until `shutdown`, then makes one last attempt to flush.
@@ -446,36 +412,5 @@ fn run_task(t: Task) -> TaskResult {
         message: e.to_string(),
         output: serde_json::Value::Null,
         error: Some(e),
-    }
-}
-
-/// Exponential backoff from 1 s to 60 s with full jitter, so a fleet does
-/// not reconnect in lockstep after a server restart.
-pub struct Backoff {
-    attempt: u32,
-}
-
-impl Backoff {
-    pub fn new() -> Self {
-        Self { attempt: 0 }
-    }
-
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
-    pub fn next_delay(&mut self) -> Duration {
-        let cap = Duration::from_secs(60);
-        let base = Duration::from_secs(1) * 2u32.saturating_pow(self.attempt.min(6));
-        self.attempt += 1;
-        let max = base.min(cap);
-        let ms = rand::thread_rng().gen_range(max.as_millis() as u64 / 2..=max.as_millis() as u64);
-        Duration::from_millis(ms)
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self::new()
     }
 }

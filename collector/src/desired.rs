@@ -95,6 +95,43 @@ impl Converger {
     }
 }
 
+/// The agent's side of desired state: what it announces and applied.
+impl Agent {
+    pub fn set_desired_sections(&self, sections: Vec<String>) {
+        let _ = self.desired_sections.set(sections);
+    }
+
+    pub fn desired_wanted(&self) -> Option<u64> {
+        *self.desired_wanted.lock().expect("desired lock")
+    }
+
+    pub fn desired_applied(&self) -> dozor_common::desired::Applied {
+        self.desired_applied.lock().expect("desired lock").clone()
+    }
+
+    pub fn set_desired_applied(&self, a: dozor_common::desired::Applied) {
+        *self.desired_applied.lock().expect("desired lock") = a;
+    }
+
+    /// What this agent can do, announced in every heartbeat.
+    pub(crate) fn capabilities(&self) -> dozor_common::protocol::Capabilities {
+        dozor_common::protocol::Capabilities {
+            protocol: dozor_common::protocol::PROTOCOL_VERSION,
+            task_kinds: self.task_kinds(),
+            desired_sections: self.desired_sections.get().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Notes the generation a heartbeat answer named; wakes the
+    /// converger when it is not the one applied.
+    pub(crate) fn desired_named(&self, generation: u64) {
+        *self.desired_wanted.lock().expect("desired lock") = Some(generation);
+        if self.desired_applied().generation != generation {
+            self.desired_changed.notify_one();
+        }
+    }
+}
+
 /// Fetches and converges whenever the server names a generation other than
 /// the one applied.
 pub fn spawn(agent: Arc<Agent>, converger: Converger, shutdown: CancellationToken) {

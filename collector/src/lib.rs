@@ -10,6 +10,7 @@
 
 pub mod actors;
 pub mod agent;
+pub mod backoff;
 pub mod desired;
 pub mod docker;
 pub mod exposition;

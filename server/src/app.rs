@@ -315,11 +315,7 @@ pub async fn mint_api_token(
     scope: storage::Scope,
     expires: Option<std::time::Duration>,
 ) -> anyhow::Result<String> {
-    // Whole days, as the Account page takes them.
-    let days = expires.map(|d| (d.as_secs().div_ceil(86_400)).max(1) as i64);
     let ops = cli_ops(store);
-    Ok(
-        crate::ops::tokens::create(&ops, &crate::ops::Actor::cli(), username, name, scope, days)
-            .await?,
-    )
+    let actor = crate::ops::Actor::cli();
+    Ok(crate::ops::tokens::create(&ops, &actor, username, name, scope, expires).await?)
 }

@@ -170,7 +170,7 @@ async fn account_page_creates_lists_and_revokes_tokens() {
     let (s, body) = post("/account/tokens", form("admin", "too much")).await;
     assert_eq!(s, 200);
     assert!(
-        body.contains("A viewer cannot create admin tokens."),
+        body.contains("A viewer cannot hold admin tokens."),
         "{body}"
     );
     // No CSRF token: refused.

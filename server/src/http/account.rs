@@ -139,7 +139,16 @@ pub async fn create_token(
         .get("expires_days")
         .map(|v| v.trim())
         .filter(|v| !v.is_empty())
-        .map(|v| v.parse::<i64>().unwrap_or(0));
+        .map(|v| match v.parse::<u64>() {
+            Ok(d) if (1..=ops::tokens::MAX_EXPIRY_DAYS).contains(&d) => {
+                Some(std::time::Duration::from_secs(d * 86_400))
+            }
+            _ => None,
+        });
+    let Some(days) = days.map_or(Some(None), |d| d.map(Some)) else {
+        let msg = "Expiry is a whole number of days from 1 to 3650, or empty for never.";
+        return show(s, headers, u, notice(msg)).await;
+    };
     let who = actor(&u, Some(peer.ip()));
     match ops::tokens::create(&s.0.ops, &who, &u.name, name, scope, days).await {
         Ok(token) => {

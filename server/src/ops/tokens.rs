@@ -6,6 +6,9 @@ use super::{Actor, OpError, OpResult, Ops};
 use crate::auth;
 use crate::storage::{Role, Scope};
 
+/// Longest life a token can be given.
+pub const MAX_EXPIRY_DAYS: u64 = 3650;
+
 /// Creates a token owned by `owner` (a username; the actor's own on the
 /// Account page). Returns the secret.
 pub async fn create(
@@ -14,7 +17,7 @@ pub async fn create(
     owner: &str,
     name: &str,
     scope: Scope,
-    expires_days: Option<i64>,
+    expires: Option<std::time::Duration>,
 ) -> OpResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
@@ -22,11 +25,11 @@ pub async fn create(
             "Token names are 1–64 printable characters.".into(),
         ));
     }
-    if let Some(d) = expires_days {
-        if !(1..=3650).contains(&d) {
-            return Err(OpError::Invalid(
-                "Expiry is a whole number of days from 1 to 3650, or empty for never.".into(),
-            ));
+    if let Some(d) = expires {
+        if d.is_zero() || d.as_secs() > MAX_EXPIRY_DAYS * 86_400 {
+            return Err(OpError::Invalid(format!(
+                "Expiry is at most {MAX_EXPIRY_DAYS} days, or empty for never."
+            )));
         }
     }
     let Some(user) = ops.store().user_by_name(owner).await? else {
@@ -48,7 +51,7 @@ pub async fn create(
     }
     let now = ops.now_ms();
     let token = auth::generate(auth::API_TOKEN_PREFIX);
-    let expires = expires_days.map(|d| now + d * 86_400_000);
+    let expires = expires.map(|d| now + d.as_millis() as i64);
     ops.store()
         .create_api_token(
             user.id,
