@@ -169,113 +169,181 @@ pub fn finite(v: f64) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
-macro_rules! alerts_impl {
-    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::alerts::Alerts for $store {
-            async fn save_rule_updates(&self, us: &[$crate::storage::alerts::RuleUpdate]) -> $crate::storage::Result<()> {
-                let mut tx = self.$writer.begin().await?;
-                for u in us {
-                    sqlx::query(&$sql("INSERT INTO alert_rule_evals (rule, last_eval_ms) VALUES (?, ?) ON CONFLICT (rule) DO UPDATE SET last_eval_ms = excluded.last_eval_ms")).bind(&u.rule).bind(u.eval_ms).execute(&mut *tx).await?;
-                    sqlx::query(&$sql("DELETE FROM alert_states WHERE rule = ?")).bind(&u.rule).execute(&mut *tx).await?;
-                    for a in &u.alerts {
-                        sqlx::query(&$sql("INSERT INTO alert_states (rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
-                            .bind(&a.rule).bind(&a.labels).bind(&a.state).bind(a.active_at_ms).bind(a.fired_at_ms).bind(a.last_seen_ms).bind(a.value).bind(a.last_notified_ms)
-                            .execute(&mut *tx).await?;
-                    }
-                    for h in &u.history {
-                        sqlx::query(&$sql("INSERT INTO alert_history (ts_ms, rule, labels, change, value, severity) VALUES (?, ?, ?, ?, ?, ?)"))
-                            .bind(h.ts_ms).bind(&h.rule).bind(&h.labels).bind(&h.change).bind(h.value).bind(&h.severity)
-                            .execute(&mut *tx).await?;
-                    }
-                    for o in &u.outbox {
-                        sqlx::query(&$sql("INSERT INTO outbox (created_ms, channel, idempotency_key, payload, next_attempt_ms, group_key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"))
-                            .bind(u.eval_ms).bind(&o.channel).bind(&o.key).bind(&o.payload).bind(o.due_ms).bind(&o.group_key)
-                            .execute(&mut *tx).await?;
-                    }
-                }
-                tx.commit().await?;
-                Ok(())
+#[async_trait::async_trait]
+impl<T: crate::storage::sql::HasDb> crate::storage::alerts::Alerts for T {
+    async fn save_rule_updates(
+        &self,
+        us: &[crate::storage::alerts::RuleUpdate],
+    ) -> crate::storage::Result<()> {
+        let mut tx = self.db().begin().await?;
+        for u in us {
+            tx.sql("INSERT INTO alert_rule_evals (rule, last_eval_ms) VALUES (?, ?) ON CONFLICT (rule) DO UPDATE SET last_eval_ms = excluded.last_eval_ms").bind(&u.rule).bind(u.eval_ms).execute().await?;
+            tx.sql("DELETE FROM alert_states WHERE rule = ?")
+                .bind(&u.rule)
+                .execute()
+                .await?;
+            for a in &u.alerts {
+                tx.sql("INSERT INTO alert_states (rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                    .bind(&a.rule).bind(&a.labels).bind(&a.state).bind(a.active_at_ms).bind(a.fired_at_ms).bind(a.last_seen_ms).bind(a.value).bind(a.last_notified_ms)
+                    .execute().await?;
             }
-
-            async fn load_alerts(&self) -> $crate::storage::Result<(Vec<$crate::storage::alerts::AlertRow>, Vec<(String, i64)>)> {
-                let rows: Vec<$crate::storage::alerts::AlertTuple> = sqlx::query_as("SELECT rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms FROM alert_states ORDER BY rule, labels")
-                    .fetch_all(&self.$reader).await?;
-                let evals: Vec<(String, i64)> = sqlx::query_as("SELECT rule, last_eval_ms FROM alert_rule_evals")
-                    .fetch_all(&self.$reader).await?;
-                Ok((rows.into_iter().map($crate::storage::alerts::alert_row).collect(), evals))
-            }
-
-            async fn record_history(&self, h: &$crate::storage::alerts::HistoryRow) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("INSERT INTO alert_history (ts_ms, rule, labels, change, value, severity) VALUES (?, ?, ?, ?, ?, ?)"))
+            for h in &u.history {
+                tx.sql("INSERT INTO alert_history (ts_ms, rule, labels, change, value, severity) VALUES (?, ?, ?, ?, ?, ?)")
                     .bind(h.ts_ms).bind(&h.rule).bind(&h.labels).bind(&h.change).bind(h.value).bind(&h.severity)
-                    .execute(&self.$writer).await?;
-                Ok(())
+                    .execute().await?;
             }
-
-            async fn alert_history(&self, rule: Option<&str>, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::alerts::HistoryRow>> {
-                let rows: Vec<(i64, String, String, String, Option<f64>, String)> = sqlx::query_as(&$sql("SELECT ts_ms, rule, labels, change, value, severity FROM alert_history WHERE (CAST(? AS TEXT) IS NULL OR rule = ?) ORDER BY id DESC LIMIT ?"))
-                    .bind(rule).bind(rule).bind(limit).fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().map(|r| $crate::storage::alerts::HistoryRow { ts_ms: r.0, rule: r.1, labels: r.2, change: r.3, value: r.4, severity: r.5 }).collect())
-            }
-
-            async fn due_notifications(&self, now_ms: i64, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::alerts::OutboxRow>> {
-                let rows: Vec<$crate::storage::alerts::OutboxTuple> = sqlx::query_as(&$sql("SELECT id, created_ms, channel, idempotency_key, payload, attempts, parts_sent, group_key, batch FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= ? ORDER BY id LIMIT ?"))
-                    .bind(now_ms).bind(limit).fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().map($crate::storage::alerts::outbox_row).collect())
-            }
-
-            async fn claim_batch(&self, ids: &[i64], batch: i64) -> $crate::storage::Result<()> {
-                let mut tx = self.$writer.begin().await?;
-                for id in ids {
-                    sqlx::query(&$sql("UPDATE outbox SET batch = ? WHERE id = ? AND batch IS NULL"))
-                        .bind(batch).bind(id).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn batch_notifications(&self, batch: i64) -> $crate::storage::Result<Vec<$crate::storage::alerts::OutboxRow>> {
-                let rows: Vec<$crate::storage::alerts::OutboxTuple> = sqlx::query_as(&$sql("SELECT id, created_ms, channel, idempotency_key, payload, attempts, parts_sent, group_key, batch FROM outbox WHERE batch = ? ORDER BY id"))
-                    .bind(batch).fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().map($crate::storage::alerts::outbox_row).collect())
-            }
-
-            async fn notification_sent(&self, batch: i64, now_ms: i64) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE outbox SET sent_ms = ?, attempts = attempts + 1, last_error = NULL WHERE batch = ?"))
-                    .bind(now_ms).bind(batch).execute(&self.$writer).await?;
-                Ok(())
-            }
-
-            async fn notification_progress(&self, batch: i64, parts_sent: i64) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE outbox SET parts_sent = ? WHERE batch = ?"))
-                    .bind(parts_sent).bind(batch).execute(&self.$writer).await?;
-                Ok(())
-            }
-
-            async fn notification_defer(&self, batch: i64, next_ms: i64) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE outbox SET next_attempt_ms = ? WHERE batch = ?"))
-                    .bind(next_ms).bind(batch).execute(&self.$writer).await?;
-                Ok(())
-            }
-
-            async fn notification_retry(&self, batch: i64, next_ms: i64, parts_sent: i64, error: &str) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE outbox SET next_attempt_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE batch = ?"))
-                    .bind(next_ms).bind(parts_sent).bind(error).bind(batch).execute(&self.$writer).await?;
-                Ok(())
-            }
-
-            async fn notification_failed(&self, batch: i64, now_ms: i64, parts_sent: i64, error: &str) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE outbox SET failed_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE batch = ?"))
-                    .bind(now_ms).bind(parts_sent).bind(error).bind(batch).execute(&self.$writer).await?;
-                Ok(())
-            }
-
-            async fn outbox_counts(&self) -> $crate::storage::Result<(i64, i64, i64)> {
-                Ok(sqlx::query_as("SELECT count(sent_ms), count(*) - count(sent_ms) - count(failed_ms), count(failed_ms) FROM outbox")
-                    .fetch_one(&self.$reader).await?)
+            for o in &u.outbox {
+                tx.sql("INSERT INTO outbox (created_ms, channel, idempotency_key, payload, next_attempt_ms, group_key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING")
+                    .bind(u.eval_ms).bind(&o.channel).bind(&o.key).bind(&o.payload).bind(o.due_ms).bind(&o.group_key)
+                    .execute().await?;
             }
         }
-    };
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn load_alerts(
+        &self,
+    ) -> crate::storage::Result<(Vec<crate::storage::alerts::AlertRow>, Vec<(String, i64)>)> {
+        let rows: Vec<crate::storage::alerts::AlertTuple> = self.db().sql("SELECT rule, labels, state, active_at_ms, fired_at_ms, last_seen_ms, value, last_notified_ms FROM alert_states ORDER BY rule, labels")
+            .fetch_all().await?;
+        let evals: Vec<(String, i64)> = self
+            .db()
+            .sql("SELECT rule, last_eval_ms FROM alert_rule_evals")
+            .fetch_all()
+            .await?;
+        Ok((
+            rows.into_iter()
+                .map(crate::storage::alerts::alert_row)
+                .collect(),
+            evals,
+        ))
+    }
+
+    async fn record_history(
+        &self,
+        h: &crate::storage::alerts::HistoryRow,
+    ) -> crate::storage::Result<()> {
+        self.db().sql("INSERT INTO alert_history (ts_ms, rule, labels, change, value, severity) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(h.ts_ms).bind(&h.rule).bind(&h.labels).bind(&h.change).bind(h.value).bind(&h.severity)
+            .execute().await?;
+        Ok(())
+    }
+
+    async fn alert_history(
+        &self,
+        rule: Option<&str>,
+        limit: i64,
+    ) -> crate::storage::Result<Vec<crate::storage::alerts::HistoryRow>> {
+        let rows: Vec<(i64, String, String, String, Option<f64>, String)> = self.db().sql("SELECT ts_ms, rule, labels, change, value, severity FROM alert_history WHERE (CAST(? AS TEXT) IS NULL OR rule = ?) ORDER BY id DESC LIMIT ?")
+            .bind(rule).bind(rule).bind(limit).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::storage::alerts::HistoryRow {
+                ts_ms: r.0,
+                rule: r.1,
+                labels: r.2,
+                change: r.3,
+                value: r.4,
+                severity: r.5,
+            })
+            .collect())
+    }
+
+    async fn due_notifications(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> crate::storage::Result<Vec<crate::storage::alerts::OutboxRow>> {
+        let rows: Vec<crate::storage::alerts::OutboxTuple> = self.db().sql("SELECT id, created_ms, channel, idempotency_key, payload, attempts, parts_sent, group_key, batch FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= ? ORDER BY id LIMIT ?")
+            .bind(now_ms).bind(limit).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::storage::alerts::outbox_row)
+            .collect())
+    }
+
+    async fn claim_batch(&self, ids: &[i64], batch: i64) -> crate::storage::Result<()> {
+        let mut tx = self.db().begin().await?;
+        for id in ids {
+            tx.sql("UPDATE outbox SET batch = ? WHERE id = ? AND batch IS NULL")
+                .bind(batch)
+                .bind(id)
+                .execute()
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn batch_notifications(
+        &self,
+        batch: i64,
+    ) -> crate::storage::Result<Vec<crate::storage::alerts::OutboxRow>> {
+        let rows: Vec<crate::storage::alerts::OutboxTuple> = self.db().sql("SELECT id, created_ms, channel, idempotency_key, payload, attempts, parts_sent, group_key, batch FROM outbox WHERE batch = ? ORDER BY id")
+            .bind(batch).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::storage::alerts::outbox_row)
+            .collect())
+    }
+
+    async fn notification_sent(&self, batch: i64, now_ms: i64) -> crate::storage::Result<()> {
+        self.db().sql("UPDATE outbox SET sent_ms = ?, attempts = attempts + 1, last_error = NULL WHERE batch = ?")
+            .bind(now_ms).bind(batch).execute().await?;
+        Ok(())
+    }
+
+    async fn notification_progress(
+        &self,
+        batch: i64,
+        parts_sent: i64,
+    ) -> crate::storage::Result<()> {
+        self.db()
+            .sql("UPDATE outbox SET parts_sent = ? WHERE batch = ?")
+            .bind(parts_sent)
+            .bind(batch)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    async fn notification_defer(&self, batch: i64, next_ms: i64) -> crate::storage::Result<()> {
+        self.db()
+            .sql("UPDATE outbox SET next_attempt_ms = ? WHERE batch = ?")
+            .bind(next_ms)
+            .bind(batch)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    async fn notification_retry(
+        &self,
+        batch: i64,
+        next_ms: i64,
+        parts_sent: i64,
+        error: &str,
+    ) -> crate::storage::Result<()> {
+        self.db().sql("UPDATE outbox SET next_attempt_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE batch = ?")
+            .bind(next_ms).bind(parts_sent).bind(error).bind(batch).execute().await?;
+        Ok(())
+    }
+
+    async fn notification_failed(
+        &self,
+        batch: i64,
+        now_ms: i64,
+        parts_sent: i64,
+        error: &str,
+    ) -> crate::storage::Result<()> {
+        self.db().sql("UPDATE outbox SET failed_ms = ?, parts_sent = ?, attempts = attempts + 1, last_error = ? WHERE batch = ?")
+            .bind(now_ms).bind(parts_sent).bind(error).bind(batch).execute().await?;
+        Ok(())
+    }
+
+    async fn outbox_counts(&self) -> crate::storage::Result<(i64, i64, i64)> {
+        Ok(self.db().sql("SELECT count(sent_ms), count(*) - count(sent_ms) - count(failed_ms), count(failed_ms) FROM outbox")
+            .fetch_one().await?)
+    }
 }
-pub(crate) use alerts_impl;

@@ -1,8 +1,7 @@
 //! API tokens: scoped secrets for scripts, Grafana and remote_write. The
 //! table keeps the SHA-256 of each token (it has full entropy, so a fast
 //! hash is right), the owner, the scope, and expiry, last use and
-//! revocation times. One macro implements [`ApiTokens`] for both stores,
-//! as for [`super::Accounts`].
+//! revocation times. Written once for both backends (`storage::sql`).
 
 use super::{Result, Role, StorageError};
 use async_trait::async_trait;
@@ -132,41 +131,77 @@ pub fn record(r: TokenRow) -> Result<ApiTokenRecord> {
     })
 }
 
-/// Implements [`ApiTokens`] for a store (see `accounts_impl!`).
-macro_rules! api_tokens_impl {
-    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::api_tokens::ApiTokens for $store {
-            async fn create_api_token(&self, user_id: i64, name: &str, token_hash: &str, scope: $crate::storage::Scope, now_ms: i64, expires_ms: Option<i64>) -> $crate::storage::Result<i64> {
-                Ok(sqlx::query_scalar(&$sql("INSERT INTO api_tokens (user_id, name, token_hash, scope, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"))
-                    .bind(user_id).bind(name).bind(token_hash).bind(scope.as_str()).bind(now_ms).bind(expires_ms)
-                    .fetch_one(&self.$writer).await?)
-            }
+#[async_trait::async_trait]
+impl<T: crate::storage::sql::HasDb> crate::storage::api_tokens::ApiTokens for T {
+    async fn create_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+        scope: crate::storage::Scope,
+        now_ms: i64,
+        expires_ms: Option<i64>,
+    ) -> crate::storage::Result<i64> {
+        Ok(self.db().sql("INSERT INTO api_tokens (user_id, name, token_hash, scope, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
+            .bind(user_id).bind(name).bind(token_hash).bind(scope.as_str()).bind(now_ms).bind(expires_ms)
+            .on_writer().scalar().await?)
+    }
 
-            async fn api_token(&self, token_hash: &str) -> $crate::storage::Result<Option<$crate::storage::ApiTokenRecord>> {
-                let sql = $sql(&format!("{} WHERE t.token_hash = ?", $crate::storage::api_tokens::TOKEN_SELECT));
-                let row: Option<$crate::storage::api_tokens::TokenRow> = sqlx::query_as(&sql).bind(token_hash).fetch_optional(&self.$reader).await?;
-                row.map($crate::storage::api_tokens::record).transpose()
-            }
+    async fn api_token(
+        &self,
+        token_hash: &str,
+    ) -> crate::storage::Result<Option<crate::storage::ApiTokenRecord>> {
+        let sql = format!(
+            "{} WHERE t.token_hash = ?",
+            crate::storage::api_tokens::TOKEN_SELECT
+        );
+        let row: Option<crate::storage::api_tokens::TokenRow> = self
+            .db()
+            .sql(&sql)
+            .bind(token_hash)
+            .fetch_optional()
+            .await?;
+        row.map(crate::storage::api_tokens::record).transpose()
+    }
 
-            async fn list_api_tokens(&self, user_id: Option<i64>) -> $crate::storage::Result<Vec<$crate::storage::ApiTokenRecord>> {
-                let sql = $sql(&format!("{} WHERE (CAST(? AS BIGINT) IS NULL OR t.user_id = ?) ORDER BY t.id DESC", $crate::storage::api_tokens::TOKEN_SELECT));
-                let rows: Vec<$crate::storage::api_tokens::TokenRow> = sqlx::query_as(&sql).bind(user_id).bind(user_id).fetch_all(&self.$reader).await?;
-                rows.into_iter().map($crate::storage::api_tokens::record).collect()
-            }
+    async fn list_api_tokens(
+        &self,
+        user_id: Option<i64>,
+    ) -> crate::storage::Result<Vec<crate::storage::ApiTokenRecord>> {
+        let sql = format!(
+            "{} WHERE (CAST(? AS BIGINT) IS NULL OR t.user_id = ?) ORDER BY t.id DESC",
+            crate::storage::api_tokens::TOKEN_SELECT
+        );
+        let rows: Vec<crate::storage::api_tokens::TokenRow> = self
+            .db()
+            .sql(&sql)
+            .bind(user_id)
+            .bind(user_id)
+            .fetch_all()
+            .await?;
+        rows.into_iter()
+            .map(crate::storage::api_tokens::record)
+            .collect()
+    }
 
-            async fn revoke_api_token(&self, id: i64, user_id: Option<i64>, now_ms: i64) -> $crate::storage::Result<bool> {
-                Ok(sqlx::query(&$sql("UPDATE api_tokens SET revoked_ms = ? WHERE id = ? AND (CAST(? AS BIGINT) IS NULL OR user_id = ?) AND revoked_ms IS NULL"))
-                    .bind(now_ms).bind(id).bind(user_id).bind(user_id)
-                    .execute(&self.$writer).await?.rows_affected() > 0)
-            }
+    async fn revoke_api_token(
+        &self,
+        id: i64,
+        user_id: Option<i64>,
+        now_ms: i64,
+    ) -> crate::storage::Result<bool> {
+        Ok(self.db().sql("UPDATE api_tokens SET revoked_ms = ? WHERE id = ? AND (CAST(? AS BIGINT) IS NULL OR user_id = ?) AND revoked_ms IS NULL")
+            .bind(now_ms).bind(id).bind(user_id).bind(user_id)
+            .execute().await? > 0)
+    }
 
-            async fn touch_api_token(&self, id: i64, now_ms: i64) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE api_tokens SET last_used_ms = ? WHERE id = ?"))
-                    .bind(now_ms).bind(id).execute(&self.$writer).await?;
-                Ok(())
-            }
-        }
-    };
+    async fn touch_api_token(&self, id: i64, now_ms: i64) -> crate::storage::Result<()> {
+        self.db()
+            .sql("UPDATE api_tokens SET last_used_ms = ? WHERE id = ?")
+            .bind(now_ms)
+            .bind(id)
+            .execute()
+            .await?;
+        Ok(())
+    }
 }
-pub(crate) use api_tokens_impl;

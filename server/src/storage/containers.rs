@@ -124,78 +124,133 @@ pub fn parse_info(json: &str) -> Option<ContainerInfo> {
         .ok()
 }
 
-macro_rules! containers_impl {
-    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::containers::Containers for $store {
-            #[tracing::instrument(skip_all, fields(agent_id, n = list.len()))]
-            async fn save_containers(&self, agent_id: i64, list: &[dozor_common::containers::ContainerInfo], now_ms: i64) -> $crate::storage::Result<()> {
-                // Names are unique in Docker; a list that repeats one keeps the first.
-                let mut seen = std::collections::HashSet::new();
-                let list: Vec<_> = list.iter().filter(|c| seen.insert(c.name.as_str())).cloned().collect();
-                let list = list.as_slice();
-                let mut tx = self.$writer.begin().await?;
-                let rows: Vec<(String, String)> = sqlx::query_as(&$sql("SELECT name, info FROM containers WHERE agent_id = ?"))
-                    .bind(agent_id).fetch_all(&mut *tx).await?;
-                let old = rows.into_iter().filter_map(|(n, j)| $crate::storage::containers::parse_info(&j).map(|i| (n, i))).collect();
-                let changes = $crate::storage::containers::changes(&old, list, now_ms);
-                sqlx::query(&$sql("DELETE FROM containers WHERE agent_id = ?")).bind(agent_id).execute(&mut *tx).await?;
-                for c in list {
-                    let json = serde_json::to_string(c).expect("container info serialises");
-                    sqlx::query(&$sql("INSERT INTO containers (agent_id, name, info, updated_ms) VALUES (?, ?, ?, ?)"))
-                        .bind(agent_id).bind(&c.name).bind(json).bind(now_ms).execute(&mut *tx).await?;
-                }
-                for e in &changes {
-                    sqlx::query(&$sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'inventory') ON CONFLICT DO NOTHING"))
-                        .bind(agent_id).bind(&e.container).bind(e.ts_ms).bind(&e.action).bind(&e.detail).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            #[tracing::instrument(skip_all, fields(agent_id, n = events.len()))]
-            async fn add_container_events(&self, agent_id: i64, events: &[dozor_common::containers::ContainerEvent]) -> $crate::storage::Result<()> {
-                let mut tx = self.$writer.begin().await?;
-                for e in events {
-                    sqlx::query(&$sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'docker') ON CONFLICT DO NOTHING"))
-                        .bind(agent_id).bind(&e.container).bind(e.ts_ms).bind(&e.action).bind(&e.detail).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn containers(&self, host: Option<&str>) -> $crate::storage::Result<Vec<$crate::storage::containers::ContainerRow>> {
-                let rows: Vec<(String, String, i64)> = sqlx::query_as(&$sql("SELECT a.name, c.info, c.updated_ms FROM containers c JOIN agents a ON a.id = c.agent_id WHERE a.revoked_ms IS NULL AND (CAST(? AS TEXT) IS NULL OR a.name = ?) ORDER BY a.name, c.name"))
-                    .bind(host).bind(host).fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().filter_map(|(host, json, updated_ms)| {
-                    $crate::storage::containers::parse_info(&json).map(|info| $crate::storage::containers::ContainerRow { host, info, updated_ms })
-                }).collect())
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn container_events(&self, host: &str, container: &str, limit: i64) -> $crate::storage::Result<Vec<$crate::storage::containers::EventRow>> {
-                let rows: Vec<$crate::storage::containers::EventTuple> = sqlx::query_as(&$sql("SELECT e.container, e.ts_ms, e.action, e.detail, e.source FROM container_events e JOIN agents a ON a.id = e.agent_id WHERE a.name = ? AND e.container = ? ORDER BY e.ts_ms DESC, e.id DESC LIMIT ?"))
-                    .bind(host).bind(container).bind(limit).fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().map($crate::storage::containers::event_row).collect())
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn clear_task_result(&self, id: i64) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("UPDATE tasks SET result = NULL WHERE id = ? AND finished_ms IS NOT NULL")).bind(id).execute(&self.$writer).await?;
-                Ok(())
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn prune_container_history(&self, events_before_ms: i64, tasks_before_ms: i64) -> $crate::storage::Result<u64> {
-                let a = sqlx::query(&$sql("DELETE FROM container_events WHERE ts_ms < ?")).bind(events_before_ms).execute(&self.$writer).await?.rows_affected();
-                let b = sqlx::query(&$sql("DELETE FROM tasks WHERE (finished_ms < ? OR (finished_ms IS NULL AND created_ms < ?)) AND id < (SELECT MAX(id) FROM tasks)")).bind(tasks_before_ms).bind(tasks_before_ms).execute(&self.$writer).await?.rows_affected();
-                Ok(a + b)
-            }
+#[async_trait::async_trait]
+impl<T: crate::storage::sql::HasDb> crate::storage::containers::Containers for T {
+    #[tracing::instrument(skip_all, fields(agent_id, n = list.len()))]
+    async fn save_containers(
+        &self,
+        agent_id: i64,
+        list: &[dozor_common::containers::ContainerInfo],
+        now_ms: i64,
+    ) -> crate::storage::Result<()> {
+        // Names are unique in Docker; a list that repeats one keeps the first.
+        let mut seen = std::collections::HashSet::new();
+        let list: Vec<_> = list
+            .iter()
+            .filter(|c| seen.insert(c.name.as_str()))
+            .cloned()
+            .collect();
+        let list = list.as_slice();
+        let mut tx = self.db().begin().await?;
+        let rows: Vec<(String, String)> = tx
+            .sql("SELECT name, info FROM containers WHERE agent_id = ?")
+            .bind(agent_id)
+            .fetch_all()
+            .await?;
+        let old = rows
+            .into_iter()
+            .filter_map(|(n, j)| crate::storage::containers::parse_info(&j).map(|i| (n, i)))
+            .collect();
+        let changes = crate::storage::containers::changes(&old, list, now_ms);
+        tx.sql("DELETE FROM containers WHERE agent_id = ?")
+            .bind(agent_id)
+            .execute()
+            .await?;
+        for c in list {
+            let json = serde_json::to_string(c).expect("container info serialises");
+            tx.sql("INSERT INTO containers (agent_id, name, info, updated_ms) VALUES (?, ?, ?, ?)")
+                .bind(agent_id)
+                .bind(&c.name)
+                .bind(json)
+                .bind(now_ms)
+                .execute()
+                .await?;
         }
-    };
+        for e in &changes {
+            tx.sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'inventory') ON CONFLICT DO NOTHING")
+                .bind(agent_id).bind(&e.container).bind(e.ts_ms).bind(&e.action).bind(&e.detail).execute().await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(agent_id, n = events.len()))]
+    async fn add_container_events(
+        &self,
+        agent_id: i64,
+        events: &[dozor_common::containers::ContainerEvent],
+    ) -> crate::storage::Result<()> {
+        let mut tx = self.db().begin().await?;
+        for e in events {
+            tx.sql("INSERT INTO container_events (agent_id, container, ts_ms, action, detail, source) VALUES (?, ?, ?, ?, ?, 'docker') ON CONFLICT DO NOTHING")
+                .bind(agent_id).bind(&e.container).bind(e.ts_ms).bind(&e.action).bind(&e.detail).execute().await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn containers(
+        &self,
+        host: Option<&str>,
+    ) -> crate::storage::Result<Vec<crate::storage::containers::ContainerRow>> {
+        let rows: Vec<(String, String, i64)> = self.db().sql("SELECT a.name, c.info, c.updated_ms FROM containers c JOIN agents a ON a.id = c.agent_id WHERE a.revoked_ms IS NULL AND (CAST(? AS TEXT) IS NULL OR a.name = ?) ORDER BY a.name, c.name")
+            .bind(host).bind(host).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(host, json, updated_ms)| {
+                crate::storage::containers::parse_info(&json).map(|info| {
+                    crate::storage::containers::ContainerRow {
+                        host,
+                        info,
+                        updated_ms,
+                    }
+                })
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn container_events(
+        &self,
+        host: &str,
+        container: &str,
+        limit: i64,
+    ) -> crate::storage::Result<Vec<crate::storage::containers::EventRow>> {
+        let rows: Vec<crate::storage::containers::EventTuple> = self.db().sql("SELECT e.container, e.ts_ms, e.action, e.detail, e.source FROM container_events e JOIN agents a ON a.id = e.agent_id WHERE a.name = ? AND e.container = ? ORDER BY e.ts_ms DESC, e.id DESC LIMIT ?")
+            .bind(host).bind(container).bind(limit).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::storage::containers::event_row)
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn clear_task_result(&self, id: i64) -> crate::storage::Result<()> {
+        self.db()
+            .sql("UPDATE tasks SET result = NULL WHERE id = ? AND finished_ms IS NOT NULL")
+            .bind(id)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn prune_container_history(
+        &self,
+        events_before_ms: i64,
+        tasks_before_ms: i64,
+    ) -> crate::storage::Result<u64> {
+        let a = self
+            .db()
+            .sql("DELETE FROM container_events WHERE ts_ms < ?")
+            .bind(events_before_ms)
+            .execute()
+            .await?;
+        let b = self.db().sql("DELETE FROM tasks WHERE (finished_ms < ? OR (finished_ms IS NULL AND created_ms < ?)) AND id < (SELECT MAX(id) FROM tasks)").bind(tasks_before_ms).bind(tasks_before_ms).execute().await?;
+        Ok(a + b)
+    }
 }
-pub(crate) use containers_impl;
 
 #[cfg(test)]
 mod tests {

@@ -63,61 +63,103 @@ pub fn record(r: InviteRow) -> Result<InviteRecord> {
     })
 }
 
-/// Implements [`Invites`] for a store (see `accounts_impl!`).
-macro_rules! invites_impl {
-    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::invites::Invites for $store {
-            async fn create_invite(&self, token_hash: &str, role: $crate::storage::Role, created_by: &str, now_ms: i64, expires_ms: i64) -> $crate::storage::Result<i64> {
-                Ok(sqlx::query_scalar(&$sql("INSERT INTO invites (token_hash, role, created_by, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?) RETURNING id"))
-                    .bind(token_hash).bind(role.as_str()).bind(created_by).bind(now_ms).bind(expires_ms)
-                    .fetch_one(&self.$writer).await?)
-            }
+#[async_trait::async_trait]
+impl<T: crate::storage::sql::HasDb> crate::storage::invites::Invites for T {
+    async fn create_invite(
+        &self,
+        token_hash: &str,
+        role: crate::storage::Role,
+        created_by: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> crate::storage::Result<i64> {
+        Ok(self.db().sql("INSERT INTO invites (token_hash, role, created_by, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?) RETURNING id")
+            .bind(token_hash).bind(role.as_str()).bind(created_by).bind(now_ms).bind(expires_ms)
+            .on_writer().scalar().await?)
+    }
 
-            async fn open_invite(&self, token_hash: &str, now_ms: i64) -> $crate::storage::Result<Option<$crate::storage::invites::InviteRecord>> {
-                let sql = $sql(&format!("SELECT id, role, created_by, created_ms, expires_ms FROM invites WHERE token_hash = ? AND {}", $crate::storage::invites::OPEN));
-                let row: Option<$crate::storage::invites::InviteRow> = sqlx::query_as(&sql).bind(token_hash).bind(now_ms).fetch_optional(&self.$reader).await?;
-                row.map($crate::storage::invites::record).transpose()
-            }
+    async fn open_invite(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> crate::storage::Result<Option<crate::storage::invites::InviteRecord>> {
+        let sql = format!("SELECT id, role, created_by, created_ms, expires_ms FROM invites WHERE token_hash = ? AND {}", crate::storage::invites::OPEN);
+        let row: Option<crate::storage::invites::InviteRow> = self
+            .db()
+            .sql(&sql)
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_optional()
+            .await?;
+        row.map(crate::storage::invites::record).transpose()
+    }
 
-            async fn pending_invites(&self, now_ms: i64) -> $crate::storage::Result<Vec<$crate::storage::invites::InviteRecord>> {
-                let sql = $sql(&format!("SELECT id, role, created_by, created_ms, expires_ms FROM invites WHERE {} ORDER BY id DESC", $crate::storage::invites::OPEN));
-                let rows: Vec<$crate::storage::invites::InviteRow> = sqlx::query_as(&sql).bind(now_ms).fetch_all(&self.$reader).await?;
-                rows.into_iter().map($crate::storage::invites::record).collect()
-            }
+    async fn pending_invites(
+        &self,
+        now_ms: i64,
+    ) -> crate::storage::Result<Vec<crate::storage::invites::InviteRecord>> {
+        let sql = format!("SELECT id, role, created_by, created_ms, expires_ms FROM invites WHERE {} ORDER BY id DESC", crate::storage::invites::OPEN);
+        let rows: Vec<crate::storage::invites::InviteRow> =
+            self.db().sql(&sql).bind(now_ms).fetch_all().await?;
+        rows.into_iter()
+            .map(crate::storage::invites::record)
+            .collect()
+    }
 
-            async fn revoke_invite(&self, id: i64, now_ms: i64) -> $crate::storage::Result<bool> {
-                Ok(sqlx::query(&$sql("UPDATE invites SET revoked_ms = ? WHERE id = ? AND used_ms IS NULL AND revoked_ms IS NULL"))
-                    .bind(now_ms).bind(id).execute(&self.$writer).await?.rows_affected() > 0)
-            }
+    async fn revoke_invite(&self, id: i64, now_ms: i64) -> crate::storage::Result<bool> {
+        Ok(self.db().sql("UPDATE invites SET revoked_ms = ? WHERE id = ? AND used_ms IS NULL AND revoked_ms IS NULL")
+            .bind(now_ms).bind(id).execute().await? > 0)
+    }
 
-            async fn accept_invite(&self, token_hash: &str, username: &str, password_hash: &str, now_ms: i64) -> $crate::storage::Result<$crate::storage::invites::Accepted> {
-                use $crate::storage::invites::Accepted;
-                let mut tx = self.$writer.begin().await?;
-                let sql = $sql(&format!("SELECT role FROM invites WHERE token_hash = ? AND {}", $crate::storage::invites::OPEN));
-                let role: Option<String> = sqlx::query_scalar(&sql).bind(token_hash).bind(now_ms).fetch_optional(&mut *tx).await?;
-                let Some(role) = role.as_deref().and_then($crate::storage::Role::parse) else {
-                    return Ok(Accepted::Invalid);
-                };
-                let taken: i64 = sqlx::query_scalar(&$sql("SELECT count(*) FROM users WHERE lower(username) = lower(?)"))
-                    .bind(username).fetch_one(&mut *tx).await?;
-                if taken > 0 {
-                    return Ok(Accepted::NameTaken);
-                }
-                // Claim the invite first: a concurrent accept then finds it used.
-                let claimed = sqlx::query(&$sql(&format!("UPDATE invites SET used_ms = ?, used_by = ? WHERE token_hash = ? AND {}", $crate::storage::invites::OPEN)))
-                    .bind(now_ms).bind(username).bind(token_hash).bind(now_ms)
-                    .execute(&mut *tx).await?.rows_affected();
-                if claimed == 0 {
-                    return Ok(Accepted::Invalid);
-                }
-                let id: i64 = sqlx::query_scalar(&$sql("INSERT INTO users (username, password_hash, role, disabled, created_ms, updated_ms) VALUES (?, ?, ?, FALSE, ?, ?) RETURNING id"))
-                    .bind(username).bind(password_hash).bind(role.as_str()).bind(now_ms).bind(now_ms)
-                    .fetch_one(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(Accepted::Created(id, role))
-            }
+    async fn accept_invite(
+        &self,
+        token_hash: &str,
+        username: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> crate::storage::Result<crate::storage::invites::Accepted> {
+        use crate::storage::invites::Accepted;
+        let mut tx = self.db().begin().await?;
+        let sql = format!(
+            "SELECT role FROM invites WHERE token_hash = ? AND {}",
+            crate::storage::invites::OPEN
+        );
+        let role: Option<String> = tx
+            .sql(&sql)
+            .bind(token_hash)
+            .bind(now_ms)
+            .scalar_optional()
+            .await?;
+        let Some(role) = role.as_deref().and_then(crate::storage::Role::parse) else {
+            return Ok(Accepted::Invalid);
+        };
+        let taken: i64 = tx
+            .sql("SELECT count(*) FROM users WHERE lower(username) = lower(?)")
+            .bind(username)
+            .scalar()
+            .await?;
+        if taken > 0 {
+            return Ok(Accepted::NameTaken);
         }
-    };
+        // Claim the invite first: a concurrent accept then finds it used.
+        let claimed = tx
+            .sql(&format!(
+                "UPDATE invites SET used_ms = ?, used_by = ? WHERE token_hash = ? AND {}",
+                crate::storage::invites::OPEN
+            ))
+            .bind(now_ms)
+            .bind(username)
+            .bind(token_hash)
+            .bind(now_ms)
+            .execute()
+            .await?;
+        if claimed == 0 {
+            return Ok(Accepted::Invalid);
+        }
+        let id: i64 = tx.sql("INSERT INTO users (username, password_hash, role, disabled, created_ms, updated_ms) VALUES (?, ?, ?, FALSE, ?, ?) RETURNING id")
+            .bind(username).bind(password_hash).bind(role.as_str()).bind(now_ms).bind(now_ms)
+            .scalar().await?;
+        tx.commit().await?;
+        Ok(Accepted::Created(id, role))
+    }
 }
-pub(crate) use invites_impl;

@@ -388,24 +388,3 @@ impl Storage for PgStore {
         &self.cache
     }
 }
-
-crate::storage::accounts::accounts_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
-crate::storage::api_tokens::api_tokens_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
-crate::storage::invites::invites_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
-crate::storage::alerts::alerts_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
-crate::storage::silences::silences_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
-crate::storage::telegram::telegram_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
-crate::storage::ui_rules::ui_rules_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);
-crate::storage::scrape_status::scrape_status_impl!(
-    PgStore,
-    pool,
-    pool,
-    crate::storage::accounts::dollar
-);
-crate::storage::server_targets::server_targets_impl!(
-    PgStore,
-    pool,
-    pool,
-    crate::storage::accounts::dollar
-);
-crate::storage::containers::containers_impl!(PgStore, pool, pool, crate::storage::accounts::dollar);

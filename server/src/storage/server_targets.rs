@@ -53,28 +53,35 @@ pub fn row(r: Tuple) -> ServerTarget {
     }
 }
 
-macro_rules! server_targets_impl {
-    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::server_targets::ServerTargets for $store {
-            async fn create_server_target(&self, t: &$crate::storage::server_targets::ServerTarget) -> $crate::storage::Result<Option<i64>> {
-                Ok(sqlx::query_scalar(&$sql("INSERT INTO server_targets (host, job, url, interval, format, created_by, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host, job, url) DO NOTHING RETURNING id"))
-                    .bind(&t.host).bind(&t.job).bind(&t.url).bind(&t.interval).bind(&t.format).bind(&t.created_by).bind(t.created_ms)
-                    .fetch_optional(&self.$writer).await?)
-            }
+#[async_trait::async_trait]
+impl<T: crate::storage::sql::HasDb> crate::storage::server_targets::ServerTargets for T {
+    async fn create_server_target(
+        &self,
+        t: &crate::storage::server_targets::ServerTarget,
+    ) -> crate::storage::Result<Option<i64>> {
+        Ok(self.db().sql("INSERT INTO server_targets (host, job, url, interval, format, created_by, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host, job, url) DO NOTHING RETURNING id")
+            .bind(&t.host).bind(&t.job).bind(&t.url).bind(&t.interval).bind(&t.format).bind(&t.created_by).bind(t.created_ms)
+            .on_writer().scalar_optional().await?)
+    }
 
-            async fn server_targets(&self, host: Option<&str>) -> $crate::storage::Result<Vec<$crate::storage::server_targets::ServerTarget>> {
-                let rows: Vec<$crate::storage::server_targets::Tuple> = sqlx::query_as(&$sql("SELECT id, host, job, url, interval, format, created_by, created_ms FROM server_targets WHERE (CAST(? AS TEXT) IS NULL OR host = ?) ORDER BY host, job, url"))
-                    .bind(host).bind(host).fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().map($crate::storage::server_targets::row).collect())
-            }
+    async fn server_targets(
+        &self,
+        host: Option<&str>,
+    ) -> crate::storage::Result<Vec<crate::storage::server_targets::ServerTarget>> {
+        let rows: Vec<crate::storage::server_targets::Tuple> = self.db().sql("SELECT id, host, job, url, interval, format, created_by, created_ms FROM server_targets WHERE (CAST(? AS TEXT) IS NULL OR host = ?) ORDER BY host, job, url")
+            .bind(host).bind(host).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::storage::server_targets::row)
+            .collect())
+    }
 
-            async fn delete_server_target(&self, id: i64) -> $crate::storage::Result<Option<$crate::storage::server_targets::ServerTarget>> {
-                let r: Option<$crate::storage::server_targets::Tuple> = sqlx::query_as(&$sql("DELETE FROM server_targets WHERE id = ? RETURNING id, host, job, url, interval, format, created_by, created_ms"))
-                    .bind(id).fetch_optional(&self.$writer).await?;
-                Ok(r.map($crate::storage::server_targets::row))
-            }
-        }
-    };
+    async fn delete_server_target(
+        &self,
+        id: i64,
+    ) -> crate::storage::Result<Option<crate::storage::server_targets::ServerTarget>> {
+        let r: Option<crate::storage::server_targets::Tuple> = self.db().sql("DELETE FROM server_targets WHERE id = ? RETURNING id, host, job, url, interval, format, created_by, created_ms")
+            .bind(id).on_writer().fetch_optional().await?;
+        Ok(r.map(crate::storage::server_targets::row))
+    }
 }
-pub(crate) use server_targets_impl;

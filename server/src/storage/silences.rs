@@ -39,27 +39,38 @@ pub fn row(r: SilenceTuple) -> SilenceRow {
     }
 }
 
-macro_rules! silences_impl {
-    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::silences::Silences for $store {
-            async fn create_silence(&self, s: &$crate::storage::silences::SilenceRow) -> $crate::storage::Result<i64> {
-                Ok(sqlx::query_scalar(&$sql("INSERT INTO silences (matchers, starts_ms, ends_ms, author, comment, created_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"))
-                    .bind(&s.matchers).bind(s.starts_ms).bind(s.ends_ms).bind(&s.author).bind(&s.comment).bind(s.created_ms)
-                    .fetch_one(&self.$writer).await?)
-            }
+#[async_trait::async_trait]
+impl<T: crate::storage::sql::HasDb> crate::storage::silences::Silences for T {
+    async fn create_silence(
+        &self,
+        s: &crate::storage::silences::SilenceRow,
+    ) -> crate::storage::Result<i64> {
+        Ok(self.db().sql("INSERT INTO silences (matchers, starts_ms, ends_ms, author, comment, created_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
+            .bind(&s.matchers).bind(s.starts_ms).bind(s.ends_ms).bind(&s.author).bind(&s.comment).bind(s.created_ms)
+            .on_writer().scalar().await?)
+    }
 
-            async fn silences(&self, since_ms: i64) -> $crate::storage::Result<Vec<$crate::storage::silences::SilenceRow>> {
-                let rows: Vec<$crate::storage::silences::SilenceTuple> = sqlx::query_as(&$sql("SELECT id, matchers, starts_ms, ends_ms, author, comment, created_ms FROM silences WHERE ends_ms > ? ORDER BY id DESC"))
-                    .bind(since_ms).fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().map($crate::storage::silences::row).collect())
-            }
+    async fn silences(
+        &self,
+        since_ms: i64,
+    ) -> crate::storage::Result<Vec<crate::storage::silences::SilenceRow>> {
+        let rows: Vec<crate::storage::silences::SilenceTuple> = self.db().sql("SELECT id, matchers, starts_ms, ends_ms, author, comment, created_ms FROM silences WHERE ends_ms > ? ORDER BY id DESC")
+            .bind(since_ms).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::storage::silences::row)
+            .collect())
+    }
 
-            async fn expire_silence(&self, id: i64, now_ms: i64) -> $crate::storage::Result<bool> {
-                Ok(sqlx::query(&$sql("UPDATE silences SET ends_ms = ? WHERE id = ? AND ends_ms > ?"))
-                    .bind(now_ms).bind(id).bind(now_ms).execute(&self.$writer).await?.rows_affected() > 0)
-            }
-        }
-    };
+    async fn expire_silence(&self, id: i64, now_ms: i64) -> crate::storage::Result<bool> {
+        Ok(self
+            .db()
+            .sql("UPDATE silences SET ends_ms = ? WHERE id = ? AND ends_ms > ?")
+            .bind(now_ms)
+            .bind(id)
+            .bind(now_ms)
+            .execute()
+            .await?
+            > 0)
+    }
 }
-pub(crate) use silences_impl;

@@ -52,6 +52,11 @@ impl From<i64> for Arg {
         Arg::I64(Some(v))
     }
 }
+impl From<&i64> for Arg {
+    fn from(v: &i64) -> Self {
+        Arg::I64(Some(*v))
+    }
+}
 impl From<Option<i64>> for Arg {
     fn from(v: Option<i64>) -> Self {
         Arg::I64(v)
@@ -276,6 +281,27 @@ impl<'a> Stmt<'a> {
         (V,): AnyRow,
     {
         Ok(self.fetch_one::<(V,)>().await?.0)
+    }
+
+    /// The first column of the row, if there is one.
+    pub async fn scalar_optional<V>(self) -> Result<Option<V>>
+    where
+        (V,): AnyRow,
+    {
+        Ok(self.fetch_optional::<(V,)>().await?.map(|r| r.0))
+    }
+
+    /// The first column of every row.
+    pub async fn scalars<V>(self) -> Result<Vec<V>>
+    where
+        (V,): AnyRow,
+    {
+        Ok(self
+            .fetch_all::<(V,)>()
+            .await?
+            .into_iter()
+            .map(|r| r.0)
+            .collect())
     }
 
     /// Runs a write; returns the rows affected.

@@ -303,16 +303,3 @@ impl Storage for SqliteStore {
         &self.cache
     }
 }
-
-// Storage traits written once for both backends (`?` placeholders as is).
-use crate::storage::accounts::same;
-crate::storage::accounts::accounts_impl!(SqliteStore, writer, reader, same);
-crate::storage::api_tokens::api_tokens_impl!(SqliteStore, writer, reader, same);
-crate::storage::invites::invites_impl!(SqliteStore, writer, reader, same);
-crate::storage::alerts::alerts_impl!(SqliteStore, writer, reader, same);
-crate::storage::silences::silences_impl!(SqliteStore, writer, reader, same);
-crate::storage::telegram::telegram_impl!(SqliteStore, writer, reader, same);
-crate::storage::ui_rules::ui_rules_impl!(SqliteStore, writer, reader, same);
-crate::storage::scrape_status::scrape_status_impl!(SqliteStore, writer, reader, same);
-crate::storage::server_targets::server_targets_impl!(SqliteStore, writer, reader, same);
-crate::storage::containers::containers_impl!(SqliteStore, writer, reader, same);

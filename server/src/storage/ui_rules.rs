@@ -21,28 +21,42 @@ pub trait UiRules: Send + Sync {
     async fn delete_ui_rule(&self, name: &str) -> Result<bool>;
 }
 
-macro_rules! ui_rules_impl {
-    ($store:ty, $writer:ident, $reader:ident, $sql:path) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::ui_rules::UiRules for $store {
-            async fn ui_rules(&self) -> $crate::storage::Result<Vec<$crate::storage::ui_rules::UiRuleRow>> {
-                let rows: Vec<(String, String, String, i64)> = sqlx::query_as("SELECT name, spec, author, updated_ms FROM ui_rules ORDER BY name")
-                    .fetch_all(&self.$reader).await?;
-                Ok(rows.into_iter().map(|r| $crate::storage::ui_rules::UiRuleRow { name: r.0, spec: r.1, author: r.2, updated_ms: r.3 }).collect())
-            }
+#[async_trait::async_trait]
+impl<T: crate::storage::sql::HasDb> crate::storage::ui_rules::UiRules for T {
+    async fn ui_rules(&self) -> crate::storage::Result<Vec<crate::storage::ui_rules::UiRuleRow>> {
+        let rows: Vec<(String, String, String, i64)> = self
+            .db()
+            .sql("SELECT name, spec, author, updated_ms FROM ui_rules ORDER BY name")
+            .fetch_all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::storage::ui_rules::UiRuleRow {
+                name: r.0,
+                spec: r.1,
+                author: r.2,
+                updated_ms: r.3,
+            })
+            .collect())
+    }
 
-            async fn save_ui_rule(&self, r: &$crate::storage::ui_rules::UiRuleRow) -> $crate::storage::Result<()> {
-                sqlx::query(&$sql("INSERT INTO ui_rules (name, spec, author, updated_ms) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, author = excluded.author, updated_ms = excluded.updated_ms"))
-                    .bind(&r.name).bind(&r.spec).bind(&r.author).bind(r.updated_ms)
-                    .execute(&self.$writer).await?;
-                Ok(())
-            }
+    async fn save_ui_rule(
+        &self,
+        r: &crate::storage::ui_rules::UiRuleRow,
+    ) -> crate::storage::Result<()> {
+        self.db().sql("INSERT INTO ui_rules (name, spec, author, updated_ms) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, author = excluded.author, updated_ms = excluded.updated_ms")
+            .bind(&r.name).bind(&r.spec).bind(&r.author).bind(r.updated_ms)
+            .execute().await?;
+        Ok(())
+    }
 
-            async fn delete_ui_rule(&self, name: &str) -> $crate::storage::Result<bool> {
-                Ok(sqlx::query(&$sql("DELETE FROM ui_rules WHERE name = ?"))
-                    .bind(name).execute(&self.$writer).await?.rows_affected() > 0)
-            }
-        }
-    };
+    async fn delete_ui_rule(&self, name: &str) -> crate::storage::Result<bool> {
+        Ok(self
+            .db()
+            .sql("DELETE FROM ui_rules WHERE name = ?")
+            .bind(name)
+            .execute()
+            .await?
+            > 0)
+    }
 }
-pub(crate) use ui_rules_impl;
