@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod api_tokens;
 mod cache;
+mod catalog;
 pub mod containers;
 pub mod desired;
 mod error;

@@ -2,7 +2,6 @@
 //! migrations/postgres/0002_samples.sql for both layouts). Samples are
 //! written with one `INSERT … SELECT FROM UNNEST(arrays)` per batch.
 
-mod catalog;
 mod maintenance;
 mod read;
 

@@ -187,6 +187,32 @@ impl Db {
         }
     }
 
+    /// A parameter stored in a JSON column (PostgreSQL's are `jsonb`).
+    pub fn json_param(&self) -> &'static str {
+        match self {
+            Db::Sqlite { .. } => "?",
+            Db::Postgres(_) => "CAST(? AS jsonb)",
+        }
+    }
+
+    /// A JSON column read back as text.
+    pub fn json_text(&self, col: &str) -> String {
+        match self {
+            Db::Sqlite { .. } => col.to_string(),
+            Db::Postgres(_) => format!("{col}::text"),
+        }
+    }
+
+    /// Appended to a subquery that claims rows, so concurrent claimers
+    /// (several servers) skip each other's instead of waiting. SQLite has
+    /// one writer and needs none.
+    pub fn skip_locked(&self) -> &'static str {
+        match self {
+            Db::Sqlite { .. } => "",
+            Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),

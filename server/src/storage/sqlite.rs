@@ -2,7 +2,6 @@
 //! connection serialises writes (SQLite allows one writer anyway, and this
 //! avoids SQLITE_BUSY); a small pool serves reads concurrently.
 
-mod catalog;
 mod maintenance;
 mod write;
 
