@@ -99,7 +99,7 @@ async fn main() {
             let phase = (round as f64 * 0.618_034 + value / 100.0).fract();
             tokio::time::sleep(Duration::from_secs_f64(phase)).await;
             let from = sent.lock().unwrap().len();
-            let now = dozor_server::http::now_ms();
+            let now = dozor_server::clock::system_ms();
             let labels = [("host".to_string(), "b".to_string())]
                 .into_iter()
                 .collect();

@@ -69,7 +69,7 @@ async fn direct_append(database_url: Option<&str>, per_agent: usize) -> Run {
     let store = dozor_server::storage::open(&url, &Default::default())
         .await
         .unwrap();
-    let t0 = dozor_server::http::now_ms() - 3_600_000;
+    let t0 = dozor_server::clock::system_ms() - 3_600_000;
     let work: Vec<Vec<Vec<SeriesBatch>>> = (0..AGENTS)
         .map(|a| {
             let mut b = batches(a, per_agent, t0);
@@ -86,7 +86,7 @@ async fn direct_append(database_url: Option<&str>, per_agent: usize) -> Run {
         tasks.push(tokio::spawn(async move {
             for b in agent {
                 store
-                    .append(&b, dozor_server::http::now_ms())
+                    .append(&b, dozor_server::clock::system_ms())
                     .await
                     .unwrap();
             }
@@ -144,7 +144,7 @@ async fn http_ingest(database_url: Option<&str>, per_agent: usize) -> (Run, Run)
     let server = Server::start(cfg).await.unwrap();
     let token = std::fs::read_to_string(&server.enroll_token_path).unwrap();
     let client = dozor_collector::http::ServerClient::new(&server.url()).unwrap();
-    let t0 = dozor_server::http::now_ms() - 3_600_000;
+    let t0 = dozor_server::clock::system_ms() - 3_600_000;
     let mut agents = Vec::new();
     for a in 0..AGENTS {
         let inv = dozor_common::protocol::HostInventory::default();

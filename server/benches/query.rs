@@ -59,7 +59,7 @@ async fn bench(label: &str, database_url: Option<String>) {
     cfg.local_collector = false;
     cfg.database_url = database_url.clone();
     let server = Server::start(cfg).await.unwrap();
-    let now = dozor_server::http::now_ms() / 15_000 * 15_000;
+    let now = dozor_server::clock::system_ms() / 15_000 * 15_000;
 
     // 1 series × 24 h at 15 s.
     let day: Vec<Sample> = (0..5760)

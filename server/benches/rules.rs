@@ -26,7 +26,7 @@ async fn main() {
     let store = storage::open(&path.display().to_string(), &OpenOptions::default())
         .await
         .unwrap();
-    let now = dozor_server::http::now_ms() / 1000 * 1000;
+    let now = dozor_server::clock::system_ms() / 1000 * 1000;
     let batches: Vec<SeriesBatch> = (0..RULES)
         .map(|i| {
             let v = if i % 2 == 0 { 80.0 } else { 20.0 };

@@ -40,7 +40,7 @@ async fn server() -> (tempfile::TempDir, Server) {
 
 #[tokio::main]
 async fn main() {
-    let now = dozor_server::http::now_ms();
+    let now = dozor_server::clock::system_ms();
     let (_d, s) = server().await;
     let d = Demo {
         host: "web-1",

@@ -63,7 +63,7 @@ impl Server {
         tracing::info!(store = %store.describe(), retention = %dozor_common::format_duration(cfg.retention), "storage ready");
         let enroll_token_path = ensure_enroll_token(&store, &cfg.data_dir).await?;
         tracing::info!(path = %enroll_token_path.display(), "agent enrolment token: pass its contents to dozor-collector --enroll-token");
-        store.prepare(http::now_ms()).await?;
+        store.prepare(crate::clock::system_ms()).await?;
 
         let telemetry = Arc::new(Telemetry::default());
         let ingest = Ingest {
@@ -72,7 +72,7 @@ impl Server {
             retention_ms: cfg.retention.as_millis() as i64,
             limits: cfg.limits.clone(),
             series_limiter: Default::default(),
-            tasks: Default::default(),
+            tasks: Arc::new(crate::tasks::TaskHub::with_clock(cfg.clock.clone())),
             seen: Default::default(),
         };
         let (write_token_path, write_hash) = remote_write_token(&cfg)?;
@@ -152,6 +152,7 @@ impl Server {
             store.clone(),
             telemetry.clone(),
             cfg.retention,
+            cfg.clock.clone(),
             shutdown.clone(),
         )));
         if cfg.local_collector {
@@ -201,7 +202,7 @@ pub async fn ensure_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Resu
     let path = data_dir.join("enroll-token");
     if let Ok(existing) = std::fs::read_to_string(&path) {
         if store
-            .enroll_token_valid(&auth::hash_secret(&existing), http::now_ms())
+            .enroll_token_valid(&auth::hash_secret(&existing), crate::clock::system_ms())
             .await?
         {
             return Ok(path);
@@ -213,7 +214,7 @@ pub async fn ensure_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Resu
 pub async fn new_enroll_token(store: &Store, data_dir: &Path) -> anyhow::Result<PathBuf> {
     let token = auth::generate(auth::ENROLL_TOKEN_PREFIX);
     store
-        .create_enroll_token(&auth::hash_secret(&token), http::now_ms())
+        .create_enroll_token(&auth::hash_secret(&token), crate::clock::system_ms())
         .await?;
     write_enroll_token(data_dir, &token)
 }

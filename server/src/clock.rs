@@ -1,9 +1,16 @@
-//! Wall-clock time for sessions and tokens, injectable so tests can move
-//! past idle and absolute expiry without sleeping for hours. Production
-//! uses the system clock; nothing else in dozor reads this one.
+//! The server's one clock: wall-clock time, injectable so tests can move
+//! past idle and absolute expiry, retry waits and task ages without
+//! sleeping. Everything that needs "now" takes a `Clock` (operations,
+//! sessions, tasks, the dispatcher, maintenance); `system_ms` is for what
+//! runs before there is one (startup) and for tests.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+/// The system clock's time in Unix milliseconds.
+pub fn system_ms() -> i64 {
+    dozor_collector::agent::now_ms()
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Clock(Option<Arc<AtomicI64>>);
@@ -21,7 +28,7 @@ impl Clock {
     pub fn now_ms(&self) -> i64 {
         match &self.0 {
             Some(t) => t.load(Ordering::Relaxed),
-            None => dozor_collector::agent::now_ms(),
+            None => system_ms(),
         }
     }
 

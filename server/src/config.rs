@@ -1,7 +1,6 @@
 //! Configuration: flags beat environment variables beat `dozor.toml`,
 //! which beats the defaults.
 
-use crate::http::RateLimits;
 use crate::ingest::Limits;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -277,6 +276,29 @@ fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// Request rates the server allows, set from flags.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// Heartbeats per second per agent, sustained.
+    pub agent_per_second: u32,
+    pub agent_burst: u32,
+    /// Enrolment attempts per minute per client address.
+    pub enroll_per_minute: u32,
+    /// Sign-in attempts per minute per client address.
+    pub login_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            agent_per_second: 20,
+            agent_burst: 100,
+            enroll_per_minute: 10,
+            login_per_minute: 10,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,34 +2,16 @@
 //! endpoints. Errors are JSON `{"error", "field"?}` and never carry
 //! internals (storage messages are logged, not returned).
 
-mod account;
-mod agent_tasks;
-mod agents;
-mod alerting;
-mod alerts_page;
-pub mod authn;
-mod containers;
-mod guard;
-mod invites;
-pub mod login;
-mod ops;
-pub mod prom;
-mod prom_rules;
-mod range_cache;
-mod read;
+mod agent;
+mod api;
+pub mod auth;
+pub mod pages;
 mod routes;
-mod rules_editor;
-mod rules_page;
-mod silences;
-mod targets_admin;
-mod targets_page;
-mod telegram_settings;
-mod throttle;
-pub mod ui;
-mod ui_agents;
-mod ui_source;
-mod users;
-mod write;
+
+// The modules other code (and tests) name by their old paths.
+pub use api::prom;
+pub use auth::{authn, login};
+pub use pages::ui;
 
 pub use routes::{
     router, router_with_paths, Paths, API_BODY_LIMIT, DEFAULT_BODY_LIMIT, FORM_BODY_LIMIT,
@@ -75,27 +57,7 @@ pub struct Inner {
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);
 
-#[derive(Debug, Clone)]
-pub struct RateLimits {
-    /// Heartbeats per second per agent, sustained.
-    pub agent_per_second: u32,
-    pub agent_burst: u32,
-    /// Enrolment attempts per minute per client address.
-    pub enroll_per_minute: u32,
-    /// Sign-in attempts per minute per client address.
-    pub login_per_minute: u32,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            agent_per_second: 20,
-            agent_burst: 100,
-            enroll_per_minute: 10,
-            login_per_minute: 10,
-        }
-    }
-}
+pub use crate::config::RateLimits;
 
 fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n.max(1)).expect("max(1)")
@@ -252,10 +214,6 @@ pub fn storage_error(e: crate::storage::StorageError) -> Response {
             None,
         )
     }
-}
-
-pub fn now_ms() -> i64 {
-    dozor_collector::agent::now_ms()
 }
 
 /// Drops a keyed limiter's keys that are back to a full quota, so

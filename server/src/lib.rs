@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod local;
 pub mod maintenance;
 pub mod ops;
+pub mod query_cache;
 /// The query engine lives in its own crate (it does no I/O); storage
 /// feeds it through `storage::engine`.
 pub use dozor_promql as promql;

@@ -3,7 +3,6 @@
 
 use crate::auth;
 use crate::config::Config;
-use crate::http::now_ms;
 use crate::ingest::{Ingest, IngestError};
 use crate::storage::{AgentRecord, CreateAgent, NewAgent};
 use async_trait::async_trait;
@@ -18,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 struct LocalSink {
     ingest: Ingest,
+    clock: crate::clock::Clock,
     name: String,
 }
 
@@ -47,7 +47,7 @@ impl Sink for LocalSink {
     async fn send(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, SendError> {
         let agent = self.agent().await?;
         self.ingest
-            .heartbeat(&agent, req, now_ms())
+            .heartbeat(&agent, req, self.clock.now_ms())
             .await
             .map_err(|e| match e {
                 IngestError::BadRequest { message, .. }
@@ -59,7 +59,7 @@ impl Sink for LocalSink {
 
     async fn fetch_desired(&self) -> Result<dozor_common::desired::DesiredState, SendError> {
         let agent = self.agent().await?;
-        crate::desired::document(&self.ingest.store, &agent, now_ms())
+        crate::desired::document(&self.ingest.store, &agent, self.clock.now_ms())
             .await
             .map_err(|e| retry(e.to_string()))
     }
@@ -108,7 +108,11 @@ async fn local_agent(ingest: &Ingest, hostname: &str) -> anyhow::Result<Option<A
                     kind: "local".into(),
                     inventory: None,
                 };
-                if let CreateAgent::Created(_) = ingest.store.create_agent(&new, now_ms()).await? {
+                if let CreateAgent::Created(_) = ingest
+                    .store
+                    .create_agent(&new, crate::clock::system_ms())
+                    .await?
+                {
                     return Ok(ingest.store.agent_by_name(&name).await?);
                 }
             }
@@ -137,6 +141,7 @@ pub async fn start(
     };
     tracing::info!(agent = %agent.name, root = %cfg.local_collector_root.display(), interval = ?cfg.local_collector_interval, "built-in collector running");
     let sink = Arc::new(LocalSink {
+        clock: cfg.clock.clone(),
         ingest,
         name: agent.name,
     });

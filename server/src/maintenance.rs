@@ -1,7 +1,7 @@
 //! Housekeeping on a timer: partitions ahead, rollups every minute,
 //! retention (and old container events and finished tasks) hourly. Failures are logged and retried on the next tick.
 
-use crate::http::now_ms;
+use crate::clock::Clock;
 use crate::storage::Store;
 use crate::telemetry::Telemetry;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ pub async fn run(
     store: Store,
     telemetry: Arc<Telemetry>,
     retention: Duration,
+    clock: Clock,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(TICK);
@@ -29,7 +30,7 @@ pub async fn run(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let now = now_ms();
+        let now = clock.now_ms();
         let timed = |op: &'static str, started: Instant, ok: bool| {
             telemetry.storage_op(op, started.elapsed(), ok)
         };

@@ -49,6 +49,8 @@ pub struct TaskHub {
     /// Polls and results per agent: far above what a busy log view needs,
     /// far below what a leaked key in a loop would do to the writer.
     pub limiter: governor::DefaultKeyedRateLimiter<i64>,
+    /// When tasks are queued, taken and finished (and so how old they are).
+    clock: crate::clock::Clock,
 }
 
 impl Default for TaskHub {
@@ -61,15 +63,23 @@ impl Default for TaskHub {
             limiter: governor::RateLimiter::keyed(
                 governor::Quota::per_second(n(20)).allow_burst(n(100)),
             ),
+            clock: Default::default(),
         }
     }
 }
 
-fn now_ms() -> i64 {
-    dozor_collector::agent::now_ms()
-}
-
 impl TaskHub {
+    pub fn with_clock(clock: crate::clock::Clock) -> Self {
+        Self {
+            clock,
+            ..Self::default()
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     /// Ends every wait now and from here on (the server is stopping).
     pub fn close(&self) {
         self.closing.cancel();
@@ -147,7 +157,7 @@ impl TaskHub {
     /// Queues a task and wakes the agent's long-poll.
     #[instrument(skip_all, fields(agent_id = t.agent_id, kind = %t.kind))]
     pub async fn enqueue(&self, store: &Store, t: &NewTask) -> Result<i64> {
-        let id = store.enqueue_task(t, now_ms()).await?;
+        let id = store.enqueue_task(t, self.now_ms()).await?;
         self.bell(t.agent_id).notify_waiters();
         Ok(id)
     }
@@ -160,7 +170,9 @@ impl TaskHub {
         tokio::pin!(rung);
         // Registered before looking, so a task queued in between still wakes us.
         rung.as_mut().enable();
-        let tasks = store.take_tasks(agent_id, now_ms(), MAX_PER_POLL).await?;
+        let tasks = store
+            .take_tasks(agent_id, self.now_ms(), MAX_PER_POLL)
+            .await?;
         if !tasks.is_empty() || wait.is_zero() {
             return Ok(tasks.into_iter().map(wire).collect());
         }
@@ -168,13 +180,15 @@ impl TaskHub {
             _ = tokio::time::timeout(wait, rung) => {}
             _ = self.closing.cancelled() => return Ok(Vec::new()),
         }
-        let tasks = store.take_tasks(agent_id, now_ms(), MAX_PER_POLL).await?;
+        let tasks = store
+            .take_tasks(agent_id, self.now_ms(), MAX_PER_POLL)
+            .await?;
         Ok(tasks.into_iter().map(wire).collect())
     }
 
     /// Stores a result and wakes whoever waits for one.
     pub async fn finish(&self, store: &Store, agent_id: i64, r: &TaskResult) -> Result<bool> {
-        let known = store.finish_task(agent_id, r, now_ms()).await?;
+        let known = store.finish_task(agent_id, r, self.now_ms()).await?;
         if known {
             let waiting = self
                 .results

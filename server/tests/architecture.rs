@@ -84,3 +84,88 @@ fn source_files_stay_small() {
         assert!(lines <= 420, "{} has {lines} lines; split it", f.display());
     }
 }
+
+fn sources_under(dir: &str) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(&root().join(dir), &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f, text)
+        })
+        .collect()
+}
+
+#[test]
+fn nothing_below_http_imports_http() {
+    // Storage, the engine, alerting, operations, tasks, desired state and
+    // the clock know nothing of the web layer; only the startup code above
+    // everything (app.rs, main.rs, lib.rs) wires it up.
+    let src = root().join("server/src");
+    for (f, text) in sources_under("server/src") {
+        let rel = f.strip_prefix(&src).unwrap().to_string_lossy().to_string();
+        if rel.starts_with("http") || ["app.rs", "main.rs", "lib.rs"].contains(&rel.as_str()) {
+            continue;
+        }
+        assert!(!text.contains("crate::http"), "{rel} imports http");
+    }
+    let promql = std::fs::read_to_string(root().join("promql/Cargo.toml")).unwrap();
+    assert!(!promql.contains("axum"));
+}
+
+#[test]
+fn front_ends_change_state_only_through_operations() {
+    // Writes to storage and the audit log happen in `ops/` (and ingest,
+    // maintenance, alerting's engine); the dashboard's handlers, the API,
+    // the bot and the CLI call operations. Sign-in keeps its own session
+    // rows (http/auth).
+    let writes = [
+        ".store.create_",
+        ".store.update_",
+        ".store.delete_",
+        ".store.revoke_",
+        ".store.save_",
+        ".store.expire_",
+        ".store.audit(",
+        ".store.accept_",
+        ".store.redeem_",
+        ".store.unlink_",
+        ".store.enqueue_task",
+        "store.create_silence",
+        "store.record_history",
+    ];
+    let mut front_ends = sources_under("server/src/http");
+    front_ends.extend(
+        sources_under("server/src/alerting")
+            .into_iter()
+            .filter(|(f, _)| f.ends_with("bot.rs")),
+    );
+    front_ends.push((
+        root().join("server/src/main.rs"),
+        std::fs::read_to_string(root().join("server/src/main.rs")).unwrap(),
+    ));
+    for (f, text) in front_ends {
+        if f.components().any(|c| c.as_os_str() == "auth") {
+            continue;
+        }
+        for w in writes {
+            assert!(!text.contains(w), "{} writes directly ({w})", f.display());
+        }
+    }
+}
+
+#[test]
+fn password_hashing_never_runs_on_async_threads() {
+    for dir in ["server/src/http", "server/src/ops"] {
+        for (f, text) in sources_under(dir) {
+            for sync in [
+                "password::hash(",
+                "password::verify(",
+                "password::verify_dummy(",
+            ] {
+                assert!(!text.contains(sync), "{} calls {sync}", f.display());
+            }
+        }
+    }
+}

@@ -224,7 +224,7 @@ pub fn enroll_token(server: &Server) -> String {
 }
 
 pub fn now_ms() -> i64 {
-    dozor_server::http::now_ms()
+    dozor_server::clock::system_ms()
 }
 
 /// Polls `f` until it returns Some, for at most `secs` seconds.

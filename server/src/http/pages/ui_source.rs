@@ -2,9 +2,9 @@
 //! values through the series API, agents from the catalog. Label values
 //! are cached briefly: pickers and autocomplete ask on every page view.
 
-use super::range_cache::{merge, Plan};
 use super::{AppState, ONLINE_WINDOW_MS};
 use crate::promql::{Range, Value};
+use crate::query_cache::{merge, Plan};
 use async_trait::async_trait;
 use dozor_ui::pages::host::inventory_facts;
 use dozor_ui::{AgentInfo, ContainerRow, DataSource, InstantData, QueryFailed, SeriesData};
@@ -227,7 +227,7 @@ impl DataSource for Source {
     }
 
     fn now_ms(&self) -> i64 {
-        super::now_ms()
+        self.state.0.ops.now_ms()
     }
 }
 

@@ -34,7 +34,7 @@ pub async fn fleet(
 async fn agent(s: &AppState, host: &str) -> Result<Option<(AgentRecord, bool)>, Response> {
     match s.0.store.agent_by_name(host).await {
         Ok(Some(a)) if a.revoked_ms.is_none() => {
-            let now = super::now_ms();
+            let now = s.0.ops.now_ms();
             let online = a.last_seen_ms.is_some_and(|t| now - t <= ONLINE_WINDOW_MS);
             Ok(Some((a, online)))
         }
@@ -43,7 +43,7 @@ async fn agent(s: &AppState, host: &str) -> Result<Option<(AgentRecord, bool)>, 
     }
 }
 
-pub(super) async fn show(
+pub(crate) async fn show(
     s: AppState,
     headers: HeaderMap,
     u: CurrentUser,

@@ -52,7 +52,7 @@ pub async fn write(State(state): State<AppState>, headers: HeaderMap, body: Body
     })
     .await;
     let result = match decoded {
-        Ok(Ok(batches)) => s.ingest.remote_write(batches, super::now_ms()).await,
+        Ok(Ok(batches)) => s.ingest.remote_write(batches, s.ops.now_ms()).await,
         Ok(Err(e)) => Err(e),
         Err(e) => Err(crate::ingest::IngestError::Internal(format!(
             "decoder task failed: {e}"

@@ -10,7 +10,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub(super) fn routes(t: &super::Paths) -> Router<AppState> {
+pub(crate) fn routes(t: &super::Paths) -> Router<AppState> {
     let form_limit = || DefaultBodyLimit::max(super::FORM_BODY_LIMIT);
     Router::new()
         .route(t.add("/alerts"), get(alerts_page::page))

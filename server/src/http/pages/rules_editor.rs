@@ -105,7 +105,7 @@ fn fields(f: &RuleForm) -> Vec<page::Field> {
     ]
 }
 
-pub(super) fn form_of(f: &HashMap<String, String>) -> RuleForm {
+pub(crate) fn form_of(f: &HashMap<String, String>) -> RuleForm {
     let g = |k: &str| f.get(k).cloned().unwrap_or_default();
     RuleForm {
         name: g("name"),
@@ -123,7 +123,7 @@ pub(super) fn form_of(f: &HashMap<String, String>) -> RuleForm {
     }
 }
 
-pub(super) async fn show_editor(
+pub(crate) async fn show_editor(
     s: AppState,
     headers: HeaderMap,
     u: CurrentUser,

@@ -22,7 +22,7 @@ use tracing::instrument;
 pub struct UiState {
     pub dashboards: Vec<Dashboard>,
     pub labels: LabelCache,
-    pub ranges: super::range_cache::RangeCache,
+    pub ranges: crate::query_cache::RangeCache,
     /// The collection interval: charts never step finer than this.
     pub scrape_ms: i64,
 }

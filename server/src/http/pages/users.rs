@@ -29,7 +29,7 @@ pub async fn users_page(
 }
 
 /// The users page (admin only), with the outcome of the last action.
-pub(super) async fn show(
+pub(crate) async fn show(
     s: AppState,
     headers: HeaderMap,
     u: CurrentUser,

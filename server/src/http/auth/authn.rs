@@ -51,11 +51,11 @@ pub struct AuthState {
     /// False: /metrics needs a read token or a session.
     pub metrics_public: bool,
     pub clock: Clock,
-    pub(super) login_per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    pub(crate) login_per_ip: DefaultKeyedRateLimiter<IpAddr>,
     /// Failed sign-ins per account name (known or not, so the limiter
     /// reveals nothing), and until when each name is throttled.
-    pub(super) failures_per_account: DefaultKeyedRateLimiter<String>,
-    pub(super) throttled_until: Mutex<HashMap<String, i64>>,
+    pub(crate) failures_per_account: DefaultKeyedRateLimiter<String>,
+    pub(crate) throttled_until: Mutex<HashMap<String, i64>>,
 }
 
 impl AuthState {

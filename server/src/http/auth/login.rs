@@ -23,7 +23,7 @@ fn redirect(to: &str) -> Response {
     secure((StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response())
 }
 
-pub(super) fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     secure(
         (
             status,
@@ -57,7 +57,7 @@ fn session_cookie(value: &str, max_age_s: i64, https: bool) -> HeaderValue {
 }
 
 /// Starts a session for `user_id` and sends the browser to `next`.
-pub(super) async fn start_session(
+pub(crate) async fn start_session(
     s: &AppState,
     headers: &HeaderMap,
     user_id: i64,
@@ -92,7 +92,7 @@ fn csrf_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A page that needs a CSRF token: reuse the cookie's or set a fresh one.
-pub(super) fn with_csrf(
+pub(crate) fn with_csrf(
     headers: &HeaderMap,
     render: impl FnOnce(&str) -> String,
     status: StatusCode,

@@ -189,7 +189,7 @@ pub async fn query(
     let p = Params::new(q.as_deref(), &headers, &body);
     let run = async {
         let query = required(&p, "query")?;
-        let t = p.time("time", super::now_ms())?;
+        let t = p.time("time", state.0.ops.now_ms())?;
         let v = engine_for(&state, &p)?.instant(query, t).await?;
         Ok::<_, QueryError>(encode(&v, t))
     };
@@ -364,7 +364,12 @@ pub async fn federate(State(state): State<AppState>, RawQuery(q): RawQuery) -> R
     if selectors.is_empty() {
         return (StatusCode::BAD_REQUEST, "no match[] parameter provided\n").into_response();
     }
-    let samples = match state.0.engine.latest(&selectors, super::now_ms()).await {
+    let samples = match state
+        .0
+        .engine
+        .latest(&selectors, state.0.ops.now_ms())
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             let status = if e.error_type() == "bad_data" {

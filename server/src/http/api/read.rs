@@ -13,7 +13,7 @@ use serde_json::json;
 const MAX_SERIES: usize = 10_000;
 
 pub async fn agents(State(state): State<AppState>) -> Response {
-    let now = super::now_ms();
+    let now = state.0.ops.now_ms();
     match state.0.store.list_agents().await {
         Ok(list) => {
             let agents: Vec<_> = list
@@ -133,7 +133,7 @@ pub async fn samples(
         start,
         end,
         resolution,
-    } = match range_query(q.as_deref(), super::now_ms()) {
+    } = match range_query(q.as_deref(), state.0.ops.now_ms()) {
         Ok(r) => r,
         Err((msg, field)) => return error(StatusCode::BAD_REQUEST, msg, Some(field)),
     };

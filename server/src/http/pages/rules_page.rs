@@ -20,7 +20,7 @@ use axum::{Extension, Form};
 use dozor_ui::pages::rules as page;
 use std::collections::HashMap;
 
-pub(super) async fn show_list(
+pub(crate) async fn show_list(
     s: AppState,
     headers: HeaderMap,
     u: CurrentUser,

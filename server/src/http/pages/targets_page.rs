@@ -23,7 +23,7 @@ pub async fn page(
     show(s, headers, u, host, None).await
 }
 
-pub(super) async fn show(
+pub(crate) async fn show(
     s: AppState,
     headers: HeaderMap,
     u: CurrentUser,

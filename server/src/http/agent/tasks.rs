@@ -43,7 +43,7 @@ pub async fn desired_state(State(state): State<AppState>, headers: HeaderMap) ->
         return r;
     }
     let s = &state.0;
-    match crate::desired::document(&s.store, &agent, super::now_ms()).await {
+    match crate::desired::document(&s.store, &agent, s.ops.now_ms()).await {
         Ok(doc) => Json(doc).into_response(),
         Err(e) => storage_error(e),
     }

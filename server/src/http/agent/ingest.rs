@@ -73,7 +73,7 @@ pub async fn enroll(
 }
 
 /// Resolves the bearer key to a live agent, or the response to send.
-pub(super) async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<AgentRecord, Response> {
@@ -160,7 +160,7 @@ pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap, body: 
         tokio::task::spawn_blocking(move || ingest::decode(&bytes, encoding.as_deref(), &limits))
             .await;
     let result = match decoded {
-        Ok(Ok(req)) => s.ingest.heartbeat(&agent, req, super::now_ms()).await,
+        Ok(Ok(req)) => s.ingest.heartbeat(&agent, req, s.ops.now_ms()).await,
         Ok(Err(e)) => Err(e),
         Err(e) => Err(IngestError::Internal(format!("decoder task failed: {e}"))),
     };
@@ -173,7 +173,7 @@ pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap, body: 
     }
 }
 
-pub(super) fn ingest_error(e: IngestError) -> Response {
+pub(crate) fn ingest_error(e: IngestError) -> Response {
     match e {
         IngestError::BadRequest { message, field } => {
             error(StatusCode::BAD_REQUEST, message, field)

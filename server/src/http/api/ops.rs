@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let s = &state.0;
-    let now = super::now_ms();
+    let now = s.ops.now_ms();
     let mut snap = Snapshot {
         active_series: s.store.cache().active_since(now - 600_000) as u64,
         series_total: s.store.series_count().await.ok().map(|n| n as u64),

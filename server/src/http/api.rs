@@ -1,0 +1,81 @@
+//! The JSON API and the Prometheus API (read scope: an API token or a
+//! session), remote_write (write scope), and the operations endpoints
+//! (`/metrics`, `/healthz`, `/readyz`).
+
+pub(crate) mod ops;
+pub mod prom;
+pub(crate) mod prom_rules;
+pub(crate) mod read;
+pub(crate) mod write;
+
+pub(crate) use super::agent::ingest as agents;
+pub(crate) use super::auth::authn;
+pub(crate) use super::{error, storage_error, AppState, ONLINE_WINDOW_MS};
+
+use super::{Paths, API_BODY_LIMIT};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+/// The read APIs: a read-scoped API token or a session.
+fn read_api(state: AppState, t: &Paths) -> Router<AppState> {
+    Router::new()
+        .route(t.add("/api/v1/agents"), get(read::agents))
+        .route(t.add("/api/v1/series"), get(read::series))
+        .route(t.add("/api/v1/series/{id}/samples"), get(read::samples))
+        .route(
+            t.add("/prometheus/api/v1/query"),
+            get(prom::query).post(prom::query),
+        )
+        .route(
+            t.add("/prometheus/api/v1/query_range"),
+            get(prom::query_range).post(prom::query_range),
+        )
+        .route(
+            t.add("/prometheus/api/v1/series"),
+            get(prom::series).post(prom::series),
+        )
+        .route(
+            t.add("/prometheus/api/v1/labels"),
+            get(prom::labels).post(prom::labels),
+        )
+        .route(
+            t.add("/prometheus/api/v1/label/{name}/values"),
+            get(prom::label_values),
+        )
+        .route(t.add("/prometheus/api/v1/metadata"), get(prom::metadata))
+        .route(
+            t.add("/prometheus/api/v1/query_exemplars"),
+            get(prom::empty_list).post(prom::empty_list),
+        )
+        .route(t.add("/prometheus/api/v1/rules"), get(prom_rules::rules))
+        .route(t.add("/prometheus/api/v1/alerts"), get(prom_rules::alerts))
+        .route(
+            t.add("/prometheus/api/v1/status/buildinfo"),
+            get(prom::buildinfo),
+        )
+        .route(
+            t.add("/prometheus/api/v1/status/runtimeinfo"),
+            get(prom::runtimeinfo),
+        )
+        .route(t.add("/prometheus/api/v1/status/flags"), get(prom::flags))
+        .route(t.add("/prometheus/federate"), get(prom::federate))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .route_layer(axum::middleware::from_fn_with_state(state, authn::read_api))
+}
+
+/// Every API route.
+pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
+    Router::new()
+        .merge(read_api(state.clone(), t))
+        .route(t.add("/prometheus/api/v1/write"), post(write::write))
+        .route(
+            t.add("/metrics"),
+            get(ops::metrics).route_layer(axum::middleware::from_fn_with_state(
+                state,
+                authn::metrics_gate,
+            )),
+        )
+        .route(t.add("/healthz"), get(ops::healthz))
+        .route(t.add("/readyz"), get(ops::readyz))
+}

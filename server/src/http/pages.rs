@@ -1,0 +1,97 @@
+//! The dashboard: every page and form, behind a live session (and setup
+//! done); forms are CSRF-checked and capped at `FORM_BODY_LIMIT`.
+
+pub(crate) mod account;
+pub(crate) mod alerting;
+pub(crate) mod alerts_page;
+pub(crate) mod containers;
+pub(crate) mod invites;
+pub(crate) mod rules_editor;
+pub(crate) mod rules_page;
+pub(crate) mod silences;
+pub(crate) mod targets_admin;
+pub(crate) mod targets_page;
+pub(crate) mod telegram_settings;
+pub mod ui;
+pub(crate) mod ui_agents;
+pub(crate) mod ui_source;
+pub(crate) mod users;
+
+pub(crate) use super::api::prom;
+pub(crate) use super::auth::{authn, guard, login};
+pub(crate) use super::{error, storage_error, AppState, Paths, FORM_BODY_LIMIT, ONLINE_WINDOW_MS};
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+/// Every page behind a session, plus the assets (public: the sign-in page
+/// needs them).
+pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
+    let form_limit = || DefaultBodyLimit::max(FORM_BODY_LIMIT);
+    // Every page and form behind a live session (and setup done).
+    Router::new()
+        .route(t.add("/"), get(ui::overview_page))
+        .route(t.add("/hosts/{host}"), get(ui::host_page))
+        .route(t.add("/d/{slug}"), get(ui::dashboard_page))
+        .route(t.add("/explore"), get(ui::explore_page))
+        .route(t.add("/agents"), get(ui::agents_page))
+        .route(
+            t.add("/agents/enroll-token"),
+            post(ui_agents::new_enroll_token).layer(form_limit()),
+        )
+        .route(
+            t.add("/agents/revoke-tokens"),
+            post(ui_agents::revoke_enroll_tokens).layer(form_limit()),
+        )
+        .route(
+            t.add("/agents/{name}/revoke"),
+            post(ui_agents::revoke_agent).layer(form_limit()),
+        )
+        .route(
+            t.add("/users"),
+            get(users::users_page)
+                .post(users::create)
+                .layer(form_limit()),
+        )
+        .route(
+            t.add("/users/{id}/{action}"),
+            post(users::change).layer(form_limit()),
+        )
+        .route(
+            t.add("/users/invite"),
+            post(invites::create).layer(form_limit()),
+        )
+        .route(
+            t.add("/users/invites/{id}/revoke"),
+            post(invites::revoke).layer(form_limit()),
+        )
+        .route(t.add("/audit"), get(users::audit_page))
+        .route(t.add("/account"), get(account::page))
+        .route(
+            t.add("/account/password"),
+            post(account::change_password).layer(form_limit()),
+        )
+        .route(
+            t.add("/account/tokens"),
+            post(account::create_token).layer(form_limit()),
+        )
+        .route(
+            t.add("/account/tokens/{id}/revoke"),
+            post(account::revoke_token).layer(form_limit()),
+        )
+        .route(t.add("/containers"), get(containers::fleet))
+        .route(t.add("/containers/view"), get(containers::page))
+        .route(t.add("/containers/logs"), get(containers::logs))
+        .route(
+            t.add("/containers/action"),
+            post(containers::action).layer(form_limit()),
+        )
+        .merge(alerting::routes(t))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            login::require_session,
+        ))
+        .route(t.add("/assets/{name}"), get(ui::asset))
+        .route(t.add("/favicon.ico"), get(ui::favicon))
+}
