@@ -2,6 +2,8 @@
 //! forms carry a valid CSRF token, so the role (or the lack of a session)
 //! is what decides. A mismatch prints the whole table of differences.
 
+#[path = "role_matrix/coverage.rs"]
+mod coverage;
 mod support;
 
 use dozor_server::storage::Role;
@@ -353,34 +355,8 @@ async fn every_route_for_every_role() {
         ),
         (M::Post, "/logout".into(), vec![], [303, 303, 303, 303]),
     ];
-    // Every route the server registered is in the table, or here with the
-    // reason roles do not decide it.
-    let exempt = [
-        "/api/v1/agents/enroll",
-        "/api/v1/agents/heartbeat",
-        "/api/v1/agents/tasks",
-        "/api/v1/agents/task-result",
-        "/api/v1/agents/desired-state",
-        // The agent key decides these (tests/protocol.rs, task_poll.rs);
-        // the write scope or bootstrap token this one (tests/api_tokens.rs).
-        "/prometheus/api/v1/write",
-        // Public: the sign-in page needs them.
-        "/assets/{name}",
-        "/favicon.ico",
-    ];
-    let covers = |template: &str, path: &str| {
-        let path = path.split('?').next().unwrap_or(path);
-        let (t, p): (Vec<&str>, Vec<&str>) =
-            (template.split('/').collect(), path.split('/').collect());
-        t.len() == p.len() && t.iter().zip(&p).all(|(a, b)| a.starts_with('{') || a == b)
-    };
-    let uncovered: Vec<&str> = server
-        .routes
-        .iter()
-        .copied()
-        .filter(|t| !exempt.contains(t))
-        .filter(|t| !routes.iter().any(|(_, p, _, _)| covers(t, p)))
-        .collect();
+    let paths: Vec<&str> = routes.iter().map(|(_, p, _, _)| p.as_str()).collect();
+    let uncovered = coverage::uncovered(&server.routes, &paths);
     assert!(
         uncovered.is_empty(),
         "routes the role matrix does not cover: {uncovered:#?}"
