@@ -125,7 +125,8 @@ impl Commands {
         };
         let now = self.ops.now_ms();
         let mut lines = Vec::new();
-        for (rule, alerts) in a.snapshot().await {
+        for (key, alerts) in a.snapshot().await {
+            let rule = super::rules::rule_name(&key);
             for (labels, al) in alerts.iter().filter(|(_, al)| al.state == State::Firing) {
                 let rest: Vec<String> = labels
                     .iter()
@@ -235,7 +236,7 @@ impl Commands {
             alerts
                 .into_keys()
                 .find(|l| super::notify::fingerprint(l) == fp)
-                .map(|l| (rule, l))
+                .map(|l| (super::rules::rule_name(&rule), l))
         });
         let Some((rule, labels)) = found else {
             return "That alert is no longer active.".into();

@@ -28,18 +28,59 @@ pub struct Alerting {
     engine: promql::Engine,
     pub(super) store: Store,
     clock: Clock,
-    /// Per alerting rule: its pending and firing alerts.
+    /// Per alerting rule (by key, see `rules::rule_key`): its pending and
+    /// firing alerts.
     pub(super) states: Mutex<HashMap<String, BTreeMap<Labels, Active>>>,
     /// When each channel's alert groups are next flushed.
     schedule: std::sync::Mutex<Schedule>,
     /// Signalled after notifications are committed (wakes the dispatcher).
     pub queued: std::sync::Arc<tokio::sync::Notify>,
-    /// Per rule: last evaluation time and error, for the rules API.
+    /// Per rule key: last evaluation time and error, for the rules API.
     health: std::sync::Mutex<HashMap<String, (i64, Option<String>)>>,
 }
 
 fn labels_json(l: &Labels) -> String {
     serde_json::to_string(l).expect("string maps serialise")
+}
+
+/// A rule's alerts as stored.
+fn alert_rows(key: &str, active: &BTreeMap<Labels, Active>) -> Vec<AlertRow> {
+    active
+        .iter()
+        .map(|(labels, al)| AlertRow {
+            rule: key.to_string(),
+            labels: labels_json(labels),
+            state: al.state.as_str().into(),
+            active_at_ms: al.active_at_ms,
+            fired_at_ms: al.fired_at_ms,
+            last_seen_ms: al.last_seen_ms,
+            value: crate::storage::alerts::finite(al.value),
+            last_notified_ms: al.last_notified_ms,
+        })
+        .collect()
+}
+
+/// Alert states stored before rules had keys are filed under the bare
+/// rule name. Each such entry is moved, in memory, to the first alerting
+/// rule of `groups` with that name; returns the moves (name, key).
+fn adopt_legacy(
+    states: &mut HashMap<String, BTreeMap<Labels, Active>>,
+    groups: &[Group],
+) -> Vec<(String, String)> {
+    let mut moves = Vec::new();
+    for g in groups {
+        for r in &g.rules {
+            let Rule::Alert(a) = r else { continue };
+            if states.contains_key(&a.key) {
+                continue;
+            }
+            if let Some(active) = states.remove(&a.name) {
+                states.insert(a.key.clone(), active);
+                moves.push((a.name.clone(), a.key.clone()));
+            }
+        }
+    }
+    moves
 }
 
 /// The alert's labels: the sample's (without `__name__`), then the rule's.
@@ -90,6 +131,11 @@ impl Alerting {
             let last = evals.get(rule).copied().unwrap_or(0);
             state::restore(active, last, now, tolerance);
         }
+        let moves = adopt_legacy(&mut states, &groups);
+        save_moves(&store, &states, &moves, |name| {
+            evals.get(name).copied().unwrap_or(now)
+        })
+        .await?;
         Ok(Self {
             groups,
             config,
@@ -148,44 +194,55 @@ impl Alerting {
         groups: Vec<Group>,
         broken: Vec<(String, String)>,
     ) -> crate::storage::Result<()> {
-        let keep: HashSet<String> = groups
+        let keep: HashSet<&str> = groups
             .iter()
-            .flat_map(|g| g.rules.iter().map(|r| r.name().to_string()))
-            .chain(self.file_rule_names())
-            .chain(broken.iter().map(|b| b.0.clone()))
+            .chain(self.groups.iter())
+            .flat_map(|g| g.rules.iter().map(Rule::key))
             .collect();
-        *self.ui_broken.write().expect("lock") = broken;
+        // A rule that does not compile has no keys; its source stands in.
+        let broken_sources: HashSet<String> = broken
+            .iter()
+            .map(|(name, _)| super::rules::ui_source(name))
+            .collect();
+        let kept = |key: &str| {
+            keep.contains(key)
+                || super::rules::parse_key(key).is_some_and(|k| broken_sources.contains(&k.0))
+        };
         let gone: Vec<String> = {
-            let mut ui = self.ui_groups.write().expect("lock");
-            let gone = ui
-                .iter()
-                .flat_map(|g| g.rules.iter().map(|r| r.name().to_string()))
-                .filter(|n| !keep.contains(n))
-                .collect();
-            *ui = groups;
-            gone
+            let ui = self.ui_groups.read().expect("lock");
+            ui.iter()
+                .flat_map(|g| g.rules.iter().map(Rule::key))
+                .filter(|k| !kept(k))
+                .map(str::to_string)
+                .collect()
         };
         let mut states = self.states.lock().await;
-        for name in gone {
-            states.remove(&name);
-            self.health.lock().expect("lock").remove(&name);
-            let now = self.clock.now_ms();
+        let moves = adopt_legacy(&mut states, &groups);
+        let now = self.clock.now_ms();
+        save_moves(&self.store, &states, &moves, |_| now).await?;
+        for key in gone {
+            states.remove(&key);
+            self.health.lock().expect("lock").remove(&key);
             self.store
                 .save_rule_update(&RuleUpdate {
-                    rule: name,
+                    rule: key,
                     eval_ms: now,
                     ..Default::default()
                 })
                 .await?;
         }
+        drop(states);
+        *self.ui_broken.write().expect("lock") = broken;
+        *self.ui_groups.write().expect("lock") = groups;
         Ok(())
     }
 
-    /// The current pending and firing alerts of each rule.
+    /// The current pending and firing alerts of each rule, by rule key.
     pub async fn snapshot(&self) -> HashMap<String, BTreeMap<Labels, Active>> {
         self.states.lock().await.clone()
     }
 
+    /// The last evaluation time and error of the rule with this key.
     pub fn health(&self, rule: &str) -> Option<(i64, Option<String>)> {
         self.health.lock().expect("lock").get(rule).cloned()
     }
@@ -208,13 +265,13 @@ impl Alerting {
                         .await
                         .map(|(u, before)| {
                             updates.push(u);
-                            befores.push((a.name.clone(), before));
+                            befores.push((a.key.clone(), before));
                         })
                 }
                 Rule::Record(r) => self.eval_record(r, now_ms).await,
             };
             if let Err(e) = result {
-                errors.insert(rule.name().to_string(), e);
+                errors.insert(rule.key().to_string(), e);
             }
         }
         // One transaction for the group's states, history and outbox.
@@ -228,19 +285,19 @@ impl Alerting {
                 // Not saved: roll the in-memory states back, so the next
                 // evaluation produces the same transitions again.
                 let mut states = self.states.lock().await;
-                for (name, before) in befores {
-                    errors.insert(name.clone(), format!("cannot save alert state: {e}"));
-                    states.insert(name, before);
+                for (key, before) in befores {
+                    errors.insert(key.clone(), format!("cannot save alert state: {e}"));
+                    states.insert(key, before);
                 }
             }
         }
         let mut health = self.health.lock().expect("lock");
         for rule in &g.rules {
-            let err = errors.remove(rule.name());
+            let err = errors.remove(rule.key());
             if let Some(e) = &err {
-                tracing::warn!(rule = %rule.name(), error = %e, "rule evaluation failed");
+                tracing::warn!(rule = %rule.name(), group = %g.name, error = %e, "rule evaluation failed");
             }
-            health.insert(rule.name().to_string(), (now_ms, err));
+            health.insert(rule.key().to_string(), (now_ms, err));
         }
     }
 
@@ -314,11 +371,11 @@ impl Alerting {
             None => HashSet::new(),
         };
         let mut states = self.states.lock().await;
-        let active = states.entry(a.name.clone()).or_default();
+        let active = states.entry(a.key.clone()).or_default();
         let before = active.clone();
         let transitions = state::step(active, a.timing, results, &recovered, now_ms);
         let mut update = RuleUpdate {
-            rule: a.name.clone(),
+            rule: a.key.clone(),
             eval_ms: now_ms,
             ..Default::default()
         };
@@ -349,7 +406,7 @@ impl Alerting {
                     // Idempotency: one notification per alert, event and channel.
                     let key = crate::auth::hash_secret(&format!(
                         "{}|{}|{status}|{now_ms}|{c}",
-                        a.name,
+                        a.key,
                         labels_json(labels)
                     ));
                     update.outbox.push(OutboxItem {
@@ -388,7 +445,7 @@ impl Alerting {
             .iter_mut()
             .filter(|(_, al)| al.state == State::Firing)
         {
-            if mutes.muted(&a.name, labels, now_ms) {
+            if mutes.muted(&a.key, labels, now_ms) {
                 continue;
             }
             let repeat = match al.last_notified_ms {
@@ -400,19 +457,38 @@ impl Alerting {
             let snapshot = al.clone();
             notify(labels, &snapshot, "firing", None, repeat);
         }
-        update.alerts = active
-            .iter()
-            .map(|(labels, al)| AlertRow {
-                rule: a.name.clone(),
-                labels: labels_json(labels),
-                state: al.state.as_str().into(),
-                active_at_ms: al.active_at_ms,
-                fired_at_ms: al.fired_at_ms,
-                last_seen_ms: al.last_seen_ms,
-                value: crate::storage::alerts::finite(al.value),
-                last_notified_ms: al.last_notified_ms,
-            })
-            .collect();
+        update.alerts = alert_rows(&a.key, active);
         Ok((update, before))
     }
+}
+
+/// Saves `adopt_legacy`'s moves in one transaction: the states under
+/// their keys, and none left under the old names (which would otherwise
+/// be adopted again, stale, after the next restart).
+async fn save_moves(
+    store: &Store,
+    states: &HashMap<String, BTreeMap<Labels, Active>>,
+    moves: &[(String, String)],
+    eval_ms: impl Fn(&str) -> i64,
+) -> crate::storage::Result<()> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let mut updates = Vec::new();
+    for (name, key) in moves {
+        let eval_ms = eval_ms(name);
+        tracing::info!(rule = %name, key = %key, "alert states stored under a rule name moved to the rule's key");
+        updates.push(RuleUpdate {
+            rule: name.clone(),
+            eval_ms,
+            ..Default::default()
+        });
+        updates.push(RuleUpdate {
+            rule: key.clone(),
+            eval_ms,
+            alerts: alert_rows(key, states.get(key).expect("just moved")),
+            ..Default::default()
+        });
+    }
+    store.save_rule_updates(&updates).await
 }

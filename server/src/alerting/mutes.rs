@@ -11,11 +11,12 @@ use super::state::{Labels, State};
 /// firing alerts of rules that inhibit others.
 pub struct Mutes {
     pub silences: Vec<Silence>,
-    /// (inhibiting rule, label names, that alert's labels)
+    /// (inhibiting rule's key, label names, that alert's labels)
     pub inhibitors: Vec<(String, Vec<String>, Labels)>,
 }
 
 impl Mutes {
+    /// Whether the alert with `labels` of the rule keyed `rule` is muted.
     pub fn muted(&self, rule: &str, labels: &Labels, now_ms: i64) -> bool {
         self.silences.iter().any(|s| s.mutes(labels, now_ms))
             || self.inhibitors.iter().any(|(source, names, src)| {
@@ -58,9 +59,9 @@ impl Alerting {
                 if def.inhibits.is_empty() {
                     continue;
                 }
-                for (labels, al) in states.get(&def.name).into_iter().flatten() {
+                for (labels, al) in states.get(&def.key).into_iter().flatten() {
                     if al.state == State::Firing {
-                        inhibitors.push((def.name.clone(), def.inhibits.clone(), labels.clone()));
+                        inhibitors.push((def.key.clone(), def.inhibits.clone(), labels.clone()));
                     }
                 }
             }

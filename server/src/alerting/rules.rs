@@ -8,7 +8,7 @@ use super::policy::{Policy, PolicySpec};
 use super::state::{Labels, Timing};
 use super::template::Template;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,8 @@ struct RuleSpec {
 
 #[derive(Debug, Clone)]
 pub struct AlertRule {
+    /// Identity of the rule's alert state (see `rule_key`).
+    pub key: String,
     pub name: String,
     pub expr: String,
     pub timing: Timing,
@@ -89,6 +91,8 @@ impl AlertRule {
 
 #[derive(Debug, Clone)]
 pub struct RecordingRule {
+    /// Identity of the rule's evaluation health (see `rule_key`).
+    pub key: String,
     pub name: String,
     pub expr: String,
     pub labels: Labels,
@@ -107,6 +111,52 @@ impl Rule {
             Rule::Record(r) => &r.name,
         }
     }
+
+    pub fn key(&self) -> &str {
+        match self {
+            Rule::Alert(a) => &a.key,
+            Rule::Record(r) => &r.key,
+        }
+    }
+
+    fn set_key(&mut self, key: String) {
+        match self {
+            Rule::Alert(a) => a.key = key,
+            Rule::Record(r) => r.key = key,
+        }
+    }
+}
+
+/// A rule's identity: where it comes from (a rule file's name, or `ui:`
+/// and the name of a rule made in the UI), its group, its name and its
+/// position among the group's rules of that name. Prometheus allows one
+/// alert name several times in a group (one rule per severity is
+/// common), so the name alone would let those rules overwrite each
+/// other's alerts. Stored as a JSON array, so no part can be confused
+/// with another whatever characters it holds.
+pub fn rule_key(source: &str, group: &str, name: &str, position: usize) -> String {
+    serde_json::to_string(&(source, group, name, position)).expect("strings serialise")
+}
+
+/// The source part of the keys of the UI rule named `name`.
+pub fn ui_source(name: &str) -> String {
+    format!("ui:{name}")
+}
+
+/// The rule name inside a key. Alert states stored before keys existed
+/// are keyed by the bare name, which is returned as it is.
+pub fn rule_name(key: &str) -> String {
+    match parse_key(key) {
+        Some((_, _, name, _)) => name,
+        None => key.to_string(),
+    }
+}
+
+/// The parts of a key: None for a bare name stored before keys existed.
+pub fn parse_key(key: &str) -> Option<(String, String, String, usize)> {
+    key.starts_with('[')
+        .then(|| serde_json::from_str(key).ok())
+        .flatten()
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +251,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
             let mut labels = spec.labels;
             labels.insert("alertname".into(), name.clone());
             Ok(Rule::Alert(AlertRule {
+                key: String::new(),
                 timing: Timing {
                     for_ms: ms(spec.for_.as_deref())?,
                     keep_firing_for_ms: ms(spec.keep_firing_for.as_deref())?,
@@ -228,6 +279,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
                 return Err("recording rules take only record, expr and labels".into());
             }
             Ok(Rule::Record(RecordingRule {
+                key: String::new(),
                 name,
                 expr: spec.expr,
                 labels: spec.labels,
@@ -237,8 +289,19 @@ fn compile(spec: RuleSpec) -> Result<Rule, String> {
     }
 }
 
-/// Parses one rule file's text; `file` names it in errors.
+/// Parses one rule file's text; `file` names it in errors and is the
+/// source in its rules' keys.
 pub fn parse(file: &str, text: &str, default_interval_ms: i64) -> Result<Vec<Group>, RuleError> {
+    parse_from(file, file, text, default_interval_ms)
+}
+
+/// Parses rule text whose keys name `source`; `file` names it in errors.
+pub fn parse_from(
+    file: &str,
+    source: &str,
+    text: &str,
+    default_interval_ms: i64,
+) -> Result<Vec<Group>, RuleError> {
     let err = |group: &str, rule: &str, message: String| RuleError {
         file: file.to_string(),
         group: group.to_string(),
@@ -256,9 +319,14 @@ pub fn parse(file: &str, text: &str, default_interval_ms: i64) -> Result<Vec<Gro
             return Err(err(&g.name, "", "interval must be at least 1s".into()));
         }
         let mut rules = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for r in g.rules {
             let name = r.alert.clone().or(r.record.clone()).unwrap_or_default();
-            rules.push(compile(r).map_err(|m| err(&g.name, &name, m))?);
+            let mut rule = compile(r).map_err(|m| err(&g.name, &name, m))?;
+            let position = seen.entry(name.clone()).or_default();
+            rule.set_key(rule_key(source, &g.name, &name, *position));
+            *position += 1;
+            rules.push(rule);
         }
         groups.push(Group {
             name: g.name,
@@ -286,7 +354,18 @@ pub fn load_dir(dir: &Path, default_interval_ms: i64) -> Result<Vec<Group>, Rule
     let mut groups = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(|e| io(e.to_string()))?;
-        groups.extend(parse(&f.display().to_string(), &text, default_interval_ms)?);
+        // Keys name the file, not its directory, so moving the rules
+        // directory keeps the alerts' states.
+        let source = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        groups.extend(parse_from(
+            &f.display().to_string(),
+            &source,
+            &text,
+            default_interval_ms,
+        )?);
     }
     Ok(groups)
 }

@@ -160,7 +160,8 @@ pub async fn reload_ui_rules(a: &Alerting, store: &Store) -> crate::storage::Res
     let mut groups = Vec::new();
     let mut broken = Vec::new();
     for row in store.ui_rules().await? {
-        match super::rules::parse(&row.name, &row.spec, interval) {
+        let source = super::rules::ui_source(&row.name);
+        match super::rules::parse_from(&row.name, &source, &row.spec, interval) {
             Ok(g) => groups.extend(g),
             Err(e) => {
                 // Never fatal: a rule saved by an older version (or edited

@@ -280,7 +280,7 @@ async fn check_alerts(a: &Alerting, t: &AlertTest) -> Vec<String> {
             if def.name != t.alertname {
                 continue;
             }
-            for (labels, al) in snapshot.get(&def.name).into_iter().flatten() {
+            for (labels, al) in snapshot.get(&def.key).into_iter().flatten() {
                 if al.state != State::Firing {
                     continue;
                 }

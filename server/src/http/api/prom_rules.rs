@@ -24,6 +24,7 @@ fn ok(data: Value) -> Response {
         .into_response()
 }
 
+/// The alerts of every alerting rule, or of the rule keyed `rule`.
 async fn alert_objects(s: &AppState, rule: Option<&str>) -> Vec<Value> {
     let Some(a) = &s.0.alerting else {
         return Vec::new();
@@ -33,10 +34,10 @@ async fn alert_objects(s: &AppState, rule: Option<&str>) -> Vec<Value> {
     for g in &a.all_groups() {
         for r in &g.rules {
             let Rule::Alert(rule_def) = r else { continue };
-            if rule.is_some_and(|n| n != rule_def.name) {
+            if rule.is_some_and(|k| k != rule_def.key) {
                 continue;
             }
-            for (labels, al) in snapshot.get(&rule_def.name).into_iter().flatten() {
+            for (labels, al) in snapshot.get(&rule_def.key).into_iter().flatten() {
                 let annotations: HashMap<&str, String> = rule_def
                     .annotations
                     .iter()
@@ -71,7 +72,7 @@ pub async fn rules(
     for g in &a.all_groups() {
         let mut rules = Vec::new();
         for r in &g.rules {
-            let (last, err) = a.health(r.name()).unwrap_or((0, None));
+            let (last, err) = a.health(r.key()).unwrap_or((0, None));
             let health = match (&err, last) {
                 (Some(_), _) => "err",
                 (None, 0) => "unknown",
@@ -92,7 +93,7 @@ pub async fn rules(
             match r {
                 Rule::Alert(def) if want != Some("record") => {
                     let mut v = common("alerting", &def.expr, &def.labels);
-                    let alerts = alert_objects(&s, Some(&def.name)).await;
+                    let alerts = alert_objects(&s, Some(&def.key)).await;
                     let state = if alerts.iter().any(|a| a["state"] == "firing") {
                         "firing"
                     } else if alerts.is_empty() {

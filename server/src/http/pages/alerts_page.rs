@@ -34,8 +34,10 @@ pub async fn page(
         for g in &a.all_groups() {
             for r in &g.rules {
                 let Rule::Alert(def) = r else { continue };
-                rules.push(def.name.clone());
-                for (labels, al) in snapshot.get(&def.name).into_iter().flatten() {
+                if !rules.contains(&def.name) {
+                    rules.push(def.name.clone());
+                }
+                for (labels, al) in snapshot.get(&def.key).into_iter().flatten() {
                     let summary = def
                         .annotations
                         .iter()

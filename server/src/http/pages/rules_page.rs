@@ -40,7 +40,7 @@ pub(crate) async fn show_list(
                 let Rule::Alert(def) = r else { continue };
                 let count = |st: AlertState| {
                     snapshot
-                        .get(&def.name)
+                        .get(&def.key)
                         .map_or(0, |m| m.values().filter(|x| x.state == st).count())
                 };
                 let author = authors.get(&def.name);
@@ -55,7 +55,7 @@ pub(crate) async fn show_list(
                     severity: def.severity().into(),
                     firing: count(AlertState::Firing),
                     pending: count(AlertState::Pending),
-                    error: a.health(&def.name).and_then(|h| h.1),
+                    error: a.health(&def.key).and_then(|h| h.1),
                     editable: author.is_some(),
                 });
             }
