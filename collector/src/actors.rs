@@ -15,6 +15,17 @@ pub fn registry(policy: Policy) -> Registry {
     crate::docker::tasks::register(Registry::default(), policy)
 }
 
+/// What this build announces at enrolment (heartbeats then announce the
+/// running agent's own). The kinds do not depend on the action policy,
+/// which each task checks when it runs.
+pub fn capabilities() -> dozor_common::protocol::Capabilities {
+    dozor_common::protocol::Capabilities {
+        protocol: dozor_common::protocol::PROTOCOL_VERSION,
+        task_kinds: registry(Policy::default()).kinds(),
+        desired_sections: Converger::standard().sections(),
+    }
+}
+
 /// Starts the task runner and the converger for `agent`.
 pub fn spawn(agent: &Arc<Agent>, policy: Policy, shutdown: &CancellationToken) {
     crate::tasks::spawn(agent.clone(), registry(policy), shutdown.clone());

@@ -63,6 +63,7 @@ impl ServerClient {
             token: token.to_string(),
             name: name.to_string(),
             inventory: Some(inventory),
+            capabilities: Some(crate::actors::capabilities()),
         };
         let unavailable = |message: String| EnrollError::Unavailable {
             server: self.base.clone(),

@@ -59,6 +59,10 @@ pub struct EnrollRequest {
     pub name: String,
     #[serde(default)]
     pub inventory: Option<HostInventory>,
+    /// What the agent can do, so the server knows before its first
+    /// heartbeat; absent from agents before protocol 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,12 +1,16 @@
 //! The HTTP surface: agent protocol, the minimal read API, and operations
-//! endpoints. Errors are JSON `{"error", "field"?}` and never carry
+//! endpoints. Errors are one type, [`Problem`]: JSON `{"error",
+//! "field"?}` for APIs, a short page for browsers; neither carries
 //! internals (storage messages are logged, not returned).
 
 mod agent;
 mod api;
 pub mod auth;
 pub mod pages;
+mod problem;
 mod routes;
+
+pub use problem::Problem;
 
 // The modules other code (and tests) name by their old paths.
 pub use api::prom;
@@ -23,9 +27,7 @@ use crate::telemetry::Telemetry;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use dozor_common::protocol::ErrorBody;
+use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
@@ -174,46 +176,20 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     resp
 }
 
+/// A JSON error answer.
 pub fn error(status: StatusCode, message: impl Into<String>, field: Option<String>) -> Response {
-    (
-        status,
-        Json(ErrorBody {
-            error: message.into(),
-            field,
-        }),
-    )
-        .into_response()
+    Problem::new(status, message).field(field).json()
 }
 
 /// 429 or 503 with a Retry-After the agent honours.
 pub fn retry_later(status: StatusCode, message: impl Into<String>, after: Duration) -> Response {
-    let mut resp = error(status, message, None);
-    let secs = after.as_secs().max(1).to_string();
-    resp.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from_str(&secs).expect("digits are a valid header"),
-    );
-    resp
+    Problem::new(status, message).retry_after(after).json()
 }
 
-/// Storage failures: 503 when the database is unreachable (retry), 500
-/// otherwise. The detail goes to the log only.
+/// Storage failures as JSON: 503 when the database is unreachable
+/// (retry), 500 otherwise.
 pub fn storage_error(e: crate::storage::StorageError) -> Response {
-    if e.is_unavailable() {
-        tracing::warn!(error = %e, "storage unavailable");
-        retry_later(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage is unavailable; retry later",
-            Duration::from_secs(5),
-        )
-    } else {
-        tracing::error!(error = %e, "storage error");
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal storage error",
-            None,
-        )
-    }
+    Problem::from(e).json()
 }
 
 /// Drops a keyed limiter's keys that are back to a full quota, so

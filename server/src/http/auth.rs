@@ -7,7 +7,7 @@ pub mod login;
 pub(crate) mod throttle;
 
 pub(crate) use super::pages::{invites, ui};
-pub(crate) use super::{error, retry_later, storage_error, AppState, Paths, FORM_BODY_LIMIT};
+pub(crate) use super::{error, storage_error, AppState, Paths, FORM_BODY_LIMIT};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

@@ -19,7 +19,12 @@ pub(crate) mod users;
 
 pub(crate) use super::api::prom;
 pub(crate) use super::auth::{authn, guard, login};
-pub(crate) use super::{error, storage_error, AppState, Paths, FORM_BODY_LIMIT, ONLINE_WINDOW_MS};
+pub(crate) use super::{error, AppState, Paths, Problem, FORM_BODY_LIMIT, ONLINE_WINDOW_MS};
+
+/// Storage trouble while making a page: a page saying so.
+pub(crate) fn storage_error(e: crate::storage::StorageError) -> axum::response::Response {
+    Problem::from(e).page()
+}
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

@@ -70,6 +70,7 @@ pub async fn enroll(
     token: &str,
     name: &str,
     inventory: Option<serde_json::Value>,
+    capabilities: Option<&dozor_common::protocol::Capabilities>,
 ) -> OpResult<(i64, String)> {
     if !valid_agent_name(name) {
         return Err(OpError::Invalid(
@@ -94,6 +95,9 @@ pub async fn enroll(
     match ops.store().create_agent(&new, ops.now_ms()).await? {
         crate::storage::CreateAgent::Created(id) => {
             ops.series_limiter().forget(id);
+            if let Some(c) = capabilities {
+                ops.store().record_capabilities(id, c).await?;
+            }
             let who = Actor {
                 id: None,
                 name: format!("agent:{name}"),

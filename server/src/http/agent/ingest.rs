@@ -54,7 +54,15 @@ pub async fn enroll(
         .inventory
         .as_ref()
         .map(|i| serde_json::to_value(i).expect("serialises"));
-    match crate::ops::agents::enroll(&s.ops, &req.token, &req.name, inventory).await {
+    let enrolled = crate::ops::agents::enroll(
+        &s.ops,
+        &req.token,
+        &req.name,
+        inventory,
+        req.capabilities.as_ref(),
+    )
+    .await;
+    match enrolled {
         Ok((id, key)) => Json(EnrollResponse {
             agent_id: id,
             name: req.name,

@@ -4,27 +4,21 @@
 //! as a page for browsers or JSON for APIs (one place for both).
 
 use super::authn::CurrentUser;
-use super::ui::{csrf_ok, forbidden, secure};
+use super::ui::{csrf_ok, forbidden};
+use crate::http::Problem;
 use crate::ops::{Actor, OpError};
 use crate::storage::Role;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use std::collections::HashMap;
 
 /// 403 saying who may do this.
 pub(crate) fn role_forbidden(min: Role) -> Response {
     let who = match min {
-        Role::Admin => "Only admins may do this.\n",
-        _ => "Only editors and admins may do this.\n",
+        Role::Admin => "Only admins may do this.",
+        _ => "Only editors and admins may do this.",
     };
-    secure(
-        (
-            StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            who,
-        )
-            .into_response(),
-    )
+    Problem::new(StatusCode::FORBIDDEN, who).page()
 }
 
 /// The refusal to send, if the form's CSRF token or the user's role
@@ -57,29 +51,21 @@ pub(crate) enum Shown {
 pub(crate) fn on_page(e: OpError) -> Shown {
     match e {
         OpError::Forbidden(r) => Shown::Answer(role_forbidden(r)),
-        OpError::Storage(e) => Shown::Answer(super::storage_error(e)),
-        OpError::Limited(m, wait) => Shown::Answer(super::retry_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{m}; slow down"),
-            wait,
-        )),
+        e @ (OpError::Storage(_) | OpError::Limited(..)) => Shown::Answer(Problem::from(e).page()),
         other => Shown::Notice(other.to_string()),
     }
 }
 
 /// A refused operation as JSON (`{"error": …}`) with its status.
 pub(crate) fn as_json(e: OpError) -> Response {
+    Problem::from(e).json()
+}
+
+/// A refused operation as a page of its own (when there is no page to
+/// show a notice on).
+pub(crate) fn as_page(e: OpError) -> Response {
     match e {
-        OpError::Storage(e) => super::storage_error(e),
-        OpError::Limited(m, wait) => super::retry_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{m}; slow down"),
-            wait,
-        ),
-        other => {
-            let status =
-                StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            super::error(status, other.to_string(), None)
-        }
+        OpError::Forbidden(r) => role_forbidden(r),
+        e => Problem::from(e).page(),
     }
 }

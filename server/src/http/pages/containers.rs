@@ -4,9 +4,9 @@
 //! confirmed, audited, run as tasks).
 
 use super::authn::CurrentUser;
-use super::guard::{actor, as_json, form_guard, on_page, Shown};
+use super::guard::{actor, as_json, as_page, form_guard, on_page, Shown};
 use super::ui::{render, Page};
-use super::{error, storage_error, AppState, ONLINE_WINDOW_MS};
+use super::{error, storage_error, AppState, Problem, ONLINE_WINDOW_MS};
 use crate::ops::{self, OpError};
 use crate::storage::{AgentRecord, Role};
 use crate::tasks::TaskError;
@@ -61,7 +61,7 @@ pub(crate) async fn show(
         use dozor_ui::DataSource;
         match src.containers(Some(&host)).await {
             Ok(rows) => rows.into_iter().find(|r| r.info.name == name),
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.0, None),
+            Err(e) => return Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.0).page(),
         }
     };
     let events = match s.0.store.container_events(&host, &name, 200).await {
@@ -97,11 +97,11 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let (Some(host), Some(name)) = (q.get("host"), q.get("name")) else {
-        return error(
+        return Problem::new(
             StatusCode::BAD_REQUEST,
             "say which container: ?host=H&name=N",
-            None,
-        );
+        )
+        .page();
     };
     let notice = match q.get("task").and_then(|t| t.parse::<i64>().ok()) {
         Some(id) => match task_notice(&s, id, host, name).await {
@@ -189,14 +189,14 @@ pub async fn action(
     let (host, name, verb) = (g("host"), g("name"), g("action"));
     let action = match ops::containers::Action::parse(&verb) {
         Ok(a) => a,
-        Err(e) => return as_json(e),
+        Err(e) => return as_page(e),
     };
     if !valid_container_ref(&name) {
-        return error(
+        return Problem::new(
             StatusCode::BAD_REQUEST,
             format!("not a container name: {name:?}"),
-            Some("name".into()),
-        );
+        )
+        .page();
     }
     if action.needs_confirmation() && g("confirm") != "yes" {
         return show(s, headers, u, host, name, None, Some(verb)).await;
@@ -207,7 +207,7 @@ pub async fn action(
             let msg = format!("Not done: agent {host} is offline.");
             return show(s, headers, u, host, name, Some(msg), None).await;
         }
-        Err(e @ OpError::NotFound(_)) => return as_json(e),
+        Err(e @ OpError::NotFound(_)) => return as_page(e),
         Err(e) => match on_page(about_host(e, &host)) {
             Shown::Answer(r) => return r,
             Shown::Notice(n) => {
@@ -242,7 +242,7 @@ async fn task_notice(
 ) -> Result<Option<String>, Response> {
     let outcome = ops::containers::action_outcome(&s.0.ops, id, host, name, Duration::from_secs(5))
         .await
-        .map_err(as_json)?;
+        .map_err(as_page)?;
     Ok(outcome.map(|o| match o {
         Ok(out) => format!("Task {id}: {}.", out.message),
         Err(TaskError::TimedOut) => {

@@ -357,12 +357,9 @@ pub(crate) fn csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bo
 }
 
 pub(crate) fn forbidden() -> Response {
-    secure(
-        (
-            StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "CSRF check failed: reload the page and submit the form again.\n",
-        )
-            .into_response(),
+    crate::http::Problem::new(
+        StatusCode::FORBIDDEN,
+        "CSRF check failed: reload the page and submit the form again.",
     )
+    .page()
 }

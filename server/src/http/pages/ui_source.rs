@@ -129,9 +129,18 @@ impl DataSource for Source {
             .list_agents()
             .await
             .map_err(|e| QueryFailed(e.to_string()))?;
+        let mut agent_facts = Vec::with_capacity(list.len());
+        for a in &list {
+            agent_facts.push(
+                protocol_facts(&self.state.0.store, a.id)
+                    .await
+                    .map_err(|e| QueryFailed(e.to_string()))?,
+            );
+        }
         Ok(list
             .into_iter()
-            .map(|a| {
+            .zip(agent_facts)
+            .map(|(a, extra)| {
                 let inv = a.inventory.clone().unwrap_or_default();
                 let text = |k: &str| {
                     inv.get(k)
@@ -151,6 +160,7 @@ impl DataSource for Source {
                         dozor_ui::chart::format(up, dozor_ui::chart::Unit::Seconds),
                     ));
                 }
+                facts.extend(extra);
                 AgentInfo {
                     version: text("agent_version"),
                     os: text("os"),
@@ -250,4 +260,33 @@ pub(crate) async fn values_of(
     let values: std::collections::BTreeSet<String> =
         list.iter().filter_map(|m| m.get(label).cloned()).collect();
     Ok(values.into_iter().collect())
+}
+
+/// What the host page says about an agent's protocol: the version and
+/// task kinds it announced, and how far it got with its desired state.
+async fn protocol_facts(
+    store: &crate::storage::Store,
+    agent_id: i64,
+) -> crate::storage::Result<Vec<(String, String)>> {
+    let mut facts = Vec::new();
+    match store.capabilities(agent_id).await? {
+        Some(c) => {
+            facts.push(("protocol".into(), c.protocol.to_string()));
+            facts.push(("task kinds".into(), c.task_kinds.join(", ")));
+        }
+        None => facts.push((
+            "protocol".into(),
+            "1 (an older collector: upgrade it for newer features)".into(),
+        )),
+    }
+    if let Some(d) = store.desired_status(agent_id).await? {
+        let state = match (d.applied_generation, d.applied_error) {
+            (Some(g), Some(e)) => format!("generation {g} failed: {e}"),
+            (Some(g), None) if g == d.generation => format!("generation {g} applied"),
+            (Some(g), None) => format!("generation {} pending ({g} applied)", d.generation),
+            (None, _) => format!("generation {} not applied yet", d.generation),
+        };
+        facts.push(("desired state".into(), state));
+    }
+    Ok(facts)
 }
