@@ -4,6 +4,7 @@
 //! the bare name) are adopted by the rule of that name without being
 //! announced again.
 
+#[macro_use]
 mod support;
 
 use dozor_common::{Sample, SeriesBatch};
@@ -184,33 +185,10 @@ async fn legacy_states_are_adopted_without_notifying(store: Store) {
     assert_eq!(def.name, "DiskFull");
 }
 
-#[tokio::test]
-async fn duplicate_names_keep_separate_states_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    duplicate_names_keep_separate_states(sqlite_store(&dir).await).await;
-}
-
-#[tokio::test]
-async fn duplicate_names_keep_separate_states_postgres() {
-    let Some(db) = pg_database().await else {
-        return;
-    };
-    duplicate_names_keep_separate_states(pg_store(&db).await).await;
-}
-
-#[tokio::test]
-async fn legacy_states_are_adopted_without_notifying_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    legacy_states_are_adopted_without_notifying(sqlite_store(&dir).await).await;
-}
-
-#[tokio::test]
-async fn legacy_states_are_adopted_without_notifying_postgres() {
-    let Some(db) = pg_database().await else {
-        return;
-    };
-    legacy_states_are_adopted_without_notifying(pg_store(&db).await).await;
-}
+contract!(
+    duplicate_names_keep_separate_states,
+    legacy_states_are_adopted_without_notifying
+);
 
 #[test]
 fn keys_cannot_be_confused() {

@@ -169,3 +169,24 @@ fn password_hashing_never_runs_on_async_threads() {
         }
     }
 }
+
+#[test]
+fn no_macro_rules_in_product_code() {
+    // Shared code is ordinary generic code rustfmt can format; macros
+    // that stamp out copies (one per backend, one per handler) hide them.
+    for dir in [
+        "server/src",
+        "collector/src",
+        "common/src",
+        "promql/src",
+        "ui/src",
+    ] {
+        for (f, text) in sources_under(dir) {
+            assert!(
+                !text.contains("macro_rules!"),
+                "{} defines a macro",
+                f.display()
+            );
+        }
+    }
+}

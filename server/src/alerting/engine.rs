@@ -11,7 +11,7 @@ use super::state::{self, Active, Change, Labels, State};
 use super::AlertingConfig;
 use crate::clock::Clock;
 use crate::promql::{self, value::Value};
-use crate::storage::{AlertRow, ChatLink, HistoryRow, OutboxItem, RuleUpdate, Store};
+use crate::storage::{ChatLink, HistoryRow, OutboxItem, RuleUpdate, Store};
 use dozor_common::{Sample, SeriesBatch};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio::sync::Mutex;
@@ -30,57 +30,13 @@ pub struct Alerting {
     clock: Clock,
     /// Per alerting rule (by key, see `rules::rule_key`): its pending and
     /// firing alerts.
-    pub(super) states: Mutex<HashMap<String, BTreeMap<Labels, Active>>>,
+    pub(super) states: Mutex<super::stored::States>,
     /// When each channel's alert groups are next flushed.
     schedule: std::sync::Mutex<Schedule>,
     /// Signalled after notifications are committed (wakes the dispatcher).
     pub queued: std::sync::Arc<tokio::sync::Notify>,
     /// Per rule key: last evaluation time and error, for the rules API.
     health: std::sync::Mutex<HashMap<String, (i64, Option<String>)>>,
-}
-
-fn labels_json(l: &Labels) -> String {
-    serde_json::to_string(l).expect("string maps serialise")
-}
-
-/// A rule's alerts as stored.
-fn alert_rows(key: &str, active: &BTreeMap<Labels, Active>) -> Vec<AlertRow> {
-    active
-        .iter()
-        .map(|(labels, al)| AlertRow {
-            rule: key.to_string(),
-            labels: labels_json(labels),
-            state: al.state.as_str().into(),
-            active_at_ms: al.active_at_ms,
-            fired_at_ms: al.fired_at_ms,
-            last_seen_ms: al.last_seen_ms,
-            value: crate::storage::alerts::finite(al.value),
-            last_notified_ms: al.last_notified_ms,
-        })
-        .collect()
-}
-
-/// Alert states stored before rules had keys are filed under the bare
-/// rule name. Each such entry is moved, in memory, to the first alerting
-/// rule of `groups` with that name; returns the moves (name, key).
-fn adopt_legacy(
-    states: &mut HashMap<String, BTreeMap<Labels, Active>>,
-    groups: &[Group],
-) -> Vec<(String, String)> {
-    let mut moves = Vec::new();
-    for g in groups {
-        for r in &g.rules {
-            let Rule::Alert(a) = r else { continue };
-            if states.contains_key(&a.key) {
-                continue;
-            }
-            if let Some(active) = states.remove(&a.name) {
-                states.insert(a.key.clone(), active);
-                moves.push((a.name.clone(), a.key.clone()));
-            }
-        }
-    }
-    moves
 }
 
 /// The alert's labels: the sample's (without `__name__`), then the rule's.
@@ -99,43 +55,7 @@ impl Alerting {
         store: Store,
         clock: Clock,
     ) -> crate::storage::Result<Self> {
-        let (rows, evals) = store.load_alerts().await?;
-        let evals: HashMap<String, i64> = evals.into_iter().collect();
-        let mut states: HashMap<String, BTreeMap<Labels, Active>> = HashMap::new();
-        for r in rows {
-            let (Ok(labels), Some(st)) = (
-                serde_json::from_str::<Labels>(&r.labels),
-                State::parse(&r.state),
-            ) else {
-                tracing::warn!(rule = %r.rule, "skipping an unreadable stored alert");
-                continue;
-            };
-            states.entry(r.rule).or_default().insert(
-                labels,
-                Active {
-                    state: st,
-                    active_at_ms: r.active_at_ms,
-                    fired_at_ms: r.fired_at_ms,
-                    last_seen_ms: r.last_seen_ms,
-                    value: r.value.unwrap_or(f64::NAN),
-                    last_notified_ms: r.last_notified_ms,
-                    // Not stored: after a restart keep_firing_for counts
-                    // from the first evaluation that misses the alert.
-                    absent_since_ms: None,
-                },
-            );
-        }
-        let now = clock.now_ms();
-        let tolerance = config.restart_tolerance.as_millis() as i64;
-        for (rule, active) in states.iter_mut() {
-            let last = evals.get(rule).copied().unwrap_or(0);
-            state::restore(active, last, now, tolerance);
-        }
-        let moves = adopt_legacy(&mut states, &groups);
-        save_moves(&store, &states, &moves, |name| {
-            evals.get(name).copied().unwrap_or(now)
-        })
-        .await?;
+        let states = super::stored::load(&store, &groups, &clock, config.restart_tolerance).await?;
         Ok(Self {
             groups,
             config,
@@ -217,9 +137,9 @@ impl Alerting {
                 .collect()
         };
         let mut states = self.states.lock().await;
-        let moves = adopt_legacy(&mut states, &groups);
+        let moves = super::stored::adopt_legacy(&mut states, &groups);
         let now = self.clock.now_ms();
-        save_moves(&self.store, &states, &moves, |_| now).await?;
+        super::stored::save_moves(&self.store, &states, &moves, |_| now).await?;
         for key in gone {
             states.remove(&key);
             self.health.lock().expect("lock").remove(&key);
@@ -407,7 +327,7 @@ impl Alerting {
                     let key = crate::auth::hash_secret(&format!(
                         "{}|{}|{status}|{now_ms}|{c}",
                         a.key,
-                        labels_json(labels)
+                        super::stored::labels_json(labels)
                     ));
                     update.outbox.push(OutboxItem {
                         channel: c.clone(),
@@ -422,7 +342,7 @@ impl Alerting {
             update.history.push(HistoryRow {
                 ts_ms: now_ms,
                 rule: a.name.clone(),
-                labels: labels_json(&t.labels),
+                labels: super::stored::labels_json(&t.labels),
                 change: t.change.as_str().into(),
                 value: crate::storage::alerts::finite(t.value),
                 severity: a.severity().into(),
@@ -457,38 +377,7 @@ impl Alerting {
             let snapshot = al.clone();
             notify(labels, &snapshot, "firing", None, repeat);
         }
-        update.alerts = alert_rows(&a.key, active);
+        update.alerts = super::stored::alert_rows(&a.key, active);
         Ok((update, before))
     }
-}
-
-/// Saves `adopt_legacy`'s moves in one transaction: the states under
-/// their keys, and none left under the old names (which would otherwise
-/// be adopted again, stale, after the next restart).
-async fn save_moves(
-    store: &Store,
-    states: &HashMap<String, BTreeMap<Labels, Active>>,
-    moves: &[(String, String)],
-    eval_ms: impl Fn(&str) -> i64,
-) -> crate::storage::Result<()> {
-    if moves.is_empty() {
-        return Ok(());
-    }
-    let mut updates = Vec::new();
-    for (name, key) in moves {
-        let eval_ms = eval_ms(name);
-        tracing::info!(rule = %name, key = %key, "alert states stored under a rule name moved to the rule's key");
-        updates.push(RuleUpdate {
-            rule: name.clone(),
-            eval_ms,
-            ..Default::default()
-        });
-        updates.push(RuleUpdate {
-            rule: key.clone(),
-            eval_ms,
-            alerts: alert_rows(key, states.get(key).expect("just moved")),
-            ..Default::default()
-        });
-    }
-    store.save_rule_updates(&updates).await
 }
