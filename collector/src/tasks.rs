@@ -87,7 +87,7 @@ pub fn hand_over(tx: &mpsc::Sender<Task>, t: Task) -> bool {
 /// Starts the long-poll (when the sink has one) and the runner, which
 /// also takes tasks that came with heartbeats.
 pub fn spawn(agent: Arc<Agent>, registry: Registry, shutdown: CancellationToken) {
-    let (tx, mut rx) = mpsc::channel::<Task>(QUEUED);
+    let (tx, rx) = mpsc::channel::<Task>(QUEUED);
     agent.set_task_runner(tx.clone(), registry.kinds());
     let poller = agent.clone();
     let stop = shutdown.clone();
@@ -121,31 +121,50 @@ pub fn spawn(agent: Arc<Agent>, registry: Registry, shutdown: CancellationToken)
             }
         }
     });
-    tokio::spawn(async move {
-        let mut seen = SeenTasks::default();
-        let slots = Arc::new(Semaphore::new(RUNNING));
-        let mut running = JoinSet::new();
-        loop {
-            let t = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                Some(_) = running.join_next(), if !running.is_empty() => continue,
-                t = rx.recv() => match t { Some(t) => t, None => break },
-            };
-            if !seen.first_time(t.id) {
-                continue;
-            }
-            let slot = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                s = slots.clone().acquire_owned() => s.expect("never closed"),
-            };
-            let (agent, registry) = (agent.clone(), registry.clone());
-            running.spawn(async move {
-                let r = registry.run(&t).await;
-                report(&agent, r).await;
-                drop(slot);
-            });
-        }
-        // Tasks still running are stopped with the agent.
-        running.shutdown().await;
-    });
+    tokio::spawn(run(agent, registry, rx, shutdown));
 }
+
+/// Runs what arrives on `rx`, each task id once, at most `RUNNING` at a
+/// time, until shutdown or until every sender is gone.
+pub async fn run(
+    agent: Arc<Agent>,
+    registry: Registry,
+    mut rx: mpsc::Receiver<Task>,
+    shutdown: CancellationToken,
+) {
+    let mut seen = SeenTasks::default();
+    let slots = Arc::new(Semaphore::new(RUNNING));
+    let mut running = JoinSet::new();
+    loop {
+        let t = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(_) = running.join_next(), if !running.is_empty() => continue,
+            t = rx.recv() => match t { Some(t) => t, None => break },
+        };
+        if !seen.first_time(t.id) {
+            continue;
+        }
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            s = slots.clone().acquire_owned() => s.expect("never closed"),
+        };
+        let (agent, registry) = (agent.clone(), registry.clone());
+        running.spawn(async move {
+            let r = registry.run(&t).await;
+            report(&agent, r).await;
+            drop(slot);
+        });
+    }
+    // When the senders are gone, the tasks already running finish; on
+    // shutdown they are stopped with the agent.
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            done = running.join_next() => if done.is_none() { break },
+        }
+    }
+    running.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests;

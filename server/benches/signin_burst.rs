@@ -145,7 +145,10 @@ async fn main() {
     let quiet = heartbeats(&url, &key, &mut t, Instant::now() + PHASE).await;
     report("quiet", quiet, 0);
 
-    let (done, count) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (done, count) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let clients: Vec<_> = (0..CLIENTS)
         .map(|n| tokio::spawn(sign_ins(base.clone(), n, done.clone(), count.clone())))
         .collect();
@@ -156,7 +159,10 @@ async fn main() {
     }
     report("sign-in burst", burst, count.load(Ordering::Relaxed));
 
-    let (done, count) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (done, count) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let hogs: Vec<_> = (0..CLIENTS)
         .map(|_| tokio::spawn(on_workers(done.clone(), count.clone())))
         .collect();
