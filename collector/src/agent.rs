@@ -294,6 +294,8 @@ impl Agent {
                 scrape_targets: self.scrape_snapshot().filter(|s| reported.due(s)),
                 capabilities: Some(self.capabilities()),
                 desired_applied: self.desired_sections.get().map(|_| self.desired_applied()),
+                // Read last, just before sending: retries build a new request.
+                sent_ms: Some(now_ms()),
             };
             let req_targets = req.scrape_targets.clone();
             let n = req.sample_count() as u64;

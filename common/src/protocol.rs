@@ -119,6 +119,11 @@ pub struct HeartbeatRequest {
     /// The desired-state generation the agent applied, and how it went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_applied: Option<crate::desired::Applied>,
+    /// The agent's clock (Unix ms) as it sent this request, so the server
+    /// can measure how far the two clocks are apart; absent from older
+    /// agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_ms: Option<i64>,
 }
 
 /// An agent's protocol version and what it can run and converge, so the

@@ -7,6 +7,7 @@
 //! PromQL and writes storage; `outbox` talks to receivers.
 
 pub mod bot;
+pub mod builtin;
 pub mod bot_poll;
 pub mod engine;
 pub mod mutes;
@@ -34,6 +35,8 @@ use std::time::Duration;
 pub struct AlertingConfig {
     /// Prometheus-format rule files (`*.yml`, `*.yaml`).
     pub rules_dir: Option<PathBuf>,
+    /// Run the built-in rules (`builtin.rs`).
+    pub builtin_rules: bool,
     /// Evaluation interval for groups that do not set one.
     pub default_interval: Duration,
     /// Re-notify an alert still firing this often.
@@ -81,6 +84,7 @@ impl AlertingConfig {
             group_interval: Duration::from_secs(300),
             restart_tolerance: Duration::from_secs(3600),
             bot_poll: Duration::from_secs(25),
+            builtin_rules: true,
             ..Default::default()
         }
     }

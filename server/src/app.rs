@@ -135,6 +135,16 @@ impl Server {
                 }
             }));
         }
+        if let Some(every) = cfg.self_metrics_interval {
+            tasks.push(tokio::spawn(crate::self_metrics::run(
+                ingest.clone(),
+                state.0.engine.clone(),
+                cfg.clock.clone(),
+                every,
+                addr.to_string(),
+                shutdown.clone(),
+            )));
+        }
         let paths = http::Paths::default();
         let app = http::router_with_paths(state, &paths)
             .into_make_service_with_connect_info::<SocketAddr>();

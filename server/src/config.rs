@@ -33,6 +33,8 @@ pub struct Config {
     /// Sessions and API tokens read time here (tests inject a manual clock).
     pub clock: crate::clock::Clock,
     pub alerting: crate::alerting::AlertingConfig,
+    /// How often the server stores its own metrics; None: never.
+    pub self_metrics_interval: Option<Duration>,
 }
 
 /// The password in a database URL, hidden: `postgres://u:***@h/db`.
@@ -93,7 +95,14 @@ impl Config {
             session_max: Duration::from_secs(7 * 86_400),
             metrics_public: true,
             clock: crate::clock::Clock::system(),
-            alerting: crate::alerting::AlertingConfig::defaults(),
+            // Off here, on for the server (`resolve`): tests assert exact
+            // sets of series, alerts and notifications, and turn these on
+            // where they are what is tested.
+            alerting: crate::alerting::AlertingConfig {
+                builtin_rules: false,
+                ..crate::alerting::AlertingConfig::defaults()
+            },
+            self_metrics_interval: None,
         }
     }
 
@@ -127,6 +136,23 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
         .or(file.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("literal"));
     alerting(args, &file, &mut cfg)?;
+    cfg.alerting.builtin_rules = !args.no_builtin_rules && file.builtin_rules.unwrap_or(true);
+    cfg.self_metrics_interval = match args
+        .self_metrics_interval
+        .as_deref()
+        .or(file.self_metrics_interval.as_deref())
+    {
+        Some("off") => None,
+        Some(i) => {
+            let d = duration("self metrics interval", i)?;
+            anyhow::ensure!(
+                d >= Duration::from_secs(1),
+                "self metrics interval must be at least 1s (or off)"
+            );
+            Some(d)
+        }
+        None => Some(Duration::from_secs(15)),
+    };
     cfg.database_url = args
         .database_url
         .clone()

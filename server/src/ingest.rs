@@ -216,6 +216,10 @@ impl Ingest {
         mut req: HeartbeatRequest,
         now_ms: i64,
     ) -> Result<HeartbeatResponse, IngestError> {
+        if let Some(sent) = req.sent_ms {
+            self.telemetry
+                .clock_offset(&agent.name, (sent - now_ms) as f64 / 1000.0);
+        }
         let mut checked = prepare(
             Some(&agent.name),
             &mut req,

@@ -19,6 +19,7 @@ pub mod query_cache;
 /// feeds it through `storage::engine`.
 pub use dozor_promql as promql;
 pub mod remote_write;
+pub mod self_metrics;
 pub mod storage;
 pub mod tasks;
 pub mod telemetry;

@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod containers;
+pub mod onboarding;
 pub mod rules;
 pub mod silences;
 pub mod targets;

@@ -43,7 +43,7 @@ pub use silences::{SilenceRow, Silences};
 pub use source::engine;
 pub use telegram::{ChatLink, TelegramLinks};
 pub use types::*;
-pub use ui_rules::{UiRuleRow, UiRules};
+pub use ui_rules::{BuiltinOverride, UiRuleRow, UiRules};
 
 use async_trait::async_trait;
 use dozor_common::{Labels, Sample, SeriesBatch};

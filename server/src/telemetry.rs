@@ -106,6 +106,8 @@ pub struct Snapshot {
     pub query_rollup_buckets_loaded: u64,
     /// Outbox rows: (sent, pending, failed for good).
     pub notifications: Option<(i64, i64, i64)>,
+    /// Enrolled agents that are not revoked: name and last heartbeat (ms).
+    pub agents: Vec<(String, Option<i64>)>,
 }
 
 #[derive(Default)]
@@ -119,9 +121,23 @@ pub struct Telemetry {
     storage_seconds: HistVec,
     storage_errors: CounterVec,
     http_seconds: HistVec,
+    /// Per agent name: its clock minus the server's at its last heartbeat,
+    /// in seconds. Only agents in the snapshot are exported, so revoked
+    /// ones drop out.
+    clock_offsets: Mutex<BTreeMap<String, f64>>,
 }
 
 impl Telemetry {
+    pub fn clock_offset(&self, agent: &str, seconds: f64) {
+        let mut m = self.clock_offsets.lock().expect("offsets lock");
+        match m.get_mut(agent) {
+            Some(v) => *v = seconds,
+            None => {
+                m.insert(agent.to_string(), seconds);
+            }
+        }
+    }
+
     pub fn batch_ok(&self, stored: u64, duplicates: u64) {
         self.ingest_samples.fetch_add(stored, Relaxed);
         self.ingest_duplicates.fetch_add(duplicates, Relaxed);
@@ -296,6 +312,30 @@ impl Telemetry {
                 "Start time of the process since unix epoch in seconds.",
                 v as f64,
             );
+        }
+        e.family(
+            "dozor_agent_last_seen_timestamp_seconds",
+            "When each enrolled agent last sent a heartbeat (the built-in HostDown rule reads it).",
+            MetricType::Gauge,
+        );
+        for (name, seen) in &snap.agents {
+            if let Some(ms) = seen {
+                let v = *ms as f64 / 1000.0;
+                e.sample("dozor_agent_last_seen_timestamp_seconds", &[("host", name)], v);
+            }
+        }
+        e.family(
+            "dozor_agent_clock_offset_seconds",
+            "Each agent's clock minus the server's at its last heartbeat, network delay included (the built-in HostClockSkew rule reads it).",
+            MetricType::Gauge,
+        );
+        {
+            let offsets = self.clock_offsets.lock().expect("offsets lock");
+            for (name, _) in &snap.agents {
+                if let Some(v) = offsets.get(name) {
+                    e.sample("dozor_agent_clock_offset_seconds", &[("host", name)], *v);
+                }
+            }
         }
         e.family("dozor_build_info", "dozor version.", MetricType::Gauge);
         e.sample(

@@ -68,6 +68,7 @@ async fn every_route_for_every_role() {
         (M::Get, "/".into(), vec![], PAGE),
         (M::Get, "/hosts/web-1".into(), vec![], PAGE),
         (M::Get, "/d/dozor".into(), vec![], PAGE),
+        (M::Get, "/d".into(), vec![], PAGE),
         (M::Get, "/explore?q=up".into(), vec![], PAGE),
         (M::Get, "/agents".into(), vec![], PAGE),
         (M::Get, "/account".into(), vec![], PAGE),
@@ -147,6 +148,25 @@ async fn every_route_for_every_role() {
             M::Post,
             "/rules/delete".into(),
             vec![("name", "Matrix")],
+            EDITOR_PAGE,
+        ),
+        (
+            M::Post,
+            "/getting-started/dismiss".into(),
+            vec![],
+            // Back to the overview once dismissed.
+            [303, 403, 403, 303],
+        ),
+        (
+            M::Post,
+            "/rules/builtin".into(),
+            vec![("name", "HostDown"), ("action", "disable")],
+            EDITOR_PAGE,
+        ),
+        (
+            M::Get,
+            "/rules/edit?builtin=HostDown".into(),
+            vec![],
             EDITOR_PAGE,
         ),
         (

@@ -19,7 +19,8 @@ use tokio::sync::Mutex;
 pub struct Alerting {
     /// Groups from rule files, fixed at start.
     pub groups: Vec<Group>,
-    /// Rules made in the UI, one group each; replaced when they change.
+    /// The built-in rules and the rules made in the UI, one group each;
+    /// replaced when any of them changes.
     ui_groups: std::sync::RwLock<Vec<Group>>,
     /// Stored UI rules that no longer compile (name, error): skipped, kept
     /// (with their alert states) and shown on the Rules page to be fixed.

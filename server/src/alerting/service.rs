@@ -153,11 +153,17 @@ pub fn spawn(s: &Started, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
     tasks
 }
 
-/// Compiles the rules made in the UI and hands them to the engine. A
-/// stored rule that no longer compiles is logged and skipped, not fatal.
+/// Compiles the built-in rules (with their stored changes) and the rules
+/// made in the UI, and hands them to the engine. A stored rule that no
+/// longer compiles is logged and skipped, not fatal.
 pub async fn reload_ui_rules(a: &Alerting, store: &Store) -> crate::storage::Result<()> {
     let interval = a.config.default_interval.as_millis() as i64;
     let mut groups = Vec::new();
+    if a.config.builtin_rules {
+        let overrides = store.builtin_overrides().await?;
+        let list = super::builtin::effective(&overrides, interval);
+        groups.extend(super::builtin::groups(&list, interval));
+    }
     let mut broken = Vec::new();
     for row in store.ui_rules().await? {
         let source = super::rules::ui_source(&row.name);

@@ -78,6 +78,11 @@ fn opt(s: &str) -> Option<&str> {
 impl RuleForm {
     /// The rule file text; errors name the field at fault.
     pub fn to_yaml(&self) -> Result<String, String> {
+        self.to_yaml_in(&format!("ui:{}", self.name.trim()))
+    }
+
+    /// The rule file text with the rule in the group `group`.
+    pub fn to_yaml_in(&self, group: &str) -> Result<String, String> {
         let name = self.name.trim();
         let ok_name = name
             .chars()
@@ -112,7 +117,7 @@ impl RuleForm {
         let group_by = list(&self.group_by);
         let file = FileOut {
             groups: [GroupOut {
-                name: format!("ui:{name}"),
+                name: group.to_string(),
                 interval: opt(&self.interval),
                 rules: [RuleOut {
                     alert: name,
@@ -170,37 +175,42 @@ impl RuleForm {
     }
 }
 
-/// The presets: (key, title, what the parameter means, default).
-pub const PRESETS: &[(&str, &str, &str, &str)] = &[
-    ("host_down", "Host down", "minutes without data", "5"),
-    ("cpu", "CPU busy", "percent, for 5 minutes", "90"),
-    ("memory", "Memory used", "percent, for 5 minutes", "90"),
-    ("disk", "Disk used", "percent, for 10 minutes", "90"),
+/// The presets: (key, title, the sentence before and after the number,
+/// default), read as "Host down — after [5] minutes without data".
+pub const PRESETS: &[(&str, &str, &str, &str, &str)] = &[
+    ("host_down", "Host down", "after", "minutes without data", "5"),
+    ("cpu", "CPU busy", "above", "% for 5 minutes", "90"),
+    ("memory", "Memory used", "above", "% for 5 minutes", "90"),
+    ("disk", "Disk used", "above", "% for 10 minutes", "90"),
     (
         "disk_fill",
         "Disk full within 24 h",
-        "hours of history to trend",
+        "judging by the last",
+        "hours",
         "6",
     ),
     (
         "container_restarts",
         "Container restarting",
+        "more than",
         "restarts in 10 minutes",
         "3",
     ),
     (
         "container_unhealthy",
         "Container unhealthy",
-        "minutes unhealthy",
+        "for",
+        "minutes",
         "2",
     ),
     (
         "container_oom",
         "Container killed for memory",
-        "minutes to look back",
+        "in the last",
+        "minutes",
         "10",
     ),
-    ("target_down", "Scrape target down", "minutes down", "2"),
+    ("target_down", "Scrape target down", "for", "minutes", "2"),
 ];
 
 const FS: &str = r#"fstype!~"tmpfs|overlay|squashfs""#;
@@ -321,7 +331,7 @@ mod tests {
 
     #[test]
     fn every_preset_compiles_and_round_trips() {
-        for (key, _, _, default) in PRESETS {
+        for (key, _, _, _, default) in PRESETS {
             let f = preset(key, default).unwrap();
             let (yaml, groups) = f.compile(30_000).unwrap_or_else(|e| panic!("{key}: {e}"));
             assert_eq!(groups[0].name, format!("ui:{}", f.name));

@@ -151,6 +151,16 @@ pub struct ServerArgs {
     /// Directory of Prometheus-format rule files (*.yml, *.yaml) to evaluate.
     #[arg(long, env = "DOZOR_RULES_DIR", global = true)]
     pub rules_dir: Option<PathBuf>,
+    /// Do not run the built-in alert rules (host down, disk, memory, CPU,
+    /// clock, containers, targets, dozor's own health); changes made to
+    /// them on the Rules page are kept for when they are back on.
+    #[arg(long, env = "DOZOR_NO_BUILTIN_RULES", global = true)]
+    pub no_builtin_rules: bool,
+    /// How often the server stores its own metrics (those at /metrics) as
+    /// series with job="dozor", which the built-in rules about dozor read;
+    /// `off` stops it [default: 15s].
+    #[arg(long, env = "DOZOR_SELF_METRICS_INTERVAL", global = true)]
+    pub self_metrics_interval: Option<String>,
     /// Telegram bot token (prefer the environment or --telegram-token-file).
     #[arg(
         long,
@@ -210,6 +220,8 @@ pub struct FileConfig {
     pub metrics_auth: Option<String>,
     pub max_series_per_agent: Option<usize>,
     pub rules_dir: Option<PathBuf>,
+    pub builtin_rules: Option<bool>,
+    pub self_metrics_interval: Option<String>,
     pub telegram_token_file: Option<PathBuf>,
     pub telegram_chats: Option<Vec<i64>>,
     pub telegram_api_url: Option<String>,

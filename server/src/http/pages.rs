@@ -37,7 +37,12 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
     // Every page and form behind a live session (and setup done).
     Router::new()
         .route(t.add("/"), get(ui::overview_page))
+        .route(
+            t.add("/getting-started/dismiss"),
+            post(ui::dismiss_getting_started).layer(form_limit()),
+        )
         .route(t.add("/hosts/{host}"), get(ui::host_page))
+        .route(t.add("/d"), get(ui::dashboards_page))
         .route(t.add("/d/{slug}"), get(ui::dashboard_page))
         .route(t.add("/explore"), get(ui::explore_page))
         .route(t.add("/agents"), get(ui::agents_page))

@@ -47,7 +47,11 @@ fn ago(now: i64, t: Option<i64>) -> String {
 
 type Figures = HashMap<String, Vec<(i64, f64)>>;
 
-pub async fn body(ctx: &Ctx, src: &dyn DataSource) -> AnyView {
+pub async fn body(
+    ctx: &Ctx,
+    src: &dyn DataSource,
+    checklist: Option<super::getting_started::GettingStarted>,
+) -> AnyView {
     let v = &ctx.view;
     let scrape = src.scrape_interval_ms();
     // About 60 points per sparkline.
@@ -149,7 +153,9 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource) -> AnyView {
         .into_iter()
         .map(|e| view! { <p class="notice error">{e}</p> })
         .collect_view();
+    let checklist = checklist.map(|g| super::getting_started::panel(ctx, g));
     view! {
+        {checklist}
         <div class="toolbar">
             <form method="get" class="inline">
                 <input class="host-filter" type="search" name="q" placeholder="Filter hosts" value=v.param("q").unwrap_or("").to_string()/>

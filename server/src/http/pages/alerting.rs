@@ -49,6 +49,10 @@ pub(crate) fn routes(t: &super::Paths) -> Router<AppState> {
             t.add("/rules/delete"),
             post(rules_page::delete).layer(form_limit()),
         )
+        .route(
+            t.add("/rules/builtin"),
+            post(rules_page::builtin_action).layer(form_limit()),
+        )
         .route(t.add("/settings/telegram"), get(telegram_settings::page))
         .route(
             t.add("/settings/telegram/code"),

@@ -9,7 +9,9 @@ use super::ui::{render, Page};
 use super::AppState;
 use crate::alerting::preview;
 use crate::alerting::rules::Rule;
+use crate::alerting::builtin;
 use crate::alerting::ui_rules::{self, RuleForm};
+use crate::ops;
 use crate::storage::Role;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -22,86 +24,31 @@ const PREVIEW_MS: i64 = 6 * 3_600_000;
 const PREVIEW_STEP_MS: i64 = 60_000;
 
 fn fields(f: &RuleForm) -> Vec<page::Field> {
-    let field = |name, label, value: &String, hint, wide| page::Field {
+    const RULE: &str = "When it fires";
+    const MESSAGE: &str = "What it says";
+    const ROUTING: &str = "Where it goes and how often";
+    let field = |name, label, value: &String, help, example, wide, group| page::Field {
         name,
         label,
         value: value.clone(),
-        hint,
+        help,
+        example,
         wide,
+        group,
     };
     vec![
-        field("name", "Name", &f.name, "e.g. HighCpu", false),
-        field(
-            "expr",
-            "Fires when (PromQL)",
-            &f.expr,
-            "e.g. node_load1 > 4",
-            true,
-        ),
-        field(
-            "for",
-            "For",
-            &f.for_,
-            "how long it must hold, e.g. 5m",
-            false,
-        ),
-        field(
-            "keep_firing_for",
-            "Keep firing for",
-            &f.keep_firing_for,
-            "e.g. 2m",
-            false,
-        ),
-        field(
-            "recovery_threshold",
-            "Resolve only at",
-            &f.recovery_threshold,
-            "hysteresis for A > N: e.g. 70",
-            false,
-        ),
-        field(
-            "severity",
-            "Severity",
-            &f.severity,
-            "critical, warning or info",
-            false,
-        ),
-        field(
-            "summary",
-            "Summary",
-            &f.summary,
-            "{{ $labels.host }} at {{ $value | humanize }}",
-            true,
-        ),
-        field(
-            "description",
-            "Description",
-            &f.description,
-            "more detail (optional)",
-            true,
-        ),
-        field(
-            "interval",
-            "Evaluate every",
-            &f.interval,
-            "default 30s",
-            false,
-        ),
-        field(
-            "group_by",
-            "Group by",
-            &f.group_by,
-            "label names; default alertname",
-            false,
-        ),
-        field("channels", "Channels", &f.channels, "default", false),
-        field(
-            "inhibits",
-            "While firing, mute others with the same",
-            &f.inhibits,
-            "label names, e.g. host",
-            false,
-        ),
+        field("name", "Name", &f.name, "Letters, digits and _; shown as alertname.", "HighCpu", false, RULE),
+        field("expr", "Fires when (PromQL)", &f.expr, "Every series this returns is one alert.", "node_load1 > 4", true, RULE),
+        field("for", "For", &f.for_, "How long it must hold before it fires; empty: at once.", "5m", false, RULE),
+        field("keep_firing_for", "Keep firing for", &f.keep_firing_for, "Stay firing this long after it stops holding.", "2m", false, RULE),
+        field("interval", "Evaluate every", &f.interval, "Empty: every 30s.", "1m", false, RULE),
+        field("severity", "Severity", &f.severity, "critical, warning or info.", "warning", false, MESSAGE),
+        field("summary", "Summary", &f.summary, "One line; {{ $labels.NAME }} and {{ $value }} are filled in.", "{{ $labels.host }} at {{ $value | humanize }}", true, MESSAGE),
+        field("description", "Description", &f.description, "More detail (optional).", "What to check first", true, MESSAGE),
+        field("recovery_threshold", "Resolve only at", &f.recovery_threshold, "For A > N rules: resolve only once A is below this (stops flapping).", "70", false, ROUTING),
+        field("group_by", "Group by", &f.group_by, "Label names, comma-separated; alerts sharing them go out in one message.", "alertname, host", false, ROUTING),
+        field("channels", "Channels", &f.channels, "Notification channels, comma-separated; empty: default.", "default", false, ROUTING),
+        field("inhibits", "While firing, mute others with the same", &f.inhibits, "Label names: other alerts sharing their values stay quiet.", "host", false, ROUTING),
     ]
 }
 
@@ -123,24 +70,58 @@ pub(crate) fn form_of(f: &HashMap<String, String>) -> RuleForm {
     }
 }
 
+/// What the editor is editing.
+#[derive(Debug, Clone)]
+pub(crate) enum Editing {
+    /// A rule made in the UI, by its name before this edit (empty: new).
+    Ui(String),
+    /// The built-in rule of this name.
+    Builtin(String),
+}
+
+impl Editing {
+    /// From the editor's hidden fields.
+    pub(crate) fn of(f: &HashMap<String, String>) -> Self {
+        match f.get("builtin").filter(|b| !b.is_empty()) {
+            Some(b) => Editing::Builtin(b.clone()),
+            None => Editing::Ui(f.get("original").cloned().unwrap_or_default()),
+        }
+    }
+}
+
 pub(crate) async fn show_editor(
     s: AppState,
     headers: HeaderMap,
     u: CurrentUser,
     form: &RuleForm,
-    original: String,
+    editing: Editing,
     error: Option<String>,
     preview: Option<page::Preview>,
 ) -> Response {
+    let (original, builtin) = match editing {
+        Editing::Ui(original) => (original, None),
+        Editing::Builtin(name) => (String::new(), Some(name)),
+    };
     let editor = page::Editor {
         fields: fields(form),
         presets: ui_rules::PRESETS
             .iter()
-            .map(|(k, t, h, d)| (k.to_string(), t.to_string(), h.to_string(), d.to_string()))
+            .map(|(key, title, before, after, default)| page::Preset {
+                key: key.to_string(),
+                title: title.to_string(),
+                before: before.to_string(),
+                after: after.to_string(),
+                default: default.to_string(),
+            })
             .collect(),
         preview,
         error,
         original,
+        builtin_edited: builtin
+            .as_deref()
+            .and_then(builtin::find)
+            .is_some_and(|b| b.form != *form),
+        builtin,
     };
     let body = Box::new(move |ctx: &dozor_ui::Ctx| page::editor_body(ctx, editor));
     render(
@@ -166,14 +147,20 @@ pub async fn new(
     let (form, error) = match q.get("preset") {
         None => (RuleForm::default(), None),
         Some(key) => match ui_rules::preset(key, q.get("param").map_or("", |p| p.as_str())) {
-            Ok(f) => (f, None),
+            Ok(mut f) => {
+                // A preset's name may be a built-in's: suggest another.
+                if builtin::find(&f.name).is_some() {
+                    f.name.push_str("Custom");
+                }
+                (f, None)
+            }
             Err(e) => (RuleForm::default(), Some(e)),
         },
     };
-    show_editor(s, headers, u, &form, String::new(), error, None).await
+    show_editor(s, headers, u, &form, Editing::Ui(String::new()), error, None).await
 }
 
-/// `/rules/edit?name=X`: a rule made in the UI.
+/// `/rules/edit?name=X` (a rule made in the UI) or `?builtin=X`.
 pub async fn edit(
     State(s): State<AppState>,
     Extension(u): Extension<CurrentUser>,
@@ -182,6 +169,22 @@ pub async fn edit(
 ) -> Response {
     if u.role < Role::Editor {
         return role_forbidden(Role::Editor);
+    }
+    if let Some(name) = q.get("builtin") {
+        let list = match ops::rules::builtins(&s.0.ops).await {
+            Ok(l) => l,
+            Err(e) => return super::guard::as_page(e),
+        };
+        return match list.into_iter().find(|e| e.form.name == *name) {
+            Some(e) => {
+                let editing = Editing::Builtin(name.clone());
+                show_editor(s, headers, u, &e.form, editing, e.error, None).await
+            }
+            None => {
+                let notice = format!("There is no built-in rule called {name:?}.");
+                show_list(s, headers, u, Some(notice)).await
+            }
+        };
     }
     let name = q.get("name").cloned().unwrap_or_default();
     let rows = match s.0.store.ui_rules().await {
@@ -193,7 +196,7 @@ pub async fn edit(
         .find(|r| r.name == name)
         .and_then(|r| RuleForm::from_yaml(&r.spec))
     {
-        Some(form) => show_editor(s, headers, u, &form, name, None, None).await,
+        Some(form) => show_editor(s, headers, u, &form, Editing::Ui(name), None, None).await,
         None => {
             show_list(
                 s,
@@ -218,7 +221,7 @@ pub async fn preview(
         return refused;
     }
     let form = form_of(&f);
-    let original = f.get("original").cloned().unwrap_or_default();
+    let original = Editing::of(&f);
     let interval =
         s.0.alerting
             .as_ref()

@@ -14,7 +14,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use dozor_ui::dashboards::Dashboard;
-use dozor_ui::pages::{agents, container, containers, dashboard, explore, host, overview};
+use super::guard::actor;
+use crate::ops;
+use crate::storage::Role;
+use dozor_ui::pages::getting_started::GettingStarted;
+use dozor_ui::pages::{
+    agents, container, containers, dashboard, dashboards_list, explore, host, overview,
+};
 use dozor_ui::{document, Ctx, DataSource, ViewState};
 use std::collections::HashMap;
 use tracing::instrument;
@@ -168,9 +174,12 @@ fn html(ctx: &Ctx, fresh_cookie: bool, status: StatusCode, body: String) -> Resp
 
 /// Which page to render, with what it needs.
 pub(crate) enum Page {
-    Overview,
+    /// With the getting-started panel for admins who still need it.
+    Overview(Option<dozor_ui::pages::getting_started::GettingStarted>),
     Host(String),
     Dashboard(String),
+    /// Every dashboard, with where it comes from.
+    Dashboards,
     Explore,
     Agents(agents::Outcome),
     Containers,
@@ -195,10 +204,10 @@ pub(crate) async fn render(
     ctx.dashboards = nav(&src).await;
     let find = |slug: &str| state.0.ui.dashboards.iter().find(|d| d.slug == slug);
     let (title, active, body) = match page {
-        Page::Overview => (
+        Page::Overview(start) => (
             "Overview".to_string(),
             "overview".to_string(),
-            overview::body(&ctx, &src).await,
+            overview::body(&ctx, &src, start).await,
         ),
         Page::Host(h) => (
             h.clone(),
@@ -213,6 +222,11 @@ pub(crate) async fn render(
             ),
             None => return not_found(&ctx, fresh),
         },
+        Page::Dashboards => (
+            "Dashboards".into(),
+            "dashboards".into(),
+            dashboards_list::body(&ctx, &state.0.ui.dashboards),
+        ),
         Page::Explore => (
             "Explore".into(),
             "explore".into(),
@@ -260,7 +274,42 @@ pub async fn overview_page(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    render(s, headers, q, u, Page::Overview).await
+    let start = match ops::onboarding::status(&s.0.ops, &actor(&u, None)).await {
+        Ok(Some(o)) if o.show() => Some(GettingStarted {
+            hosts: o.hosts,
+            hosts_done: o.hosts_done(),
+            telegram_bot: o.telegram_bot,
+            telegram_chats: o.telegram_chats,
+            telegram_done: o.telegram_done(),
+            grafana_done: o.grafana_done(),
+            builtin_on: o.builtin_on,
+            builtin_total: o.builtin_total,
+        }),
+        Ok(_) => None,
+        // The overview stays useful without its checklist.
+        Err(e) => {
+            tracing::warn!(error = %e, "getting-started checklist unavailable");
+            None
+        }
+    };
+    render(s, headers, q, u, Page::Overview(start)).await
+}
+
+/// Hides the getting-started panel (admins).
+#[instrument(skip_all, fields(user = %u.name))]
+pub async fn dismiss_getting_started(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = super::guard::form_guard(&headers, &f, &u, Role::Admin) {
+        return refused;
+    }
+    match ops::onboarding::dismiss(&s.0.ops, &actor(&u, None)).await {
+        Ok(()) => axum::response::Redirect::to("/").into_response(),
+        Err(e) => super::guard::as_page(e),
+    }
 }
 
 #[instrument(skip_all, fields(host = %host))]
@@ -283,6 +332,16 @@ pub async fn dashboard_page(
     RawQuery(q): RawQuery,
 ) -> Response {
     render(s, headers, q, u, Page::Dashboard(slug)).await
+}
+
+#[instrument(skip_all)]
+pub async fn dashboards_page(
+    State(s): State<AppState>,
+    Extension(u): Extension<CurrentUser>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    render(s, headers, q, u, Page::Dashboards).await
 }
 
 #[instrument(skip_all)]
