@@ -166,5 +166,16 @@ pub async fn start(
         dozor_collector::docker::actions::Policy::Labelled,
         &shutdown,
     );
+    // Targets the server defines for this host (the Targets page) and
+    // containers labelled dozor.scrape=true, as a remote collector does by
+    // default.
+    dozor_collector::scrape::spawn(
+        Vec::new(),
+        true,
+        Duration::from_secs(15),
+        cfg.local_collector_interval,
+        agent.clone(),
+        shutdown.clone(),
+    );
     Ok(Some(tokio::spawn(agent.run(shutdown))))
 }

@@ -37,8 +37,22 @@ async fn fill(c: &Client, css: &str, text: &str) {
     e.send_keys(text).await.unwrap();
 }
 
+/// Clicks a submit button and waits for the page it leads to.
 async fn click(c: &Client, css: &str) {
+    js(c, "window.__before_click = true; return true").await;
     c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    for _ in 0..200 {
+        let loaded = js(
+            c,
+            "return window.__before_click === undefined && document.readyState === 'complete'",
+        )
+        .await;
+        if loaded == serde_json::json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css}: no new page within 10 s");
 }
 
 async fn text(c: &Client, css: &str) -> String {
@@ -165,12 +179,27 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
     assert!(page.contains("built-in, edited by ops"), "{page}");
 
     // 6. The alert arrives in the chat.
-    let message = support::eventually(90, || async {
-        fake.delivered(CHAT)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let message = loop {
+        if let Some(m) = fake
+            .delivered(CHAT)
             .into_iter()
             .find(|m| m.contains("ScrapeTargetDown"))
-    })
-    .await;
+        {
+            break m;
+        }
+        if tokio::time::Instant::now() > deadline {
+            c.goto(&format!("{base}/targets")).await.unwrap();
+            let targets = text(&c, "main").await;
+            c.goto(&format!("{base}/alerts")).await.unwrap();
+            let alerts = text(&c, "main").await;
+            panic!(
+                "no ScrapeTargetDown message; chat got {:?}\ntargets: {targets}\nalerts: {alerts}",
+                fake.delivered(CHAT)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert!(message.contains("app at 127.0.0.1:9 is down"), "{message}");
     c.goto(&format!("{base}/alerts")).await.unwrap();
     let alerts = text(&c, "main").await;
