@@ -73,6 +73,7 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/containers/view?host=web-1&name=x%3Cb%3E",
         "/rules/new?preset=disk&param=90",
         "/d/host?var-host=web-1",
+        "/d",
         "/d/missing",
     ] {
         let resp = http

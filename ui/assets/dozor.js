@@ -240,11 +240,33 @@
       .then(function () { busy = false; last = Date.now(); });
   }
   function initRefresh() {
+    // only pages that draw data refresh (and have the picker); a form would lose its input
+    if (!D.querySelector("form.picker")) return;
     var p = new URLSearchParams(location.search).get("refresh") || D.body.dataset.refresh;
     var ms = { "5s": 5e3, "10s": 1e4, "30s": 3e4, "1m": 6e4 }[p];
     if (!ms) return;
     setInterval(refresh, ms);
     D.addEventListener("visibilitychange", function () { if (!D.hidden && Date.now() - last >= ms) refresh(); });
+  }
+
+  /* ---- navigation: one section open at a time, closed by a click elsewhere or Escape ---- */
+  function initNav() {
+    var sections = $$(".nav details.section");
+    if (!sections.length) return;
+    function closeAll(except) { sections.forEach(function (o) { if (o !== except) o.open = false; }); }
+    // "toggle" does not bubble: listen while it is captured
+    D.addEventListener("toggle", function (e) {
+      if (e.target.open && sections.indexOf(e.target) >= 0) closeAll(e.target);
+    }, true);
+    D.addEventListener("click", function (e) { if (!e.target.closest(".nav")) closeAll(null); });
+    D.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape") return;
+      var open = sections.filter(function (o) { return o.open; })[0];
+      if (!open) return;
+      var had = open.contains(D.activeElement);
+      closeAll(null);
+      if (had) open.querySelector("summary").focus();
+    });
   }
 
   /* ---- time picker ---- */
@@ -338,6 +360,7 @@
 
   function init() {
     initTheme();
+    initNav();
     initPicker();
     initEvents();
     bindAll(D);

@@ -20,6 +20,10 @@ pub struct Dashboard {
     pub variables: Vec<Variable>,
     #[serde(default)]
     pub rows: Vec<Row>,
+    /// The `--dashboards-dir` file it came from (its name); None for a
+    /// built-in.
+    #[serde(skip)]
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -196,7 +200,8 @@ pub fn load_all(dir: Option<&Path>) -> (Vec<Dashboard>, Vec<DashboardError>) {
                 })
             });
         match parsed {
-            Ok(d) => {
+            Ok(mut d) => {
+                d.file = Some(name);
                 out.retain(|o| o.slug != d.slug);
                 out.push(d);
             }

@@ -1,5 +1,6 @@
-//! The app shell: navigation, time-range and refresh picker, theme toggle
-//! and version, around a page's content.
+//! The app shell: navigation in sections, the time-range and refresh
+//! picker (on pages that draw data), theme toggle and version, around a
+//! page's content.
 
 use crate::state::{input_time, ViewState, PRESETS, REFRESH};
 use leptos::prelude::*;
@@ -19,58 +20,111 @@ pub struct Ctx {
     pub user: Option<(String, String)>,
 }
 
-/// The whole document for a page.
-pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> String {
-    let (css, js) = crate::assets::names();
-    let css = format!("/assets/{css}");
-    let js = format!("/assets/{js}");
+/// One line of a navigation section's menu.
+enum Entry {
+    /// Active key, label, href.
+    Link(String, String, String),
+    /// A heading for the links after it.
+    Group(&'static str),
+}
+
+fn entry(key: &str, label: &str, href: String) -> Entry {
+    Entry::Link(key.to_string(), label.to_string(), href)
+}
+
+/// Whether the page under `active` draws data over time, so the range
+/// picker means something there.
+fn draws_data(active: &str) -> bool {
+    matches!(active, "overview" | "explore" | "containers") || active.starts_with("/d/")
+}
+
+/// The sections of the navigation: (title, entries).
+fn sections(ctx: &Ctx) -> Vec<(&'static str, Vec<Entry>)> {
     let v = &ctx.view;
+    // Data pages keep the range (and refresh) when moving between them.
     let link = |path: &str| format!("{path}?{}", v.query_with(&[], false));
-    let mut nav = vec![
-        ("overview", "Overview".to_string(), link("/")),
-        ("explore", "Explore".to_string(), link("/explore")),
-        (
-            "containers",
-            "Containers".to_string(),
-            "/containers".to_string(),
-        ),
+    let mut monitoring = vec![
+        entry("overview", "Overview", link("/")),
+        entry("containers", "Containers", "/containers".to_string()),
+        entry("explore", "Explore", link("/explore")),
+        Entry::Group("Dashboards"),
+        entry("dashboards", "All dashboards", link("/d")),
     ];
-    for (slug, t) in &ctx.dashboards {
-        nav.push(("", t.clone(), link(&format!("/d/{slug}"))));
+    for (slug, title) in &ctx.dashboards {
+        let path = format!("/d/{slug}");
+        monitoring.push(entry(&path, title, link(&path)));
     }
-    nav.push(("alerts", "Alerts".to_string(), "/alerts".to_string()));
-    nav.push(("rules", "Rules".to_string(), "/rules".to_string()));
-    nav.push(("silences", "Silences".to_string(), "/silences".to_string()));
-    nav.push((
-        "telegram",
-        "Telegram".to_string(),
-        "/settings/telegram".to_string(),
-    ));
-    nav.push(("agents", "Agents".to_string(), link("/agents")));
-    nav.push(("targets", "Targets".to_string(), "/targets".to_string()));
+    let alerting = vec![
+        entry("alerts", "Alerts", "/alerts".to_string()),
+        entry("rules", "Rules", "/rules".to_string()),
+        entry("silences", "Silences", "/silences".to_string()),
+        entry("telegram", "Telegram", "/settings/telegram".to_string()),
+    ];
+    let mut admin = vec![
+        entry("agents", "Agents", link("/agents")),
+        entry("targets", "Targets", "/targets".to_string()),
+    ];
     if ctx.user.as_ref().is_some_and(|u| u.1 == "admin") {
-        nav.push(("users", "Users".to_string(), "/users".to_string()));
-        nav.push(("audit", "Audit".to_string(), "/audit".to_string()));
+        admin.push(entry("users", "Users", "/users".to_string()));
+        admin.push(entry("audit", "Audit", "/audit".to_string()));
     }
-    if ctx.user.is_some() {
-        nav.push(("account", "Account".to_string(), "/account".to_string()));
-    }
-    let nav = nav
+    vec![
+        ("Monitoring", monitoring),
+        ("Alerting", alerting),
+        ("Admin", admin),
+    ]
+}
+
+fn nav(ctx: &Ctx, active: &str) -> impl IntoView {
+    let sections = sections(ctx)
         .into_iter()
-        .map(|(key, label, href)| {
-            let class = if !key.is_empty() && key == active {
-                "active"
-            } else {
-                ""
-            };
-            let class = if key.is_empty() && active == href.split('?').next().unwrap_or("") {
-                "active"
-            } else {
-                class
-            };
-            view! { <a href=href class=class>{label}</a> }
+        .map(|(title, entries)| {
+            let here = entries
+                .iter()
+                .any(|e| matches!(e, Entry::Link(k, _, _) if k == active));
+            let items = entries
+                .into_iter()
+                .map(|e| match e {
+                    Entry::Group(label) => view! { <span class="group">{label}</span> }.into_any(),
+                    Entry::Link(key, label, href) => {
+                        let current = key == active;
+                        view! {
+                            <a href=href class=current.then_some("active")
+                                aria-current=current.then_some("page")>{label}</a>
+                        }
+                        .into_any()
+                    }
+                })
+                .collect_view();
+            view! {
+                <details class=if here { "section active" } else { "section" }>
+                    <summary>{title}</summary>
+                    <div class="menu">{items}</div>
+                </details>
+            }
         })
         .collect_view();
+    let account = ctx.user.clone().map(|(name, role)| {
+        let here = active == "account";
+        view! {
+            <details class=if here { "section account active" } else { "section account" }>
+                <summary>{name.clone()}</summary>
+                <div class="menu">
+                    <span class="group who">{format!("{name} ({role})")}</span>
+                    <a href="/account" class=here.then_some("active")
+                        aria-current=here.then_some("page")>"Account and API tokens"</a>
+                    <form method="post" action="/logout" class="inline user">
+                        <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
+                        <button type="submit">"Sign out"</button>
+                    </form>
+                </div>
+            </details>
+        }
+    });
+    view! { <nav class="nav" id="nav" aria-label="Main">{sections}{account}</nav> }
+}
+
+fn picker(v: &ViewState) -> impl IntoView {
     let hidden = v
         .params
         .iter()
@@ -85,6 +139,39 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
         .map(|r| view! { <option value=*r selected=v.refresh == *r>{*r}</option> })
         .collect_view();
     let (from, to) = (input_time(v.start_ms), input_time(v.end_ms));
+    view! {
+        <form class="picker" method="get">
+            {hidden}
+            <label>"Range "
+                <select name="range">
+                    {presets}
+                    <option value="custom" selected=v.range == "custom">"custom"</option>
+                </select>
+            </label>
+            <label>"From " <input type="datetime-local" name="from" value=from/></label>
+            <label>"To " <input type="datetime-local" name="to" value=to/></label>
+            <label>"Refresh " <select name="refresh">{refresh}</select></label>
+            <button type="submit" class="primary">"Apply"</button>
+            <span class="tz">"UTC"</span>
+        </form>
+    }
+}
+
+/// The whole document for a page. `active` is the navigation key of the
+/// page (`overview`, `rules`, `/d/<slug>`, …); it also decides whether the
+/// range picker is shown.
+pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> String {
+    let (css, js) = crate::assets::names();
+    let css = format!("/assets/{css}");
+    let js = format!("/assets/{js}");
+    let data = draws_data(active);
+    let picker = data.then(|| picker(&ctx.view));
+    // Auto-refresh would throw away what is being typed into a form.
+    let refresh = if data {
+        ctx.view.refresh.clone()
+    } else {
+        "off".into()
+    };
     let page_title = format!("{title} · dozor");
     let body = view! {
         <html lang="en">
@@ -96,33 +183,16 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
                 <link rel="stylesheet" href=css/>
                 <script src=js defer></script>
             </head>
-            <body data-refresh=v.refresh.clone()>
+            <body data-refresh=refresh>
                 <header class="top">
                     <a class="brand" href="/">"dozor"</a>
-                    <nav class="nav">{nav}</nav>
-                    <form class="picker" method="get">
-                        {hidden}
-                        <label>"Range "
-                            <select name="range">
-                                {presets}
-                                <option value="custom" selected=v.range == "custom">"custom"</option>
-                            </select>
-                        </label>
-                        <label>"From " <input type="datetime-local" name="from" value=from/></label>
-                        <label>"To " <input type="datetime-local" name="to" value=to/></label>
-                        <label>"Refresh " <select name="refresh">{refresh}</select></label>
-                        <button type="submit">"Apply"</button>
-                        <span class="tz">"UTC"</span>
-                    </form>
+                    // A checkbox, so the phone menu opens without script.
+                    <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-controls="nav"/>
+                    <label for="nav-toggle" class="menu-button">"Menu"</label>
+                    {nav(ctx, active)}
+                    {picker}
                     <button class="theme-toggle" type="button" hidden title="Toggle light/dark theme">"◐"</button>
                     <span class="version">{format!("dozor {}", ctx.version)}</span>
-                    {ctx.user.clone().map(|(name, role)| view! {
-                        <form method="post" action="/logout" class="inline user">
-                            <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
-                            <span class="who">{format!("{name} ({role})")}</span>
-                            <button type="submit">"Sign out"</button>
-                        </form>
-                    })}
                 </header>
                 <main id="main">{content}</main>
             </body>
@@ -132,4 +202,79 @@ pub fn document(ctx: &Ctx, title: &str, active: &str, content: AnyView) -> Strin
     // does; it is also an HTML parse error. User text cannot produce it
     // (every `<` in text is escaped).
     format!("<!DOCTYPE html>{}", body.to_html().replace("<!>", ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(role: &str) -> Ctx {
+        Ctx {
+            version: "0".into(),
+            csrf: "t".into(),
+            dashboards: vec![("mine".into(), "Mine".into())],
+            view: ViewState::from_query("range=6h", 0),
+            base_url: String::new(),
+            user: Some(("ann".into(), role.into())),
+        }
+    }
+
+    fn page(role: &str, active: &str) -> String {
+        document(&ctx(role), "T", active, ().into_any())
+    }
+
+    #[test]
+    fn the_picker_is_only_on_pages_that_draw_data() {
+        for active in ["overview", "explore", "containers", "/d/mine"] {
+            assert!(
+                page("viewer", active).contains("class=\"picker\""),
+                "{active}"
+            );
+        }
+        for active in [
+            "agents",
+            "users",
+            "rules",
+            "telegram",
+            "silences",
+            "targets",
+            "audit",
+            "account",
+            "alerts",
+            "dashboards",
+            "",
+        ] {
+            assert!(
+                !page("admin", active).contains("class=\"picker\""),
+                "{active}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_section_of_the_page_is_marked() {
+        let html = page("viewer", "/d/mine");
+        assert!(html.contains("<details class=\"section active\"><summary>Monitoring</summary>"));
+        assert!(
+            html.contains("href=\"/d/mine?range=6h\" aria-current=\"page\" class=\"active\""),
+            "{html}"
+        );
+        assert_eq!(html.matches("aria-current").count(), 1);
+        let html = page("viewer", "telegram");
+        assert!(html.contains("<details class=\"section active\"><summary>Alerting</summary>"));
+        let html = page("viewer", "dashboards");
+        assert!(
+            html.contains("href=\"/d?range=6h\" aria-current=\"page\" class=\"active\""),
+            "{html}"
+        );
+        let html = page("viewer", "account");
+        assert!(html.contains("section account active"));
+    }
+
+    #[test]
+    fn users_and_audit_are_for_admins() {
+        assert!(!page("editor", "overview").contains("href=\"/users\""));
+        let html = page("admin", "overview");
+        assert!(html.contains("href=\"/users\"") && html.contains("href=\"/audit\""));
+    }
 }

@@ -3,6 +3,7 @@
 //! right after it is made; afterwards only its name and times are.
 
 use crate::chart::ticks::datetime;
+use crate::components::form::{csrf, error_for, field, general_error, notice, FormError};
 use crate::components::shell::Ctx;
 use leptos::prelude::*;
 
@@ -24,6 +25,9 @@ pub struct Outcome {
     pub notice: Option<String>,
     /// A fresh token, shown once.
     pub new_token: Option<String>,
+    pub error: Option<FormError>,
+    /// What the token form held when it was refused: name, scope, days.
+    pub draft: Option<(String, String, String)>,
 }
 
 fn when(ms: Option<i64>, none: &'static str) -> String {
@@ -40,7 +44,7 @@ pub fn body(
     scopes: &[&'static str],
     show_owner: bool,
 ) -> AnyView {
-    let csrf = ctx.csrf.clone();
+    let form_token = ctx.csrf.clone();
     let base = ctx.base_url.clone();
     let rows = tokens
         .into_iter()
@@ -60,7 +64,7 @@ pub fn body(
                 );
                 view! {
                     <form method="post" class="inline" action=action data-confirm=confirm>
-                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        {csrf(&form_token)}
                         <button class="danger" type="submit">"Revoke"</button>
                     </form>
                 }
@@ -93,34 +97,55 @@ pub fn body(
             </section>
         }
     });
+    let err = outcome.error.as_ref();
+    let (name, scope, days) = outcome
+        .draft
+        .clone()
+        .unwrap_or_else(|| (String::new(), String::new(), "90".into()));
     let options = scopes
         .iter()
-        .map(|s| view! { <option value=*s>{*s}</option> })
+        .map(|s| view! { <option value=*s selected=scope == *s>{*s}</option> })
         .collect_view();
+    let new_password_help =
+        "At least 12 characters and not a common one. Changing it signs out your other sessions.";
+    let scope_help = "read queries the APIs; write also accepts remote_write; admin does everything your role allows.";
     view! {
-        {outcome.notice.map(|n| view! { <p class="notice">{n}</p> })}
+        {notice(outcome.notice, false)}
+        {general_error(err)}
         {fresh}
-        <section>
-            <h2>"Change password"</h2>
-            <form method="post" action="/account/password" class="inline">
-                <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
-                <input type="password" name="current" placeholder="current password" autocomplete="current-password" required/>
-                <input type="password" name="password" placeholder="new password (12+ characters)" minlength="12" autocomplete="new-password" required/>
-                <button type="submit">"Change"</button>
-            </form>
-            <p class="hint">"Changing it signs out every other session."</p>
-        </section>
-        <section>
-            <h2>"API tokens"</h2>
-            <p class="hint">"For scripts, Grafana and Prometheus remote_write: read queries the APIs, write also accepts remote_write, admin does everything your role allows."</p>
-            <form method="post" action="/account/tokens" class="inline">
-                <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
-                <input name="name" placeholder="name, e.g. grafana" maxlength="64" required/>
-                <select name="scope">{options}</select>
-                <input name="expires_days" type="number" min="1" max="3650" value="90" title="days until it expires; empty for never"/>
-                <button type="submit">"Create token"</button>
-            </form>
-        </section>
+        <form method="post" action="/account/password" class="form password">
+            {csrf(&ctx.csrf)}
+            <fieldset>
+                <legend>"Change password"</legend>
+                <div class="fields">
+                    {field("Current password", "", error_for(err, "current"), view! {
+                        <input type="password" name="current" autocomplete="current-password" required/>
+                    })}
+                    {field("New password", new_password_help, error_for(err, "password"), view! {
+                        <input type="password" name="password" minlength="12" autocomplete="new-password" required/>
+                    })}
+                </div>
+                <div class="actions"><button type="submit" class="primary">"Change password"</button></div>
+            </fieldset>
+        </form>
+        <h2>"API tokens"</h2>
+        <p class="hint">"For scripts, Grafana and Prometheus remote_write. A token is shown once, when it is made."</p>
+        <form method="post" action="/account/tokens" class="form tokens">
+            {csrf(&ctx.csrf)}
+            <fieldset>
+                <legend>"New token"</legend>
+                <div class="fields">
+                    {field("Name", "What will use it, e.g. grafana.", error_for(err, "name"), view! {
+                        <input name="name" value=name maxlength="64" required/>
+                    })}
+                    {field("Scope", scope_help, error_for(err, "scope"), view! { <select name="scope">{options}</select> })}
+                    {field("Expires after (days)", "1 to 3650; empty for never.", error_for(err, "expires_days"), view! {
+                        <input name="expires_days" type="number" min="1" max="3650" value=days class="short"/>
+                    })}
+                </div>
+                <div class="actions"><button type="submit" class="primary">"Create token"</button></div>
+            </fieldset>
+        </form>
         <table class="data tokens">
             <thead><tr>
                 {show_owner.then(|| view! { <th>"Owner"</th> })}

@@ -2,6 +2,7 @@
 //! change is a POST form carrying the CSRF token.
 
 use crate::chart::ticks::datetime;
+use crate::components::form::{csrf, error_for, field, general_error, notice, FormError};
 use crate::components::shell::Ctx;
 use crate::source::DataSource;
 use leptos::prelude::*;
@@ -12,6 +13,7 @@ pub struct Outcome {
     /// A fresh enrolment token, shown once.
     pub new_token: Option<String>,
     pub notice: Option<String>,
+    pub error: Option<FormError>,
 }
 
 pub fn commands(base_url: &str, token: &str, version: &str) -> (String, String) {
@@ -24,7 +26,7 @@ pub fn commands(base_url: &str, token: &str, version: &str) -> (String, String) 
 
 pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView {
     let agents = src.agents().await.unwrap_or_default();
-    let csrf = ctx.csrf.clone();
+    let form_token = ctx.csrf.clone();
     let rows = agents
         .iter()
         .map(|a| {
@@ -38,7 +40,7 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView 
                 let confirm = format!("Revoke {}? Its collector is refused from its next request.", a.name);
                 view! {
                     <form method="post" class="inline" action=action data-confirm=confirm>
-                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        {csrf(&form_token)}
                         <button class="danger" type="submit">"Revoke"</button>
                     </form>
                 }
@@ -61,7 +63,7 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView 
         let (docker, binary) = commands(&ctx.base_url, &token, &ctx.version);
         view! {
             <section class="add-host">
-                <h2>"Add a host"</h2>
+                <h2>"Install the collector"</h2>
                 <p>"This enrolment token is shown once and works within the limits you set. Run one of these on the new host:"</p>
                 <h3>"Docker"</h3>
                 <pre class="cmd" id="cmd-docker">{docker}</pre>
@@ -72,19 +74,31 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView 
             </section>
         }
     });
-    let notice = outcome.notice.map(|n| view! { <p class="notice">{n}</p> });
+    let err = outcome.error.as_ref();
     view! {
-        {notice}
+        {notice(outcome.notice, false)}
+        {general_error(err)}
         {fresh}
+        <form method="post" action="/agents/enroll-token" class="form enrol">
+            {csrf(&ctx.csrf)}
+            <fieldset>
+                <legend>"Add a host"</legend>
+                <p>"Makes an enrolment token and shows the commands that install the collector with it."</p>
+                <div class="fields">
+                    {field("Valid for (hours)", "Empty for no limit.", error_for(err, "hours"), view! {
+                        <input type="number" name="hours" min="1" max="1000000" value="24" class="short"/>
+                    })}
+                    {field("Uses", "How many hosts may enrol with it; empty for no limit.", error_for(err, "uses"), view! {
+                        <input type="number" name="uses" min="1" max="1000000" value="1" class="short"/>
+                    })}
+                </div>
+                <div class="actions"><button type="submit" class="primary">"Add host"</button></div>
+            </fieldset>
+        </form>
         <div class="toolbar">
-            <form method="post" action="/agents/enroll-token" class="inline">
-                <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
-                <label>"Token valid for " <input type="number" name="hours" min="1" value="24" class="short"/> " h"</label>
-                <label>" uses " <input type="number" name="uses" min="1" value="1" class="short"/></label>
-                <button type="submit">"Add host"</button>
-            </form>
+            <h2>"Agents"</h2>
             <form method="post" action="/agents/revoke-tokens" class="inline" data-confirm="Revoke every enrolment token? Enrolled agents keep working.">
-                <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
+                {csrf(&ctx.csrf)}
                 <button class="danger" type="submit">"Revoke enrolment tokens"</button>
             </form>
         </div>

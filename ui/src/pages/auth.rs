@@ -1,6 +1,7 @@
 //! Sign-in, first-admin setup and "setup pending": pages without the app
 //! shell (there is nothing to navigate to before signing in).
 
+use crate::components::form::{error_for, field, general_error, FormError};
 use leptos::prelude::*;
 
 /// A minimal document around `content`.
@@ -29,33 +30,47 @@ pub fn bare_document(title: &str, content: AnyView) -> String {
 }
 
 pub fn login(csrf: &str, next: &str, error: Option<&str>) -> String {
-    let error = error.map(|e| view! { <p class="notice error">{e.to_string()}</p> });
+    let error = error.map(|e| FormError::general(e.to_string()));
     let content = view! {
-        <form method="post" action="/login" class="auth-form">
+        <form method="post" action="/login" class="form auth-form">
             <h2>"Sign in"</h2>
-            {error}
+            {general_error(error.as_ref())}
             <input type="hidden" name="csrf" value=csrf.to_string()/>
             <input type="hidden" name="next" value=next.to_string()/>
-            <label>"Username" <input name="username" autocomplete="username" required autofocus/></label>
-            <label>"Password" <input name="password" type="password" autocomplete="current-password" required/></label>
-            <button type="submit">"Sign in"</button>
+            {field("Username", "", None, view! {
+                <input name="username" autocomplete="username" required autofocus/>
+            })}
+            {field("Password", "", None, view! {
+                <input name="password" type="password" autocomplete="current-password" required/>
+            })}
+            <div class="actions"><button type="submit" class="primary">"Sign in"</button></div>
         </form>
     };
     bare_document("Sign in", content.into_any())
 }
 
-pub fn setup(csrf: &str, token: &str, error: Option<&str>) -> String {
-    let error = error.map(|e| view! { <p class="notice error">{e.to_string()}</p> });
+/// The username and password fields of a new account.
+fn account_fields(error: Option<&FormError>) -> impl IntoView {
+    view! {
+        {field("Username", "1 to 64 characters; how you sign in.", error_for(error, "username"), view! {
+            <input name="username" autocomplete="username" maxlength="64" required autofocus/>
+        })}
+        {field("Password", "At least 12 characters and not a common one.", error_for(error, "password"), view! {
+            <input name="password" type="password" autocomplete="new-password" required minlength="12"/>
+        })}
+    }
+}
+
+pub fn setup(csrf: &str, token: &str, error: Option<&FormError>) -> String {
     let content = view! {
-        <form method="post" action="/setup" class="auth-form">
+        <form method="post" action="/setup" class="form auth-form">
             <h2>"Create the first admin"</h2>
-            <p>"This link works once. Passwords need at least 12 characters and must not be a common one."</p>
-            {error}
+            <p>"This link works once. The admin you create here can then invite everyone else."</p>
+            {general_error(error)}
             <input type="hidden" name="csrf" value=csrf.to_string()/>
             <input type="hidden" name="token" value=token.to_string()/>
-            <label>"Username" <input name="username" autocomplete="username" required autofocus/></label>
-            <label>"Password" <input name="password" type="password" autocomplete="new-password" required minlength="12"/></label>
-            <button type="submit">"Create admin"</button>
+            {account_fields(error)}
+            <div class="actions"><button type="submit" class="primary">"Create admin"</button></div>
         </form>
     };
     bare_document("Setup", content.into_any())
@@ -63,21 +78,17 @@ pub fn setup(csrf: &str, token: &str, error: Option<&str>) -> String {
 
 /// Accepting an invitation: the admin chose the role, the user picks the
 /// name and password.
-pub fn invite(csrf: &str, token: &str, role: &str, error: Option<&str>) -> String {
-    let error = error.map(|e| view! { <p class="notice error">{e.to_string()}</p> });
-    let intro = format!(
-        "You are invited as {role}. Choose a username and a password of at least 12 characters."
-    );
+pub fn invite(csrf: &str, token: &str, role: &str, error: Option<&FormError>) -> String {
+    let intro = format!("You are invited as {role}. Choose a username and a password.");
     let content = view! {
-        <form method="post" action="/invite" class="auth-form">
+        <form method="post" action="/invite" class="form auth-form">
             <h2>"Join dozor"</h2>
             <p>{intro}</p>
-            {error}
+            {general_error(error)}
             <input type="hidden" name="csrf" value=csrf.to_string()/>
             <input type="hidden" name="token" value=token.to_string()/>
-            <label>"Username" <input name="username" autocomplete="username" required autofocus/></label>
-            <label>"Password" <input name="password" type="password" autocomplete="new-password" required minlength="12"/></label>
-            <button type="submit">"Create account"</button>
+            {account_fields(error)}
+            <div class="actions"><button type="submit" class="primary">"Create account"</button></div>
         </form>
     };
     bare_document("Invitation", content.into_any())

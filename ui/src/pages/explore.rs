@@ -52,7 +52,7 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource) -> AnyView {
             {keep}
             <input id="query" name="query" list="metric-names" value=query.clone() placeholder="PromQL, e.g. rate(node_network_receive_bytes_total[5m])" autocomplete="off" spellcheck="false"/>
             <datalist id="metric-names">{options}</datalist>
-            <button type="submit">"Run"</button>
+            <button type="submit" class="primary">"Run"</button>
         </form>
     };
     if query.trim().is_empty() {

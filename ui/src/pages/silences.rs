@@ -2,6 +2,9 @@
 //! ones with how many alerts each mutes now, expire early.
 
 use crate::chart::ticks::datetime;
+use crate::components::form::{
+    csrf, error_for, field, general_error, notice, wide_field, FormError,
+};
 use crate::components::shell::Ctx;
 use leptos::prelude::*;
 
@@ -18,8 +21,23 @@ pub struct SilenceRow {
     pub muting: usize,
 }
 
-pub fn body(ctx: &Ctx, rows: Vec<SilenceRow>, notice: Option<String>, can_edit: bool) -> AnyView {
-    let csrf = ctx.csrf.clone();
+/// What the new-silence form holds: empty, or what was refused.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub matchers: String,
+    pub duration: String,
+    pub comment: String,
+    pub error: Option<FormError>,
+}
+
+pub fn body(
+    ctx: &Ctx,
+    rows: Vec<SilenceRow>,
+    message: Option<String>,
+    draft: Draft,
+    can_edit: bool,
+) -> AnyView {
+    let form_token = ctx.csrf.clone();
     let rows = rows
         .into_iter()
         .map(|s| {
@@ -32,7 +50,7 @@ pub fn body(ctx: &Ctx, rows: Vec<SilenceRow>, notice: Option<String>, can_edit: 
                 let action = format!("/silences/{}/expire", s.id);
                 view! {
                     <form method="post" class="inline" action=action>
-                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        {csrf(&form_token)}
                         <button type="submit">"Expire"</button>
                     </form>
                 }
@@ -51,23 +69,42 @@ pub fn body(ctx: &Ctx, rows: Vec<SilenceRow>, notice: Option<String>, can_edit: 
             }
         })
         .collect_view();
+    let err = draft.error.as_ref();
+    let duration = if draft.duration.is_empty() {
+        "1h".to_string()
+    } else {
+        draft.duration.clone()
+    };
     let form = can_edit.then(|| {
         view! {
-            <section>
-                <h2>"New silence"</h2>
-                <form method="post" action="/silences" class="inline">
-                    <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
-                    <input name="matchers" placeholder="alertname=\"DiskFull\", host=~\"web-.*\"" size="40" required/>
-                    <input name="duration" value="1h" class="short" title="how long, e.g. 30m, 2h, 1d"/>
-                    <input name="comment" placeholder="why" required/>
-                    <button type="submit">"Silence"</button>
-                </form>
-            </section>
+            <form method="post" action="/silences" class="form silence">
+                {csrf(&ctx.csrf)}
+                <fieldset>
+                    <legend>"New silence"</legend>
+                    <div class="fields">
+                        {wide_field(
+                            "Matchers",
+                            "Alerts whose labels all match are muted, e.g. alertname=\"DiskFull\", host=~\"web-.*\". A bare name means alertname.",
+                            error_for(err, "matchers"),
+                            view! { <input name="matchers" value=draft.matchers.clone() placeholder="alertname=\"DiskFull\", host=~\"web-.*\"" required/> },
+                        )}
+                        {field("Duration", "From now: 30m, 2h, 1d … up to 365d.", error_for(err, "duration"), view! {
+                            <input name="duration" value=duration class="short" required/>
+                        })}
+                        {field("Comment", "Why: shown with the silence and in the audit log.", error_for(err, "comment"), view! {
+                            <input name="comment" value=draft.comment.clone() maxlength="500" required/>
+                        })}
+                    </div>
+                    <div class="actions"><button type="submit" class="primary">"Silence"</button></div>
+                </fieldset>
+            </form>
         }
     });
     view! {
-        {notice.map(|n| view! { <p class="notice">{n}</p> })}
+        {notice(message, false)}
+        {general_error(err)}
         {form}
+        <h2>"Active and recently ended"</h2>
         <table class="data silences">
             <thead><tr><th>"State"</th><th>"Matchers"</th><th>"Muting now"</th><th>"Starts"</th><th>"Ends"</th><th>"By"</th><th>"Comment"</th><th></th></tr></thead>
             <tbody>{rows}</tbody>

@@ -2,6 +2,9 @@
 //! duration, samples and the last error, as each collector reported them.
 
 use crate::chart::ticks::datetime;
+use crate::components::form::{
+    csrf, error_for, field, general_error, notice, wide_field, FormError,
+};
 use crate::components::shell::Ctx;
 use leptos::prelude::*;
 
@@ -39,14 +42,28 @@ pub struct Data {
     pub hosts: Vec<String>,
     pub is_admin: bool,
     pub notice: Option<String>,
+    /// The add-target form as it was refused, if it was.
+    pub draft: Draft,
+}
+
+/// What the add-target form holds.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub job: String,
+    pub url: String,
+    pub interval: String,
+    pub format: String,
+    pub error: Option<FormError>,
 }
 
 pub fn body(ctx: &Ctx, d: Data) -> AnyView {
     let extra = defined(ctx, &d);
-    let notice = d.notice.clone();
+    let message = d.notice.clone();
+    let failed = general_error(d.draft.error.as_ref());
     let list = reported(d.rows, d.host, d.now_ms);
     view! {
-        {notice.map(|n| view! { <p class="notice">{n}</p> })}
+        {notice(message, false)}
+        {failed}
         {list}
         {extra}
     }
@@ -55,7 +72,7 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
 
 /// Targets defined on the server, and (admins) the form to add one.
 fn defined(ctx: &Ctx, d: &Data) -> AnyView {
-    let csrf = ctx.csrf.clone();
+    let form_token = ctx.csrf.clone();
     let is_admin = d.is_admin;
     let rows = d
         .defined
@@ -66,7 +83,7 @@ fn defined(ctx: &Ctx, d: &Data) -> AnyView {
                 let action = format!("/targets/{}/delete", t.id);
                 view! {
                     <form method="post" class="inline" action=action>
-                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        {csrf(&form_token)}
                         <button type="submit" data-confirm="Stop scraping this target?">"Remove"</button>
                     </form>
                 }
@@ -89,22 +106,43 @@ fn defined(ctx: &Ctx, d: &Data) -> AnyView {
             view! { <option value=value selected=selected>{h}</option> }
         })
         .collect_view();
+    let dr = &d.draft;
+    let err = dr.error.as_ref();
+    let formats = ["prometheus", "json"]
+        .into_iter()
+        .map(|f| view! { <option value=f selected=dr.format == f>{f}</option> })
+        .collect_view();
     let form = is_admin.then(|| {
         view! {
-            <form method="post" action="/targets" class="inline">
-                <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
-                <select name="host">{hosts}</select>
-                <input name="job" placeholder="job" class="short" required/>
-                <input name="url" placeholder="URL of its /metrics" size="36" required/>
-                <input name="interval" placeholder="interval (e.g. 30s)" class="short"/>
-                <select name="format"><option value="prometheus">"prometheus"</option><option value="json">"json"</option></select>
-                <button type="submit">"Add target"</button>
+            <form method="post" action="/targets" class="form add-target">
+                {csrf(&ctx.csrf)}
+                <fieldset>
+                    <legend>"Add a target"</legend>
+                    <div class="fields">
+                        {field("Host", "The agent that scrapes it.", error_for(err, "host"), view! {
+                            <select name="host" required>{hosts}</select>
+                        })}
+                        {field("Job", "Becomes the job label of its series.", error_for(err, "job"), view! {
+                            <input name="job" value=dr.job.clone() placeholder="node" required/>
+                        })}
+                        {wide_field("URL", "A full http or https URL, as the host reaches it; node_exporter serves port 9100, path /metrics.", error_for(err, "url"), view! {
+                            <input name="url" type="url" value=dr.url.clone() required/>
+                        })}
+                        {field("Interval", "How often; empty for the agent's default.", error_for(err, "interval"), view! {
+                            <input name="interval" value=dr.interval.clone() placeholder="30s" class="short"/>
+                        })}
+                        {field("Format", "Prometheus text, or dozor's JSON.", error_for(err, "format"), view! {
+                            <select name="format">{formats}</select>
+                        })}
+                    </div>
+                    <div class="actions"><button type="submit" class="primary">"Add target"</button></div>
+                </fieldset>
             </form>
         }
     });
     view! {
         <h2>"Defined on the server"</h2>
-        <p>"Each host's collector receives these with its next heartbeat and scrapes them like its own."</p>
+        <p class="hint">"Each host's collector receives these with its next heartbeat and scrapes them like its own."</p>
         {form}
         <table class="data">
             <thead><tr><th>"Host"</th><th>"Job"</th><th>"URL"</th><th>"Interval"</th><th>"Format"</th><th>"Added by"</th><th></th></tr></thead>
@@ -152,6 +190,7 @@ fn reported(rows: Vec<TargetRow>, host: Option<String>, now_ms: i64) -> AnyView 
         })
         .collect_view();
     view! {
+        <h2>"Reported by the collectors"</h2>
         <p>{summary}{host.map(|h| view! { " on "<b>{h}</b>" · "<a href="/targets">"all hosts"</a> })}</p>
         <table class="data targets">
             <thead><tr><th>"State"</th><th>"Host"</th><th>"Job"</th><th>"URL"</th><th>"Last scrape"</th><th>"Took"</th><th>"Samples"</th><th>"Last error"</th></tr></thead>

@@ -2,6 +2,7 @@
 //! (everyone), the bot token and a test message (admins), linked chats.
 
 use crate::chart::ticks::datetime;
+use crate::components::form::{csrf, error_for, field, general_error, notice, FormError};
 use crate::components::shell::Ctx;
 use leptos::prelude::*;
 
@@ -24,10 +25,12 @@ pub struct Data {
     /// A link code just made: shown once.
     pub code: Option<(String, String)>,
     pub is_admin: bool,
+    pub error: Option<FormError>,
 }
 
 pub fn body(ctx: &Ctx, d: Data) -> AnyView {
-    let csrf = ctx.csrf.clone();
+    let form_token = ctx.csrf.clone();
+    let err = d.error.as_ref();
     let state = match &d.token_source {
         Some(s) => view! { <p><span class="badge ok">"bot on"</span>" Token "{s.clone()}"."</p> }
             .into_any(),
@@ -46,23 +49,31 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
     let admin = d.is_admin.then(|| {
         let token_form = d.token_editable.then(|| {
             view! {
-                <form method="post" action="/settings/telegram/token" class="inline">
-                    <input type="hidden" name="csrf" value=csrf.clone()/>
-                    <input name="token" type="password" placeholder="123456:ABC… from @BotFather" size="40" autocomplete="off" required/>
-                    <button type="submit">"Save token"</button>
+                <form method="post" action="/settings/telegram/token" class="form">
+                    {csrf(&form_token)}
+                    <div class="fields">
+                        {field("Bot token", "From @BotFather: /newbot, then paste what it answers. Stored in the data directory.", error_for(err, "token"), view! {
+                            <input name="token" type="password" placeholder="123456:ABC…" autocomplete="off" required/>
+                        })}
+                    </div>
+                    <div class="actions"><button type="submit" class="primary">"Save token"</button></div>
                 </form>
             }
         });
         view! {
-            <section>
-                <h2>"Bot"</h2>
+            <fieldset class="bot">
+                <legend>"Bot"</legend>
                 {token_form}
-                <form method="post" action="/settings/telegram/test" class="inline">
-                    <input type="hidden" name="csrf" value=csrf.clone()/>
-                    <input name="chat" placeholder="chat id, e.g. 12345 or -100987" required/>
-                    <button type="submit">"Send a test message"</button>
+                <form method="post" action="/settings/telegram/test" class="form">
+                    {csrf(&form_token)}
+                    <div class="fields">
+                        {field("Test chat", "A chat id, e.g. 12345, or -100987 for a group; the bot sends it a test message.", error_for(err, "chat"), view! {
+                            <input name="chat" inputmode="numeric" required/>
+                        })}
+                    </div>
+                    <div class="actions"><button type="submit">"Send a test message"</button></div>
                 </form>
-            </section>
+            </fieldset>
         }
     });
     let is_admin = d.is_admin;
@@ -74,7 +85,7 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
                 let action = format!("/settings/telegram/unlink/{}", l.chat_id);
                 view! {
                     <form method="post" class="inline" action=action>
-                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        {csrf(&form_token)}
                         <button type="submit">"Unlink"</button>
                     </form>
                 }
@@ -91,19 +102,24 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
         })
         .collect_view();
     view! {
-        {d.notice.map(|n| view! { <p class="notice">{n}</p> })}
+        {notice(d.notice, false)}
+        {general_error(err)}
         {state}
         {code}
-        <section>
-            <h2>"Link a chat"</h2>
-            <p>"Make a one-time code, then send "<code>"/subscribe CODE"</code>" to the bot. Your role decides what the chat may do ("<code>"/silence"</code>" needs editor or above)."</p>
-            <form method="post" action="/settings/telegram/code" class="inline">
-                <input type="hidden" name="csrf" value=ctx.csrf.clone()/>
-                <input name="channel" value="default" class="short" title="notification channel: rules name it in channels:"/>
-                <button type="submit">"Make a code"</button>
-            </form>
-        </section>
         {admin}
+        <form method="post" action="/settings/telegram/code" class="form link-chat">
+            {csrf(&ctx.csrf)}
+            <fieldset>
+                <legend>"Link a chat"</legend>
+                <p>"Make a one-time code, then send "<code>"/subscribe CODE"</code>" to the bot from the chat. Your role decides what the chat may do ("<code>"/silence"</code>" needs editor or above)."</p>
+                <div class="fields">
+                    {field("Channel", "The notification channel the chat receives, as rules name it in their channels.", error_for(err, "channel"), view! {
+                        <input name="channel" value="default" class="short" required/>
+                    })}
+                </div>
+                <div class="actions"><button type="submit" class="primary">"Make a code"</button></div>
+            </fieldset>
+        </form>
         <h2>"Linked chats"</h2>
         <table class="data">
             <thead><tr><th>"Chat"</th><th>"Channel"</th><th>"Linked by"</th><th>"Since"</th><th></th></tr></thead>

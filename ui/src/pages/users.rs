@@ -2,6 +2,7 @@
 //! every form posts with the CSRF token.
 
 use crate::chart::ticks::datetime;
+use crate::components::form::{csrf, error_for, field, general_error, notice, FormError};
 use crate::components::shell::Ctx;
 use leptos::prelude::*;
 
@@ -37,13 +38,16 @@ pub struct InviteRow {
 pub struct Outcome {
     pub notice: Option<String>,
     pub invite_link: Option<String>,
+    pub error: Option<FormError>,
+    /// The add-user form's name and role as they were refused.
+    pub draft: Option<(String, String)>,
 }
 
 impl From<Option<String>> for Outcome {
     fn from(notice: Option<String>) -> Self {
         Self {
             notice,
-            invite_link: None,
+            ..Self::default()
         }
     }
 }
@@ -51,7 +55,7 @@ impl From<Option<String>> for Outcome {
 const ROLES: [&str; 3] = ["viewer", "editor", "admin"];
 
 fn csrf_input(ctx: &Ctx) -> impl IntoView {
-    view! { <input type="hidden" name="csrf" value=ctx.csrf.clone()/> }
+    csrf(&ctx.csrf)
 }
 
 pub fn body(ctx: &Ctx, users: Vec<UserRow>, invites: Vec<InviteRow>, outcome: Outcome) -> AnyView {
@@ -94,10 +98,10 @@ pub fn body(ctx: &Ctx, users: Vec<UserRow>, invites: Vec<InviteRow>, outcome: Ou
             }
         })
         .collect_view();
-    let roles = || {
+    let roles = |chosen: &str| {
         ROLES
             .iter()
-            .map(|r| view! { <option value=*r>{*r}</option> })
+            .map(|r| view! { <option value=*r selected=chosen == *r>{*r}</option> })
             .collect_view()
     };
     let link = outcome.invite_link.map(|l| {
@@ -110,6 +114,7 @@ pub fn body(ctx: &Ctx, users: Vec<UserRow>, invites: Vec<InviteRow>, outcome: Ou
             </section>
         }
     });
+    let has_pending = !invites.is_empty();
     let pending = invites
         .into_iter()
         .map(|i| {
@@ -129,32 +134,55 @@ pub fn body(ctx: &Ctx, users: Vec<UserRow>, invites: Vec<InviteRow>, outcome: Ou
             }
         })
         .collect_view();
+    let err = outcome.error.as_ref();
+    let (name, role) = outcome.draft.clone().unwrap_or_default();
+    let role_help = "viewer reads; editor also changes rules and silences; admin does everything.";
     view! {
-        {outcome.notice.map(|n| view! { <p class="notice">{n}</p> })}
+        {notice(outcome.notice, false)}
+        {general_error(err)}
         {link}
-        <section>
-            <h2>"Invite a user"</h2>
-            <form method="post" action="/users/invite" class="inline">
-                {csrf_input(ctx)}
-                <select name="role">{roles()}</select>
-                <input name="hours" type="number" min="1" max="720" value="72" title="hours until the link expires"/>
-                <button type="submit">"Create invitation link"</button>
-            </form>
+        <form method="post" action="/users/invite" class="form invite">
+            {csrf_input(ctx)}
+            <fieldset>
+                <legend>"Invite a user"</legend>
+                <p>"Makes a link that creates one account: the new user picks the name and password."</p>
+                <div class="fields">
+                    {field("Role", role_help, error_for(err, "invite_role"), view! {
+                        <select name="role">{roles("viewer")}</select>
+                    })}
+                    {field("Valid for (hours)", "1 to 720.", error_for(err, "hours"), view! {
+                        <input name="hours" type="number" min="1" max="720" value="72" class="short"/>
+                    })}
+                </div>
+                <div class="actions"><button type="submit" class="primary">"Create invitation link"</button></div>
+            </fieldset>
+        </form>
+        {has_pending.then(|| view! {
             <table class="data invites">
                 <thead><tr><th>"Pending invite for"</th><th>"By"</th><th>"Expires"</th><th></th></tr></thead>
                 <tbody>{pending}</tbody>
             </table>
-        </section>
-        <section>
-            <h2>"Add a user"</h2>
-            <form method="post" action="/users" class="inline">
-                {csrf_input(ctx)}
-                <input name="username" placeholder="username" required/>
-                <input type="password" name="password" placeholder="password (12+ characters)" minlength="12" autocomplete="new-password" required/>
-                <select name="role">{roles()}</select>
-                <button type="submit">"Create"</button>
-            </form>
-        </section>
+        })}
+        <form method="post" action="/users" class="form add-user">
+            {csrf_input(ctx)}
+            <fieldset>
+                <legend>"Add a user"</legend>
+                <p>"Or create the account yourself and hand over the password."</p>
+                <div class="fields">
+                    {field("Username", "1 to 64 characters.", error_for(err, "username"), view! {
+                        <input name="username" value=name maxlength="64" autocomplete="off" required/>
+                    })}
+                    {field("Password", "At least 12 characters and not a common one.", error_for(err, "password"), view! {
+                        <input type="password" name="password" minlength="12" autocomplete="new-password" required/>
+                    })}
+                    {field("Role", role_help, error_for(err, "role"), view! {
+                        <select name="role">{roles(&role)}</select>
+                    })}
+                </div>
+                <div class="actions"><button type="submit" class="primary">"Create user"</button></div>
+            </fieldset>
+        </form>
+        <h2>"Users"</h2>
         <table class="data users">
             <thead><tr><th>"User"</th><th>"State"</th><th>"Role"</th><th>"Password"</th><th></th><th>"Created"</th></tr></thead>
             <tbody>{rows}</tbody>

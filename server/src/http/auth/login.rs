@@ -279,14 +279,20 @@ pub async fn setup_submit(
             start_session(&s, &headers, id, "/").await
         }
         Ok(None) => setup_refused(&s),
-        Err(e) => match super::guard::on_page(e) {
-            super::guard::Shown::Answer(r) => r,
-            super::guard::Shown::Notice(p) => with_csrf(
-                &headers,
-                |t| dozor_ui::pages::auth::setup(t, &token, Some(&p)),
-                StatusCode::BAD_REQUEST,
-            ),
-        },
+        Err(e) => {
+            let field = crate::http::pages::users::account_field(&e, pw);
+            match super::guard::on_page(e) {
+                super::guard::Shown::Answer(r) => r,
+                super::guard::Shown::Notice(p) => {
+                    let error = dozor_ui::components::form::FormError::new(field, p);
+                    with_csrf(
+                        &headers,
+                        |t| dozor_ui::pages::auth::setup(t, &token, Some(&error)),
+                        StatusCode::BAD_REQUEST,
+                    )
+                }
+            }
+        }
     }
 }
 

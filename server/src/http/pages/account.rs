@@ -12,6 +12,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Form};
+use dozor_ui::components::form::FormError;
 use dozor_ui::pages::account::{self, Outcome, TokenRow};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -75,7 +76,7 @@ pub async fn page(
         u,
         Outcome {
             notice,
-            new_token: None,
+            ..Outcome::default()
         },
     )
     .await
@@ -84,15 +85,44 @@ pub async fn page(
 fn notice(text: impl Into<String>) -> Outcome {
     Outcome {
         notice: Some(text.into()),
-        new_token: None,
+        ..Outcome::default()
     }
 }
 
-/// The account page with a refused operation's notice, or its answer.
-async fn refused(s: AppState, headers: HeaderMap, u: CurrentUser, e: OpError) -> Response {
+/// The account page with a refused operation's message (under `field`
+/// when it is about one), or its answer.
+async fn refused(
+    s: AppState,
+    headers: HeaderMap,
+    u: CurrentUser,
+    e: OpError,
+    field: Option<&'static str>,
+    draft: Option<(String, String, String)>,
+) -> Response {
     match on_page(e) {
         Shown::Answer(r) => r,
-        Shown::Notice(n) => show(s, headers, u, notice(n)).await,
+        Shown::Notice(n) => {
+            let error = FormError::new(field, n);
+            let outcome = Outcome {
+                error: Some(error),
+                draft,
+                ..Outcome::default()
+            };
+            show(s, headers, u, outcome).await
+        }
+    }
+}
+
+/// Which field a refused password change is about: the new password when
+/// it fails the policy or repeats the current one, else the current one.
+fn password_field(current: &str, new: &str, message: &str) -> &'static str {
+    let policy = crate::auth::password::check_policy(new)
+        .err()
+        .map(|e| format!("{e}."));
+    if policy.as_deref() == Some(message) || new == current {
+        "password"
+    } else {
+        "current"
     }
 }
 
@@ -116,7 +146,10 @@ pub async fn change_password(
         Ok(()) => {
             super::login::start_session(&s, &headers, u.id, "/account?password-changed").await
         }
-        Err(e) => refused(s, headers, u, e).await,
+        Err(e) => {
+            let field = password_field(current, new, &e.to_string());
+            refused(s, headers, u, e, Some(field), None).await
+        }
     }
 }
 
@@ -132,8 +165,19 @@ pub async fn create_token(
         return forbidden();
     }
     let name = f.get("name").map(|n| n.trim()).unwrap_or("");
+    let draft = Some((
+        name.to_string(),
+        f.get("scope").cloned().unwrap_or_default(),
+        f.get("expires_days").cloned().unwrap_or_default(),
+    ));
+    let invalid = |field, message: &str| Outcome {
+        error: Some(FormError::field(field, message)),
+        draft: draft.clone(),
+        ..Outcome::default()
+    };
     let Some(scope) = f.get("scope").and_then(|v| Scope::parse(v)) else {
-        return show(s, headers, u, notice("Pick a scope: read, write or admin.")).await;
+        let outcome = invalid("scope", "Pick a scope: read, write or admin.");
+        return show(s, headers, u, outcome).await;
     };
     let days = f
         .get("expires_days")
@@ -147,7 +191,7 @@ pub async fn create_token(
         });
     let Some(days) = days.map_or(Some(None), |d| d.map(Some)) else {
         let msg = "Expiry is a whole number of days from 1 to 3650, or empty for never.";
-        return show(s, headers, u, notice(msg)).await;
+        return show(s, headers, u, invalid("expires_days", msg)).await;
     };
     let who = actor(&u, Some(peer.ip()));
     match ops::tokens::create(&s.0.ops, &who, &u.name, name, scope, days).await {
@@ -155,10 +199,11 @@ pub async fn create_token(
             let outcome = Outcome {
                 notice: Some(format!("Created the {} token {name}.", scope.as_str())),
                 new_token: Some(token),
+                ..Outcome::default()
             };
             show(s, headers, u, outcome).await
         }
-        Err(e) => refused(s, headers, u, e).await,
+        Err(e) => refused(s, headers, u, e, None, draft).await,
     }
 }
 
@@ -176,6 +221,6 @@ pub async fn revoke_token(
     }
     match ops::tokens::revoke(&s.0.ops, &actor(&u, Some(peer.ip())), id).await {
         Ok(()) => show(s, headers, u, notice("Token revoked.")).await,
-        Err(e) => refused(s, headers, u, e).await,
+        Err(e) => refused(s, headers, u, e, None, None).await,
     }
 }

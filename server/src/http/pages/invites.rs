@@ -17,6 +17,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
+use dozor_ui::components::form::FormError;
 use dozor_ui::pages::auth::{invite, invite_invalid};
 use dozor_ui::pages::users::Outcome;
 use std::collections::HashMap;
@@ -36,8 +37,13 @@ pub async fn create(
     if let Some(refused) = admin_form(&headers, &f, &u) {
         return refused;
     }
+    let refused = |error: FormError| Outcome {
+        error: Some(error),
+        ..Outcome::default()
+    };
     let Some(role) = f.get("role").and_then(|r| Role::parse(r)) else {
-        return show(s, headers, u, Some("Pick a role.".to_string())).await;
+        let outcome = refused(FormError::field("invite_role", "Pick a role."));
+        return show(s, headers, u, outcome).await;
     };
     let hours = f
         .get("hours")
@@ -47,10 +53,17 @@ pub async fn create(
     let made = ops::users::invite(&s.0.ops, &actor(&u, Some(peer.ip())), role, hours).await;
     let token = match made {
         Ok(t) => t,
-        Err(e) => match on_page(e) {
-            Shown::Answer(r) => return r,
-            Shown::Notice(n) => return show(s, headers, u, Some(n)).await,
-        },
+        Err(e) => {
+            // Only the expiry is checked besides the role, parsed above.
+            let field = matches!(e, OpError::Invalid(_)).then_some("hours");
+            return match on_page(e) {
+                Shown::Answer(r) => r,
+                Shown::Notice(n) => {
+                    let error = FormError::new(field, n);
+                    show(s, headers, u, refused(error)).await
+                }
+            };
+        }
     };
     let base = super::ui::base_url(&headers);
     let outcome = Outcome {
@@ -60,6 +73,7 @@ pub async fn create(
             hours.unwrap_or(72)
         )),
         invite_link: Some(format!("{base}/invite?token={token}")),
+        ..Outcome::default()
     };
     show(s, headers, u, outcome).await
 }
@@ -135,13 +149,19 @@ pub async fn accept(
     match ops::users::accept_invite(&s.0.ops, &who, &token, username, pw).await {
         Ok((id, _)) => start_session(&s, &headers, id, "/").await,
         Err(OpError::NotFound(_)) => invalid(),
-        Err(e) => match on_page(e) {
-            Shown::Answer(r) => r,
-            Shown::Notice(n) => with_csrf(
-                &headers,
-                |t| invite(t, &token, inv.role.as_str(), Some(&n)),
-                StatusCode::BAD_REQUEST,
-            ),
-        },
+        Err(e) => {
+            let field = super::users::account_field(&e, pw);
+            match on_page(e) {
+                Shown::Answer(r) => r,
+                Shown::Notice(n) => {
+                    let error = FormError::new(field, n);
+                    with_csrf(
+                        &headers,
+                        |t| invite(t, &token, inv.role.as_str(), Some(&error)),
+                        StatusCode::BAD_REQUEST,
+                    )
+                }
+            }
+        }
     }
 }

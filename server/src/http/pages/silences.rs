@@ -13,13 +13,20 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Form};
+use dozor_ui::components::form::FormError;
 use dozor_ui::pages::silences as page;
 use std::collections::HashMap;
 
 /// Ended silences stay listed this long.
 const SHOW_ENDED_MS: i64 = 86_400_000;
 
-async fn show(s: AppState, headers: HeaderMap, u: CurrentUser, notice: Option<String>) -> Response {
+async fn show(
+    s: AppState,
+    headers: HeaderMap,
+    u: CurrentUser,
+    notice: Option<String>,
+    draft: page::Draft,
+) -> Response {
     let now = s.0.auth.now_ms();
     let rows = match s.0.store.silences(now - SHOW_ENDED_MS).await {
         Ok(r) => r,
@@ -61,7 +68,7 @@ async fn show(s: AppState, headers: HeaderMap, u: CurrentUser, notice: Option<St
         })
         .collect();
     let can_edit = u.role >= Role::Editor;
-    let body = Box::new(move |ctx: &dozor_ui::Ctx| page::body(ctx, rows, notice, can_edit));
+    let body = Box::new(move |ctx: &dozor_ui::Ctx| page::body(ctx, rows, notice, draft, can_edit));
     render(
         s,
         headers,
@@ -77,7 +84,7 @@ pub async fn list(
     Extension(u): Extension<CurrentUser>,
     headers: HeaderMap,
 ) -> Response {
-    show(s, headers, u, None).await
+    show(s, headers, u, None, page::Draft::default()).await
 }
 
 #[tracing::instrument(skip_all, fields(user = %u.name))]
@@ -103,14 +110,35 @@ pub async fn create(
         field("comment"),
     )
     .await;
-    let notice = match made {
-        Ok(_) => format!("Silenced for {duration}."),
+    let message = match made {
+        Ok(_) => {
+            let notice = format!("Silenced for {duration}.");
+            return show(s, headers, u, Some(notice), page::Draft::default()).await;
+        }
         Err(e) => match on_page(e) {
             Shown::Answer(r) => return r,
             Shown::Notice(n) => format!("Not silenced: {n}."),
         },
     };
-    show(s, headers, u, Some(notice)).await
+    // The form requires a comment and caps it, so a refusal is about the
+    // duration when its own check says so, and otherwise the matchers.
+    let duration_error = ops::silences::duration_ms(duration)
+        .err()
+        .map(|e| format!("Not silenced: {e}."));
+    let at = if duration_error.as_deref() == Some(message.as_str()) {
+        "duration"
+    } else if field("comment").trim().is_empty() {
+        "comment"
+    } else {
+        "matchers"
+    };
+    let draft = page::Draft {
+        matchers: field("matchers").to_string(),
+        duration: field("duration").to_string(),
+        comment: field("comment").to_string(),
+        error: Some(FormError::field(at, message)),
+    };
+    show(s, headers, u, None, draft).await
 }
 
 #[tracing::instrument(skip_all, fields(user = %u.name, id))]
@@ -131,5 +159,5 @@ pub async fn expire(
             Shown::Notice(n) => n,
         },
     };
-    show(s, headers, u, Some(notice)).await
+    show(s, headers, u, Some(notice), page::Draft::default()).await
 }

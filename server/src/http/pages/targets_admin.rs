@@ -12,6 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Form};
+use dozor_ui::components::form::FormError;
+use dozor_ui::pages::targets::Draft;
 use std::collections::HashMap;
 
 #[tracing::instrument(skip_all, fields(user = %u.name))]
@@ -33,18 +35,32 @@ pub async fn create(
         format: g("format"),
     };
     let host = t.host.clone();
+    let mut draft = Draft {
+        job: t.job.clone(),
+        url: t.url.clone(),
+        interval: t.interval.clone(),
+        format: t.format.clone(),
+        error: None,
+    };
     match ops::targets::create(&s.0.ops, &actor(&u, None), t).await {
         Ok(()) => {
             let notice = format!("Added; {host} starts scraping it once it has the change.");
-            show(s, headers, u, Some(host), Some(notice)).await
+            show(s, headers, u, Some(host), Some(notice), Draft::default()).await
         }
         Err(OpError::NotFound(m)) => {
-            show(s, headers, u, None, Some(format!("Not added: {m}."))).await
+            draft.error = Some(FormError::field("host", format!("Not added: {m}.")));
+            show(s, headers, u, None, None, draft).await
         }
         Err(e) => match on_page(e) {
             Shown::Answer(r) => r,
             Shown::Notice(n) => {
-                show(s, headers, u, Some(host), Some(format!("Not added: {n}"))).await
+                // The collector's checks name the field first ("url: …").
+                let field = ["job", "url", "interval", "format"]
+                    .into_iter()
+                    .find(|f| n.strip_prefix(f).is_some_and(|r| r.starts_with(':')));
+                let message = format!("Not added: {n}");
+                draft.error = Some(FormError::new(field, message));
+                show(s, headers, u, Some(host), None, draft).await
             }
         },
     }
@@ -71,5 +87,5 @@ pub async fn delete(
             Shown::Notice(n) => (None, n),
         },
     };
-    show(s, headers, u, host, Some(notice)).await
+    show(s, headers, u, host, Some(notice), Draft::default()).await
 }

@@ -20,7 +20,7 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let host = q.get("host").filter(|h| !h.is_empty()).cloned();
-    show(s, headers, u, host, None).await
+    show(s, headers, u, host, None, page::Draft::default()).await
 }
 
 pub(crate) async fn show(
@@ -29,6 +29,7 @@ pub(crate) async fn show(
     u: CurrentUser,
     host: Option<String>,
     notice: Option<String>,
+    draft: page::Draft,
 ) -> Response {
     let reports = match s.0.store.scrape_statuses().await {
         Ok(r) => r,
@@ -87,6 +88,7 @@ pub(crate) async fn show(
         hosts,
         is_admin: u.role == crate::storage::Role::Admin,
         notice,
+        draft,
     };
     let body = Box::new(move |ctx: &dozor_ui::Ctx| page::body(ctx, data));
     render(

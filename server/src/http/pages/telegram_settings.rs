@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Form};
+use dozor_ui::components::form::FormError;
 use dozor_ui::pages::telegram as page;
 use std::collections::HashMap;
 
@@ -22,6 +23,7 @@ async fn show(
     u: CurrentUser,
     notice: Option<String>,
     code: Option<(String, String)>,
+    error: Option<FormError>,
 ) -> Response {
     let links = match s.0.store.chat_links().await {
         Ok(l) => l,
@@ -59,6 +61,7 @@ async fn show(
         notice,
         code,
         is_admin,
+        error,
     };
     let body = Box::new(move |ctx: &dozor_ui::Ctx| page::body(ctx, data));
     render(
@@ -76,20 +79,26 @@ pub async fn page(
     Extension(u): Extension<CurrentUser>,
     headers: HeaderMap,
 ) -> Response {
-    show(s, headers, u, None, None).await
+    show(s, headers, u, None, None, None).await
 }
 
-/// The page with a refused operation's notice, or its answer.
+/// The page with a refused operation's message (under `field` when it is
+/// about the form's one field), or its answer.
 async fn refused(
     s: AppState,
     headers: HeaderMap,
     u: CurrentUser,
     e: OpError,
+    field: Option<&'static str>,
     prefix: &str,
 ) -> Response {
     match on_page(e) {
         Shown::Answer(r) => r,
-        Shown::Notice(n) => show(s, headers, u, Some(format!("{prefix}{n}")), None).await,
+        Shown::Notice(n) => {
+            let message = format!("{prefix}{n}");
+            let error = FormError::new(field, message);
+            show(s, headers, u, None, None, Some(error)).await
+        }
     }
 }
 
@@ -109,8 +118,8 @@ pub async fn new_code(
         .unwrap_or("default")
         .to_string();
     match ops::telegram::new_link_code(&s.0.ops, &actor(&u, None), &channel).await {
-        Ok(code) => show(s, headers, u, None, Some((code, channel))).await,
-        Err(e) => refused(s, headers, u, e, "").await,
+        Ok(code) => show(s, headers, u, None, Some((code, channel)), None).await,
+        Err(e) => refused(s, headers, u, e, Some("channel"), "").await,
     }
 }
 
@@ -128,10 +137,11 @@ pub async fn set_token(
     match ops::telegram::set_bot_token(&s.0.ops, &actor(&u, None), token).await {
         Ok(name) => {
             let notice = format!("Token saved: the bot is @{name}.");
-            show(s, headers, u, Some(notice), None).await
+            show(s, headers, u, Some(notice), None, None).await
         }
-        Err(e @ OpError::Conflict(_)) => refused(s, headers, u, e, "").await,
-        Err(e) => refused(s, headers, u, e, "Token not saved: ").await,
+        // Set by flag or environment: there is no token field to show it under.
+        Err(e @ OpError::Conflict(_)) => refused(s, headers, u, e, None, "").await,
+        Err(e) => refused(s, headers, u, e, Some("token"), "Token not saved: ").await,
     }
 }
 
@@ -149,9 +159,9 @@ pub async fn test_send(
     match ops::telegram::test_message(&s.0.ops, &actor(&u, None), chat).await {
         Ok(id) => {
             let notice = format!("Test message sent to {id}.");
-            show(s, headers, u, Some(notice), None).await
+            show(s, headers, u, Some(notice), None, None).await
         }
-        Err(e) => refused(s, headers, u, e, "").await,
+        Err(e) => refused(s, headers, u, e, Some("chat"), "").await,
     }
 }
 
@@ -169,7 +179,13 @@ pub async fn unlink(
     let notice = match ops::telegram::unlink_chat(&s.0.ops, Some(&actor(&u, None)), chat).await {
         Ok(0) => "That chat was not linked.".to_string(),
         Ok(n) => format!("Chat {chat} unlinked from {n} channel(s)."),
-        Err(e) => return refused(s, headers, u, e, "").await,
+        Err(e) => match on_page(e) {
+            Shown::Answer(r) => return r,
+            Shown::Notice(n) => {
+                let error = FormError::general(n);
+                return show(s, headers, u, None, None, Some(error)).await;
+            }
+        },
     };
-    show(s, headers, u, Some(notice), None).await
+    show(s, headers, u, Some(notice), None, None).await
 }

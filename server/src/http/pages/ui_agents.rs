@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Form};
+use dozor_ui::components::form::FormError;
 use dozor_ui::pages::agents;
 use std::collections::HashMap;
 use tracing::instrument;
@@ -40,8 +41,8 @@ async fn shown(
         Err(e) => match on_page(e) {
             Shown::Answer(r) => return r,
             Shown::Notice(n) => agents::Outcome {
-                new_token: None,
-                notice: Some(n),
+                error: Some(FormError::general(n)),
+                ..Default::default()
             },
         },
     };
@@ -58,18 +59,32 @@ pub async fn new_enroll_token(
     if let Some(refused) = admin_form(&headers, &form, &u) {
         return refused;
     }
-    let made = async {
-        let limits = ops::agents::TokenLimits::parse(
-            form.get("hours").map(String::as_str),
-            form.get("uses").map(String::as_str),
-        )?;
-        let token = ops::agents::new_enroll_token(&s.0.ops, &actor(&u, None), limits).await?;
-        Ok(agents::Outcome {
+    let (hours, uses) = (
+        form.get("hours").map(String::as_str),
+        form.get("uses").map(String::as_str),
+    );
+    let limits = match ops::agents::TokenLimits::parse(hours, uses) {
+        Ok(l) => l,
+        Err(e) => {
+            // Parsed one at a time, to put the message under the wrong one.
+            let field = if ops::agents::TokenLimits::parse(hours, None).is_err() {
+                "hours"
+            } else {
+                "uses"
+            };
+            let outcome = agents::Outcome {
+                error: Some(FormError::field(field, e.to_string())),
+                ..Default::default()
+            };
+            return render(s, headers, None, u, Page::Agents(outcome)).await;
+        }
+    };
+    let made = ops::agents::new_enroll_token(&s.0.ops, &actor(&u, None), limits)
+        .await
+        .map(|token| agents::Outcome {
             new_token: Some(token),
-            notice: None,
-        })
-    }
-    .await;
+            ..Default::default()
+        });
     shown(s.clone(), headers, u, made).await
 }
 
@@ -86,8 +101,8 @@ pub async fn revoke_enroll_tokens(
     let done = ops::agents::revoke_enroll_tokens(&s.0.ops, &actor(&u, None))
         .await
         .map(|n| agents::Outcome {
-            new_token: None,
             notice: Some(format!("Revoked {n} enrolment token(s).")),
+            ..Default::default()
         });
     shown(s.clone(), headers, u, done).await
 }
@@ -109,8 +124,8 @@ pub async fn revoke_agent(
         Err(e) => return shown(s.clone(), headers, u, Err(e)).await,
     };
     let outcome = agents::Outcome {
-        new_token: None,
         notice: Some(notice),
+        ..Default::default()
     };
     render(s, headers, None, u, Page::Agents(outcome)).await
 }

@@ -8,12 +8,13 @@ use super::login::CurrentUser;
 use super::ui::{render, Page};
 use super::ui_agents::{admin_form, admin_only};
 use super::AppState;
-use crate::ops::{self, users::Change};
+use crate::ops::{self, users::Change, OpError};
 use crate::storage::Role;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Form};
+use dozor_ui::components::form::FormError;
 use dozor_ui::pages::users::{self as pages, Outcome};
 use std::collections::HashMap;
 use tracing::instrument;
@@ -122,17 +123,45 @@ pub async fn create(
     }
     let name = f.get("username").map(|n| n.trim()).unwrap_or("");
     let pw = f.get("password").map(String::as_str).unwrap_or("");
+    let refused = |error: FormError| Outcome {
+        error: Some(error),
+        draft: Some((name.to_string(), f.get("role").cloned().unwrap_or_default())),
+        ..Outcome::default()
+    };
     let Some(role) = f.get("role").and_then(|r| Role::parse(r)) else {
-        return show(s, headers, u, Some("Pick a role.".to_string())).await;
+        let outcome = refused(FormError::field("role", "Pick a role."));
+        return show(s, headers, u, outcome).await;
     };
-    let notice = match ops::users::create(&s.0.ops, &actor(&u, None), name, pw, role).await {
-        Ok(_) => format!("Created {name} ({}).", role.as_str()),
-        Err(e) => match on_page(e) {
-            Shown::Answer(r) => return r,
-            Shown::Notice(n) => n,
-        },
+    let outcome = match ops::users::create(&s.0.ops, &actor(&u, None), name, pw, role).await {
+        Ok(_) => Outcome::from(Some(format!("Created {name} ({}).", role.as_str()))),
+        Err(e) => {
+            let field = account_field(&e, pw);
+            match on_page(e) {
+                Shown::Answer(r) => return r,
+                Shown::Notice(n) => refused(FormError::new(field, n)),
+            }
+        }
     };
-    show(s, headers, u, Some(notice)).await
+    show(s, headers, u, outcome).await
+}
+
+/// Which field of a new account's form (username, password) a refusal is
+/// about: the password when its policy gives that message, else the name.
+pub(crate) fn account_field(e: &OpError, pw: &str) -> Option<&'static str> {
+    match e {
+        OpError::Conflict(_) => Some("username"),
+        OpError::Invalid(m) => {
+            let policy = crate::auth::password::check_policy(pw)
+                .err()
+                .map(|e| format!("{e}."));
+            Some(if policy.as_deref() == Some(m.as_str()) {
+                "password"
+            } else {
+                "username"
+            })
+        }
+        _ => None,
+    }
 }
 
 /// `action` is role, password, disable or enable.
@@ -162,12 +191,15 @@ pub async fn change(
         Ok(None) => String::new(),
         Err(e) => return super::storage_error(e),
     };
-    let notice = match ops::users::change(&s.0.ops, &actor(&u, None), id, change).await {
-        Ok(()) => format!("{name}: done; their sessions were ended."),
+    let outcome = match ops::users::change(&s.0.ops, &actor(&u, None), id, change).await {
+        Ok(()) => Outcome::from(Some(format!("{name}: done; their sessions were ended."))),
         Err(e) => match on_page(e) {
             Shown::Answer(r) => return r,
-            Shown::Notice(n) => n,
+            Shown::Notice(n) => Outcome {
+                error: Some(FormError::general(n)),
+                ..Outcome::default()
+            },
         },
     };
-    show(s, headers, u, Some(notice)).await
+    show(s, headers, u, outcome).await
 }
