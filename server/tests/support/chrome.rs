@@ -33,6 +33,44 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// A Chrome DevTools Protocol command, through chromedriver.
+#[derive(Debug)]
+struct Cdp(Value);
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.to_string()))
+    }
+}
+
+/// A PNG of the whole page, below the fold too, at the window's width.
+pub async fn full_page_screenshot(c: &Client) -> Vec<u8> {
+    use base64::Engine;
+    let size = js(
+        c,
+        "return [window.innerWidth, document.documentElement.scrollHeight]",
+    )
+    .await;
+    let clip = json!({"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1});
+    let cmd = json!({"cmd": "Page.captureScreenshot",
+                     "params": {"format": "png", "captureBeyondViewport": true, "clip": clip}});
+    let shot = c.issue_cmd(Cdp(cmd)).await.expect("CDP screenshot");
+    let data = shot["data"].as_str().expect("screenshot data");
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .expect("base64 PNG")
+}
+
 pub async fn browser() -> Option<(Driver, Client)> {
     let Some(bin) = ["chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
