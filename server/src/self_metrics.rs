@@ -50,6 +50,10 @@ pub async fn snapshot(store: &Store, engine: &crate::promql::Engine, now_ms: i64
 
 /// The exposition text as series stamped `now_ms`, with `labels` added
 /// (they win over the text's own, as Prometheus's target labels do).
+/// Histogram buckets are left out: one latency histogram has 16 series
+/// per route and status, which would make dozor's own metrics most of a
+/// small installation's storage; `_sum` and `_count` (the mean) stay, and
+/// `/metrics` still serves the buckets to a Prometheus that wants them.
 pub fn series(text: &str, labels: &[(&str, &str)], now_ms: i64) -> Vec<SeriesBatch> {
     let mut p = Parser::new(text, Format::Text);
     let mut out = Vec::new();
@@ -57,6 +61,9 @@ pub fn series(text: &str, labels: &[(&str, &str)], now_ms: i64) -> Vec<SeriesBat
         // dozor's own encoder wrote the text; a bad line is a bug, and
         // skipping it keeps the rest.
         let Ok(s) = s else { continue };
+        if s.name.ends_with("_bucket") {
+            continue;
+        }
         let mut l: dozor_common::Labels = s
             .labels
             .iter()
@@ -103,9 +110,11 @@ mod tests {
 
     #[test]
     fn exposition_becomes_series_with_target_labels() {
-        let text = "# TYPE a counter\na_total{op=\"x\",job=\"inner\"} 3\n# TYPE b gauge\nb 1.5\n";
+        let text = "# TYPE a counter\na_total{op=\"x\",job=\"inner\"} 3\n# TYPE b gauge\nb 1.5\n\
+            # TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n";
         let got = series(text, &[("job", "dozor"), ("instance", "127.0.0.1:8080")], 1_000);
-        assert_eq!(got.len(), 2);
+        let names: Vec<&str> = got.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["a_total", "b", "h_sum", "h_count"], "no buckets");
         assert_eq!(got[0].name, "a_total");
         assert_eq!(got[0].labels["job"], "dozor", "the target's labels win");
         assert_eq!(got[0].labels["op"], "x");

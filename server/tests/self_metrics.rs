@@ -1,0 +1,70 @@
+//! The server records its own metrics as series (job="dozor"): each
+//! agent's last heartbeat and its clock offset, measured from the
+//! `sent_ms` the heartbeat carries, are there to query, and histogram
+//! buckets are not stored.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use support::*;
+
+async fn query(server: &dozor_server::Server, q: &str) -> Vec<Value> {
+    let http = api_client(server).await;
+    let v: Value = http
+        .get(format!("{}/prometheus/api/v1/query", server.url()))
+        .query(&[("query", q)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn agents_clocks_and_health_are_stored_as_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server_with(&dir, None, |c| {
+        c.self_metrics_interval = Some(Duration::from_millis(1000));
+    })
+    .await;
+    let base = server.url();
+    let token = enroll_token(&server);
+    let fast = enroll(&base, &token, "fast").await;
+    let plain = enroll(&base, &token, "old").await;
+    // "fast" runs 30 s ahead; "old" sends no clock (an older collector).
+    let body = json!({"series": [], "sent_ms": now_ms() + 30_000});
+    let r = post_heartbeat(&base, Some(&fast), serde_json::to_vec(&body).unwrap(), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let r = post_heartbeat(&base, Some(&plain), b"{\"series\": []}".to_vec(), None).await;
+    assert_eq!(r.status, 200);
+
+    let offsets = eventually(10, || async {
+        let r = query(&server, "dozor_agent_clock_offset_seconds").await;
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    assert_eq!(offsets.len(), 1, "only agents that send their clock: {offsets:?}");
+    let m = &offsets[0]["metric"];
+    assert_eq!((m["host"].as_str(), m["job"].as_str()), (Some("fast"), Some("dozor")));
+    let v: f64 = offsets[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!((29.0..=30.5).contains(&v), "about 30 s ahead: {v}");
+
+    let seen = query(&server, "time() - dozor_agent_last_seen_timestamp_seconds").await;
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for s in &seen {
+        let ago: f64 = s["value"][1].as_str().unwrap().parse().unwrap();
+        assert!((0.0..30.0).contains(&ago), "seen just now: {s}");
+    }
+    assert!(!query(&server, "dozor_build_info{job=\"dozor\"}").await.is_empty());
+    assert!(
+        query(&server, "{__name__=~\".+_bucket\", job=\"dozor\"}").await.is_empty(),
+        "histogram buckets are served, not stored"
+    );
+    assert!(!query(&server, "dozor_http_request_duration_seconds_count{job=\"dozor\"}")
+        .await
+        .is_empty());
+    server.shutdown().await;
+}
