@@ -176,6 +176,27 @@ async fn every_form_at_desktop_and_phone_widths() {
         visit(&c, &shots, &base, path, name, true).await;
     }
 
+    // An invitation link, opened as the invitee would.
+    resize(&c, DESKTOP).await;
+    c.goto(&format!("{base}/users")).await.unwrap();
+    c.find(Locator::Css("form.invite button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let link = c
+        .wait()
+        .for_element(Locator::Css("#invite-link"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let invite = link.trim().trim_start_matches(&base).to_string();
+    assert!(invite.starts_with("/invite?token="), "{link}");
+    visit(&c, &shots, &base, &invite, "invite", false).await;
+
     // The desktop dropdowns: one open at a time, the page's section marked.
     resize(&c, DESKTOP).await;
     c.goto(&format!("{base}/silences")).await.unwrap();
