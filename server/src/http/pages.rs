@@ -5,6 +5,7 @@ pub(crate) mod account;
 pub(crate) mod alerting;
 pub(crate) mod alerts_page;
 pub(crate) mod containers;
+pub(crate) mod dashboards_page;
 pub(crate) mod invites;
 pub(crate) mod rules_editor;
 pub(crate) mod rules_page;
@@ -42,7 +43,7 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
             post(ui::dismiss_getting_started).layer(form_limit()),
         )
         .route(t.add("/hosts/{host}"), get(ui::host_page))
-        .route(t.add("/d"), get(ui::dashboards_page))
+        .route(t.add("/d"), get(dashboards_page::list))
         .route(t.add("/d/{slug}"), get(ui::dashboard_page))
         .route(t.add("/explore"), get(ui::explore_page))
         .route(t.add("/agents"), get(ui::agents_page))

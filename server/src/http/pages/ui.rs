@@ -18,9 +18,7 @@ use super::guard::actor;
 use crate::ops;
 use crate::storage::Role;
 use dozor_ui::pages::getting_started::GettingStarted;
-use dozor_ui::pages::{
-    agents, container, containers, dashboard, dashboards_list, explore, host, overview,
-};
+use dozor_ui::pages::{agents, container, containers, dashboard, explore, host, overview};
 use dozor_ui::{document, Ctx, DataSource, ViewState};
 use std::collections::HashMap;
 use tracing::instrument;
@@ -178,8 +176,6 @@ pub(crate) enum Page {
     Overview(Option<dozor_ui::pages::getting_started::GettingStarted>),
     Host(String),
     Dashboard(String),
-    /// Every dashboard, with where it comes from.
-    Dashboards,
     Explore,
     Agents(agents::Outcome),
     Containers,
@@ -222,11 +218,6 @@ pub(crate) async fn render(
             ),
             None => return not_found(&ctx, fresh),
         },
-        Page::Dashboards => (
-            "Dashboards".into(),
-            "dashboards".into(),
-            dashboards_list::body(&ctx, &state.0.ui.dashboards),
-        ),
         Page::Explore => (
             "Explore".into(),
             "explore".into(),
@@ -332,16 +323,6 @@ pub async fn dashboard_page(
     RawQuery(q): RawQuery,
 ) -> Response {
     render(s, headers, q, u, Page::Dashboard(slug)).await
-}
-
-#[instrument(skip_all)]
-pub async fn dashboards_page(
-    State(s): State<AppState>,
-    Extension(u): Extension<CurrentUser>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    render(s, headers, q, u, Page::Dashboards).await
 }
 
 #[instrument(skip_all)]
