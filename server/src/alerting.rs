@@ -7,8 +7,8 @@
 //! PromQL and writes storage; `outbox` talks to receivers.
 
 pub mod bot;
-pub mod builtin;
 pub mod bot_poll;
+pub mod builtin;
 pub mod engine;
 pub mod mutes;
 pub mod notify;

@@ -72,7 +72,11 @@ pub fn series(text: &str, labels: &[(&str, &str)], now_ms: i64) -> Vec<SeriesBat
         for (k, v) in labels {
             l.insert(k.to_string(), v.to_string());
         }
-        out.push(SeriesBatch::new(s.name, l, vec![Sample::new(now_ms, s.value)]));
+        out.push(SeriesBatch::new(
+            s.name,
+            l,
+            vec![Sample::new(now_ms, s.value)],
+        ));
     }
     out
 }
@@ -112,7 +116,11 @@ mod tests {
     fn exposition_becomes_series_with_target_labels() {
         let text = "# TYPE a counter\na_total{op=\"x\",job=\"inner\"} 3\n# TYPE b gauge\nb 1.5\n\
             # TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n";
-        let got = series(text, &[("job", "dozor"), ("instance", "127.0.0.1:8080")], 1_000);
+        let got = series(
+            text,
+            &[("job", "dozor"), ("instance", "127.0.0.1:8080")],
+            1_000,
+        );
         let names: Vec<&str> = got.iter().map(|b| b.name.as_str()).collect();
         assert_eq!(names, ["a_total", "b", "h_sum", "h_count"], "no buckets");
         assert_eq!(got[0].name, "a_total");

@@ -321,7 +321,11 @@ impl Telemetry {
         for (name, seen) in &snap.agents {
             if let Some(ms) = seen {
                 let v = *ms as f64 / 1000.0;
-                e.sample("dozor_agent_last_seen_timestamp_seconds", &[("host", name)], v);
+                e.sample(
+                    "dozor_agent_last_seen_timestamp_seconds",
+                    &[("host", name)],
+                    v,
+                );
             }
         }
         e.family(

@@ -55,9 +55,10 @@ fn dozor_passes_the_same_unit_tests() {
 /// exactly the ones dozor ships).
 #[test]
 fn every_builtin_rule_has_a_firing_case() {
-    let tests: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(rules_dir().join("builtin_test.yml")).unwrap())
-            .unwrap();
+    let tests: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(rules_dir().join("builtin_test.yml")).unwrap(),
+    )
+    .unwrap();
     let mut firing = std::collections::BTreeSet::new();
     for group in tests["tests"].as_array().unwrap() {
         for case in group["alert_rule_test"].as_array().unwrap() {
@@ -71,7 +72,10 @@ fn every_builtin_rule_has_a_firing_case() {
         .map(|b| b.form.name)
         .collect();
     assert_eq!(shipped.len(), 12);
-    assert_eq!(firing, shipped, "rules without a firing case, or cases for no rule");
+    assert_eq!(
+        firing, shipped,
+        "rules without a firing case, or cases for no rule"
+    );
 }
 
 /// The running rules, as the Prometheus rules API lists them: name → for
@@ -119,8 +123,13 @@ async fn changes_survive_a_restart(database_url: Option<&str>) {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(page.contains("Built-in rule ScrapeTargetDown turned off."), "{page}");
-    let host_down = dozor_server::alerting::builtin::find("HostDown").unwrap().form;
+    assert!(
+        page.contains("Built-in rule ScrapeTargetDown turned off."),
+        "{page}"
+    );
+    let host_down = dozor_server::alerting::builtin::find("HostDown")
+        .unwrap()
+        .form;
     let (_, page) = post(
         &base,
         &admin,
@@ -141,19 +150,33 @@ async fn changes_survive_a_restart(database_url: Option<&str>) {
         &base,
         &admin,
         "/rules/save",
-        &[("original", ""), ("name", "HostMemoryAlmostFull"), ("expr", "up == 0")],
+        &[
+            ("original", ""),
+            ("name", "HostMemoryAlmostFull"),
+            ("expr", "up == 0"),
+        ],
     )
     .await;
-    assert!(page.contains("HostMemoryAlmostFull is a built-in rule"), "{page}");
+    assert!(
+        page.contains("HostMemoryAlmostFull is a built-in rule"),
+        "{page}"
+    );
     // A bad edit is refused with the field named, and nothing changes.
     let (_, page) = post(
         &base,
         &admin,
         "/rules/save",
-        &[("builtin", "HostCpuSaturated"), ("name", "HostCpuSaturated"), ("expr", "rate(x[5m]")],
+        &[
+            ("builtin", "HostCpuSaturated"),
+            ("name", "HostCpuSaturated"),
+            ("expr", "rate(x[5m]"),
+        ],
     )
     .await;
-    assert!(page.contains("field-error") && page.contains("expr:"), "{page}");
+    assert!(
+        page.contains("field-error") && page.contains("expr:"),
+        "{page}"
+    );
     server.shutdown().await;
 
     // Restarted (as after an upgrade): the changes hold.
@@ -161,19 +184,43 @@ async fn changes_survive_a_restart(database_url: Option<&str>) {
     let base = server.url();
     let admin = web_session(&server).await;
     let after = running(&server).await;
-    assert!(!after.contains_key("ScrapeTargetDown"), "still off: {after:?}");
+    assert!(
+        !after.contains_key("ScrapeTargetDown"),
+        "still off: {after:?}"
+    );
     assert_eq!(after["HostDown"], 180, "still edited");
-    assert_eq!(after["HostCpuSaturated"], 900, "the refused edit left it alone");
+    assert_eq!(
+        after["HostCpuSaturated"], 900,
+        "the refused edit left it alone"
+    );
     let page = get(&base, "/rules", &admin).await.text().await.unwrap();
     assert!(page.contains("built-in, edited by admin"), "{page}");
     assert!(page.contains("11 of 12 built-in rules are on"), "{page}");
 
     // Reset and enable: back to the shipped rules, and nothing stored.
-    post(&base, &admin, "/rules/builtin", &[("name", "HostDown"), ("action", "reset")]).await;
-    post(&base, &admin, "/rules/builtin", &[("name", "ScrapeTargetDown"), ("action", "enable")]).await;
+    post(
+        &base,
+        &admin,
+        "/rules/builtin",
+        &[("name", "HostDown"), ("action", "reset")],
+    )
+    .await;
+    post(
+        &base,
+        &admin,
+        "/rules/builtin",
+        &[("name", "ScrapeTargetDown"), ("action", "enable")],
+    )
+    .await;
     assert_eq!(running(&server).await, before);
     assert!(server.store.builtin_overrides().await.unwrap().is_empty());
-    let (_, page) = post(&base, &admin, "/rules/builtin", &[("name", "NoSuchRule"), ("action", "disable")]).await;
+    let (_, page) = post(
+        &base,
+        &admin,
+        "/rules/builtin",
+        &[("name", "NoSuchRule"), ("action", "disable")],
+    )
+    .await;
     assert!(page.contains("There is no built-in rule called"), "{page}");
     server.shutdown().await;
 }

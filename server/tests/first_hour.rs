@@ -40,7 +40,12 @@ async fn fill(c: &Client, css: &str, text: &str) {
 /// Clicks a submit button and waits for the page it leads to.
 async fn click(c: &Client, css: &str) {
     js(c, "window.__before_click = true; return true").await;
-    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     for _ in 0..200 {
         let loaded = js(
             c,
@@ -95,7 +100,10 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
     let base = server.url();
 
     // 1. The one-time setup link the server printed.
-    let setup = server.setup_url.clone().expect("a fresh server offers setup");
+    let setup = server
+        .setup_url
+        .clone()
+        .expect("a fresh server offers setup");
     c.goto(&setup).await.unwrap();
     shot(&c, "01-setup").await;
     fill(&c, "input[name=username]", "ops").await;
@@ -108,22 +116,44 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
 
     // 2. The overview: this host, and the checklist with Telegram and
     // Grafana still to do and the built-in rules on.
-    c.wait().for_element(Locator::Css(".host-card")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(".host-card"))
+        .await
+        .unwrap();
     assert!(!step_done(&c, "Connect Telegram").await);
     assert!(!step_done(&c, "Connect Grafana").await);
     assert!(step_done(&c, "Alerts from the first minute").await);
     let rules_line = text(&c, ".getting-started").await;
-    assert!(rules_line.contains("12 of 12 built-in alert rules are on"), "{rules_line}");
-    assert!(rules_line.contains(&format!("{base}/prometheus")), "the data-source URL to paste");
+    assert!(
+        rules_line.contains("12 of 12 built-in alert rules are on"),
+        "{rules_line}"
+    );
+    assert!(
+        rules_line.contains(&format!("{base}/prometheus")),
+        "the data-source URL to paste"
+    );
     shot(&c, "02-getting-started").await;
 
     // 3. Telegram: the token, a chat linked with /subscribe, a test message.
     click(&c, ".getting-started a[href='/settings/telegram']").await;
-    fill(&c, "input[name=token]", "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
-    click(&c, "form[action='/settings/telegram/token'] button[type=submit]").await;
+    fill(
+        &c,
+        "input[name=token]",
+        "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    )
+    .await;
+    click(
+        &c,
+        "form[action='/settings/telegram/token'] button[type=submit]",
+    )
+    .await;
     let page = text(&c, "main").await;
     assert!(page.contains("Token saved"), "{page}");
-    click(&c, "form[action='/settings/telegram/code'] button[type=submit]").await;
+    click(
+        &c,
+        "form[action='/settings/telegram/code'] button[type=submit]",
+    )
+    .await;
     let cmd = text(&c, "code.secret").await;
     assert!(cmd.starts_with("/subscribe "), "{cmd}");
     fake.user_says(CHAT, &cmd);
@@ -135,7 +165,11 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
     })
     .await;
     fill(&c, "input[name=chat]", &CHAT.to_string()).await;
-    click(&c, "form[action='/settings/telegram/test'] button[type=submit]").await;
+    click(
+        &c,
+        "form[action='/settings/telegram/test'] button[type=submit]",
+    )
+    .await;
     support::eventually(20, || async {
         fake.delivered(CHAT)
             .iter()
@@ -145,7 +179,10 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
     .await;
     shot(&c, "03-telegram").await;
     c.goto(&format!("{base}/")).await.unwrap();
-    assert!(step_done(&c, "Connect Telegram").await, "Telegram ticked off");
+    assert!(
+        step_done(&c, "Connect Telegram").await,
+        "Telegram ticked off"
+    );
 
     // 4. A scrape target that is down, on this host's agent.
     c.goto(&format!("{base}/targets")).await.unwrap();
@@ -158,7 +195,11 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
     // 5. The built-in rule, edited to fire at once instead of after 2m.
     c.goto(&format!("{base}/rules")).await.unwrap();
     let builtin_rows = js(&c, "return [...document.querySelectorAll('table.rules tr')].filter(tr => tr.textContent.includes('built-in')).length").await;
-    assert_eq!(builtin_rows, serde_json::json!(12), "every built-in rule is listed");
+    assert_eq!(
+        builtin_rows,
+        serde_json::json!(12),
+        "every built-in rule is listed"
+    );
     shot(&c, "05-rules").await;
     c.goto(&format!("{base}/rules/edit?builtin=ScrapeTargetDown"))
         .await
@@ -209,9 +250,16 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
     // 7. The same steps on a phone-sized window read without sideways
     // scrolling.
     c.set_window_size(390, 844).await.unwrap();
-    for (path, name) in [("/", "08-phone-overview"), ("/rules/edit?builtin=HostDown", "09-phone-rule")] {
+    for (path, name) in [
+        ("/", "08-phone-overview"),
+        ("/rules/edit?builtin=HostDown", "09-phone-rule"),
+    ] {
         c.goto(&format!("{base}{path}")).await.unwrap();
-        let wide = js(&c, "return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
+        let wide = js(
+            &c,
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+        )
+        .await;
         assert_eq!(wide, serde_json::json!(true), "{path} fits a phone");
         shot(&c, name).await;
     }

@@ -71,7 +71,10 @@ async fn rules_made_in_the_ui_preview_save_run_and_persist() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("[5m]))) &gt; 85") || page.contains("[5m]))) > 85</textarea>"), "the preset's expression");
+    assert!(
+        page.contains("[5m]))) &gt; 85") || page.contains("[5m]))) > 85</textarea>"),
+        "the preset's expression"
+    );
     assert!(page.contains("value=\"75\""), "and its recovery threshold");
     let bad = get(&base, "/rules/new?preset=cpu&param=lots", &admin)
         .await

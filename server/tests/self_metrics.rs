@@ -46,9 +46,16 @@ async fn agents_clocks_and_health_are_stored_as_series() {
         (!r.is_empty()).then_some(r)
     })
     .await;
-    assert_eq!(offsets.len(), 1, "only agents that send their clock: {offsets:?}");
+    assert_eq!(
+        offsets.len(),
+        1,
+        "only agents that send their clock: {offsets:?}"
+    );
     let m = &offsets[0]["metric"];
-    assert_eq!((m["host"].as_str(), m["job"].as_str()), (Some("fast"), Some("dozor")));
+    assert_eq!(
+        (m["host"].as_str(), m["job"].as_str()),
+        (Some("fast"), Some("dozor"))
+    );
     let v: f64 = offsets[0]["value"][1].as_str().unwrap().parse().unwrap();
     assert!((29.0..=30.5).contains(&v), "about 30 s ahead: {v}");
 
@@ -58,13 +65,20 @@ async fn agents_clocks_and_health_are_stored_as_series() {
         let ago: f64 = s["value"][1].as_str().unwrap().parse().unwrap();
         assert!((0.0..30.0).contains(&ago), "seen just now: {s}");
     }
-    assert!(!query(&server, "dozor_build_info{job=\"dozor\"}").await.is_empty());
-    assert!(
-        query(&server, "{__name__=~\".+_bucket\", job=\"dozor\"}").await.is_empty(),
-        "histogram buckets are served, not stored"
-    );
-    assert!(!query(&server, "dozor_http_request_duration_seconds_count{job=\"dozor\"}")
+    assert!(!query(&server, "dozor_build_info{job=\"dozor\"}")
         .await
         .is_empty());
+    assert!(
+        query(&server, "{__name__=~\".+_bucket\", job=\"dozor\"}")
+            .await
+            .is_empty(),
+        "histogram buckets are served, not stored"
+    );
+    assert!(!query(
+        &server,
+        "dozor_http_request_duration_seconds_count{job=\"dozor\"}"
+    )
+    .await
+    .is_empty());
     server.shutdown().await;
 }

@@ -77,10 +77,14 @@ pub fn find(name: &str) -> Option<Builtin> {
 
 impl Builtin {
     /// Compiles `form` as this built-in runs it (its group, its key).
-    pub fn compile(&self, form: &RuleForm, default_interval_ms: i64) -> Result<(String, Vec<Group>), String> {
+    pub fn compile(
+        &self,
+        form: &RuleForm,
+        default_interval_ms: i64,
+    ) -> Result<(String, Vec<Group>), String> {
         let yaml = form.to_yaml_in(&self.group)?;
-        let groups = rules::parse_from(SOURCE, SOURCE, &yaml, default_interval_ms)
-            .map_err(|e| e.message)?;
+        let groups =
+            rules::parse_from(SOURCE, SOURCE, &yaml, default_interval_ms).map_err(|e| e.message)?;
         Ok((yaml, groups))
     }
 }
@@ -120,7 +124,9 @@ pub fn groups(list: &[Effective], default_interval_ms: i64) -> Vec<Group> {
             Ok((_, g)) => out.extend(g),
             // Only an edit can fail (the shipped file is tested); it was
             // checked when saved, so this is an upgrade's doing.
-            Err(err) => tracing::error!(rule = %e.form.name, error = %err, "an edited built-in rule does not compile"),
+            Err(err) => {
+                tracing::error!(rule = %e.form.name, error = %err, "an edited built-in rule does not compile")
+            }
         }
     }
     out
@@ -153,7 +159,10 @@ mod tests {
             assert_eq!(got.labels, want.labels, "{}", b.form.name);
             assert_eq!(got.timing.for_ms, want.timing.for_ms, "{}", b.form.name);
             let ann = |r: &crate::alerting::rules::AlertRule| {
-                r.annotations.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect::<Vec<_>>()
+                r.annotations
+                    .iter()
+                    .map(|(k, v, _)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>()
             };
             assert_eq!(ann(got), ann(want), "{}", b.form.name);
             assert_eq!(got.key, rules::rule_key(SOURCE, &b.group, &b.form.name, 0));
@@ -177,7 +186,11 @@ mod tests {
             &[
                 o("HostDown", false, Some(spec)),
                 o("ScrapeTargetDown", true, None),
-                o("HostMemoryAlmostFull", false, Some("groups: nonsense".into())),
+                o(
+                    "HostMemoryAlmostFull",
+                    false,
+                    Some("groups: nonsense".into()),
+                ),
             ],
             30_000,
         );
@@ -185,9 +198,14 @@ mod tests {
         assert!(get("HostDown").edited() && get("HostDown").form.for_ == "3m");
         assert!(get("ScrapeTargetDown").disabled && !get("ScrapeTargetDown").edited());
         let broken = get("HostMemoryAlmostFull");
-        assert!(broken.error.is_some() && !broken.edited(), "falls back to the shipped rule");
+        assert!(
+            broken.error.is_some() && !broken.edited(),
+            "falls back to the shipped rule"
+        );
         let running = groups(&list, 30_000);
         assert_eq!(running.len(), defaults().len() - 1);
-        assert!(running.iter().all(|g| g.rules[0].name() != "ScrapeTargetDown"));
+        assert!(running
+            .iter()
+            .all(|g| g.rules[0].name() != "ScrapeTargetDown"));
     }
 }

@@ -178,7 +178,13 @@ impl RuleForm {
 /// The presets: (key, title, the sentence before and after the number,
 /// default), read as "Host down — after [5] minutes without data".
 pub const PRESETS: &[(&str, &str, &str, &str, &str)] = &[
-    ("host_down", "Host down", "after", "minutes without data", "5"),
+    (
+        "host_down",
+        "Host down",
+        "after",
+        "minutes without data",
+        "5",
+    ),
     ("cpu", "CPU busy", "above", "% for 5 minutes", "90"),
     ("memory", "Memory used", "above", "% for 5 minutes", "90"),
     ("disk", "Disk used", "above", "% for 10 minutes", "90"),

@@ -34,7 +34,8 @@ impl Onboarding {
     }
     /// Shown while a step is open and nobody dismissed it.
     pub fn show(&self) -> bool {
-        !self.dismissed && !(self.hosts_done() && self.telegram_done() && self.grafana_done())
+        let all_done = self.hosts_done() && self.telegram_done() && self.grafana_done();
+        !self.dismissed && !all_done
     }
 }
 
@@ -50,7 +51,12 @@ pub async fn status(ops: &Ops, actor: &Actor) -> OpResult<Option<Onboarding>> {
         .iter()
         .filter(|a| a.revoked_ms.is_none())
         .count();
-    let mut chats: Vec<i64> = store.chat_links().await?.iter().map(|l| l.chat_id).collect();
+    let mut chats: Vec<i64> = store
+        .chat_links()
+        .await?
+        .iter()
+        .map(|l| l.chat_id)
+        .collect();
     if let Some(a) = ops.alerting() {
         chats.extend(&a.config.telegram_chats);
     }

@@ -102,14 +102,25 @@ fn state_badge(r: &RuleRow) -> AnyView {
     }
     match (r.firing, r.pending, &r.error) {
         (_, _, Some(_)) => view! { <span class="badge bad">"error"</span> }.into_any(),
-        (f, _, _) if f > 0 => view! { <span class="badge bad">{format!("{f} firing")}</span> }.into_any(),
-        (_, p, _) if p > 0 => view! { <span class="badge warn">{format!("{p} pending")}</span> }.into_any(),
+        (f, _, _) if f > 0 => {
+            view! { <span class="badge bad">{format!("{f} firing")}</span> }.into_any()
+        }
+        (_, p, _) if p > 0 => {
+            view! { <span class="badge warn">{format!("{p} pending")}</span> }.into_any()
+        }
         _ => view! { <span class="badge ok">"ok"</span> }.into_any(),
     }
 }
 
 /// A one-button form posting `name` (and `action`) to `path`.
-fn post_button(csrf: &str, path: &'static str, name: &str, action: &'static str, label: &'static str, confirm: Option<&'static str>) -> AnyView {
+fn post_button(
+    csrf: &str,
+    path: &'static str,
+    name: &str,
+    action: &'static str,
+    label: &'static str,
+    confirm: Option<&'static str>,
+) -> AnyView {
     view! {
         <form method="post" class="inline" action=path>
             <input type="hidden" name="csrf" value=csrf.to_string()/>
@@ -123,14 +134,32 @@ fn post_button(csrf: &str, path: &'static str, name: &str, action: &'static str,
 
 fn actions(r: &RuleRow, csrf: &str) -> AnyView {
     match &r.origin {
-        Origin::Builtin { disabled, edited, .. } => {
+        Origin::Builtin {
+            disabled, edited, ..
+        } => {
             let edit = format!("/rules/edit?builtin={}", urlencode(&r.name));
             let toggle = if *disabled {
                 post_button(csrf, "/rules/builtin", &r.name, "enable", "Enable", None)
             } else {
-                post_button(csrf, "/rules/builtin", &r.name, "disable", "Disable", Some("Turn this built-in rule off? Its current alerts are forgotten."))
+                post_button(
+                    csrf,
+                    "/rules/builtin",
+                    &r.name,
+                    "disable",
+                    "Disable",
+                    Some("Turn this built-in rule off? Its current alerts are forgotten."),
+                )
             };
-            let reset = edited.then(|| post_button(csrf, "/rules/builtin", &r.name, "reset", "Reset", Some("Go back to the shipped rule? Your edit is lost.")));
+            let reset = edited.then(|| {
+                post_button(
+                    csrf,
+                    "/rules/builtin",
+                    &r.name,
+                    "reset",
+                    "Reset",
+                    Some("Go back to the shipped rule? Your edit is lost."),
+                )
+            });
             view! { <a class="button" href=edit>"Edit"</a>{toggle}{reset} }.into_any()
         }
         Origin::Ui { .. } => {
@@ -147,8 +176,22 @@ fn actions(r: &RuleRow, csrf: &str) -> AnyView {
 
 pub fn list_body(ctx: &Ctx, rows: Vec<RuleRow>, notice: Option<String>, can_edit: bool) -> AnyView {
     let csrf = ctx.csrf.clone();
-    let builtin_total = rows.iter().filter(|r| matches!(r.origin, Origin::Builtin { .. })).count();
-    let builtin_on = rows.iter().filter(|r| matches!(r.origin, Origin::Builtin { disabled: false, .. })).count();
+    let builtin_total = rows
+        .iter()
+        .filter(|r| matches!(r.origin, Origin::Builtin { .. }))
+        .count();
+    let builtin_on = rows
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.origin,
+                Origin::Builtin {
+                    disabled: false,
+                    ..
+                }
+            )
+        })
+        .count();
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -228,7 +271,11 @@ fn presets_view(presets: Vec<Preset>, open: bool) -> AnyView {
 }
 
 pub fn editor_body(ctx: &Ctx, e: Editor) -> AnyView {
-    let at_fault = e.error.as_deref().and_then(|m| field_at_fault(m, &e.fields)).map(str::to_string);
+    let at_fault = e
+        .error
+        .as_deref()
+        .and_then(|m| field_at_fault(m, &e.fields))
+        .map(str::to_string);
     let general_error = e.error.clone().filter(|_| at_fault.is_none());
     let fixed_name = e.builtin.is_some();
     let field_view = |f: Field| {
@@ -242,9 +289,11 @@ pub fn editor_body(ctx: &Ctx, e: Editor) -> AnyView {
         let readonly = fixed_name && f.name == "name";
         let error = has_error.then(|| view! { <span class="field-error">{e.error.clone()}</span> });
         let control = if f.name == "expr" || f.name == "description" {
-            view! { <textarea name=f.name placeholder=f.example rows="3">{f.value}</textarea> }.into_any()
+            view! { <textarea name=f.name placeholder=f.example rows="3">{f.value}</textarea> }
+                .into_any()
         } else {
-            view! { <input name=f.name value=f.value placeholder=f.example readonly=readonly/> }.into_any()
+            view! { <input name=f.name value=f.value placeholder=f.example readonly=readonly/> }
+                .into_any()
         };
         view! {
             <label class=class>

@@ -7,9 +7,9 @@ use super::guard::{form_guard, role_forbidden};
 use super::rules_page::show_list;
 use super::ui::{render, Page};
 use super::AppState;
+use crate::alerting::builtin;
 use crate::alerting::preview;
 use crate::alerting::rules::Rule;
-use crate::alerting::builtin;
 use crate::alerting::ui_rules::{self, RuleForm};
 use crate::ops;
 use crate::storage::Role;
@@ -37,18 +37,114 @@ fn fields(f: &RuleForm) -> Vec<page::Field> {
         group,
     };
     vec![
-        field("name", "Name", &f.name, "Letters, digits and _; shown as alertname.", "HighCpu", false, RULE),
-        field("expr", "Fires when (PromQL)", &f.expr, "Every series this returns is one alert.", "node_load1 > 4", true, RULE),
-        field("for", "For", &f.for_, "How long it must hold before it fires; empty: at once.", "5m", false, RULE),
-        field("keep_firing_for", "Keep firing for", &f.keep_firing_for, "Stay firing this long after it stops holding.", "2m", false, RULE),
-        field("interval", "Evaluate every", &f.interval, "Empty: every 30s.", "1m", false, RULE),
-        field("severity", "Severity", &f.severity, "critical, warning or info.", "warning", false, MESSAGE),
-        field("summary", "Summary", &f.summary, "One line; {{ $labels.NAME }} and {{ $value }} are filled in.", "{{ $labels.host }} at {{ $value | humanize }}", true, MESSAGE),
-        field("description", "Description", &f.description, "More detail (optional).", "What to check first", true, MESSAGE),
-        field("recovery_threshold", "Resolve only at", &f.recovery_threshold, "For A > N rules: resolve only once A is below this (stops flapping).", "70", false, ROUTING),
-        field("group_by", "Group by", &f.group_by, "Label names, comma-separated; alerts sharing them go out in one message.", "alertname, host", false, ROUTING),
-        field("channels", "Channels", &f.channels, "Notification channels, comma-separated; empty: default.", "default", false, ROUTING),
-        field("inhibits", "While firing, mute others with the same", &f.inhibits, "Label names: other alerts sharing their values stay quiet.", "host", false, ROUTING),
+        field(
+            "name",
+            "Name",
+            &f.name,
+            "Letters, digits and _; shown as alertname.",
+            "HighCpu",
+            false,
+            RULE,
+        ),
+        field(
+            "expr",
+            "Fires when (PromQL)",
+            &f.expr,
+            "Every series this returns is one alert.",
+            "node_load1 > 4",
+            true,
+            RULE,
+        ),
+        field(
+            "for",
+            "For",
+            &f.for_,
+            "How long it must hold before it fires; empty: at once.",
+            "5m",
+            false,
+            RULE,
+        ),
+        field(
+            "keep_firing_for",
+            "Keep firing for",
+            &f.keep_firing_for,
+            "Stay firing this long after it stops holding.",
+            "2m",
+            false,
+            RULE,
+        ),
+        field(
+            "interval",
+            "Evaluate every",
+            &f.interval,
+            "Empty: every 30s.",
+            "1m",
+            false,
+            RULE,
+        ),
+        field(
+            "severity",
+            "Severity",
+            &f.severity,
+            "critical, warning or info.",
+            "warning",
+            false,
+            MESSAGE,
+        ),
+        field(
+            "summary",
+            "Summary",
+            &f.summary,
+            "One line; {{ $labels.NAME }} and {{ $value }} are filled in.",
+            "{{ $labels.host }} at {{ $value | humanize }}",
+            true,
+            MESSAGE,
+        ),
+        field(
+            "description",
+            "Description",
+            &f.description,
+            "More detail (optional).",
+            "What to check first",
+            true,
+            MESSAGE,
+        ),
+        field(
+            "recovery_threshold",
+            "Resolve only at",
+            &f.recovery_threshold,
+            "For A > N rules: resolve only once A is below this (stops flapping).",
+            "70",
+            false,
+            ROUTING,
+        ),
+        field(
+            "group_by",
+            "Group by",
+            &f.group_by,
+            "Label names, comma-separated; alerts sharing them go out in one message.",
+            "alertname, host",
+            false,
+            ROUTING,
+        ),
+        field(
+            "channels",
+            "Channels",
+            &f.channels,
+            "Notification channels, comma-separated; empty: default.",
+            "default",
+            false,
+            ROUTING,
+        ),
+        field(
+            "inhibits",
+            "While firing, mute others with the same",
+            &f.inhibits,
+            "Label names: other alerts sharing their values stay quiet.",
+            "host",
+            false,
+            ROUTING,
+        ),
     ]
 }
 
@@ -157,7 +253,16 @@ pub async fn new(
             Err(e) => (RuleForm::default(), Some(e)),
         },
     };
-    show_editor(s, headers, u, &form, Editing::Ui(String::new()), error, None).await
+    show_editor(
+        s,
+        headers,
+        u,
+        &form,
+        Editing::Ui(String::new()),
+        error,
+        None,
+    )
+    .await
 }
 
 /// `/rules/edit?name=X` (a rule made in the UI) or `?builtin=X`.

@@ -78,7 +78,8 @@ pub(crate) async fn show_list(
                     format!("The stored edit does not compile ({m}); the shipped rule runs.")
                 });
                 match defs.iter().find(|d| {
-                    parse_key(&d.key).is_some_and(|k| k.0 == builtin::SOURCE) && d.name == e.form.name
+                    parse_key(&d.key).is_some_and(|k| k.0 == builtin::SOURCE)
+                        && d.name == e.form.name
                 }) {
                     Some(def) => rows.push(row(def, origin, error)),
                     None => rows.push(page::RuleRow {
@@ -100,7 +101,9 @@ pub(crate) async fn show_list(
                 continue;
             }
             let origin = match authors.get(&def.name) {
-                Some(who) if source.starts_with("ui:") => page::Origin::Ui { author: who.clone() },
+                Some(who) if source.starts_with("ui:") => page::Origin::Ui {
+                    author: who.clone(),
+                },
                 _ => page::Origin::File,
             };
             rows.push(row(def, origin, None));
@@ -194,7 +197,10 @@ pub async fn builtin_action(
             "turned on",
             ops::rules::set_builtin_disabled(ops, &who, &name, false).await,
         ),
-        Some("reset") => ("back to the shipped rule", ops::rules::reset_builtin(ops, &who, &name).await),
+        Some("reset") => (
+            "back to the shipped rule",
+            ops::rules::reset_builtin(ops, &who, &name).await,
+        ),
         _ => {
             return super::guard::as_page(ops::OpError::Invalid(
                 "action: disable, enable or reset".into(),

@@ -5,18 +5,18 @@
 //! HttpOnly) that each POST must echo in a hidden field, plus an Origin
 //! check when the browser sends one.
 
+use super::guard::actor;
 use super::login::CurrentUser;
 use super::ui_source::{LabelCache, Source};
 use super::AppState;
 use crate::auth;
+use crate::ops;
+use crate::storage::Role;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use dozor_ui::dashboards::Dashboard;
-use super::guard::actor;
-use crate::ops;
-use crate::storage::Role;
 use dozor_ui::pages::getting_started::GettingStarted;
 use dozor_ui::pages::{agents, container, containers, dashboard, explore, host, overview};
 use dozor_ui::{document, Ctx, DataSource, ViewState};
