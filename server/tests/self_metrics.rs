@@ -10,17 +10,7 @@ use std::time::Duration;
 use support::*;
 
 async fn query(server: &dozor_server::Server, q: &str) -> Vec<Value> {
-    let http = api_client(server).await;
-    let v: Value = http
-        .get(format!("{}/prometheus/api/v1/query", server.url()))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["data"]["result"].as_array().cloned().unwrap_or_default()
+    support::data::query(&api_client(server).await, &server.url(), q).await
 }
 
 #[tokio::test]
