@@ -365,3 +365,20 @@ async fn golden_postgres() {
         failures.join("\n")
     );
 }
+
+#[tokio::test]
+async fn golden_timescale() {
+    let mut failures = Vec::new();
+    for f in files() {
+        let Some(db) = support::timescale_database().await else {
+            return;
+        };
+        failures.extend(run_file(support::pg_store(&db).await, &f).await);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

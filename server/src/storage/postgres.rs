@@ -147,20 +147,50 @@ impl PgStore {
 
     /// Policies are replaced at every start of the server so `--retention`
     /// takes effect (never by admin commands, which open the store too).
+    /// Makes each table's retention policy say `retention_ms`, in one
+    /// transaction under an advisory lock, so servers starting together on
+    /// one database take turns; a policy that already says it is left as
+    /// it is (its job id and history kept).
     async fn set_timescale_retention(&self, retention_ms: i64) -> Result<()> {
+        const RETENTION_LOCK: i64 = 0x646f_7a6f_725f_7274; // "dozor_rt"
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(RETENTION_LOCK)
+            .execute(&mut *tx)
+            .await?;
         for table in ["samples", "samples_5m", "samples_1h"] {
+            // Versions differ on whether a continuous aggregate's jobs name
+            // the view or its materialization table: either counts.
+            let right: bool = sqlx::query_scalar(
+                "SELECT count(*) = 1 AND coalesce(bool_and((j.config->>'drop_after')::interval
+                        = make_interval(secs => $2::float8 / 1000)), false)
+                 FROM timescaledb_information.jobs j
+                 WHERE j.proc_name = 'policy_retention'
+                   AND (j.hypertable_name = $1 OR j.hypertable_name = (
+                       SELECT materialization_hypertable_name
+                       FROM timescaledb_information.continuous_aggregates
+                       WHERE view_name = $1))",
+            )
+            .bind(table)
+            .bind(retention_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            if right {
+                continue;
+            }
             sqlx::query("SELECT remove_retention_policy($1::regclass, if_exists => true)")
                 .bind(table)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
             sqlx::query(
                 "SELECT add_retention_policy($1::regclass, drop_after => make_interval(secs => $2::float8 / 1000))",
             )
             .bind(table)
             .bind(retention_ms)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -309,11 +339,10 @@ impl SampleWriter for PgStore {
         .bind(&ts)
         .bind(&sid)
         .bind(&val);
-        let late = if self.layout == Layout::Partitioned {
-            rollup::late_buckets(ts.iter().copied(), now_ms)
-        } else {
-            Vec::new()
-        };
+        // Both layouts: TimescaleDB's aggregates are refreshed by the server
+        // too (see `maintenance`), and a late sample must send reads of
+        // its bucket to the raw samples until they are.
+        let late = rollup::late_buckets(ts.iter().copied(), now_ms);
         if late.is_empty() {
             out.stored = insert.execute(&self.pool).await?.rows_affected();
             if out.stored < n as u64 {

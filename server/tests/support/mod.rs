@@ -246,8 +246,9 @@ where
     }
 }
 
-/// Runs each named `async fn(Store)` against a fresh SQLite file and a
-/// fresh PostgreSQL database, as `sqlite::NAME` and `postgres::NAME`.
+/// Runs each named `async fn(Store)` against a fresh SQLite file, a fresh
+/// plain PostgreSQL database and a fresh database with TimescaleDB, as
+/// `sqlite::NAME`, `postgres::NAME` and `timescale::NAME`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -264,6 +265,15 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $name() {
                     let Some(db) = super::support::pg_database().await else { return };
+                    super::$name(super::support::pg_store(&db).await).await;
+                }
+            )*
+        }
+        mod timescale {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = super::support::timescale_database().await else { return };
                     super::$name(super::support::pg_store(&db).await).await;
                 }
             )*

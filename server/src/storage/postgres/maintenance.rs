@@ -1,5 +1,9 @@
 //! Partitions, rollups and retention for PostgreSQL. With TimescaleDB the
-//! extension's policies do this work and these calls only ping.
+//! extension's policies drop and compress chunks, and the server decides
+//! what the continuous aggregates cover: it refreshes them itself, range
+//! by range, with the same plan and watermark as its own rollup tables
+//! (see `timescale_step`), so no read depends on a background job having
+//! run.
 
 use super::{Layout, PgStore, DAY_MS};
 use crate::storage::rollup;
@@ -64,6 +68,97 @@ impl PgStore {
     }
 }
 
+/// Two servers on one database take turns rolling up (TimescaleDB's
+/// refreshes cannot run inside the transaction that would lock the
+/// watermark row).
+const ROLLUP_LOCK: i64 = 0x646f_7a6f_725f_726f; // "dozor_ro"
+
+impl PgStore {
+    /// One bounded step on TimescaleDB: claim dirty buckets and plan as
+    /// the partitioned layout does, refresh those ranges of the
+    /// continuous aggregates (5-minute, then the hours completed), and
+    /// only then move the watermark. A read trusts the aggregates below
+    /// the watermark and outside dirty buckets only, so backfills, late
+    /// samples and a refresh job that never ran all fall back to raw
+    /// samples. None: another server holds the turn.
+    async fn timescale_step(&self, now_ms: i64) -> Result<Option<(u64, bool)>> {
+        let mut conn = self.pool.acquire().await?;
+        let mine: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(ROLLUP_LOCK)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !mine {
+            return Ok(None);
+        }
+        let result = self.timescale_step_locked(&mut conn, now_ms).await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(ROLLUP_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        result.map(Some)
+    }
+
+    async fn timescale_step_locked(
+        &self,
+        conn: &mut PgConnection,
+        now_ms: i64,
+    ) -> Result<(u64, bool)> {
+        use sqlx::Connection;
+        let retention = self.retention_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let floor = rollup::floor(now_ms - retention, FIVE);
+        let mut tx = conn.begin().await?;
+        let start = watermark(&mut tx, now_ms).await?.max(floor);
+        let dirty: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM rollup_dirty WHERE bucket_ms IN
+               (SELECT bucket_ms FROM rollup_dirty ORDER BY bucket_ms LIMIT $1)
+             RETURNING bucket_ms",
+        )
+        .bind(rollup::MAX_DIRTY_PER_STEP)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let step = rollup::plan_step(start, &dirty, now_ms);
+        let mut refreshed = 0;
+        let mut outcome = Ok(());
+        // The aggregates label a left-open bucket by its first millisecond
+        // (migration 0003): bucket b is [b + 1 ms, b + width + 1 ms).
+        let windows = step
+            .five_minute
+            .iter()
+            .map(|(from, to)| ("samples_5m", *from, *to))
+            .chain(step.hours.iter().map(|h| ("samples_1h", *h, h + 3_600_000)));
+        for (view, from, to) in windows {
+            let call = format!(
+                "CALL refresh_continuous_aggregate('{view}', dozor_ts({}), dozor_ts({}))",
+                from + 1,
+                to + 1
+            );
+            if let Err(e) = sqlx::query(&call).execute(&mut *conn).await {
+                outcome = Err(e.into());
+                break;
+            }
+            refreshed += 1;
+        }
+        if let Err(e) = outcome {
+            // The claimed buckets are still to do.
+            sqlx::query(
+                "INSERT INTO rollup_dirty (bucket_ms) SELECT * FROM UNNEST($1::int8[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(&dirty)
+            .execute(&mut *conn)
+            .await?;
+            return Err(e);
+        }
+        if let Some(w) = step.watermark {
+            sqlx::query("UPDATE rollup_state SET watermark_ms = $1 WHERE name = '5m'")
+                .bind(w)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok((refreshed, step.caught_up))
+    }
+}
+
 async fn run(tx: &mut PgConnection, sql: &str, args: &[i64]) -> Result<u64> {
     let mut q = sqlx::query(sql);
     for a in args {
@@ -116,10 +211,21 @@ impl Maintenance for PgStore {
 
     #[instrument(skip_all, fields(backend = "postgres"))]
     async fn refresh_rollups(&self, now_ms: i64) -> Result<u64> {
-        if self.layout == Layout::Timescale {
-            return Ok(0);
-        }
         let mut total = 0;
+        if self.layout == Layout::Timescale {
+            for _ in 0..rollup::MAX_STEPS_PER_PASS {
+                match self.timescale_step(now_ms).await? {
+                    Some((n, caught_up)) => {
+                        total += n;
+                        if caught_up {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            }
+            return Ok(total);
+        }
         // Bounded per call so one pass cannot hold the writer for long;
         // the next maintenance tick continues.
         for _ in 0..rollup::MAX_STEPS_PER_PASS {
@@ -186,10 +292,31 @@ impl Maintenance for PgStore {
 
     #[instrument(skip_all, fields(backend = "postgres"))]
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome> {
-        if self.layout == Layout::Timescale {
-            return Ok(RetentionOutcome::default());
-        }
         let cutoff = now_ms - retention_ms;
+        if self.layout == Layout::Timescale {
+            // The extension's retention policies do the same on their
+            // schedule; dropping here as well means expiry never depends
+            // on a background job having run. Whole 1-day chunks only.
+            let mut dropped = 0;
+            for table in ["samples", "samples_5m", "samples_1h"] {
+                let chunks: Vec<String> = sqlx::query_scalar(
+                    "SELECT drop_chunks($1::regclass, older_than => dozor_ts($2))::text",
+                )
+                .bind(table)
+                .bind(cutoff)
+                .fetch_all(&self.pool)
+                .await?;
+                dropped += chunks.len() as u64;
+            }
+            sqlx::query("DELETE FROM rollup_dirty WHERE bucket_ms < $1")
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?;
+            return Ok(RetentionOutcome {
+                deleted_samples: 0,
+                dropped_partitions: dropped,
+            });
+        }
         let dropped: i32 = sqlx::query_scalar("SELECT dozor_drop_partitions_before(dozor_ts($1))")
             .bind(cutoff)
             .fetch_one(&self.pool)

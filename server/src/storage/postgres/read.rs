@@ -114,11 +114,11 @@ impl SampleReader for PgStore {
         Ok(out)
     }
 
+    /// The same on both layouts: with TimescaleDB the server refreshes the
+    /// continuous aggregates itself and moves this watermark only after
+    /// (see `maintenance::timescale_step`); their real-time part and the
+    /// extension's refresh jobs are never relied on.
     async fn rollup_coverage(&self) -> Result<Coverage> {
-        if self.layout() == Layout::Timescale {
-            // Real-time continuous aggregates include unmaterialized data.
-            return Ok(Coverage::complete());
-        }
         let watermark: Option<i64> =
             sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m'")
                 .fetch_optional(&self.pool)
