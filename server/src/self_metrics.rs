@@ -23,6 +23,7 @@ pub async fn snapshot(store: &Store, engine: &crate::promql::Engine, now_ms: i64
         query_samples_loaded: engine.stats().samples_loaded.load(Relaxed),
         query_rollup_buckets_loaded: engine.stats().rollup_buckets_loaded.load(Relaxed),
         notifications: store.outbox_counts().await.ok(),
+        jobs: store.background_jobs().await.unwrap_or_default(),
         ..Snapshot::default()
     };
     if let Ok(agents) = store.list_agents().await {

@@ -182,6 +182,25 @@ pub trait Maintenance: Send + Sync {
     /// Only the serving process calls this, with its `--retention`: admin
     /// commands open the same store and must not change it.
     async fn set_retention(&self, retention_ms: i64) -> Result<()>;
+    /// The database's own background jobs and how their runs went (the
+    /// TimescaleDB layout's policies); none elsewhere. dozor's results never
+    /// depend on them, but an operator should know when they fail.
+    async fn background_jobs(&self) -> Result<Vec<BackgroundJob>> {
+        Ok(Vec::new())
+    }
+}
+
+/// A database background job as `background_jobs` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackgroundJob {
+    pub id: i64,
+    /// What it does, e.g. `policy_retention`.
+    pub kind: String,
+    /// The table it works on.
+    pub table: String,
+    pub failures: i64,
+    /// Its last run failed.
+    pub last_failed: bool,
 }
 
 pub trait Storage:

@@ -108,6 +108,8 @@ pub struct Snapshot {
     pub notifications: Option<(i64, i64, i64)>,
     /// Enrolled agents that are not revoked: name and last heartbeat (ms).
     pub agents: Vec<(String, Option<i64>)>,
+    /// The database's background jobs (TimescaleDB's policies).
+    pub jobs: Vec<crate::storage::BackgroundJob>,
 }
 
 #[derive(Default)]
@@ -339,6 +341,41 @@ impl Telemetry {
                 if let Some(v) = offsets.get(name) {
                     e.sample("dozor_agent_clock_offset_seconds", &[("host", name)], *v);
                 }
+            }
+        }
+        if !snap.jobs.is_empty() {
+            e.family(
+                "dozor_storage_job_failures_total",
+                "Failed runs of each database background job (TimescaleDB's policies).",
+                MetricType::Counter,
+            );
+            for j in &snap.jobs {
+                let id = j.id.to_string();
+                let labels = [
+                    ("job_id", id.as_str()),
+                    ("proc", j.kind.as_str()),
+                    ("table", j.table.as_str()),
+                ];
+                e.sample(
+                    "dozor_storage_job_failures_total",
+                    &labels,
+                    j.failures as f64,
+                );
+            }
+            e.family(
+                "dozor_storage_job_last_run_failed",
+                "1 when a database background job's last run failed.",
+                MetricType::Gauge,
+            );
+            for j in &snap.jobs {
+                let id = j.id.to_string();
+                let labels = [
+                    ("job_id", id.as_str()),
+                    ("proc", j.kind.as_str()),
+                    ("table", j.table.as_str()),
+                ];
+                let v = if j.last_failed { 1.0 } else { 0.0 };
+                e.sample("dozor_storage_job_last_run_failed", &labels, v);
             }
         }
         e.family("dozor_build_info", "dozor version.", MetricType::Gauge);

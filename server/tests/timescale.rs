@@ -150,3 +150,72 @@ async fn refresh_policies_never_make_reads_miss_a_backfill() {
         "served from the aggregates: {read}"
     );
 }
+
+/// A database background job recorded as failed is reported: in
+/// `/metrics` and on the Agents page. The failure record is written as the
+/// extension's scheduler writes it (and as PostgreSQL 15.20 builds record
+/// TimescaleDB's own policies although they work): whether the scheduler
+/// gets a worker at all in a cluster full of test databases is not
+/// deterministic, and what is tested is dozor's reading of the record.
+#[tokio::test]
+async fn failing_background_jobs_are_reported() {
+    let Some(db) = timescale_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server_with(&dir, Some(&db.url), |_| {}).await;
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "CREATE PROCEDURE dozor_test_fails(job_id int, config jsonb) LANGUAGE plpgsql
+         AS $$ BEGIN RAISE EXCEPTION 'this job always fails'; END $$",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let job: i32 = sqlx::query_scalar(
+        "SELECT add_job('dozor_test_fails', INTERVAL '1 day', initial_start => now() + INTERVAL '1 day')",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO _timescaledb_internal.bgw_job_stat (job_id, last_start, last_finish,
+             next_start, last_successful_finish, last_run_success, total_runs, total_duration,
+             total_duration_failures, total_successes, total_failures, total_crashes,
+             consecutive_failures, consecutive_crashes)
+         VALUES ($1, now() - INTERVAL '1 minute', now(), now() + INTERVAL '1 day', '-infinity',
+                 false, 1, INTERVAL '1 second', INTERVAL '1 second', 0, 1, 0, 1, 0)
+         ON CONFLICT (job_id) DO UPDATE SET last_start = EXCLUDED.last_start,
+             last_finish = EXCLUDED.last_finish, last_run_success = false, total_runs = 1,
+             total_failures = 1, consecutive_failures = 1",
+    )
+    .bind(job)
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let labels = format!("{{job_id=\"{job}\",proc=\"dozor_test_fails\",table=\"\"}}");
+    assert!(
+        metrics.contains(&format!("dozor_storage_job_failures_total{labels} 1"))
+            && metrics.contains(&format!("dozor_storage_job_last_run_failed{labels} 1")),
+        "{metrics}"
+    );
+    // The extension's own jobs are listed too, not failed.
+    assert!(metrics.contains("proc=\"policy_retention\",table=\"samples\"} 0"));
+    let admin = web_session(&server).await;
+    let page = support::web::get(&server.url(), "/agents", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("background job {job} (dozor_test_fails")),
+        "the Agents page says so"
+    );
+    server.shutdown().await;
+}

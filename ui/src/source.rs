@@ -72,6 +72,11 @@ pub trait DataSource: Send + Sync {
         selector: Option<&str>,
     ) -> Result<Vec<String>, QueryFailed>;
     async fn agents(&self) -> Result<Vec<AgentInfo>, QueryFailed>;
+    /// Problems with the store an operator should see (failing database
+    /// background jobs), one sentence each; none by default.
+    async fn storage_problems(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Containers as their collectors last reported them, with live stats;
     /// one host's, or all.
     async fn containers(&self, host: Option<&str>) -> Result<Vec<ContainerRow>, QueryFailed>;

@@ -75,7 +75,14 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView 
         }
     });
     let err = outcome.error.as_ref();
+    let storage = src
+        .storage_problems()
+        .await
+        .into_iter()
+        .map(|p| view! { <p class="notice error storage-problem">{p}</p> })
+        .collect_view();
     view! {
+        {storage}
         {notice(outcome.notice, false)}
         {general_error(err)}
         {fresh}

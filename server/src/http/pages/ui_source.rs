@@ -120,6 +120,22 @@ impl DataSource for Source {
         Ok(values)
     }
 
+    async fn storage_problems(&self) -> Vec<String> {
+        let jobs = match self.state.0.store.background_jobs().await {
+            Ok(j) => j,
+            Err(e) => return vec![format!("Cannot read the database's background jobs: {e}")],
+        };
+        jobs.iter()
+            .filter(|j| j.last_failed)
+            .map(|j| {
+                format!(
+                    "The database's background job {} ({} on {}) failed its last run ({} failures so far). dozor's data stays right without it; check the PostgreSQL log.",
+                    j.id, j.kind, j.table, j.failures
+                )
+            })
+            .collect()
+    }
+
     async fn agents(&self) -> Result<Vec<AgentInfo>, QueryFailed> {
         let now = self.now_ms();
         let list = self

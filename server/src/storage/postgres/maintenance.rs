@@ -281,6 +281,33 @@ impl Maintenance for PgStore {
         }
     }
 
+    async fn background_jobs(&self) -> Result<Vec<crate::storage::BackgroundJob>> {
+        if self.layout != Layout::Timescale {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, String, String, i64, bool)> = sqlx::query_as(
+            "SELECT j.job_id::int8, j.proc_name::text, coalesce(j.hypertable_name::text, ''),
+                    coalesce(s.total_failures, 0)::int8,
+                    coalesce(s.last_run_status = 'Failed', false)
+             FROM timescaledb_information.jobs j
+             LEFT JOIN timescaledb_information.job_stats s USING (job_id)
+             WHERE j.job_id >= 1000
+             ORDER BY j.job_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::storage::BackgroundJob {
+                id: r.0,
+                kind: r.1,
+                table: r.2,
+                failures: r.3,
+                last_failed: r.4,
+            })
+            .collect())
+    }
+
     async fn set_retention(&self, retention_ms: i64) -> Result<()> {
         self.retention_ms
             .store(retention_ms, std::sync::atomic::Ordering::Relaxed);
