@@ -29,8 +29,17 @@ fn status_kb(field: &str) -> i64 {
         .unwrap_or(0)
 }
 
+/// The read token every query sends (the Prometheus API needs one).
+static TOKEN: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
 async fn time_http(url: &str, runs: usize) -> (f64, usize, i64, i64) {
-    let http = reqwest::Client::new();
+    let token = TOKEN.lock().unwrap().clone();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let (rss0, hwm0) = (status_kb("VmRSS:"), status_kb("VmHWM:"));
     let mut best = f64::MAX;
     let mut bytes = 0;
@@ -60,6 +69,26 @@ async fn bench(label: &str, database_url: Option<String>) {
     cfg.database_url = database_url.clone();
     let server = Server::start(cfg).await.unwrap();
     let now = dozor_server::clock::system_ms() / 15_000 * 15_000;
+    server
+        .store
+        .create_user(
+            "bench",
+            "!unusable",
+            dozor_server::storage::Role::Viewer,
+            false,
+            now,
+        )
+        .await
+        .unwrap();
+    *TOKEN.lock().unwrap() = dozor_server::app::mint_api_token(
+        &server.store,
+        "bench",
+        "bench",
+        dozor_server::storage::Scope::Read,
+        None,
+    )
+    .await
+    .unwrap();
 
     // 1 series × 24 h at 15 s.
     let day: Vec<Sample> = (0..5760)
