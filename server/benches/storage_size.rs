@@ -9,8 +9,9 @@
 //! exporter sends: constants (sizes, totals), integer counters (bytes,
 //! packets), counters with two decimals (CPU seconds), two-decimal gauges
 //! (load) and integer gauges in pages (memory). Rollups are brought up to
-//! date first; on TimescaleDB every chunk is then compressed, as the
-//! compression policy leaves chunks older than 2 days. Sizes are everything the
+//! date first; on TimescaleDB every chunk (samples and aggregates) is then
+//! compressed, as the compression policies leave chunks older than 2 days
+//! (samples) and 4 days (aggregates). Sizes are everything the
 //! store keeps for samples: tables, indexes, TOAST, rollups (or continuous
 //! aggregates); on SQLite the whole file after a checkpoint.
 
@@ -143,7 +144,11 @@ async fn pg_size(url: &str, timescale: bool) -> (i64, Option<i64>) {
     // As the compression policy leaves them after 2 days: every chunk (a
     // store keeping 30 days has all but the last two compressed).
     sqlx::query(
-        "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('samples') c",
+        "SELECT compress_chunk(c, if_not_compressed => true)
+         FROM (SELECT show_chunks('samples') c
+               UNION ALL SELECT show_chunks(format('%I.%I', materialization_hypertable_schema,
+                   materialization_hypertable_name)::regclass)
+               FROM timescaledb_information.continuous_aggregates) chunks",
     )
     .execute(&mut c)
     .await
