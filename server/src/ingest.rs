@@ -217,8 +217,11 @@ impl Ingest {
         now_ms: i64,
     ) -> Result<HeartbeatResponse, IngestError> {
         if let Some(sent) = req.sent_ms {
+            // Saturating: any i64 is a valid JSON clock, and an absurd one
+            // must read as absurd skew, not overflow.
+            let offset_ms = sent.saturating_sub(now_ms);
             self.telemetry
-                .clock_offset(&agent.name, (sent - now_ms) as f64 / 1000.0);
+                .clock_offset(&agent.name, offset_ms as f64 / 1000.0);
         }
         let mut checked = prepare(
             Some(&agent.name),

@@ -177,6 +177,43 @@ async fn changes_survive_a_restart(database_url: Option<&str>) {
         page.contains("field-error") && page.contains("expr:"),
         "{page}"
     );
+    // Hostile edits: a query nested past the budget, an unknown action,
+    // and markup in the name are refused or shown as text.
+    let deep = format!("{}up{}", "abs(".repeat(400), ")".repeat(400));
+    let (_, page) = post(
+        &base,
+        &admin,
+        "/rules/save",
+        &[
+            ("builtin", "HostCpuSaturated"),
+            ("name", "HostCpuSaturated"),
+            ("expr", &deep),
+        ],
+    )
+    .await;
+    assert!(
+        page.contains("field-error") && page.contains("expr:"),
+        "deep refused"
+    );
+    let (status, _) = post(
+        &base,
+        &admin,
+        "/rules/builtin",
+        &[("name", "HostDown"), ("action", "explode")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (_, page) = post(
+        &base,
+        &admin,
+        "/rules/builtin",
+        &[("name", "<script>x</script>"), ("action", "disable")],
+    )
+    .await;
+    assert!(
+        page.contains("&lt;script&gt;") && !page.contains("<script>x"),
+        "escaped"
+    );
     server.shutdown().await;
 
     // Restarted (as after an upgrade): the changes hold.

@@ -72,3 +72,41 @@ async fn agents_clocks_and_health_are_stored_as_series() {
     .is_empty());
     server.shutdown().await;
 }
+
+/// Hostile clocks in heartbeats: the extremes of i64 are taken (and read
+/// as wildly skewed), a clock that is not a number is refused with the
+/// field named, and the server keeps answering.
+#[tokio::test]
+async fn hostile_agent_clocks_never_crash_a_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, None).await;
+    let base = server.url();
+    let key = enroll(&base, &enroll_token(&server), "odd").await;
+    for sent in [i64::MIN, i64::MAX, 0] {
+        let body = json!({"series": [], "sent_ms": sent});
+        let r = post_heartbeat(&base, Some(&key), serde_json::to_vec(&body).unwrap(), None).await;
+        assert_eq!(r.status, 200, "sent_ms {sent}: {:?}", r.json);
+    }
+    let r = post_heartbeat(
+        &base,
+        Some(&key),
+        br#"{"series": [], "sent_ms": "soon"}"#.to_vec(),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json.to_string().contains("sent_ms"), "{:?}", r.json);
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("dozor_agent_clock_offset_seconds{host=\"odd\"}"))
+        .expect("the offset is reported");
+    let v: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(v < -1e9, "a clock at the epoch reads as far behind: {v}");
+    server.shutdown().await;
+}
