@@ -232,7 +232,16 @@ async fn every_form_at_desktop_and_phone_widths() {
         .click()
         .await
         .unwrap();
-    let open = js(&c, "return [...document.querySelectorAll('.nav details[open] summary')].map(s => s.textContent)").await;
+    // The browser fires `toggle` as a task after the click, so the
+    // script closing the other menu runs a moment later.
+    let mut open = json!(null);
+    for _ in 0..40 {
+        open = js(&c, "return [...document.querySelectorAll('.nav details[open] summary')].map(s => s.textContent)").await;
+        if open == json!(["Admin"]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(open, json!(["Admin"]), "opening one closes the other");
     c.find(Locator::Css("main"))
         .await
