@@ -151,10 +151,11 @@ impl Agent {
         let sender = tokio::spawn(self.clone().send_loop(shutdown.clone()));
         let mut tick = tokio::time::interval(self.cfg.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stamps = dozor_common::stamps::Stamps::new(self.cfg.interval);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tick.tick() => self.collect_once().await,
+                _ = tick.tick() => self.collect_at(stamps.stamp(now_ms())).await,
             }
         }
         let _ = sender.await;
@@ -218,10 +219,15 @@ impl Agent {
 
     /// One collection pass into the queue.
     pub async fn collect_once(&self) {
+        self.collect_at(now_ms()).await
+    }
+
+    /// One collection pass whose samples carry `ts_ms`.
+    async fn collect_at(&self, ts_ms: i64) {
         let input = self.input.clone();
         let started = Instant::now();
         let res = tokio::task::spawn_blocking(move || {
-            let mut out = Output::new(now_ms());
+            let mut out = Output::new(ts_ms);
             let errors = input.collect(&mut out);
             (out, errors)
         })

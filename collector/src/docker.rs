@@ -254,11 +254,12 @@ pub fn spawn(agent: Arc<Agent>, interval: Duration, shutdown: CancellationToken)
         let mut input = input;
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stamps = dozor_common::stamps::Stamps::new(interval);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {
-                    let series = input.collect(now_ms()).await;
+                    let series = input.collect(stamps.stamp(now_ms())).await;
                     if let Some(list) = input.inventory.clone() {
                         agent.containers.set_inventory(list);
                     }

@@ -96,13 +96,14 @@ impl Manager {
 async fn run_one(mut s: Scraper, agent: Arc<Agent>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(s.target.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stamps = dozor_common::stamps::Stamps::new(s.target.interval);
     loop {
         tokio::select! {
             _ = stop.cancelled() => {
                 agent.enqueue(s.retire(now_ms()));
                 return;
             }
-            _ = tick.tick() => agent.enqueue(s.scrape(now_ms()).await),
+            _ = tick.tick() => agent.enqueue(s.scrape(stamps.stamp(now_ms())).await),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod expo;
 pub mod json_metrics;
 pub mod model;
 pub mod protocol;
+pub mod stamps;
 pub mod tasks;
 
 pub use duration::{format_duration, parse_duration, DurationError};

@@ -94,12 +94,13 @@ pub async fn run(
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stamps = dozor_common::stamps::Stamps::new(interval);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let now = clock.now_ms();
+        let now = stamps.stamp(clock.now_ms());
         let snap = snapshot(&ingest.store, &engine, now).await;
         let text = ingest.telemetry.encode(&snap);
         let batch = series(&text, &[("job", "dozor"), ("instance", &instance)], now);
