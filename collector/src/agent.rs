@@ -217,13 +217,8 @@ impl Agent {
         self.wake.notify_one();
     }
 
-    /// One collection pass into the queue.
-    pub async fn collect_once(&self) {
-        self.collect_at(now_ms()).await
-    }
-
-    /// One collection pass whose samples carry `ts_ms`.
-    async fn collect_at(&self, ts_ms: i64) {
+    /// One collection pass into the queue, its samples stamped `ts_ms`.
+    pub async fn collect_at(&self, ts_ms: i64) {
         let input = self.input.clone();
         let started = Instant::now();
         let res = tokio::task::spawn_blocking(move || {

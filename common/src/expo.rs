@@ -8,7 +8,7 @@ pub mod scan;
 
 pub use parse::{Format, Kind, ParseError, Parser};
 
-use crate::model::format_value;
+use crate::model::{format_value, is_label_name, is_legacy_metric_name, write_name};
 use std::fmt::Write as _;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -23,6 +23,26 @@ pub fn escape_label_value_into(out: &mut String, v: &str) {
             c => out.push(c),
         }
     }
+}
+
+/// Prometheus's "underscores" name escaping: every character a classic
+/// name cannot hold becomes `_` (a leading digit too), for readers that
+/// do not take quoted UTF-8 names.
+pub fn escape_underscores(name: &str, metric: bool) -> String {
+    name.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let ok = c.is_ascii_alphabetic()
+                || c == '_'
+                || (metric && c == ':')
+                || (i > 0 && c.is_ascii_digit());
+            if ok {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn escape_help_into(out: &mut String, v: &str) {
@@ -68,14 +88,19 @@ impl Encoder {
     }
 
     pub fn family(&mut self, name: &str, help: &str, kind: MetricType) {
-        let _ = write!(self.out, "# HELP {name} ");
+        self.out.push_str("# HELP ");
+        write_name(&mut self.out, name, is_legacy_metric_name(name));
+        self.out.push(' ');
         escape_help_into(&mut self.out, help);
-        let _ = writeln!(self.out, "\n# TYPE {name} {}", kind.as_str());
+        self.out.push('\n');
+        self.family_type(name, kind);
     }
 
     /// A `# TYPE` line without `# HELP` (federation has no help texts).
     pub fn family_type(&mut self, name: &str, kind: MetricType) {
-        let _ = writeln!(self.out, "# TYPE {name} {}", kind.as_str());
+        self.out.push_str("# TYPE ");
+        write_name(&mut self.out, name, is_legacy_metric_name(name));
+        let _ = writeln!(self.out, " {}", kind.as_str());
     }
 
     /// A sample line with an explicit timestamp in milliseconds.
@@ -85,16 +110,25 @@ impl Encoder {
         let _ = writeln!(self.out, " {ts_ms}");
     }
 
-    /// One sample line. `labels` are written in the given order.
+    /// One sample line. `labels` are written in the given order; a name
+    /// outside the classic syntax is quoted as Prometheus 3's text format
+    /// does (`{"otel.metric","service.name"="api"} 1`).
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
+        let legacy = is_legacy_metric_name(name);
+        if legacy {
+            self.out.push_str(name);
+        }
+        if !labels.is_empty() || !legacy {
             self.out.push('{');
+            if !legacy {
+                write_name(&mut self.out, name, false);
+            }
             for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
+                if i > 0 || !legacy {
                     self.out.push(',');
                 }
-                let _ = write!(self.out, "{k}=\"");
+                write_name(&mut self.out, k, is_label_name(k));
+                self.out.push_str("=\"");
                 escape_label_value_into(&mut self.out, v);
                 self.out.push('"');
             }
@@ -125,5 +159,24 @@ mod tests {
             "# HELP x_total a \\\\ help\\nline\n# TYPE x_total counter\n\
              x_total{a=\"q\\\"\\n\\\\\"} 1\nx_total +Inf\n"
         );
+    }
+
+    #[test]
+    fn utf8_names_are_quoted_as_prometheus_3_writes_them() {
+        let mut e = Encoder::new();
+        e.family_type("otel.metric", MetricType::Untyped);
+        e.sample("otel.metric", &[("service.name", "api"), ("job", "x")], 1.0);
+        e.sample("otel.metric", &[], 2.0);
+        e.sample("up", &[("a\"b", "1")], 3.0);
+        assert_eq!(
+            e.finish(),
+            "# TYPE \"otel.metric\" untyped\n\
+             {\"otel.metric\",\"service.name\"=\"api\",job=\"x\"} 1\n\
+             {\"otel.metric\"} 2\n\
+             up{\"a\\\"b\"=\"1\"} 3\n"
+        );
+        assert_eq!(escape_underscores("otel.metric", true), "otel_metric");
+        assert_eq!(escape_underscores("9lives:x", true), "_lives:x");
+        assert_eq!(escape_underscores("a:b", false), "a_b");
     }
 }

@@ -3,13 +3,12 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ModelError {
-    #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    #[error("invalid metric name {0:?}: must be non-empty UTF-8 without NUL")]
     MetricName(String),
-    #[error("invalid label name {0:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __")]
+    #[error("invalid label name {0:?}: must be non-empty UTF-8 without NUL, and not __name__")]
     LabelName(String),
     #[error("label {0:?} appears more than once")]
     DuplicateLabel(String),
@@ -220,15 +219,19 @@ impl SeriesBatch {
     }
 }
 
+/// Classic names are written as they always were, so keys stored before
+/// UTF-8 names were accepted stay the same; any other name is quoted, so
+/// no name can pose as another label set (`a="1",b` is one label).
 pub fn series_key(name: &str, labels: &Labels) -> String {
     let mut out = String::with_capacity(name.len() + labels.len() * 24);
-    out.push_str(name);
+    write_name(&mut out, name, is_legacy_metric_name(name));
     out.push('{');
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{k}=\"");
+        write_name(&mut out, k, is_label_name(k));
+        out.push_str("=\"");
         crate::expo::escape_label_value_into(&mut out, v);
         out.push('"');
     }
@@ -247,19 +250,28 @@ pub fn fingerprint(key: &str) -> i64 {
     h as i64
 }
 
+/// Any non-empty UTF-8 without NUL, as Prometheus 3 accepts
+/// (`otel.metric`, `http.server.duration`). PostgreSQL cannot hold a NUL.
 pub fn validate_metric_name(name: &str) -> Result<(), ModelError> {
-    let ok = !name.is_empty()
-        && name.bytes().enumerate().all(|(i, b)| {
-            b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
-        });
-    if ok {
-        Ok(())
-    } else {
+    if name.is_empty() || name.contains('\0') {
         Err(ModelError::MetricName(name.to_string()))
+    } else {
+        Ok(())
     }
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, the Prometheus label-name syntax.
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`: a metric name every Prometheus (and the
+/// text format without quoting) can take as it is.
+pub fn is_legacy_metric_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
+        })
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, the classic Prometheus label-name syntax:
+/// names that can be written unquoted, and the only ones dozor puts in
+/// SQL JSON paths or accepts as a destination in PromQL functions.
 pub fn is_label_name(name: &str) -> bool {
     !name.is_empty()
         && name
@@ -268,12 +280,27 @@ pub fn is_label_name(name: &str) -> bool {
             .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit()))
 }
 
-/// A label an agent may send: valid syntax and not reserved (`__…`).
+/// A label a sender may store: non-empty UTF-8 without NUL, as in
+/// Prometheus 3 (`service.name`, and `__`-prefixed ones such as
+/// `__type__`), but not `__name__`, which is the metric name itself.
 pub fn validate_label_name(name: &str) -> Result<(), ModelError> {
-    if is_label_name(name) && !name.starts_with("__") {
-        Ok(())
-    } else {
+    if name.is_empty() || name.contains('\0') || name == "__name__" {
         Err(ModelError::LabelName(name.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes a name as the text format (and series keys) need it: as it is
+/// when it has the classic syntax, else quoted and escaped like a label
+/// value (Prometheus 3's `{"otel.metric", "service.name"="api"}`).
+pub fn write_name(out: &mut String, name: &str, legacy: bool) {
+    if legacy {
+        out.push_str(name);
+    } else {
+        out.push('"');
+        crate::expo::escape_label_value_into(out, name);
+        out.push('"');
     }
 }
 
@@ -317,15 +344,45 @@ mod tests {
     }
 
     #[test]
-    fn names_are_validated() {
-        assert!(validate_metric_name("node_cpu_seconds_total").is_ok());
-        assert!(validate_metric_name("job:rate5m:sum").is_ok());
-        assert!(validate_metric_name("1up").is_err());
+    fn names_are_validated_as_prometheus_3_does() {
+        for ok in [
+            "node_cpu_seconds_total",
+            "job:rate5m:sum",
+            "otel.metric",
+            "1up",
+            "a-b",
+        ] {
+            assert!(validate_metric_name(ok).is_ok(), "{ok}");
+        }
         assert!(validate_metric_name("").is_err());
-        assert!(validate_metric_name("a-b").is_err());
-        assert!(validate_label_name("mode").is_ok());
-        assert!(validate_label_name("__name__").is_err());
-        assert!(validate_label_name("a:b").is_err());
+        assert!(validate_metric_name("a\0b").is_err());
+        for ok in ["mode", "service.name", "__type__", "a:b", "ünïcode"] {
+            assert!(validate_label_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "__name__", "x\0"] {
+            assert!(validate_label_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(is_legacy_metric_name("job:rate5m:sum"));
+        assert!(!is_legacy_metric_name("otel.metric"));
+    }
+
+    #[test]
+    fn keys_quote_utf8_names_so_no_name_poses_as_labels() {
+        let plain: Labels = [("job".to_string(), "x".to_string())].into();
+        assert_eq!(series_key("up", &plain), r#"up{job="x"}"#, "unchanged");
+        let dotted: Labels = [("service.name".to_string(), "api".to_string())].into();
+        assert_eq!(
+            series_key("otel.metric", &dotted),
+            r#""otel.metric"{"service.name"="api"}"#
+        );
+        // One label whose name looks like two labels, against two labels.
+        let tricky: Labels = [(r#"a="1",b"#.to_string(), "2".to_string())].into();
+        let two: Labels = [
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "2".to_string()),
+        ]
+        .into();
+        assert_ne!(series_key("m", &tricky), series_key("m", &two));
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub fn variance(values: &[f64]) -> f64 {
 }
 
 /// Prometheus's quantile over a set of values (linear interpolation).
+/// NaN sorts before every number, as in Prometheus (`quantile(0.8,
+/// {0, 1, NaN})` is 0.6), so one NaN does not make the upper quantiles NaN.
 pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if values.is_empty() || q.is_nan() {
         return f64::NAN;
@@ -69,13 +71,31 @@ pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| a.total_cmp(b));
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        (false, false) => a.total_cmp(b),
+    });
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
     let upper = (lower + 1.0).min(n - 1.0);
     let w = rank - rank.floor();
     values[lower as usize] * (1.0 - w) + values[upper as usize] * w
+}
+
+/// Prometheus's `labels.Hash`: xxHash64 over each name and value followed
+/// by 0xff, in label order (with `__name__`).
+fn labels_hash(m: &Metric) -> u64 {
+    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+    for (k, v) in m {
+        h.update(k.as_bytes());
+        h.update(&[0xff]);
+        h.update(v.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest()
 }
 
 fn group_metric(m: &Metric, modifier: Option<&LabelModifier>) -> Metric {
@@ -103,6 +123,26 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
     };
     let vs = ev.vector(&a.expr, t)?;
     let modifier = a.modifier.as_ref();
+
+    if op == "limit_ratio" {
+        let r = scalar_param()?;
+        if r.is_nan() {
+            return Err(QueryError::Execution("Ratio value is NaN".into()));
+        }
+        let r = r.clamp(-1.0, 1.0);
+        // Prometheus's hash sampler: a series is in when its label hash,
+        // as a fraction of u64's range, is below r (or, for a negative r,
+        // at or above 1 + r), so r and r - 1 split a vector in two.
+        return Ok(Value::Vector(
+            vs.into_iter()
+                .filter(|s| {
+                    let offset = labels_hash(&s.metric) as f64 / u64::MAX as f64;
+                    (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r)
+                })
+                .map(|s| Sample { t, ..s })
+                .collect(),
+        ));
+    }
 
     if op == "count_values" {
         let label = match param.map(|p| ev.eval(p, t)).transpose()? {
@@ -148,7 +188,7 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
         groups[i].1.push(s);
     }
 
-    if op == "topk" || op == "bottomk" {
+    if op == "topk" || op == "bottomk" || op == "limitk" {
         let k = scalar_param()?;
         if k.is_nan() {
             return Err(QueryError::Execution("Parameter value is NaN".into()));
@@ -160,6 +200,11 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
         };
         let mut out = Vec::new();
         for (_, mut members) in groups {
+            // limitk keeps the first k of each group, as they came.
+            if op == "limitk" {
+                out.extend(members.into_iter().take(k).map(|s| Sample { t, ..s }));
+                continue;
+            }
             // NaN sorts last for both.
             members.sort_by(|x, y| {
                 let (xv, yv) = (x.v, y.v);

@@ -77,6 +77,7 @@ fn parse_checked(query: &str) -> Result<Expr, Refused> {
     let expr = parsed.map_err(Refused::Syntax)?;
     // On failure `expr` is dropped here, on a stack that can take it.
     check(&expr).map_err(Refused::Budget)?;
+    crate::supported::check_supported(&expr).map_err(Refused::Syntax)?;
     Ok(expr)
 }
 

@@ -2,7 +2,9 @@
 //! the same expression at every step.
 
 use super::plan::{self, at_ms, offset_ms};
-use super::value::{signature, without_name, Metric, Sample, Series, Value};
+use super::value::{
+    has_same_labelset, signature, without_name, Metric, Sample, Series, Value, SAME_LABELSET,
+};
 use super::{aggregate, binary, functions, rollups, Limits, QueryError, Range, Result};
 use promql_parser::parser::{Expr, SubqueryExpr};
 use std::cell::{Cell, RefCell};
@@ -115,9 +117,7 @@ impl Evaluator {
                     }),
                 };
                 if series[i].points.last().is_some_and(|p| p.0 == t) {
-                    return Err(QueryError::Execution(
-                        "vector cannot contain metrics with the same labelset".into(),
-                    ));
+                    return Err(QueryError::Execution(SAME_LABELSET.into()));
                 }
                 series[i].points.push((t, s.v));
                 order.push(i);
@@ -153,6 +153,20 @@ impl Evaluator {
     }
 
     fn eval_node(&self, e: &Expr, t: i64) -> Result<Value> {
+        let v = self.eval_node_unchecked(e, t)?;
+        // Selectors give distinct series and aggregations distinct groups;
+        // operators and functions can make two alike.
+        if matches!(e, Expr::Unary(_) | Expr::Binary(_) | Expr::Call(_)) {
+            if let Value::Vector(vs) = &v {
+                if has_same_labelset(vs) {
+                    return Err(QueryError::Execution(SAME_LABELSET.into()));
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn eval_node_unchecked(&self, e: &Expr, t: i64) -> Result<Value> {
         match e {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),

@@ -1,8 +1,10 @@
 //! Function calls.
 
 use super::eval::Evaluator;
+use super::labels_fns;
 use super::range_fns::{
-    changes, extrapolated_rate, instant_delta, linear_regression, over_time, resets,
+    changes, double_exponential_smoothing, extrapolated_rate, instant_delta, linear_regression,
+    over_time, resets,
 };
 use super::value::{without_name, Metric, Sample, Value, NAME};
 use super::{QueryError, Result};
@@ -141,6 +143,40 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
                     .collect(),
             ))
         }
+        "double_exponential_smoothing" => {
+            let (series, _, _) = ev.matrix_arg(arg(0)?, t)?;
+            let sf = ev.scalar(arg(1)?, t)?;
+            let tf = ev.scalar(arg(2)?, t)?;
+            // Negated so NaN is refused too.
+            if !(sf > 0.0 && sf < 1.0) {
+                return Err(QueryError::Execution(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
+                )));
+            }
+            if !(tf > 0.0 && tf < 1.0) {
+                return Err(QueryError::Execution(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf}"
+                )));
+            }
+            Ok(Value::Vector(
+                series
+                    .into_iter()
+                    .filter(|s| s.points.len() >= 2)
+                    .map(|s| Sample {
+                        metric: without_name(&s.metric),
+                        t,
+                        v: double_exponential_smoothing(&s.points, sf, tf),
+                    })
+                    .collect(),
+            ))
+        }
+        // Native-histogram functions: dozor stores float samples only, and
+        // Prometheus ignores float samples in these, so the answer is empty.
+        "histogram_avg" | "histogram_count" | "histogram_sum" | "histogram_stddev"
+        | "histogram_stdvar" => {
+            ev.vector(arg(0)?, t)?;
+            Ok(Value::Vector(Vec::new()))
+        }
         "quantile_over_time" => {
             let q = ev.scalar(arg(0)?, t)?;
             let (series, _, _) = ev.matrix_arg(arg(1)?, t)?;
@@ -218,6 +254,12 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
             Ok(map_vector(vs, |v| go_min(hi, v)))
         }
         "time" => Ok(Value::Scalar(t as f64 / 1000.0)),
+        // Prometheus's experimental query-range functions, in seconds; an
+        // instant query is a range of one step of zero.
+        "start" => Ok(Value::Scalar(ev.r.start_ms as f64 / 1000.0)),
+        "end" => Ok(Value::Scalar(ev.r.end_ms as f64 / 1000.0)),
+        "range" => Ok(Value::Scalar((ev.r.end_ms - ev.r.start_ms) as f64 / 1000.0)),
+        "step" => Ok(Value::Scalar(ev.r.step_ms as f64 / 1000.0)),
         "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
         "vector" => Ok(Value::Vector(vec![Sample {
             metric: Metric::new(),
@@ -260,23 +302,10 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
             Ok(Value::Vector(vs))
         }
         "sort_by_label" | "sort_by_label_desc" => {
-            let mut vs = ev.vector(arg(0)?, t)?;
+            let vs = ev.vector(arg(0)?, t)?;
             let labels: Vec<String> = (1..args.len()).map(string_arg).collect::<Result<_>>()?;
-            vs.sort_by(|a, b| {
-                let key = |s: &Sample| {
-                    labels
-                        .iter()
-                        .map(|l| s.metric.get(l).cloned().unwrap_or_default())
-                        .collect::<Vec<_>>()
-                };
-                let o = key(a).cmp(&key(b)).then_with(|| a.metric.cmp(&b.metric));
-                if name.ends_with("_desc") {
-                    o.reverse()
-                } else {
-                    o
-                }
-            });
-            Ok(Value::Vector(vs))
+            let desc = name.ends_with("_desc");
+            Ok(Value::Vector(labels_fns::sort_by_label(vs, &labels, desc)))
         }
         "label_replace" => {
             let vs = ev.vector(arg(0)?, t)?;
@@ -286,50 +315,13 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
                 string_arg(3)?,
                 string_arg(4)?,
             );
-            let re = regex::Regex::new(&format!("^(?s:{re})$")).map_err(|e| {
-                QueryError::BadData(format!(
-                    "invalid regular expression in label_replace(): {e}"
-                ))
-            })?;
-            check_label_name(&dst)?;
-            let mut out = Vec::with_capacity(vs.len());
-            for mut s in vs {
-                let value = s.metric.get(&src).cloned().unwrap_or_default();
-                if let Some(caps) = re.captures(&value) {
-                    let mut res = String::new();
-                    caps.expand(&repl, &mut res);
-                    if res.is_empty() {
-                        s.metric.remove(&dst);
-                    } else {
-                        s.metric.insert(dst.clone(), res);
-                    }
-                }
-                out.push(s);
-            }
-            Ok(Value::Vector(out))
+            labels_fns::label_replace(vs, &dst, &repl, &src, &re).map(Value::Vector)
         }
         "label_join" => {
             let vs = ev.vector(arg(0)?, t)?;
             let (dst, sep) = (string_arg(1)?, string_arg(2)?);
-            check_label_name(&dst)?;
             let srcs: Vec<String> = (3..args.len()).map(string_arg).collect::<Result<_>>()?;
-            Ok(Value::Vector(
-                vs.into_iter()
-                    .map(|mut s| {
-                        let joined = srcs
-                            .iter()
-                            .map(|l| s.metric.get(l).cloned().unwrap_or_default())
-                            .collect::<Vec<_>>()
-                            .join(&sep);
-                        if joined.is_empty() {
-                            s.metric.remove(&dst);
-                        } else {
-                            s.metric.insert(dst.clone(), joined);
-                        }
-                        s
-                    })
-                    .collect(),
-            ))
+            labels_fns::label_join(vs, &dst, &sep, &srcs).map(Value::Vector)
         }
         "histogram_quantile" => {
             let q = ev.scalar(arg(0)?, t)?;
@@ -357,16 +349,6 @@ fn strip_parens(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(p) => strip_parens(&p.expr),
         other => other,
-    }
-}
-
-fn check_label_name(name: &str) -> Result<()> {
-    if dozor_common::model::is_label_name(name) {
-        Ok(())
-    } else {
-        Err(QueryError::BadData(format!(
-            "invalid destination label name {name:?}"
-        )))
     }
 }
 

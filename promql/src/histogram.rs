@@ -16,10 +16,14 @@ pub fn histogram_quantile(q: f64, vs: Vec<Sample>, t: i64) -> Result<Vec<Sample>
         else {
             continue;
         };
-        let mut m = without_name(&s.metric);
-        m.remove("le");
-        let i = *index.entry(signature(&m)).or_insert_with(|| {
-            groups.push((m, Vec::new()));
+        // Grouped with the name, as Prometheus does, so `a_bucket` and
+        // `b_bucket` stay two histograms; both lose the name in the result,
+        // and the evaluator then refuses the two alike label sets instead
+        // of one answer silently mixing both.
+        let mut key = s.metric.clone();
+        key.remove("le");
+        let i = *index.entry(signature(&key)).or_insert_with(|| {
+            groups.push((without_name(&key), Vec::new()));
             groups.len() - 1
         });
         groups[i].1.push((le, s.v));

@@ -14,6 +14,7 @@ pub mod dates;
 mod eval;
 mod functions;
 mod histogram;
+mod labels_fns;
 pub mod memory;
 mod plan;
 pub mod position;
@@ -22,6 +23,7 @@ pub mod rollup;
 mod rollups;
 mod select;
 pub mod source;
+mod supported;
 pub mod timeparse;
 pub mod value;
 

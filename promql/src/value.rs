@@ -51,6 +51,21 @@ impl Value {
     }
 }
 
+/// Prometheus's message when a result holds one label set twice.
+pub const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
+
+/// Whether two elements share a label set: after a function or operator
+/// dropped the metric name (`{__name__=~"a|b"} * 1`), or a function
+/// rewrote labels. Prometheus fails such a query rather than answer with
+/// two series it cannot tell apart; so does dozor, at every node.
+pub fn has_same_labelset(vs: &[Sample]) -> bool {
+    if vs.len() < 2 {
+        return false;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(vs.len());
+    vs.iter().any(|s| !seen.insert(&s.metric))
+}
+
 pub fn without_name(m: &Metric) -> Metric {
     m.iter()
         .filter(|(k, _)| k.as_str() != NAME)

@@ -269,3 +269,62 @@ async fn an_outage_with_a_restart_loses_and_repeats_nothing() {
     assert_eq!(d.drain_once().await.unwrap(), 0);
     assert_eq!(store.outbox_counts().await.unwrap(), (20, 0, 0));
 }
+
+/// Two series that become one after a rule renames them (a recording rule
+/// gives them one name; an alert drops the name) are an error, as in
+/// Prometheus: nothing is recorded under one series for two, no alert
+/// hides the other, and the rule's health says why.
+#[tokio::test]
+async fn rules_refuse_results_that_become_the_same_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("dup.yml"),
+        "groups:\n  - name: dup\n    interval: 1s\n    rules:\n      \
+         - record: dup:sum\n        expr: '{__name__=~\"dup_.*\"}'\n      \
+         - alert: Dup\n        expr: '{__name__=~\"dup_.*\"} > 0'\n      \
+         - record: single:sum\n        expr: dup_a\n",
+    )
+    .unwrap();
+    let server = spawn_server_with(&dir, None, |c| {
+        c.alerting.rules_dir = Some(rules.clone());
+    })
+    .await;
+    support::data::put(&server.store, "dup_a", &["h"], 1.0).await;
+    support::data::put(&server.store, "dup_b", &["h"], 2.0).await;
+    let c = api_client(&server).await;
+    let base = server.url();
+    let errors = eventually(20, || {
+        let (c, base) = (c.clone(), base.clone());
+        async move {
+            let r: serde_json::Value = c
+                .get(format!("{base}/prometheus/api/v1/rules"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let rules = r["data"]["groups"][0]["rules"].as_array()?.clone();
+            let errors: Vec<String> = rules
+                .iter()
+                .map(|r| r["lastError"].as_str().unwrap_or("").to_string())
+                .collect();
+            (errors.iter().filter(|e| !e.is_empty()).count() == 2).then_some(errors)
+        }
+    })
+    .await;
+    assert!(
+        errors[0].contains("same labelset after applying rule labels"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("same labelset after applying alert labels"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[2], "", "a rule with one result is fine");
+    assert!(support::data::query(&c, &base, "dup:sum").await.is_empty());
+    assert_eq!(support::data::query(&c, &base, "single:sum").await.len(), 1);
+    server.shutdown().await;
+}

@@ -47,7 +47,7 @@ async fn the_collectors_own_metrics_are_valid_exposition() {
         dozor_collector::exposition::serve("127.0.0.1:0".parse().unwrap(), latest, stop.clone())
             .await
             .unwrap();
-    agent.collect_once().await;
+    agent.collect_at(dozor_collector::agent::now_ms()).await;
     scrape::spawn(
         // Not /text: its names are lint-dirty on purpose, and the collector
         // passes a target's names through as they are.

@@ -3,7 +3,8 @@
 //! PostgreSQL cannot store), a label name sent twice, a bad metric name,
 //! timestamps outside the accepted range (0, seconds sent as milliseconds,
 //! the future) and a second value for a stored timestamp. Each is refused
-//! alone, counted in /metrics by reason and named in the answer.
+//! alone, counted in /metrics by reason and named in the answer. Names in
+//! UTF-8, as Prometheus 3 sends them, are not bad: they are stored.
 
 mod support;
 
@@ -91,7 +92,7 @@ async fn one_bad_item_never_blocks_the_rest(database_url: Option<&str>) {
             {{"name": "good", "labels": {{"k": "1"}}, "samples": [[{now}, 1], [0, 5], [{future}, 6]]}},
             {{"name": "good", "labels": {{"k": "nul\u0000here"}}, "samples": [[{now}, 2]]}},
             {{"name": "good", "labels": {{"k": "a", "k": "b"}}, "samples": [[{now}, 3]]}},
-            {{"name": "9bad", "samples": [[{now}, 4]]}},
+            {{"name": "", "samples": [[{now}, 4]]}},
             {{"name": "good", "labels": {{"k": "2"}}, "samples": [[{now}, 7]]}}
         ]}}"#,
         future = now + 3_600_000
@@ -106,7 +107,7 @@ async fn one_bad_item_never_blocks_the_rest(database_url: Option<&str>) {
     for says in [
         "NUL byte",
         "appears more than once",
-        "9bad",
+        "invalid metric name",
         "older than the retention window",
         "ahead of the server clock",
     ] {
@@ -177,12 +178,23 @@ async fn one_bad_item_never_blocks_the_rest(database_url: Option<&str>) {
     assert!(body.contains("older than the retention window"), "{body}");
     assert_eq!(stored(&server, "rw_time").await, vec![(now, 2.0)]);
 
-    // A label filter whose name is not a label name: 400 on every backend
-    // (it made SQLite's JSON path fail with 500), and storage itself
-    // answers "no such series" rather than an error.
+    // A label filter with a quote in its name (a valid UTF-8 name since
+    // Prometheus 3): "no such series" on every backend, never an error
+    // (it once made SQLite's JSON path fail with 500). An empty name is
+    // refused.
     let api = api_client(&server).await;
     let r = api
         .get(format!("{base}/api/v1/series?metric=good&label=job%22=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["series"],
+        json!([])
+    );
+    let r = api
+        .get(format!("{base}/api/v1/series?metric=good&label==x"))
         .send()
         .await
         .unwrap();
@@ -250,4 +262,122 @@ async fn postgres_one_bad_item_never_blocks_the_rest() {
         return;
     };
     one_bad_item_never_blocks_the_rest(Some(&db.url)).await;
+}
+
+/// Prometheus 3 senders name series in UTF-8 (`otel.metric`,
+/// `service.name`) and may send `__`-prefixed labels such as `__type__`:
+/// remote_write stores them beside the classic series of the same request
+/// (once, all of them were refused with the request), PromQL finds them
+/// with Prometheus 3's quoted selectors, and federation writes them quoted
+/// for a reader that asks for UTF-8, with underscores for any other.
+async fn utf8_names_are_stored_queried_and_federated(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, database_url).await;
+    let base = server.url();
+    let now = now_ms();
+    let token = std::fs::read_to_string(&server.remote_write_token_path).unwrap();
+    let (status, body) = remote_write(
+        &base,
+        token.trim(),
+        vec![
+            series(
+                &[("__name__", "otel.metric"), ("service.name", "api")],
+                &[(now, 1.0)],
+            ),
+            series(
+                &[
+                    ("__name__", "otel_requests_total"),
+                    ("service.name", "api"),
+                    ("__type__", "counter"),
+                ],
+                &[(now, 2.0)],
+            ),
+            series(&[("__name__", "classic"), ("job", "x")], &[(now, 3.0)]),
+            // Truly unstorable: no name. Refused alone.
+            series(&[("job", "nameless")], &[(now, 4.0)]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let api = api_client(&server).await;
+    let one = |r: Vec<serde_json::Value>| {
+        assert_eq!(r.len(), 1, "{r:?}");
+        r[0].clone()
+    };
+    let got =
+        one(support::data::query(&api, &base, r#"{"otel.metric", "service.name"="api"}"#).await);
+    assert_eq!(got["metric"]["__name__"], "otel.metric");
+    assert_eq!(got["value"][1], "1");
+    let got =
+        one(
+            support::data::query(&api, &base, r#"otel_requests_total{"service.name"="api"}"#).await,
+        );
+    assert_eq!(got["metric"]["__type__"], "counter", "{got}");
+    assert_eq!(got["value"][1], "2");
+    assert_eq!(
+        one(support::data::query(&api, &base, "classic").await)["value"][1],
+        "3"
+    );
+    // The dozor JSON API's label filter takes the name too.
+    let r: serde_json::Value = api
+        .get(format!("{base}/api/v1/series?label=service.name=api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["series"].as_array().map(Vec::len), Some(2), "{r}");
+
+    let federate = |accept: Option<&'static str>| {
+        let api = api.clone();
+        let base = base.clone();
+        async move {
+            let mut req = api
+                .get(format!("{base}/prometheus/federate"))
+                .query(&[("match[]", r#"{"service.name"="api"}"#)]);
+            if let Some(a) = accept {
+                req = req.header("accept", a);
+            }
+            req.send().await.unwrap().text().await.unwrap()
+        }
+    };
+    let plain = federate(None).await;
+    assert!(
+        plain.contains(&format!("otel_metric{{service_name=\"api\"}} 1 {now}")),
+        "{plain}"
+    );
+    assert!(plain.contains("otel_requests_total{__type__=\"counter\",service_name=\"api\"} 2"));
+    let utf8 = federate(Some("text/plain;version=1.0.0;escaping=allow-utf-8")).await;
+    assert!(
+        utf8.contains(&format!(
+            "{{\"otel.metric\",\"service.name\"=\"api\"}} 1 {now}"
+        )),
+        "{utf8}"
+    );
+    assert!(utf8.contains("# TYPE \"otel.metric\" untyped"), "{utf8}");
+
+    let m = metrics(&base).await;
+    assert_eq!(
+        counter(
+            &m,
+            r#"dozor_ingest_rejected_series_total{reason="invalid_name"}"#
+        ),
+        1.0,
+        "{m}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sqlite_utf8_names_are_stored_queried_and_federated() {
+    utf8_names_are_stored_queried_and_federated(None).await;
+}
+
+#[tokio::test]
+async fn postgres_utf8_names_are_stored_queried_and_federated() {
+    let Some(db) = pg_database().await else {
+        return;
+    };
+    utf8_names_are_stored_queried_and_federated(Some(&db.url)).await;
 }

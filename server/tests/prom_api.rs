@@ -119,6 +119,15 @@ async fn instant_range_and_scalar_shapes() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["data"]["result"][0]["value"], json!([t0 + 60, "1"]));
+    // A parameter in both the URL and the body: the body's, as Prometheus.
+    let r = c
+        .post(format!("{base}/query?query=vector(7)"))
+        .form(&[("query", "vector(8)"), ("time", &(t0 + 60).to_string())])
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["data"]["result"][0]["value"], json!([t0 + 60, "8"]));
     server.shutdown().await;
 }
 

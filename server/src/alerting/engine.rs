@@ -260,6 +260,13 @@ impl Alerting {
         if batches.is_empty() {
             return Ok(());
         }
+        // Prometheus refuses to record two values under one series.
+        let mut seen = HashSet::with_capacity(batches.len());
+        if !batches.iter().all(|b| seen.insert(&b.labels)) {
+            return Err(
+                "vector contains metrics with the same labelset after applying rule labels".into(),
+            );
+        }
         self.store
             .append(&batches, now_ms)
             .await
@@ -282,6 +289,13 @@ impl Alerting {
             .into_iter()
             .map(|s| (alert_labels(a, &s.metric), s.v))
             .collect();
+        // Two results that become one alert would hide one of them.
+        let mut seen = HashSet::with_capacity(results.len());
+        if !results.iter().all(|(l, _)| seen.insert(l)) {
+            return Err(
+                "vector contains metrics with the same labelset after applying alert labels".into(),
+            );
+        }
         let recovered: HashSet<Labels> = match &a.recovery {
             Some(expr) => self
                 .vector(expr, now_ms)

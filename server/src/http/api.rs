@@ -2,6 +2,7 @@
 //! session), remote_write (write scope), and the operations endpoints
 //! (`/metrics`, `/healthz`, `/readyz`).
 
+mod federate;
 pub(crate) mod ops;
 pub mod prom;
 pub(crate) mod prom_rules;
@@ -59,7 +60,7 @@ fn read_api(state: AppState, t: &Paths) -> Router<AppState> {
             get(prom::runtimeinfo),
         )
         .route(t.add("/prometheus/api/v1/status/flags"), get(prom::flags))
-        .route(t.add("/prometheus/federate"), get(prom::federate))
+        .route(t.add("/prometheus/federate"), get(federate::federate))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(state, authn::read_api))
 }

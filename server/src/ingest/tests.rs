@@ -67,10 +67,17 @@ fn refuses_a_bad_series_alone() {
         [("job".to_string(), "a\0b".to_string())].into(),
         vec![Sample::new(1_000, 1.0)],
     );
-    let bad_name = SeriesBatch::new("1up", Default::default(), vec![Sample::new(1_000, 1.0)]);
+    // Names are UTF-8 as in Prometheus 3 ("1up", `__type__` are fine);
+    // an empty name and `__name__` as a label are not.
+    let utf8 = SeriesBatch::new(
+        "1up",
+        [("__type__".to_string(), "gauge".to_string())].into(),
+        vec![Sample::new(1_000, 1.0)],
+    );
+    let bad_name = SeriesBatch::new("", Default::default(), vec![Sample::new(1_000, 1.0)]);
     let reserved = SeriesBatch::new(
         "up",
-        [("__type__".to_string(), "gauge".to_string())].into(),
+        [("__name__".to_string(), "other".to_string())].into(),
         vec![Sample::new(1_000, 1.0)],
     );
     let many = SeriesBatch::new(
@@ -81,11 +88,11 @@ fn refuses_a_bad_series_alone() {
         vec![Sample::new(1_000, 1.0)],
     );
     let mut r = HeartbeatRequest {
-        series: vec![nul, good, bad_name, reserved, many],
+        series: vec![nul, good, bad_name, reserved, many, utf8],
         ..Default::default()
     };
     let c = prepare(Some("a"), &mut r, 1_000, 10_000, &l).unwrap();
-    assert_eq!(r.series.len(), 1, "the good one stays");
+    assert_eq!(r.series.len(), 2, "the good ones stay");
     assert_eq!(c.rejected.series, 4);
     let reasons: Vec<&str> = c.series_reasons.keys().copied().collect();
     assert_eq!(

@@ -172,17 +172,21 @@ impl SampleReader for SqliteStore {
         equal: &Labels,
         limit: usize,
     ) -> Result<Vec<SeriesInfo>> {
-        // Stored labels all have valid names, so no series can match an
-        // equality on another name; such a name would not make a JSON path.
-        if equal.keys().any(|k| !dozor_common::model::is_label_name(k)) {
-            return Ok(Vec::new());
-        }
         let mut sql = String::from("SELECT id, metric, labels FROM series WHERE 1=1");
         if metric.is_some() {
             sql.push_str(" AND metric = ?");
         }
-        for _ in equal {
-            sql.push_str(" AND json_extract(labels, ?) = ?");
+        // A classic name makes a JSON path; any other (UTF-8 names such as
+        // `service.name`, or one with a quote) is compared as a key, which
+        // no name can break out of.
+        for k in equal.keys() {
+            if dozor_common::model::is_label_name(k) {
+                sql.push_str(" AND json_extract(labels, ?) = ?");
+            } else {
+                sql.push_str(
+                    " AND EXISTS (SELECT 1 FROM json_each(series.labels) WHERE key = ? AND value = ?)",
+                );
+            }
         }
         sql.push_str(" ORDER BY metric, labels LIMIT ?");
         let mut q = sqlx::query(&sql);
@@ -190,7 +194,12 @@ impl SampleReader for SqliteStore {
             q = q.bind(m);
         }
         for (k, v) in equal {
-            q = q.bind(format!("$.\"{k}\"")).bind(v);
+            q = if dozor_common::model::is_label_name(k) {
+                q.bind(format!("$.\"{k}\""))
+            } else {
+                q.bind(k.clone())
+            }
+            .bind(v);
         }
         let rows = q.bind(limit as i64).fetch_all(&self.reader).await?;
         rows.iter().map(series_info).collect()

@@ -19,18 +19,20 @@ const MAX_SERIES: usize = 100_000;
 pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
-    /// Query-string parameters plus a form-encoded POST body.
+    /// A form-encoded POST body's parameters, then the query string's: a
+    /// name in both takes the body's value, as in Prometheus (Go's
+    /// `FormValue`).
     pub(crate) fn new(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Self {
-        let mut v: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
         let is_form = headers
             .get(header::CONTENT_TYPE)
             .and_then(|c| c.to_str().ok())
             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-        if is_form {
-            v.extend(form_urlencoded::parse(body).into_owned());
-        }
+        let mut v: Vec<(String, String)> = if is_form {
+            form_urlencoded::parse(body).into_owned().collect()
+        } else {
+            Vec::new()
+        };
+        v.extend(form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned());
         Self(v)
     }
 
@@ -38,7 +40,7 @@ impl Params {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
 
-    fn all(&self, k: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, k: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(n, _)| n == k)
@@ -354,51 +356,4 @@ pub async fn runtimeinfo() -> Response {
 
 pub async fn flags() -> Response {
     success("{}")
-}
-
-/// `/prometheus/federate?match[]=…`: the latest sample of each matching
-/// series in the text exposition format, with timestamps.
-pub async fn federate(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let p = Params::new(q.as_deref(), &HeaderMap::new(), &[]);
-    let selectors = p.all("match[]");
-    if selectors.is_empty() {
-        return (StatusCode::BAD_REQUEST, "no match[] parameter provided\n").into_response();
-    }
-    let samples = match state
-        .0
-        .engine
-        .latest(&selectors, state.0.ops.now_ms())
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            let status = if e.error_type() == "bad_data" {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            return (status, format!("{e}\n")).into_response();
-        }
-    };
-    let mut enc = dozor_common::expo::Encoder::new();
-    let mut current: Option<String> = None;
-    for s in &samples {
-        let name = s.metric.get(NAME).cloned().unwrap_or_default();
-        if current.as_deref() != Some(name.as_str()) {
-            enc.family_type(&name, dozor_common::expo::MetricType::Untyped);
-            current = Some(name.clone());
-        }
-        let labels: Vec<(&str, &str)> = s
-            .metric
-            .iter()
-            .filter(|(k, _)| *k != NAME)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        enc.sample_at(&name, &labels, s.v, s.t);
-    }
-    (
-        [(header::CONTENT_TYPE, dozor_common::expo::CONTENT_TYPE)],
-        enc.finish(),
-    )
-        .into_response()
 }

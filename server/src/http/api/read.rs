@@ -53,14 +53,14 @@ pub async fn series(State(state): State<AppState>, RawQuery(q): RawQuery) -> Res
         match k.as_str() {
             "metric" => metric = Some(v),
             "label" => match v.split_once('=') {
-                Some((lk, lv)) if dozor_common::model::is_label_name(lk) => {
+                Some((lk, lv)) if dozor_common::model::validate_label_name(lk).is_ok() => {
                     equal.insert(lk.to_string(), lv.to_string());
                 }
                 _ => {
                     return error(
                         StatusCode::BAD_REQUEST,
                         format!(
-                            "label filter {v:?} must look like name=value, the name matching [a-zA-Z_][a-zA-Z0-9_]*"
+                            "label filter {v:?} must look like name=value with a non-empty name other than __name__"
                         ),
                         Some("label".into()),
                     )
