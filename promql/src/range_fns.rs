@@ -132,6 +132,23 @@ pub fn over_time(name: &str, points: &[(i64, f64)], q: Option<f64>) -> Option<f6
     })
 }
 
+/// Holt's linear smoothing as Prometheus's `double_exponential_smoothing`
+/// (once `holt_winters`) computes it over a window's points.
+pub fn double_exponential_smoothing(points: &[(i64, f64)], sf: f64, tf: f64) -> f64 {
+    let (mut s0, mut s1) = (0.0, points[0].1);
+    let mut b = points[1].1 - points[0].1;
+    for (i, p) in points.iter().enumerate().skip(1) {
+        let x = sf * p.1;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    s1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,21 +180,4 @@ mod tests {
         );
         assert_eq!(instant_delta(&[(0, 10.0), (2000, 4.0)], true), Some(2.0));
     }
-}
-
-/// Holt's linear smoothing as Prometheus's `double_exponential_smoothing`
-/// (once `holt_winters`) computes it over a window's points.
-pub fn double_exponential_smoothing(points: &[(i64, f64)], sf: f64, tf: f64) -> f64 {
-    let (mut s0, mut s1) = (0.0, points[0].1);
-    let mut b = points[1].1 - points[0].1;
-    for (i, p) in points.iter().enumerate().skip(1) {
-        let x = sf * p.1;
-        if i > 1 {
-            b = tf * (s1 - s0) + (1.0 - tf) * b;
-        }
-        let y = (1.0 - sf) * (s1 + b);
-        s0 = s1;
-        s1 = x + y;
-    }
-    s1
 }
