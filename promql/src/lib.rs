@@ -97,7 +97,12 @@ pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 /// [`budget`] (length, depth, subquery steps) that keeps evaluation from
 /// exhausting the stack or memory.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
-    parse_expr(query).map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": {e}")))
+    parse_param("query", query)
+}
+
+/// [`parse`] for another parameter (`match[]`), which errors name.
+pub fn parse_param(param: &str, text: &str) -> Result<promql_parser::parser::Expr> {
+    parse_expr(text).map_err(|e| QueryError::BadData(format!("invalid parameter \"{param}\": {e}")))
 }
 
 /// [`parse`] for rule files, silences and the like: the message alone,
@@ -249,7 +254,7 @@ impl Engine {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for sel in selectors {
-            let expr = parse(sel)?;
+            let expr = parse_param("match[]", sel)?;
             let promql_parser::parser::Expr::VectorSelector(vs) = &expr else {
                 return Err(QueryError::BadData(format!(
                     "{sel:?} is not a series selector"

@@ -13,8 +13,9 @@
 //!   there waits to be recomputed.
 //!
 //! The part of a window at or above the watermark is read raw, so answers
-//! never lag ingest. Rollups skip NaN samples: a series holding non-stale
-//! NaN values gets the answer without them (Prometheus would give NaN).
+//! never lag ingest. Buckets count NaN samples apart from numbers and keep
+//! a NaN last value, so a window holding NaN answers as Prometheus does:
+//! NaN sums and averages, NaN counted, min and max over the numbers.
 
 use super::plan::{self, at_ms, offset_ms, Loaded};
 use super::value::Sample;
@@ -161,30 +162,40 @@ pub fn eval(
 
 /// One window's value from its buckets and raw samples; None when empty.
 fn combine(name: &str, rolled: &[RollupPoint], raw: &[(i64, f64)]) -> Option<f64> {
-    let count = rolled.iter().map(|b| b.count).sum::<i64>() + raw.len() as i64;
+    let rolled_nan = rolled.iter().map(|b| b.nan).sum::<i64>();
+    let count = rolled.iter().map(|b| b.count).sum::<i64>() + rolled_nan + raw.len() as i64;
     if count == 0 {
         return None;
     }
-    let values = rolled.iter().map(|b| b.sum).chain(raw.iter().map(|p| p.1));
+    // A NaN sample makes the sum NaN, as adding it would.
+    let sum = || {
+        let sums = rolled.iter().map(|b| b.sum).chain(raw.iter().map(|p| p.1));
+        if rolled_nan > 0 {
+            f64::NAN
+        } else {
+            super::aggregate::kahan_sum(sums)
+        }
+    };
+    // Prometheus's min/max_over_time: a number replaces NaN, never the
+    // other way round; buckets of NaN only have no number to offer.
+    let numbers = || rolled.iter().filter(|b| b.count > 0);
     let min = |a: f64, b: f64| if a.is_nan() || b < a { b } else { a };
     let max = |a: f64, b: f64| if a.is_nan() || b > a { b } else { a };
     Some(match name {
-        "sum_over_time" => super::aggregate::kahan_sum(values),
-        "avg_over_time" => super::aggregate::kahan_sum(values) / count as f64,
+        "sum_over_time" => sum(),
+        "avg_over_time" => sum() / count as f64,
         "count_over_time" => count as f64,
-        "min_over_time" => rolled
-            .iter()
+        "min_over_time" => numbers()
             .map(|b| b.min)
             .chain(raw.iter().map(|p| p.1))
             .fold(f64::NAN, min),
-        "max_over_time" => rolled
-            .iter()
+        "max_over_time" => numbers()
             .map(|b| b.max)
             .chain(raw.iter().map(|p| p.1))
             .fold(f64::NAN, max),
         "last_over_time" => match raw.last() {
             Some(p) => p.1,
-            None => rolled.iter().rev().find(|b| b.count > 0)?.last,
+            None => rolled.iter().rev().find(|b| b.count + b.nan > 0)?.last,
         },
         _ => 1.0,
     })
@@ -195,12 +206,14 @@ mod tests {
     use super::*;
 
     fn bucket(b: i64, pts: &[f64]) -> RollupPoint {
+        let numbers = || pts.iter().copied().filter(|v| !v.is_nan());
         RollupPoint {
             bucket_ms: b,
-            min: pts.iter().copied().fold(f64::NAN, f64::min),
-            max: pts.iter().copied().fold(f64::NAN, f64::max),
-            sum: pts.iter().sum(),
-            count: pts.len() as i64,
+            min: numbers().fold(f64::NAN, f64::min),
+            max: numbers().fold(f64::NAN, f64::max),
+            sum: numbers().sum(),
+            count: numbers().count() as i64,
+            nan: pts.iter().filter(|v| v.is_nan()).count() as i64,
             last: *pts.last().unwrap(),
         }
     }
@@ -218,5 +231,26 @@ mod tests {
         assert_eq!(combine("last_over_time", &rolled, &[]), Some(2.0));
         assert_eq!(combine("present_over_time", &[], &raw), Some(1.0));
         assert_eq!(combine("sum_over_time", &[], &[]), None);
+    }
+
+    #[test]
+    fn nan_samples_count_and_poison_sums_as_in_prometheus() {
+        let rolled = [
+            bucket(0, &[1.0, f64::NAN, 5.0]),
+            bucket(300_000, &[f64::NAN]),
+        ];
+        assert_eq!(combine("count_over_time", &rolled, &[]), Some(4.0));
+        assert!(combine("sum_over_time", &rolled, &[]).unwrap().is_nan());
+        assert!(combine("avg_over_time", &rolled, &[]).unwrap().is_nan());
+        assert_eq!(combine("min_over_time", &rolled, &[]), Some(1.0));
+        assert_eq!(
+            combine("max_over_time", &rolled, &[(600_000, 2.0)]),
+            Some(5.0)
+        );
+        assert!(combine("last_over_time", &rolled, &[]).unwrap().is_nan());
+        assert_eq!(combine("present_over_time", &rolled[1..], &[]), Some(1.0));
+        assert!(combine("min_over_time", &rolled[1..], &[])
+            .unwrap()
+            .is_nan());
     }
 }

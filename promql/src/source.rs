@@ -21,11 +21,16 @@ pub struct SeriesInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RollupPoint {
     pub bucket_ms: i64,
+    /// Over the bucket's numbers (NaN samples aside); meaningless when
+    /// `count` is 0.
     pub min: f64,
     pub max: f64,
     pub sum: f64,
+    /// Samples that are numbers.
     pub count: i64,
-    /// The value of the latest sample in the bucket.
+    /// Samples whose value is NaN (staleness markers are not samples).
+    pub nan: i64,
+    /// The value of the latest sample in the bucket, NaN included.
     pub last: f64,
 }
 

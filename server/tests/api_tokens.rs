@@ -33,6 +33,16 @@ async fn read_apis_need_a_read_token_or_a_session() {
         let r = c.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path} without credentials");
         assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"dozor\"");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains("token")),
+            "{body}"
+        );
+        // Prometheus's error shape on its API, which Grafana reads.
+        if path.starts_with("/prometheus/") {
+            assert_eq!(body["status"], "error", "{path}: {body}");
+            assert_eq!(body["errorType"], "unauthorized", "{path}: {body}");
+        }
     }
     let url = format!("{base}{QUERY}");
     assert_eq!(status(c.get(&url).bearer_auth("dzt_nonsense")).await, 401);

@@ -202,6 +202,15 @@ async fn series_labels_values_and_grafana_probes() {
     );
     let (s, v) = get(&c, &format!("{base}/series")).await;
     assert_eq!((s, v["errorType"].as_str()), (400, Some("bad_data")));
+    // A bad selector is named as the parameter it came in.
+    let (s, v) = get(&c, &format!("{base}/series?match%5B%5D=up%7B")).await;
+    assert_eq!(s, 400);
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("invalid parameter \"match[]\"")),
+        "{v}"
+    );
     let (_, v) = get(&c, &format!("{base}/labels")).await;
     assert_eq!(v["data"], json!(["__name__", "code", "job"]));
     let (_, v) = get(&c, &format!("{base}/label/__name__/values")).await;
@@ -221,11 +230,31 @@ async fn series_labels_values_and_grafana_probes() {
         "alerts",
         "status/runtimeinfo",
         "status/flags",
+        "status/config",
         "query_exemplars?query=up",
     ] {
         let (s, v) = get(&c, &format!("{base}/{path}")).await;
         assert_eq!((s, v["status"].as_str()), (200, Some("success")), "{path}");
     }
+    // The query tools PromLens and editors call.
+    let (s, v) = get(
+        &c,
+        &format!("{base}/format_query?query=sum(rate(x%5B5m%5D))by(job)"),
+    )
+    .await;
+    assert_eq!(
+        (s, v["data"].as_str()),
+        (200, Some("sum by (job) (rate(x[5m]))"))
+    );
+    let (s, v) = get(
+        &c,
+        &format!("{base}/parse_query?query=up%7Bjob%3D%22a%22%7D"),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["data"].to_string().contains("\"job\""), "{v}");
+    let (s, _) = get(&c, &format!("{base}/format_query?query=sum(")).await;
+    assert_eq!(s, 400);
     // Grafana's "Save & test".
     let (_, v) = get(&c, &format!("{base}/query?query=1%2B1&time=1")).await;
     assert_eq!(v["data"]["result"], json!([1, "2"]));

@@ -1,6 +1,7 @@
 //! `*_over_time` served from rollups must equal the raw evaluation, on
-//! both backends: windows on bucket boundaries, samples on boundaries,
-//! gaps, stale markers, the tail above the watermark, and late samples.
+//! every backend: windows on bucket boundaries, samples on boundaries,
+//! gaps, stale markers, NaN samples, the tail above the watermark, and
+//! late samples.
 
 #[macro_use]
 mod support;
@@ -28,6 +29,8 @@ fn batch(host: &str, points: Vec<(i64, f64)>) -> SeriesBatch {
 
 /// Host a: every 15 s from h0, on bucket boundaries, with a stale marker
 /// at h0 + 3h. Host b: every 20 s, 7 ms late, with a 40-minute gap.
+/// Host c: every 15 s with NaN samples: one in 97, one ending a bucket
+/// (h0 + 2h), and a whole window of them, (h0 + 6h, h0 + 7h].
 async fn load(store: &Store, h0: i64, now: i64) {
     let mut a = Vec::new();
     let mut t = h0;
@@ -48,15 +51,33 @@ async fn load(store: &Store, h0: i64, now: i64) {
         }
         t += 20_000;
     }
+    let mut c = Vec::new();
+    let mut t = h0;
+    while t < now - 30_000 {
+        let nan = (t / 15_000) % 97 == 0
+            || t == h0 + 2 * HOUR
+            || (h0 + 6 * HOUR + 1..=h0 + 7 * HOUR).contains(&t);
+        c.push((
+            t,
+            if nan {
+                f64::NAN
+            } else {
+                ((t / 15_000) % 13) as f64
+            },
+        ));
+        t += 15_000;
+    }
     let r = store
-        .append(&[batch("a", a), batch("b", b)], now)
+        .append(&[batch("a", a), batch("b", b), batch("c", c)], now)
         .await
         .unwrap();
     assert!(r.stored > 4000);
 }
 
 fn same(got: &Value, want: &Value) -> Result<(), String> {
-    let close = |x: f64, y: f64| x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs());
+    let close = |x: f64, y: f64| {
+        x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+    };
     match (got, want) {
         (Value::Matrix(g), Value::Matrix(w)) if g.len() == w.len() => {
             for (gs, ws) in g.iter().zip(w) {

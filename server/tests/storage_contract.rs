@@ -287,6 +287,7 @@ fn expected(samples: &[(i64, f64)], width: i64) -> Vec<RollupPoint> {
                 max: v,
                 sum: v,
                 count: 1,
+                nan: 0,
                 last: v,
             }),
         }

@@ -6,6 +6,7 @@ mod federate;
 pub(crate) mod ops;
 pub mod prom;
 pub(crate) mod prom_rules;
+mod prom_tools;
 pub(crate) mod read;
 pub(crate) mod write;
 
@@ -60,6 +61,18 @@ fn read_api(state: AppState, t: &Paths) -> Router<AppState> {
             get(prom::runtimeinfo),
         )
         .route(t.add("/prometheus/api/v1/status/flags"), get(prom::flags))
+        .route(
+            t.add("/prometheus/api/v1/status/config"),
+            get(prom_tools::config),
+        )
+        .route(
+            t.add("/prometheus/api/v1/format_query"),
+            get(prom_tools::format_query).post(prom_tools::format_query),
+        )
+        .route(
+            t.add("/prometheus/api/v1/parse_query"),
+            get(prom_tools::parse_query).post(prom_tools::parse_query),
+        )
         .route(t.add("/prometheus/federate"), get(federate::federate))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(state, authn::read_api))

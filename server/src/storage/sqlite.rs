@@ -145,16 +145,20 @@ type RollupRow = (
     Option<f64>,
     Option<f64>,
     i64,
+    i64,
     Option<f64>,
 );
 
-fn rollup_point((_, b, mn, mx, s, c, l): RollupRow) -> RollupPoint {
+/// NULL is NaN: min/max/sum of a bucket of NaN samples only, and a NaN
+/// last value.
+fn rollup_point((_, b, mn, mx, s, c, n, l): RollupRow) -> RollupPoint {
     RollupPoint {
         bucket_ms: b,
         min: rollup_value(mn),
         max: rollup_value(mx),
         sum: rollup_value(s),
         count: c,
+        nan: n,
         last: rollup_value(l),
     }
 }
@@ -254,7 +258,7 @@ impl SampleReader for SqliteStore {
         end_ms: i64,
     ) -> Result<HashMap<i64, Vec<RollupPoint>>> {
         let sql = format!(
-            "SELECT series_id, bucket, min, max, sum, count, last FROM {} \
+            "SELECT series_id, bucket, min, max, sum, count, nan, last FROM {} \
              WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
             res.table()
         );

@@ -61,7 +61,7 @@ fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn success(data: &str) -> Response {
+pub(super) fn success(data: &str) -> Response {
     json_response(
         StatusCode::OK,
         format!("{{\"status\":\"success\",\"data\":{data}}}"),
@@ -157,7 +157,7 @@ pub fn encode(v: &Value, t: i64) -> String {
 }
 
 /// A success envelope around `data`, or Prometheus's error shape.
-fn respond(result: Result<String, QueryError>) -> Response {
+pub(super) fn respond(result: Result<String, QueryError>) -> Response {
     match result {
         Ok(data) => success(&data),
         Err(e) => failure(e),
@@ -176,7 +176,7 @@ fn engine_for(state: &AppState, p: &Params) -> Result<promql::Engine, QueryError
     }
 }
 
-fn required<'a>(p: &'a Params, k: &str) -> Result<&'a str, QueryError> {
+pub(super) fn required<'a>(p: &'a Params, k: &str) -> Result<&'a str, QueryError> {
     p.get(k)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| QueryError::BadData(format!("invalid parameter \"{k}\": missing")))
@@ -254,7 +254,7 @@ pub(crate) async fn matching(
         return Ok(out);
     }
     for sel in selectors {
-        let expr = promql::parse(sel)?;
+        let expr = promql::parse_param("match[]", sel)?;
         let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
             return Err(QueryError::BadData(format!(
                 "invalid parameter \"match[]\": {sel:?} is not a series selector"

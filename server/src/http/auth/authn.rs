@@ -306,8 +306,32 @@ pub async fn read_api(State(s): State<AppState>, mut req: Request, next: Next) -
             req.extensions_mut().insert(p);
             next.run(req).await
         }
+        Err(r) if req.uri().path().starts_with("/prometheus/") => prometheus_refusal(r).await,
         Err(r) => r,
     }
+}
+
+/// A refusal as Prometheus's API shapes errors (`status`, `errorType`,
+/// `error`), which is what Grafana and other clients read.
+async fn prometheus_refusal(r: Response) -> Response {
+    let (mut parts, body) = r.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let error = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let error_type = match parts.status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "internal",
+    };
+    let body =
+        serde_json::json!({"status": "error", "errorType": error_type, "error": error}).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// `/metrics`: open by default like Prometheus exporters, or read-scoped.

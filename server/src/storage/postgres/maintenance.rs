@@ -15,22 +15,33 @@ use tracing::instrument;
 const FIVE: i64 = 300_000;
 
 // Buckets are left-open (see `storage::rollup`): bucket b holds
-// b < ts <= b + 5m; samples are whole milliseconds.
-const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
+// b < ts <= b + 5m; samples are whole milliseconds. Staleness markers (a
+// NaN with Prometheus's bits) are not samples; NaN samples are counted in
+// `nan`, apart from the numbers, as the TimescaleDB aggregates do
+// (migrations/postgres/0021_rollup_nan.sql).
+const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, nan, last)
     SELECT series_id, date_bin(INTERVAL '5 minutes', ts - INTERVAL '1 millisecond', TIMESTAMPTZ 'epoch'),
-           min(value), max(value), sum(value), count(*), (array_agg(value ORDER BY ts DESC))[1]
-    FROM samples WHERE ts > dozor_ts($1) AND ts <= dozor_ts($2) AND value <> 'NaN'
+           coalesce(min(value) FILTER (WHERE value <> 'NaN'), 'NaN'),
+           coalesce(max(value) FILTER (WHERE value <> 'NaN'), 'NaN'),
+           coalesce(sum(value) FILTER (WHERE value <> 'NaN'), 0),
+           count(*) FILTER (WHERE value <> 'NaN'), count(*) FILTER (WHERE value = 'NaN'),
+           (array_agg(value ORDER BY ts DESC))[1]
+    FROM samples WHERE ts > dozor_ts($1) AND ts <= dozor_ts($2)
+        AND NOT (value = 'NaN' AND float8send(value) = '\\x7ff0000000000002'::bytea)
     GROUP BY 1, 2
     ON CONFLICT (series_id, bucket) DO UPDATE SET min = EXCLUDED.min, max = EXCLUDED.max,
-        sum = EXCLUDED.sum, count = EXCLUDED.count, last = EXCLUDED.last";
+        sum = EXCLUDED.sum, count = EXCLUDED.count, nan = EXCLUDED.nan, last = EXCLUDED.last";
 
-const ROLLUP_1H: &str = "INSERT INTO samples_1h (series_id, bucket, min, max, sum, count, last)
-    SELECT series_id, dozor_ts($1), min(min), max(max), sum(sum), sum(count),
-           (array_agg(last ORDER BY bucket DESC))[1]
+const ROLLUP_1H: &str =
+    "INSERT INTO samples_1h (series_id, bucket, min, max, sum, count, nan, last)
+    SELECT series_id, dozor_ts($1),
+           coalesce(min(min) FILTER (WHERE count > 0), 'NaN'),
+           coalesce(max(max) FILTER (WHERE count > 0), 'NaN'),
+           sum(sum), sum(count), sum(nan), (array_agg(last ORDER BY bucket DESC))[1]
     FROM samples_5m WHERE bucket >= dozor_ts($1) AND bucket < dozor_ts($1 + 3600000)
     GROUP BY series_id
     ON CONFLICT (series_id, bucket) DO UPDATE SET min = EXCLUDED.min, max = EXCLUDED.max,
-        sum = EXCLUDED.sum, count = EXCLUDED.count, last = EXCLUDED.last";
+        sum = EXCLUDED.sum, count = EXCLUDED.count, nan = EXCLUDED.nan, last = EXCLUDED.last";
 
 impl PgStore {
     async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {

@@ -88,12 +88,12 @@ impl SampleReader for PgStore {
             0
         };
         let sql = format!(
-            "SELECT series_id, dozor_ms(bucket) - $4, min, max, sum, count, last FROM {}
+            "SELECT series_id, dozor_ms(bucket) - $4, min, max, sum, count, nan, last FROM {}
              WHERE series_id = ANY($1) AND bucket >= dozor_ts($2 + $4) AND bucket <= dozor_ts($3 + $4)
              ORDER BY series_id, bucket",
             res.table()
         );
-        let rows: Vec<(i64, i64, f64, f64, f64, i64, f64)> = sqlx::query_as(&sql)
+        let rows: Vec<(i64, i64, f64, f64, f64, i64, i64, f64)> = sqlx::query_as(&sql)
             .bind(ids)
             .bind(clamp_ts(start_ms))
             .bind(clamp_ts(end_ms))
@@ -101,13 +101,14 @@ impl SampleReader for PgStore {
             .fetch_all(&self.pool)
             .await?;
         let mut out: HashMap<i64, Vec<RollupPoint>> = HashMap::new();
-        for (id, bucket_ms, min, max, sum, count, last) in rows {
+        for (id, bucket_ms, min, max, sum, count, nan, last) in rows {
             out.entry(id).or_default().push(RollupPoint {
                 bucket_ms,
                 min,
                 max,
                 sum,
                 count,
+                nan,
                 last,
             });
         }

@@ -9,35 +9,43 @@ use tracing::instrument;
 
 const FIVE: i64 = 300_000;
 
-// Rollups skip NaN and staleness markers (stored as text and NULL).
+// Staleness markers (stored as NULL) are not samples; NaN samples (stored
+// as the text 'NaN') are counted in `nan`, apart from the numbers that
+// make min/max/sum/count, and a NaN last value is stored as NULL.
 // The joins through `series` let SQLite walk the (series_id, ts) primary
 // key per series instead of scanning the whole table for a time range.
 // Buckets are left-open (see `storage::rollup`): bucket b holds
 // b < ts <= b + 5m. `(ts - 1) / w * w` is floor only for ts >= 1, hence the
 // modulo form that also floors negative times.
-const ROLLUP_5M: &str = "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, last)
-    SELECT x.series_id, x.b, min(x.value), max(x.value), sum(x.value), count(*),
-           (SELECT y.value FROM samples y WHERE y.series_id = x.series_id
+const ROLLUP_5M: &str =
+    "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, nan, last)
+    SELECT x.series_id, x.b, min(CASE WHEN x.num THEN x.value END),
+           max(CASE WHEN x.num THEN x.value END), sum(CASE WHEN x.num THEN x.value END),
+           sum(x.num), sum(NOT x.num),
+           (SELECT CASE WHEN typeof(y.value) = 'text' THEN NULL ELSE y.value END
+            FROM samples y WHERE y.series_id = x.series_id
               AND y.ts > x.b AND y.ts <= x.b + 300000
-              AND typeof(y.value) IN ('real', 'integer')
+              AND typeof(y.value) <> 'null'
             ORDER BY y.ts DESC LIMIT 1)
-    FROM (SELECT v.series_id, v.value,
+    FROM (SELECT v.series_id, v.value, typeof(v.value) IN ('real', 'integer') AS num,
                  (v.ts - 1) - (((v.ts - 1) % 300000) + 300000) % 300000 AS b
           FROM series s JOIN samples v ON v.series_id = s.id AND v.ts > ?1 AND v.ts <= ?2
-          WHERE typeof(v.value) IN ('real', 'integer')) x
+          WHERE typeof(v.value) <> 'null') x
     GROUP BY x.series_id, x.b
     ON CONFLICT (series_id, bucket) DO UPDATE SET min = excluded.min, max = excluded.max,
-        sum = excluded.sum, count = excluded.count, last = excluded.last";
+        sum = excluded.sum, count = excluded.count, nan = excluded.nan, last = excluded.last";
 
-const ROLLUP_1H: &str = "INSERT INTO samples_1h (series_id, bucket, min, max, sum, count, last)
-    SELECT x.series_id, (x.bucket / 3600000) * 3600000 AS h, min(x.min), max(x.max), sum(x.sum), sum(x.count),
+const ROLLUP_1H: &str = "INSERT INTO samples_1h (series_id, bucket, min, max, sum, count, nan, last)
+    SELECT x.series_id, (x.bucket / 3600000) * 3600000 AS h,
+           min(CASE WHEN x.count > 0 THEN x.min END), max(CASE WHEN x.count > 0 THEN x.max END),
+           sum(x.sum), sum(x.count), sum(x.nan),
            (SELECT y.last FROM samples_5m y WHERE y.series_id = x.series_id
               AND y.bucket >= ?1 AND y.bucket < ?1 + 3600000 ORDER BY y.bucket DESC LIMIT 1)
     FROM series s JOIN samples_5m x ON x.series_id = s.id AND x.bucket >= ?1 AND x.bucket < ?1 + 3600000
     WHERE 1
     GROUP BY x.series_id, h
     ON CONFLICT (series_id, bucket) DO UPDATE SET min = excluded.min, max = excluded.max,
-        sum = excluded.sum, count = excluded.count, last = excluded.last";
+        sum = excluded.sum, count = excluded.count, nan = excluded.nan, last = excluded.last";
 
 impl SqliteStore {
     /// One bounded step; returns (buckets written, caught up).
