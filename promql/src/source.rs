@@ -74,4 +74,18 @@ pub trait Source: Send + Sync {
     ) -> SourceResult<HashMap<i64, Vec<RollupPoint>>>;
     /// Which rollup buckets hold final values.
     async fn rollup_coverage(&self) -> SourceResult<Coverage>;
+    /// Which of `ids` have a sample with `start_ms <= ts <= end_ms`. A store
+    /// answers with an index probe per series; this default loads them.
+    async fn series_with_samples(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> SourceResult<std::collections::HashSet<i64>> {
+        Ok(self
+            .samples_many(ids, start_ms, end_ms)
+            .await?
+            .into_keys()
+            .collect())
+    }
 }

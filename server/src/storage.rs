@@ -106,6 +106,15 @@ pub trait SampleReader: Send + Sync {
     ) -> Result<std::collections::HashMap<i64, Vec<RollupPoint>>>;
     /// Which rollup buckets hold final values, for queries that read them.
     async fn rollup_coverage(&self) -> Result<rollup::Coverage>;
+    /// Which of `ids` have a sample (or staleness marker) with
+    /// `start_ms <= ts <= end_ms`: one index probe per series, so the
+    /// series and label APIs can honour a time range.
+    async fn series_with_samples(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<std::collections::HashSet<i64>>;
     async fn series_count(&self) -> Result<i64>;
 }
 

@@ -260,3 +260,82 @@ async fn series_labels_values_and_grafana_probes() {
     assert_eq!(v["data"]["result"], json!([1, "2"]));
     server.shutdown().await;
 }
+
+/// `series`, `labels` and label values honour `start`/`end` (only series
+/// with samples in that range, so a host that stopped reporting a day ago
+/// is not offered for the last 10 minutes) and `limit` (with Prometheus's
+/// warning), on SQLite and PostgreSQL.
+async fn listings_honour_time_range_and_limit(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, database_url).await;
+    let now = now_ms();
+    let one = |host: &str, t: i64| {
+        SeriesBatch::new(
+            "node_up",
+            [("host".to_string(), host.to_string())].into(),
+            vec![Sample::new(t, 1.0)],
+        )
+    };
+    let gone = SeriesBatch::new(
+        "gone_metric",
+        [("host".to_string(), "old".to_string())].into(),
+        vec![Sample::new(now - 86_400_000, 1.0)],
+    );
+    server
+        .store
+        .append(
+            &[
+                one("old", now - 86_400_000),
+                one("web-1", now),
+                one("web-2", now),
+                gone,
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    let c = api_client(&server).await;
+    let base = format!("{}/prometheus/api/v1", server.url());
+    let window = format!("start={}&end={}", now / 1000 - 600, now / 1000 + 1);
+    let (s, v) = get(&c, &format!("{base}/series?match%5B%5D=node_up&{window}")).await;
+    assert_eq!(s, 200, "{v}");
+    let hosts: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{v}");
+    assert!(!hosts.contains(&"old"), "{v}");
+    let (_, v) = get(&c, &format!("{base}/series?match%5B%5D=node_up")).await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 3, "no range: all time");
+    let (_, v) = get(&c, &format!("{base}/label/host/values?{window}")).await;
+    assert_eq!(v["data"], json!(["web-1", "web-2"]));
+    let (_, v) = get(&c, &format!("{base}/label/__name__/values?{window}")).await;
+    assert_eq!(v["data"], json!(["node_up"]));
+    let (_, v) = get(&c, &format!("{base}/label/__name__/values")).await;
+    assert_eq!(v["data"], json!(["gone_metric", "node_up"]));
+    // limit: cut, and said so.
+    let (_, v) = get(&c, &format!("{base}/series?match%5B%5D=node_up&limit=1")).await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["warnings"], json!(["results truncated due to limit"]));
+    let (_, v) = get(&c, &format!("{base}/labels?limit=2")).await;
+    assert_eq!(v["data"], json!(["__name__", "host"]));
+    assert!(v.get("warnings").is_none(), "not cut: {v}");
+    let (s, _) = get(&c, &format!("{base}/labels?limit=x")).await;
+    assert_eq!(s, 400);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sqlite_listings_honour_time_range_and_limit() {
+    listings_honour_time_range_and_limit(None).await;
+}
+
+#[tokio::test]
+async fn postgres_listings_honour_time_range_and_limit() {
+    let Some(db) = pg_database().await else {
+        return;
+    };
+    listings_honour_time_range_and_limit(Some(&db.url)).await;
+}

@@ -54,6 +54,15 @@ impl Source for StoreSource {
     async fn rollup_coverage(&self) -> SourceResult<Coverage> {
         Ok(SampleReader::rollup_coverage(self.0.as_ref()).await?)
     }
+
+    async fn series_with_samples(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> SourceResult<std::collections::HashSet<i64>> {
+        Ok(SampleReader::series_with_samples(self.0.as_ref(), ids, start_ms, end_ms).await?)
+    }
 }
 
 /// The PromQL engine over `store`: what dashboards, rules and the

@@ -279,6 +279,25 @@ impl SampleReader for SqliteStore {
         Ok(out)
     }
 
+    async fn series_with_samples(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<std::collections::HashSet<i64>> {
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let found: Vec<i64> = sqlx::query_scalar(
+            "SELECT j.value FROM json_each(?) j WHERE EXISTS
+               (SELECT 1 FROM samples v WHERE v.series_id = j.value AND v.ts >= ? AND v.ts <= ?)",
+        )
+        .bind(format!("[{}]", list.join(",")))
+        .bind(start_ms)
+        .bind(end_ms)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(found.into_iter().collect())
+    }
+
     async fn rollup_coverage(&self) -> Result<rollup::Coverage> {
         let watermark: Option<i64> =
             sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m'")

@@ -241,6 +241,7 @@ pub(crate) async fn matching(
     }
     let store = state.0.engine.source();
     let mut out = Vec::new();
+    let mut ids = Vec::new();
     let mut seen = BTreeSet::new();
     if selectors.is_empty() {
         for s in store
@@ -250,8 +251,8 @@ pub(crate) async fn matching(
             let mut m = s.labels;
             m.insert(NAME.to_string(), s.metric);
             out.push(m);
+            ids.push(s.id);
         }
-        return Ok(out);
     }
     for sel in selectors {
         let expr = promql::parse_param("match[]", sel)?;
@@ -275,10 +276,52 @@ pub(crate) async fn matching(
             m.insert(NAME.to_string(), s.metric);
             if promql::plan_matches(&vs, &m) && seen.insert(crate::promql::value::signature(&m)) {
                 out.push(m);
+                ids.push(s.id);
             }
         }
     }
+    // `start`/`end`: only series with samples in that range, as Prometheus
+    // lists them (a host gone a day ago is not in a 10-minute picker).
+    if p.get("start").is_some_and(|v| !v.is_empty()) || p.get("end").is_some_and(|v| !v.is_empty())
+    {
+        let start = p.time("start", i64::MIN / 2)?;
+        let end = p.time("end", i64::MAX / 2)?;
+        let live = store.series_with_samples(&ids, start, end).await?;
+        out = out
+            .into_iter()
+            .zip(ids)
+            .filter(|(_, id)| live.contains(id))
+            .map(|(m, _)| m)
+            .collect();
+    }
     Ok(out)
+}
+
+/// `limit` (0 or absent: none), and the warning Prometheus gives when it
+/// cut the answer.
+fn limited<T: serde::Serialize>(p: &Params, items: Vec<T>) -> Result<String, QueryError> {
+    let limit = match p.get("limit") {
+        None | Some("") => 0,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            QueryError::BadData(format!(
+                "invalid parameter \"limit\": {v:?} is not a number"
+            ))
+        })?,
+    };
+    let truncated = limit > 0 && items.len() > limit;
+    let shown = if truncated {
+        &items[..limit]
+    } else {
+        &items[..]
+    };
+    let data = serde_json::to_string(shown).expect("serialises");
+    // `success` writes `{"status":"success","data":` + this + `}`, so the
+    // warnings land beside `data` in the envelope, where Prometheus has them.
+    Ok(if truncated {
+        format!("{data},\"warnings\":[\"results truncated due to limit\"]")
+    } else {
+        data
+    })
 }
 
 pub async fn series(
@@ -288,10 +331,7 @@ pub async fn series(
     body: Bytes,
 ) -> Response {
     let p = Params::new(q.as_deref(), &headers, &body);
-    match matching(&state, &p, true).await {
-        Ok(list) => success(&serde_json::to_string(&list).expect("labels serialise")),
-        Err(e) => failure(e),
-    }
+    respond(async { limited(&p, matching(&state, &p, true).await?) }.await)
 }
 
 pub async fn labels(
@@ -301,13 +341,14 @@ pub async fn labels(
     body: Bytes,
 ) -> Response {
     let p = Params::new(q.as_deref(), &headers, &body);
-    match matching(&state, &p, false).await {
-        Ok(list) => {
+    respond(
+        async {
+            let list = matching(&state, &p, false).await?;
             let names: BTreeSet<&String> = list.iter().flat_map(|m| m.keys()).collect();
-            success(&serde_json::to_string(&names).expect("names serialise"))
+            limited(&p, names.into_iter().collect())
         }
-        Err(e) => failure(e),
-    }
+        .await,
+    )
 }
 
 pub async fn label_values(
@@ -316,13 +357,14 @@ pub async fn label_values(
     RawQuery(q): RawQuery,
 ) -> Response {
     let p = Params::new(q.as_deref(), &HeaderMap::new(), &[]);
-    match matching(&state, &p, false).await {
-        Ok(list) => {
+    respond(
+        async {
+            let list = matching(&state, &p, false).await?;
             let values: BTreeSet<&String> = list.iter().filter_map(|m| m.get(&name)).collect();
-            success(&serde_json::to_string(&values).expect("values serialise"))
+            limited(&p, values.into_iter().collect())
         }
-        Err(e) => failure(e),
-    }
+        .await,
+    )
 }
 
 pub async fn metadata() -> Response {

@@ -115,6 +115,25 @@ impl SampleReader for PgStore {
         Ok(out)
     }
 
+    async fn series_with_samples(
+        &self,
+        ids: &[i64],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<std::collections::HashSet<i64>> {
+        let found: Vec<i64> = sqlx::query_scalar(
+            "SELECT s.id FROM unnest($1::int8[]) AS s(id) WHERE EXISTS
+               (SELECT 1 FROM samples v WHERE v.series_id = s.id
+                  AND v.ts >= dozor_ts($2) AND v.ts <= dozor_ts($3))",
+        )
+        .bind(ids)
+        .bind(clamp_ts(start_ms))
+        .bind(clamp_ts(end_ms))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found.into_iter().collect())
+    }
+
     /// The same on both layouts: with TimescaleDB the server refreshes the
     /// continuous aggregates itself and moves this watermark only after
     /// (see `maintenance::timescale_step`); their real-time part and the
