@@ -244,7 +244,11 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
                 .fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
             "stdvar" => variance(&values),
             "stddev" => variance(&values).sqrt(),
-            "quantile" => quantile(q.expect("parsed above"), &mut values),
+            "quantile" => {
+                let q = q.expect("parsed above");
+                ev.notes.borrow_mut().quantile_out_of_range(q);
+                quantile(q, &mut values)
+            }
             other => {
                 return Err(QueryError::BadData(format!(
                     "aggregation {other:?} is not supported"

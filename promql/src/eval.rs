@@ -35,6 +35,8 @@ pub struct Evaluator {
     depth: Cell<usize>,
     /// Most points a range result or one subquery's result may hold.
     max_points: usize,
+    /// What the answer comes with (see `annotations`).
+    pub(super) notes: RefCell<super::annotations::Annotations>,
 }
 
 impl Evaluator {
@@ -55,6 +57,7 @@ impl Evaluator {
             deadline,
             depth: Cell::new(0),
             max_points: limits.max_samples,
+            notes: RefCell::new(Default::default()),
         }
     }
 

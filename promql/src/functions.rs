@@ -115,6 +115,10 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
                     "resets" => Some(resets(points)),
                     _ => Some(changes(points)),
                 };
+                if matches!(name, "rate" | "increase" | "irate") {
+                    let series = metric.get(NAME).map_or("", |n| n.as_str());
+                    ev.notes.borrow_mut().possible_non_counter(series);
+                }
                 if let Some(v) = v {
                     out.push(Sample {
                         metric: without_name(metric),
@@ -325,7 +329,10 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
         }
         "histogram_quantile" => {
             let q = ev.scalar(arg(0)?, t)?;
-            super::histogram::histogram_quantile(q, ev.vector(arg(1)?, t)?, t).map(Value::Vector)
+            ev.notes.borrow_mut().quantile_out_of_range(q);
+            let vs = ev.vector(arg(1)?, t)?;
+            super::histogram::histogram_quantile(q, vs, t, &mut ev.notes.borrow_mut())
+                .map(Value::Vector)
         }
         "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month" | "hour" | "minute"
         | "month" | "year" => {

@@ -1,19 +1,26 @@
 //! histogram_quantile over classic (le-labelled) buckets.
 
-use super::value::{signature, without_name, Metric, Sample};
+use super::annotations::Annotations;
+use super::value::{signature, without_name, Metric, Sample, NAME};
 use super::Result;
 use std::collections::HashMap;
 
 /// Classic-bucket histogram_quantile, as Prometheus's BucketQuantile.
-pub fn histogram_quantile(q: f64, vs: Vec<Sample>, t: i64) -> Result<Vec<Sample>> {
-    let mut groups: Vec<(Metric, Vec<(f64, f64)>)> = Vec::new();
+pub fn histogram_quantile(
+    q: f64,
+    vs: Vec<Sample>,
+    t: i64,
+    notes: &mut Annotations,
+) -> Result<Vec<Sample>> {
+    let mut groups: Vec<(Metric, String, Vec<(f64, f64)>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for s in vs {
-        let Some(le) = s
-            .metric
-            .get("le")
-            .and_then(|v| dozor_common::model::parse_value(v))
-        else {
+        let raw = s.metric.get("le").map_or("", |v| v.as_str());
+        let Some(le) = dozor_common::model::parse_value(raw) else {
+            notes.warn(format!(
+                "bucket label \"le\" is missing or has a malformed value of {raw:?} for metric name {:?}",
+                s.metric.get(NAME).map_or("", |n| n.as_str())
+            ));
             continue;
         };
         // Grouped with the name, as Prometheus does, so `a_bucket` and
@@ -23,22 +30,28 @@ pub fn histogram_quantile(q: f64, vs: Vec<Sample>, t: i64) -> Result<Vec<Sample>
         let mut key = s.metric.clone();
         key.remove("le");
         let i = *index.entry(signature(&key)).or_insert_with(|| {
-            groups.push((without_name(&key), Vec::new()));
+            let name = key.get(NAME).cloned().unwrap_or_default();
+            groups.push((without_name(&key), name, Vec::new()));
             groups.len() - 1
         });
-        groups[i].1.push((le, s.v));
+        groups[i].2.push((le, s.v));
     }
     Ok(groups
         .into_iter()
-        .map(|(metric, buckets)| Sample {
+        .map(|(metric, name, buckets)| Sample {
             metric,
             t,
-            v: bucket_quantile(q, buckets),
+            v: bucket_quantile(q, buckets, || {
+                notes.info(format!(
+                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"
+                ))
+            }),
         })
         .collect())
 }
 
-fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
+/// `fixed` is called when counts had to be made monotonic.
+fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>, mut fixed: impl FnMut()) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }
@@ -61,11 +74,16 @@ fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
         }
     }
     let mut max = f64::NEG_INFINITY;
+    let mut forced = false;
     for b in merged.iter_mut() {
         if b.1 < max {
             b.1 = max;
+            forced = true;
         }
         max = b.1;
+    }
+    if forced {
+        fixed();
     }
     if merged.len() < 2 {
         return f64::NAN;
@@ -98,9 +116,9 @@ mod tests {
     #[test]
     fn bucket_quantile_interpolates() {
         let b = vec![(0.1, 10.0), (0.5, 20.0), (f64::INFINITY, 20.0)];
-        assert!((bucket_quantile(0.5, b.clone()) - 0.1).abs() < 1e-12);
-        assert!((bucket_quantile(0.75, b.clone()) - 0.3).abs() < 1e-12);
-        assert_eq!(bucket_quantile(1.0, b.clone()), 0.5);
-        assert!(bucket_quantile(0.5, vec![(0.1, 1.0)]).is_nan());
+        assert!((bucket_quantile(0.5, b.clone(), || {}) - 0.1).abs() < 1e-12);
+        assert!((bucket_quantile(0.75, b.clone(), || {}) - 0.3).abs() < 1e-12);
+        assert_eq!(bucket_quantile(1.0, b.clone(), || {}), 0.5);
+        assert!(bucket_quantile(0.5, vec![(0.1, 1.0)], || {}).is_nan());
     }
 }

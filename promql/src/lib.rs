@@ -8,6 +8,7 @@
 //! binary searches.
 
 mod aggregate;
+pub mod annotations;
 mod binary;
 pub mod budget;
 pub mod dates;
@@ -164,6 +165,15 @@ impl Engine {
     }
 
     pub async fn instant(&self, query: &str, t_ms: i64) -> Result<Value> {
+        Ok(self.instant_annotated(query, t_ms).await?.0)
+    }
+
+    /// [`Self::instant`] with the warnings and infos Prometheus would give.
+    pub async fn instant_annotated(
+        &self,
+        query: &str,
+        t_ms: i64,
+    ) -> Result<(Value, annotations::Annotations)> {
         let expr = parse(query)?;
         self.run(
             &expr,
@@ -179,6 +189,15 @@ impl Engine {
 
     /// Returns a matrix (or an error) for a range query.
     pub async fn range(&self, query: &str, r: Range) -> Result<Value> {
+        Ok(self.range_annotated(query, r).await?.0)
+    }
+
+    /// [`Self::range`] with the warnings and infos Prometheus would give.
+    pub async fn range_annotated(
+        &self,
+        query: &str,
+        r: Range,
+    ) -> Result<(Value, annotations::Annotations)> {
         let expr = parse(query)?;
         if r.step_ms <= 0 {
             return Err(QueryError::BadData(
@@ -203,7 +222,7 @@ impl Engine {
         expr: &promql_parser::parser::Expr,
         r: Range,
         is_range: bool,
-    ) -> Result<Value> {
+    ) -> Result<(Value, annotations::Annotations)> {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let timeout = self.limits.timeout;
         // The plan refers to AST nodes by address: evaluate the very
@@ -228,11 +247,12 @@ impl Engine {
             let expr = expr.clone();
             // Evaluation is CPU-bound: keep it off the async workers.
             tokio::task::spawn_blocking(move || {
-                if is_range {
+                let v = if is_range {
                     ev.eval_range(&expr)
                 } else {
                     ev.eval_instant(&expr)
-                }
+                }?;
+                Ok((v, ev.notes.take()))
             })
             .await
             .map_err(|e| QueryError::Internal(e.to_string()))?

@@ -119,6 +119,42 @@ async fn instant_range_and_scalar_shapes() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["data"]["result"][0]["value"], json!([t0 + 60, "1"]));
+    // Annotations beside the data, as Prometheus gives them: a rate over a
+    // name that is not a counter's, a quantile out of range; none for a
+    // rate over a counter.
+    let (_, v) = get(
+        &c,
+        &format!("{base}/query?query=rate(up%5B5m%5D)&time={}", t0 + 300),
+    )
+    .await;
+    assert_eq!(
+        v["infos"],
+        json!(["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"up\""]),
+        "{v}"
+    );
+    let (_, v) = get(
+        &c,
+        &format!(
+            "{base}/query_range?query=rate(http_requests_total%5B5m%5D)&start={}&end={}&step=60",
+            t0 + 300,
+            t0 + 600
+        ),
+    )
+    .await;
+    assert!(
+        v.get("infos").is_none() && v.get("warnings").is_none(),
+        "{v}"
+    );
+    let (_, v) = get(
+        &c,
+        &format!("{base}/query?query=quantile(2,up)&time={}", t0 + 60),
+    )
+    .await;
+    assert_eq!(
+        v["warnings"],
+        json!(["PromQL warning: quantile value should be between 0 and 1, got 2"]),
+        "{v}"
+    );
     // A parameter in both the URL and the body: the body's, as Prometheus.
     let r = c
         .post(format!("{base}/query?query=vector(7)"))

@@ -192,8 +192,8 @@ pub async fn query(
     let run = async {
         let query = required(&p, "query")?;
         let t = p.time("time", state.0.ops.now_ms())?;
-        let v = engine_for(&state, &p)?.instant(query, t).await?;
-        Ok::<_, QueryError>(encode(&v, t))
+        let (v, notes) = engine_for(&state, &p)?.instant_annotated(query, t).await?;
+        Ok::<_, QueryError>(with_notes(encode(&v, t), &notes))
     };
     respond(run.await)
 }
@@ -213,8 +213,8 @@ pub async fn query_range(
             .map_err(|e| QueryError::BadData(format!("invalid parameter \"end\": {e}")))?;
         let step = parse_duration_ms(required(&p, "step")?)
             .map_err(|e| QueryError::BadData(format!("invalid parameter \"step\": {e}")))?;
-        let v = engine_for(&state, &p)?
-            .range(
+        let (v, notes) = engine_for(&state, &p)?
+            .range_annotated(
                 query,
                 Range {
                     start_ms: start,
@@ -223,7 +223,7 @@ pub async fn query_range(
                 },
             )
             .await?;
-        Ok::<_, QueryError>(encode(&v, start))
+        Ok::<_, QueryError>(with_notes(encode(&v, start), &notes))
     };
     respond(run.await)
 }
@@ -295,6 +295,18 @@ pub(crate) async fn matching(
             .collect();
     }
     Ok(out)
+}
+
+/// The query's warnings and infos beside `data`, where Prometheus puts
+/// them (see `limited` on how the envelope is written).
+fn with_notes(data: String, notes: &promql::annotations::Annotations) -> String {
+    let mut out = data;
+    for (key, list) in [("warnings", &notes.warnings), ("infos", &notes.infos)] {
+        if !list.is_empty() {
+            out.push_str(&format!(",\"{key}\":{}", serde_json::json!(list)));
+        }
+    }
+    out
 }
 
 /// `limit` (0 or absent: none), and the warning Prometheus gives when it
