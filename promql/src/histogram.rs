@@ -5,6 +5,10 @@ use super::value::{signature, without_name, Metric, Sample, NAME};
 use super::Result;
 use std::collections::HashMap;
 
+/// One histogram: its result labels, its name (for messages) and its
+/// (upper bound, count) buckets.
+type Group = (Metric, String, Vec<(f64, f64)>);
+
 /// Classic-bucket histogram_quantile, as Prometheus's BucketQuantile.
 pub fn histogram_quantile(
     q: f64,
@@ -12,7 +16,7 @@ pub fn histogram_quantile(
     t: i64,
     notes: &mut Annotations,
 ) -> Result<Vec<Sample>> {
-    let mut groups: Vec<(Metric, String, Vec<(f64, f64)>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for s in vs {
         let raw = s.metric.get("le").map_or("", |v| v.as_str());
