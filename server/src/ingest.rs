@@ -357,6 +357,22 @@ impl Ingest {
         let outcome = self.store_series(&req.series, &mut checked, now_ms).await?;
         Ok((outcome.stored, checked.rejected))
     }
+
+    /// Keeps senders' metric metadata (type, help, unit) for the metadata
+    /// API; at most `MAX_METADATA` entries a request are read.
+    pub async fn save_metadata(
+        &self,
+        mut entries: Vec<crate::storage::MetadataEntry>,
+        now_ms: i64,
+    ) -> Result<(), IngestError> {
+        const MAX_METADATA: usize = 10_000;
+        entries.truncate(MAX_METADATA);
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.store.save_metadata(&entries, now_ms).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,23 @@ use prost::Message;
 pub struct WriteRequest {
     #[prost(message, repeated, tag = "1")]
     pub timeseries: Vec<TimeSeries>,
+    /// Sent by Prometheus every `metadata_config.send_interval`.
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct MetricMetadata {
+    /// prompb's MetricType: 0 unknown, 1 counter, 2 gauge, 3 histogram,
+    /// 4 gaugehistogram, 5 summary, 6 info, 7 stateset.
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    #[prost(string, tag = "4")]
+    pub help: String,
+    #[prost(string, tag = "5")]
+    pub unit: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -58,6 +75,34 @@ pub fn decode(body: &[u8], limits: &Limits) -> Result<WriteRequest, IngestError>
         .map_err(|e| bad(format!("invalid snappy body: {e}"), None))?;
     WriteRequest::decode(raw.as_slice())
         .map_err(|e| bad(format!("invalid protobuf WriteRequest: {e}"), None))
+}
+
+/// The request's metadata in dozor's model; entries without a name are
+/// dropped (nothing could ever look them up).
+pub fn metadata(req: &WriteRequest) -> Vec<crate::storage::MetadataEntry> {
+    const KINDS: [&str; 8] = [
+        "unknown",
+        "counter",
+        "gauge",
+        "histogram",
+        "gaugehistogram",
+        "summary",
+        "info",
+        "stateset",
+    ];
+    req.metadata
+        .iter()
+        .filter(|m| dozor_common::model::validate_metric_name(&m.metric_family_name).is_ok())
+        .map(|m| crate::storage::MetadataEntry {
+            metric: m.metric_family_name.clone(),
+            kind: KINDS
+                .get(usize::try_from(m.r#type).unwrap_or(0))
+                .unwrap_or(&"unknown")
+                .to_string(),
+            help: m.help.replace('\0', ""),
+            unit: m.unit.replace('\0', ""),
+        })
+        .collect()
 }
 
 /// Converts to dozor's model; validation (names, timestamps, retention)
@@ -136,6 +181,7 @@ mod tests {
                     timestamp: 1000,
                 }],
             }],
+            ..Default::default()
         };
         let got = to_batches(decode(&encode(&req), &Limits::default()).unwrap()).unwrap();
         assert_eq!(got[0].name, "up");
@@ -150,6 +196,7 @@ mod tests {
                 labels: vec![],
                 samples: vec![],
             }],
+            ..Default::default()
         };
         // Kept, nameless, for validation to refuse alone.
         let got = to_batches(nameless).unwrap();
@@ -172,6 +219,7 @@ mod tests {
                 ],
                 samples: vec![],
             }],
+            ..Default::default()
         };
         let got = to_batches(twice).unwrap();
         assert_eq!(got[0].duplicate_label.as_deref(), Some("job"));

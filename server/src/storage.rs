@@ -19,6 +19,7 @@ pub mod invites;
 pub mod postgres;
 /// The rollup scheme: bucket arithmetic the planner and the backends share.
 pub use dozor_promql::rollup;
+pub mod metadata;
 pub mod scrape_status;
 pub mod server_targets;
 pub mod silences;
@@ -37,6 +38,7 @@ pub use containers::{ContainerRow, Containers, EventRow};
 pub use desired::{DesiredStates, DesiredStatus};
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
+pub use metadata::{Metadata, MetadataEntry};
 pub use scrape_status::ScrapeStatuses;
 pub use server_targets::{ServerTarget, ServerTargets};
 pub use silences::{SilenceRow, Silences};
@@ -225,6 +227,7 @@ pub trait Storage:
     + TelegramLinks
     + UiRules
     + ScrapeStatuses
+    + Metadata
     + ServerTargets
     + Containers
     + DesiredStates

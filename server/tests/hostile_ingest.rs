@@ -49,7 +49,13 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
 
 async fn remote_write(base: &str, token: &str, ts: Vec<TimeSeries>) -> (u16, String) {
     let body = snap::raw::Encoder::new()
-        .compress_vec(&WriteRequest { timeseries: ts }.encode_to_vec())
+        .compress_vec(
+            &WriteRequest {
+                timeseries: ts,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        )
         .unwrap();
     let r = reqwest::Client::new()
         .post(format!("{base}/prometheus/api/v1/write"))

@@ -379,8 +379,36 @@ pub async fn label_values(
     )
 }
 
-pub async fn metadata() -> Response {
-    success("{}")
+/// `metadata?metric=&limit=`: what senders reported (remote_write carries
+/// it), by metric, in Prometheus's shape.
+pub async fn metadata(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let p = Params::new(q.as_deref(), &HeaderMap::new(), &[]);
+    let limit = match p.get("limit") {
+        None | Some("") => MAX_SERIES,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n > 0 => (n as usize).min(MAX_SERIES),
+            Ok(_) => MAX_SERIES,
+            Err(_) => {
+                return failure(QueryError::BadData(format!(
+                    "invalid parameter \"limit\": {v:?} is not a number"
+                )))
+            }
+        },
+    };
+    let metric = p.get("metric").filter(|m| !m.is_empty());
+    match state.0.store.metadata(metric, limit).await {
+        Ok(list) => {
+            let mut out = serde_json::Map::new();
+            for e in list {
+                out.insert(
+                    e.metric,
+                    serde_json::json!([{"type": e.kind, "help": e.help, "unit": e.unit}]),
+                );
+            }
+            success(&serde_json::Value::Object(out).to_string())
+        }
+        Err(e) => super::storage_error(e),
+    }
 }
 
 pub async fn empty_list() -> Response {

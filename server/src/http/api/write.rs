@@ -48,11 +48,20 @@ pub async fn write(State(state): State<AppState>, headers: HeaderMap, body: Body
         }
     };
     let decoded = tokio::task::spawn_blocking(move || {
-        remote_write::decode(&bytes, &limits).and_then(remote_write::to_batches)
+        remote_write::decode(&bytes, &limits).and_then(|req| {
+            let metadata = remote_write::metadata(&req);
+            Ok((remote_write::to_batches(req)?, metadata))
+        })
     })
     .await;
     let result = match decoded {
-        Ok(Ok(batches)) => s.ingest.remote_write(batches, s.ops.now_ms()).await,
+        Ok(Ok((batches, metadata))) => {
+            let now = s.ops.now_ms();
+            match s.ingest.remote_write(batches, now).await {
+                Ok(done) => s.ingest.save_metadata(metadata, now).await.map(|()| done),
+                Err(e) => Err(e),
+            }
+        }
         Ok(Err(e)) => Err(e),
         Err(e) => Err(crate::ingest::IngestError::Internal(format!(
             "decoder task failed: {e}"
