@@ -6,9 +6,10 @@ pub use crate::backoff::Backoff;
 use crate::output::Output;
 use crate::proc::HostInput;
 use crate::queue::SendQueue;
+use crate::reports::{MetadataBook, Reported};
 use crate::sink::{SendError, Sink};
 use crate::stats::AgentStats;
-use dozor_common::protocol::{HeartbeatRequest, HostInventory, TargetStatus, Task, TaskResult};
+use dozor_common::protocol::{HeartbeatRequest, HostInventory, MetricMetadata, Task, TaskResult};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -48,6 +49,8 @@ pub struct Agent {
     scrapes: std::sync::OnceLock<crate::scrape::Statuses>,
     /// The collector's /metrics, when it serves one.
     latest: std::sync::OnceLock<crate::exposition::Shared>,
+    /// Scraped families' metadata owed to the server.
+    metadata: Mutex<MetadataBook>,
     /// Scrape targets the server defined for this agent, and a signal
     /// for the scrape manager when they change.
     remote: Mutex<Vec<dozor_common::protocol::RemoteTarget>>,
@@ -65,37 +68,6 @@ pub struct Agent {
     pub(crate) desired_applied: Mutex<dozor_common::desired::Applied>,
     /// Rung when the server names a generation not applied yet.
     pub desired_changed: Notify,
-}
-
-/// Scrape statuses go to the server when a target's identity, state or
-/// error changes, and otherwise every 30 s for the timings: each report is
-/// a server write, too many to make with every heartbeat.
-#[derive(Default)]
-struct Reported {
-    key: Vec<(String, String, bool, Option<String>)>,
-    at: Option<Instant>,
-}
-
-const REPORT_EVERY: Duration = Duration::from_secs(30);
-
-impl Reported {
-    fn key(s: &[TargetStatus]) -> Vec<(String, String, bool, Option<String>)> {
-        s.iter()
-            .map(|t| (t.job.clone(), t.url.clone(), t.up, t.error.clone()))
-            .collect()
-    }
-
-    fn due(&self, s: &[TargetStatus]) -> bool {
-        match self.at {
-            None => !s.is_empty(),
-            Some(at) => Self::key(s) != self.key || at.elapsed() >= REPORT_EVERY,
-        }
-    }
-
-    fn sent(&mut self, s: &[TargetStatus]) {
-        self.key = Self::key(s);
-        self.at = Some(Instant::now());
-    }
 }
 
 pub fn now_ms() -> i64 {
@@ -116,6 +88,7 @@ impl Agent {
             wake: Notify::new(),
             scrapes: std::sync::OnceLock::new(),
             latest: std::sync::OnceLock::new(),
+            metadata: Mutex::default(),
             remote: Mutex::new(Vec::new()),
             remote_changed: Notify::new(),
             containers: Default::default(),
@@ -195,6 +168,11 @@ impl Agent {
                 .map(|s| s.lock().expect("status lock").clone())
                 .collect(),
         )
+    }
+
+    /// Remembers what a scrape read about its families, for the server.
+    pub fn note_metadata(&self, entries: Vec<MetricMetadata>) {
+        self.metadata.lock().expect("metadata lock").record(entries);
     }
 
     /// Queues samples from another input (scrapes) for the next heartbeat.
@@ -295,10 +273,12 @@ impl Agent {
                 scrape_targets: self.scrape_snapshot().filter(|s| reported.due(s)),
                 capabilities: Some(self.capabilities()),
                 desired_applied: self.desired_sections.get().map(|_| self.desired_applied()),
+                metadata: self.metadata.lock().expect("metadata lock").due(),
                 // Read last, just before sending: retries build a new request.
                 sent_ms: Some(now_ms()),
             };
             let req_targets = req.scrape_targets.clone();
+            let sent_metadata = !req.metadata.is_empty();
             let n = req.sample_count() as u64;
             let send = self.sink.send(req);
             // On shutdown give the final flush a bounded time.
@@ -315,6 +295,9 @@ impl Agent {
                     backoff.reset();
                     if let Some(s) = &req_targets {
                         reported.sent(s);
+                    }
+                    if sent_metadata {
+                        self.metadata.lock().expect("metadata lock").sent();
                     }
                     self.stats.heartbeats_ok.fetch_add(1, Relaxed);
                     self.stats.samples_sent.fetch_add(n, Relaxed);

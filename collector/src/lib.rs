@@ -19,6 +19,7 @@ pub mod inventory;
 pub mod output;
 pub mod proc;
 pub mod queue;
+pub mod reports;
 pub mod scrape;
 pub mod sink;
 pub mod state;

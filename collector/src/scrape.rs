@@ -103,7 +103,10 @@ async fn run_one(mut s: Scraper, agent: Arc<Agent>, stop: CancellationToken) {
                 agent.enqueue(s.retire(now_ms()));
                 return;
             }
-            _ = tick.tick() => agent.enqueue(s.scrape(stamps.stamp(now_ms())).await),
+            _ = tick.tick() => {
+                agent.enqueue(s.scrape(stamps.stamp(now_ms())).await);
+                agent.note_metadata(std::mem::take(&mut s.metadata));
+            }
         }
     }
 }

@@ -119,11 +119,27 @@ pub struct HeartbeatRequest {
     /// The desired-state generation the agent applied, and how it went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_applied: Option<crate::desired::Applied>,
+    /// Type, help and unit of the families the agent's scrapes read, when
+    /// they changed (and every few minutes); absent when nothing is due.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<MetricMetadata>,
     /// The agent's clock (Unix ms) as it sent this request, so the server
     /// can measure how far the two clocks are apart; absent from older
     /// agents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_ms: Option<i64>,
+}
+
+/// One metric family's metadata, as Prometheus's metadata API shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricMetadata {
+    pub metric: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub help: String,
+    #[serde(default)]
+    pub unit: String,
 }
 
 /// An agent's protocol version and what it can run and converge, so the

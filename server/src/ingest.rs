@@ -255,6 +255,20 @@ impl Ingest {
                 .save_scrape_status(agent.id, &json, now_ms)
                 .await?;
         }
+        if !req.metadata.is_empty() {
+            let entries = req
+                .metadata
+                .iter()
+                .filter(|m| dozor_common::model::validate_metric_name(&m.metric).is_ok())
+                .map(|m| crate::storage::MetadataEntry {
+                    metric: m.metric.clone(),
+                    kind: m.kind.clone(),
+                    help: m.help.replace('\0', ""),
+                    unit: m.unit.replace('\0', ""),
+                })
+                .collect();
+            self.save_metadata(entries, now_ms).await?;
+        }
         if let Some(list) = &req.containers {
             self.store.save_containers(agent.id, list, now_ms).await?;
         }

@@ -291,8 +291,21 @@ async fn rules_refuse_results_that_become_the_same_series() {
         c.alerting.rules_dir = Some(rules.clone());
     })
     .await;
-    support::data::put(&server.store, "dup_a", &["h"], 1.0).await;
-    support::data::put(&server.store, "dup_b", &["h"], 2.0).await;
+    // In one write, so no evaluation sees one without the other.
+    let now = now_ms();
+    let labels: dozor_common::Labels = [("host".to_string(), "h".to_string())].into();
+    let one = |name: &str, v: f64| {
+        dozor_common::SeriesBatch::new(
+            name,
+            labels.clone(),
+            vec![dozor_common::Sample::new(now, v)],
+        )
+    };
+    server
+        .store
+        .append(&[one("dup_a", 1.0), one("dup_b", 2.0)], now)
+        .await
+        .unwrap();
     let c = api_client(&server).await;
     let base = server.url();
     let errors = eventually(20, || {

@@ -3,7 +3,8 @@
 //! a real server; then PromQL over what arrived. Targets that time out,
 //! answer 500, serve garbage or 100 MB get `up` 0 with the right error,
 //! with the collector's memory bounded; a series that disappears is marked
-//! stale so PromQL stops returning it.
+//! stale so PromQL stops returning it. The families' type, help and unit
+//! reach the metadata API.
 
 mod support;
 
@@ -102,6 +103,34 @@ async fn targets_are_scraped_labelled_limited_and_marked_stale() {
         Some("4")
     );
     assert_eq!(value_of(&c, &base, "app_ok").await.as_deref(), Some("1"));
+    // What the bodies say about their families reaches the metadata API.
+    let meta = eventually(20, || {
+        let (c, base) = (c.clone(), base.clone());
+        async move {
+            let v: serde_json::Value = c
+                .get(format!("{base}/prometheus/api/v1/metadata"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            v["data"]
+                .get("request_latency_seconds")
+                .is_some()
+                .then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(
+        meta["data"]["request_latency_seconds"][0],
+        serde_json::json!({"type": "histogram", "help": "Latency", "unit": "seconds"})
+    );
+    assert_eq!(
+        meta["data"]["http_requests"][0]["help"],
+        "Requests \"served\"\nby path"
+    );
+    assert_eq!(meta["data"]["jobs_done"][0]["type"], "counter");
     // Per-scrape series.
     assert_eq!(
         value_of(&c, &base, r#"scrape_samples_scraped{job="text"}"#)

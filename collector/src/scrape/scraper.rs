@@ -10,8 +10,9 @@ use super::target::{BodyFormat, Target};
 use crate::exposition::{self, Families};
 use dozor_common::expo::MetricType;
 use dozor_common::expo::{Format, Kind, Parser};
+use dozor_common::protocol::MetricMetadata;
 use dozor_common::{Labels, Sample, SeriesBatch};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -37,6 +38,9 @@ pub struct Scraper {
     /// When the last scrape was stamped: a marker must come after it, or
     /// storage keeps the sample already at that millisecond and drops it.
     last_ms: i64,
+    /// Type, help and unit of the families the last scrape read, for the
+    /// server's metadata API (taken by whoever sends them).
+    pub metadata: Vec<MetricMetadata>,
 }
 
 /// What one body yields: samples, how many were scraped before drops, and
@@ -47,6 +51,7 @@ struct Parsed {
     families: Families,
     scraped: usize,
     note: Option<String>,
+    metadata: Vec<MetricMetadata>,
 }
 
 impl Scraper {
@@ -61,6 +66,7 @@ impl Scraper {
             http,
             last: HashSet::new(),
             last_ms: i64::MIN,
+            metadata: Vec::new(),
             status: Arc::new(Mutex::new(status)),
             expose: None,
         }
@@ -129,12 +135,14 @@ impl Scraper {
                 families,
                 scraped,
                 note: None,
+                metadata: Vec::new(),
             });
         }
         let format = Format::from_content_type(content_type);
         let mut p = Parser::from_bytes(body, format).map_err(|e| e.to_string())?;
         let mut scraped = 0;
         let mut families = Families::new();
+        let mut kinds: BTreeMap<&str, Kind> = BTreeMap::new();
         while let Some(s) = p.next_sample() {
             let Ok(s) = s else { continue };
             scraped += 1;
@@ -150,6 +158,7 @@ impl Scraper {
             let labels = self.label(s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             let (name, typed, kind, value, ts) =
                 (s.name, s.family, s.kind, s.value, s.timestamp_ms);
+            kinds.entry(typed).or_insert(kind);
             // In the text format a counter's TYPE names its sample.
             let family = match kind {
                 Kind::Histogram | Kind::Summary => typed,
@@ -178,11 +187,21 @@ impl Scraper {
         if series.is_empty() && bad > 0 {
             return Err(note.unwrap_or_default());
         }
+        let metadata = kinds
+            .into_iter()
+            .map(|(name, kind)| MetricMetadata {
+                metric: name.to_string(),
+                kind: kind.as_str().to_string(),
+                help: p.help(name).map(|h| h.into_owned()).unwrap_or_default(),
+                unit: p.unit(name).unwrap_or_default().to_string(),
+            })
+            .collect();
         Ok(Parsed {
             series,
             families,
             scraped,
             note,
+            metadata,
         })
     }
 
@@ -217,7 +236,10 @@ impl Scraper {
         };
         let took = started.elapsed();
         let (mut out, mut families, scraped, error) = match outcome {
-            Ok(p) => (p.series, p.families, Some(p.scraped), p.note),
+            Ok(p) => {
+                self.metadata = p.metadata;
+                (p.series, p.families, Some(p.scraped), p.note)
+            }
             Err(e) => (Vec::new(), Families::new(), None, Some(e)),
         };
         let up = scraped.is_some();

@@ -33,6 +33,20 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Prometheus's name for the type, as its metadata API gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+            Self::Histogram => "histogram",
+            Self::GaugeHistogram => "gaugehistogram",
+            Self::Summary => "summary",
+            Self::Info => "info",
+            Self::StateSet => "stateset",
+            Self::Unknown => "unknown",
+        }
+    }
+
     pub(super) fn parse(s: &str, f: Format) -> Option<Self> {
         Some(match (s, f) {
             ("counter", _) => Self::Counter,

@@ -5,6 +5,7 @@
 mod federate;
 pub(crate) mod ops;
 pub mod prom;
+pub(crate) mod prom_listings;
 pub(crate) mod prom_rules;
 mod prom_tools;
 pub(crate) mod read;
@@ -35,17 +36,20 @@ fn read_api(state: AppState, t: &Paths) -> Router<AppState> {
         )
         .route(
             t.add("/prometheus/api/v1/series"),
-            get(prom::series).post(prom::series),
+            get(prom_listings::series).post(prom_listings::series),
         )
         .route(
             t.add("/prometheus/api/v1/labels"),
-            get(prom::labels).post(prom::labels),
+            get(prom_listings::labels).post(prom_listings::labels),
         )
         .route(
             t.add("/prometheus/api/v1/label/{name}/values"),
-            get(prom::label_values),
+            get(prom_listings::label_values),
         )
-        .route(t.add("/prometheus/api/v1/metadata"), get(prom::metadata))
+        .route(
+            t.add("/prometheus/api/v1/metadata"),
+            get(prom_listings::metadata),
+        )
         .route(
             t.add("/prometheus/api/v1/query_exemplars"),
             get(prom::empty_list).post(prom::empty_list),

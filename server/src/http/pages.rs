@@ -18,7 +18,7 @@ pub(crate) mod ui_agents;
 pub(crate) mod ui_source;
 pub(crate) mod users;
 
-pub(crate) use super::api::prom;
+pub(crate) use super::api::{prom, prom_listings};
 pub(crate) use super::auth::{authn, guard, login};
 pub(crate) use super::{error, AppState, Paths, Problem, FORM_BODY_LIMIT, ONLINE_WINDOW_MS};
 

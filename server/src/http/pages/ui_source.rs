@@ -272,7 +272,7 @@ pub(crate) async fn values_of(
         })
         .unwrap_or_default();
     let p = super::prom::Params::new(Some(&qs), &axum::http::HeaderMap::new(), &[]);
-    let list = super::prom::matching(state, &p, false).await?;
+    let list = super::prom_listings::matching(state, &p, false).await?;
     let values: std::collections::BTreeSet<String> =
         list.iter().filter_map(|m| m.get(label).cloned()).collect();
     Ok(values.into_iter().collect())

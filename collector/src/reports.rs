@@ -1,0 +1,110 @@
+//! What an agent reports beside samples, and when: each report is a
+//! server write, too many to make with every heartbeat, so each goes when
+//! it changed and otherwise now and then.
+
+use dozor_common::protocol::{MetricMetadata, TargetStatus};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Scrape statuses go to the server when a target's identity, state or
+/// error changes, and otherwise every 30 s for the timings: each report is
+/// a server write, too many to make with every heartbeat.
+#[derive(Default)]
+pub struct Reported {
+    key: Vec<(String, String, bool, Option<String>)>,
+    at: Option<Instant>,
+}
+
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+impl Reported {
+    fn key(s: &[TargetStatus]) -> Vec<(String, String, bool, Option<String>)> {
+        s.iter()
+            .map(|t| (t.job.clone(), t.url.clone(), t.up, t.error.clone()))
+            .collect()
+    }
+
+    pub fn due(&self, s: &[TargetStatus]) -> bool {
+        match self.at {
+            None => !s.is_empty(),
+            Some(at) => Self::key(s) != self.key || at.elapsed() >= REPORT_EVERY,
+        }
+    }
+
+    pub fn sent(&mut self, s: &[TargetStatus]) {
+        self.key = Self::key(s);
+        self.at = Some(Instant::now());
+    }
+}
+
+/// Metric families' type, help and unit as scrapes read them: sent when
+/// one changes, and every 10 minutes so a server that lost them (a new
+/// database) gets them back.
+#[derive(Default)]
+pub struct MetadataBook {
+    all: BTreeMap<String, MetricMetadata>,
+    changed: bool,
+    at: Option<Instant>,
+}
+
+const METADATA_EVERY: Duration = Duration::from_secs(600);
+/// Families kept at most; a target exposing more gets the first ones.
+const MAX_FAMILIES: usize = 20_000;
+
+impl MetadataBook {
+    pub fn record(&mut self, entries: Vec<MetricMetadata>) {
+        for e in entries {
+            if self.all.get(&e.metric) == Some(&e) {
+                continue;
+            }
+            if self.all.len() >= MAX_FAMILIES && !self.all.contains_key(&e.metric) {
+                continue;
+            }
+            self.all.insert(e.metric.clone(), e);
+            self.changed = true;
+        }
+    }
+
+    /// Everything, when a report is due.
+    pub fn due(&self) -> Vec<MetricMetadata> {
+        let due = self.changed || self.at.is_none_or(|a| a.elapsed() >= METADATA_EVERY);
+        if due {
+            self.all.values().cloned().collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    pub fn sent(&mut self) {
+        self.changed = false;
+        self.at = Some(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(name: &str, help: &str) -> MetricMetadata {
+        MetricMetadata {
+            metric: name.into(),
+            kind: "counter".into(),
+            help: help.into(),
+            unit: String::new(),
+        }
+    }
+
+    #[test]
+    fn metadata_goes_when_it_changes() {
+        let mut b = MetadataBook::default();
+        assert!(b.due().is_empty(), "nothing known");
+        b.record(vec![meta("a_total", "A.")]);
+        assert_eq!(b.due().len(), 1);
+        b.sent();
+        assert!(b.due().is_empty(), "sent, unchanged");
+        b.record(vec![meta("a_total", "A.")]);
+        assert!(b.due().is_empty(), "the same again");
+        b.record(vec![meta("a_total", "A, reworded.")]);
+        assert_eq!(b.due()[0].help, "A, reworded.");
+    }
+}
