@@ -19,6 +19,7 @@ mod labels_fns;
 pub mod memory;
 mod plan;
 pub mod position;
+pub mod promqltest;
 mod range_fns;
 pub mod rollup;
 mod rollups;

@@ -1,0 +1,132 @@
+//! How much of Prometheus's own PromQL test suite dozor's engine passes
+//! (not a test: a report). The files in `benches/promqltest/` are copied
+//! from prometheus/prometheus `promql/promqltest/testdata/` (Apache-2.0;
+//! see the NOTICE there); each `eval` is run on dozor's engine over an
+//! in-memory source, exactly as loaded, and compared as promqltest does
+//! (labels, values to 1e-6 relative, order when asked, an error when one
+//! is expected). Annotations (`expect warn|info`) are not compared; cases
+//! with native histograms are skipped and counted.
+//!
+//!   cargo bench -p dozor-promql --bench conformance [-- -v]
+
+use dozor_promql::memory::MemorySource;
+use dozor_promql::promqltest::{self, Block};
+use dozor_promql::{Engine, Limits, Range};
+use std::sync::Arc;
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    /// Of the failures: the query did not parse (syntax newer than
+    /// promql-parser, mostly Prometheus's experimental features).
+    unparsed: usize,
+    skipped: usize,
+}
+
+async fn run(name: &str, text: &str, verbose: bool) -> Tally {
+    let mut t = Tally::default();
+    let blocks = match promqltest::parse(text) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("{name}: not readable: {e}");
+            return t;
+        }
+    };
+    let mut source = MemorySource::default();
+    let mut engine = Engine::new(Arc::new(source.clone()), Limits::default());
+    for b in blocks {
+        match b {
+            Block::Clear => {
+                source = MemorySource::default();
+                engine = Engine::new(Arc::new(source.clone()), Limits::default());
+            }
+            Block::Load(step, series, _) => {
+                for (mut m, values) in series {
+                    let metric = m.remove("__name__").unwrap_or_default();
+                    let samples = values
+                        .into_iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| {
+                            v.map(|v| dozor_common::Sample::new(i as i64 * step, v))
+                        })
+                        .collect();
+                    source.add(&metric, m.into_iter().collect(), samples);
+                }
+                engine = Engine::new(Arc::new(source.clone()), Limits::default());
+            }
+            Block::Eval(case) if case.unsupported.is_some() => t.skipped += 1,
+            Block::Eval(case) => {
+                let got = if case.instant {
+                    engine.instant(&case.expr, case.start_ms).await
+                } else {
+                    let r = Range {
+                        start_ms: case.start_ms,
+                        end_ms: case.end_ms,
+                        step_ms: case.step_ms,
+                    };
+                    engine.range(&case.expr, r).await
+                };
+                let outcome = match (got, case.fail) {
+                    (Err(_), true) => Ok(()),
+                    (Ok(_), true) => Err("expected an error".to_string()),
+                    (Err(e), false) => Err(e.to_string()),
+                    (Ok(v), false) => promqltest::check(&case, v),
+                };
+                match outcome {
+                    Ok(()) => t.passed += 1,
+                    Err(e) => {
+                        t.failed += 1;
+                        if dozor_promql::parse(&case.expr).is_err() {
+                            t.unparsed += 1;
+                        }
+                        if verbose {
+                            println!("FAIL {name}:{} {}\n     {e}", case.line, case.expr);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    t
+}
+
+#[tokio::main]
+async fn main() {
+    let verbose = std::env::args().any(|a| a == "-v");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/promqltest");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("benches/promqltest")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
+    files.sort();
+    let mut total = Tally::default();
+    println!(
+        "{:<36} {:>7} {:>7} {:>9} {:>8}",
+        "file", "passed", "failed", "unparsed", "skipped"
+    );
+    for f in files {
+        let name = f.file_name().expect("name").to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&f).expect("test file");
+        let t = run(&name, &text, verbose).await;
+        println!(
+            "{name:<36} {:>7} {:>7} {:>9} {:>8}",
+            t.passed, t.failed, t.unparsed, t.skipped
+        );
+        total.passed += t.passed;
+        total.failed += t.failed;
+        total.unparsed += t.unparsed;
+        total.skipped += t.skipped;
+    }
+    let checked = total.passed + total.failed;
+    let parsed = checked - total.unparsed;
+    let pct = |n: usize, d: usize| 100.0 * n as f64 / d.max(1) as f64;
+    println!(
+        "total: {} of {checked} evaluations pass ({:.1}%); of the {parsed} whose query parses, {:.1}%; {} skipped (native histograms)",
+        total.passed,
+        pct(total.passed, checked),
+        pct(total.passed, parsed),
+        total.skipped
+    );
+}
