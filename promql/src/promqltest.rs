@@ -243,7 +243,7 @@ pub fn parse(text: &str) -> Result<Vec<Block>, String> {
                 let (s, vals) = split_series(&r);
                 let read = metric(s).and_then(|m| Ok((m, expand(vals)?)));
                 match read {
-                    Ok(row) if !r.contains("{{") && !(nhcb && s.contains("_bucket")) => {
+                    Ok(row) if !(r.contains("{{") || nhcb && s.contains("_bucket")) => {
                         series.push(row)
                     }
                     // Native histograms, start timestamps (`@st`), state
