@@ -163,10 +163,17 @@ fn eval_case(line_no: usize, kind: &str, rest: &str, body: &[String]) -> Result<
     let mut expected = Vec::new();
     let mut unsupported = None;
     for l in body {
-        if let Some(what) = l.strip_prefix("expect ") {
+        if let Some(what) = l.strip_prefix("expect") {
             match what.split_whitespace().next() {
                 Some("fail") => fail = true,
                 Some("ordered") => ordered = true,
+                // `expect string Foo`: the rest after one space, as is.
+                Some("string") => {
+                    let rest = what.trim_start().strip_prefix("string").unwrap_or("");
+                    expected.push(Expected::Str(
+                        rest.strip_prefix(' ').unwrap_or(rest).to_string(),
+                    ));
+                }
                 _ => {}
             }
             continue;
