@@ -1,16 +1,20 @@
 //! How much of Prometheus's own PromQL test suite dozor's engine passes
-//! (not a test: a report). The files in `benches/promqltest/` are copied
-//! from prometheus/prometheus `promql/promqltest/testdata/` (Apache-2.0;
-//! see the NOTICE there); each `eval` is run on dozor's engine over an
-//! in-memory source, exactly as loaded, and compared as promqltest does
-//! (labels, values to 1e-6 relative, order when asked, an error when one
-//! is expected). Annotations (`expect warn|info`) are not compared; cases
-//! reading or expecting what dozor's data model has no room for (native
-//! histograms, start timestamps, state sets) are skipped and counted.
-//! Failures whose query does not parse are counted apart: that is syntax
-//! newer than promql-parser (Prometheus's experimental features).
+//! (not a test: a report). Point it at Prometheus's test files (a checkout
+//! of prometheus/prometheus, `promql/promqltest/testdata/`; they are not
+//! copied into this repository):
 //!
-//!   cargo bench -p dozor-promql --bench conformance [-- -v]
+//!   DOZOR_PROMQLTEST_DIR=…/promql/promqltest/testdata \
+//!     cargo bench -p dozor-promql --bench conformance [-- -v]
+//!
+//! Each `eval` is run on dozor's engine over an in-memory source, exactly
+//! as loaded, and compared as promqltest does (labels, values to 1e-6
+//! relative, order when asked, an error when one is expected), through
+//! `dozor_promql::promqltest`, the reader the golden suite uses.
+//! Annotations (`expect warn|info`) are not compared; cases reading or
+//! expecting what dozor's data model has no room for (native histograms,
+//! start timestamps, state sets) are skipped and counted. Failures whose
+//! query does not parse are counted apart: that is syntax newer than
+//! promql-parser (Prometheus's experimental features).
 
 use dozor_promql::memory::MemorySource;
 use dozor_promql::promqltest::{self, Block};
@@ -97,9 +101,12 @@ async fn run(name: &str, text: &str, verbose: bool) -> Tally {
 #[tokio::main]
 async fn main() {
     let verbose = std::env::args().any(|a| a == "-v");
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/promqltest");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("benches/promqltest")
+    let Ok(dir) = std::env::var("DOZOR_PROMQLTEST_DIR") else {
+        println!("set DOZOR_PROMQLTEST_DIR to Prometheus's promql/promqltest/testdata to measure");
+        return;
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("DOZOR_PROMQLTEST_DIR")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "test"))
         .collect();
