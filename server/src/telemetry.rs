@@ -344,38 +344,32 @@ impl Telemetry {
             }
         }
         if !snap.jobs.is_empty() {
-            e.family(
-                "dozor_storage_job_failures_total",
-                "Failed runs of each database background job (TimescaleDB's policies).",
-                MetricType::Counter,
-            );
-            for j in &snap.jobs {
-                let id = j.id.to_string();
-                let labels = [
-                    ("job_id", id.as_str()),
-                    ("proc", j.kind.as_str()),
-                    ("table", j.table.as_str()),
-                ];
-                e.sample(
+            type JobValue = fn(&crate::storage::BackgroundJob) -> f64;
+            let families: [(&str, &str, MetricType, JobValue); 2] = [
+                (
                     "dozor_storage_job_failures_total",
-                    &labels,
-                    j.failures as f64,
-                );
-            }
-            e.family(
-                "dozor_storage_job_last_run_failed",
-                "1 when a database background job's last run failed.",
-                MetricType::Gauge,
-            );
-            for j in &snap.jobs {
-                let id = j.id.to_string();
-                let labels = [
-                    ("job_id", id.as_str()),
-                    ("proc", j.kind.as_str()),
-                    ("table", j.table.as_str()),
-                ];
-                let v = if j.last_failed { 1.0 } else { 0.0 };
-                e.sample("dozor_storage_job_last_run_failed", &labels, v);
+                    "Failed runs of each database background job (TimescaleDB's policies).",
+                    MetricType::Counter,
+                    |j| j.failures as f64,
+                ),
+                (
+                    "dozor_storage_job_last_run_failed",
+                    "1 when a database background job's last run failed.",
+                    MetricType::Gauge,
+                    |j| if j.last_failed { 1.0 } else { 0.0 },
+                ),
+            ];
+            for (name, help, kind, value) in families {
+                e.family(name, help, kind);
+                for j in &snap.jobs {
+                    let id = j.id.to_string();
+                    let labels = [
+                        ("job_id", id.as_str()),
+                        ("proc", j.kind.as_str()),
+                        ("table", j.table.as_str()),
+                    ];
+                    e.sample(name, &labels, value(j));
+                }
             }
         }
         e.family("dozor_build_info", "dozor version.", MetricType::Gauge);
