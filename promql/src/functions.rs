@@ -12,19 +12,43 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr};
 use std::collections::HashMap;
 
-/// Go's math.Max/Min: NaN wins, unlike f64::max.
+/// Go's math.Max: +Inf wins over NaN, NaN over any other number, and +0
+/// over -0 (f64::max ignores NaN and may pick either zero).
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
+    } else if a == 0.0 && b == 0.0 {
+        if a.is_sign_negative() {
+            b
+        } else {
+            a
+        }
+    } else if a > b {
+        a
     } else {
-        a.max(b)
+        b
     }
 }
+
+/// Go's math.Min: -Inf wins over NaN, NaN over any other number, and -0
+/// over +0.
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
+    } else if a == 0.0 && b == 0.0 {
+        if a.is_sign_negative() {
+            a
+        } else {
+            b
+        }
+    } else if a < b {
+        a
     } else {
-        a.min(b)
+        b
     }
 }
 
@@ -96,6 +120,9 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
         }
     };
 
+    if name.starts_with("histogram_") {
+        return super::histogram::call(ev, name, &args, t);
+    }
     if let Some(f) = math(name) {
         return Ok(map_vector(ev.vector(arg(0)?, t)?, f));
     }
@@ -173,13 +200,6 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
                     })
                     .collect(),
             ))
-        }
-        // Native-histogram functions: dozor stores float samples only, and
-        // Prometheus ignores float samples in these, so the answer is empty.
-        "histogram_avg" | "histogram_count" | "histogram_sum" | "histogram_stddev"
-        | "histogram_stdvar" => {
-            ev.vector(arg(0)?, t)?;
-            Ok(Value::Vector(Vec::new()))
         }
         "quantile_over_time" => {
             let q = ev.scalar(arg(0)?, t)?;
@@ -327,13 +347,14 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
             let srcs: Vec<String> = (3..args.len()).map(string_arg).collect::<Result<_>>()?;
             labels_fns::label_join(vs, &dst, &sep, &srcs).map(Value::Vector)
         }
-        "histogram_quantile" => {
-            let q = ev.scalar(arg(0)?, t)?;
-            ev.notes.borrow_mut().quantile_out_of_range(q);
-            let vs = ev.vector(arg(1)?, t)?;
-            super::histogram::histogram_quantile(q, vs, t, &mut ev.notes.borrow_mut())
-                .map(Value::Vector)
-        }
+        "max_of" => Ok(Value::Scalar(go_max(
+            ev.scalar(arg(0)?, t)?,
+            ev.scalar(arg(1)?, t)?,
+        ))),
+        "min_of" => Ok(Value::Scalar(go_min(
+            ev.scalar(arg(0)?, t)?,
+            ev.scalar(arg(1)?, t)?,
+        ))),
         "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month" | "hour" | "minute"
         | "month" | "year" => {
             let vs = match args.first() {

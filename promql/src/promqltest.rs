@@ -109,6 +109,9 @@ pub struct Case {
     pub instant: bool,
     pub fail: bool,
     pub ordered: bool,
+    /// `expect range vector from A to B step S`: the times (ms) an instant
+    /// query's range-vector result is listed at.
+    pub range_vector: Option<(i64, i64, i64)>,
     pub expected: Vec<Expected>,
     /// Why a runner cannot check it (native histograms), if it cannot.
     pub unsupported: Option<&'static str>,
@@ -162,10 +165,22 @@ fn eval_case(line_no: usize, kind: &str, rest: &str, body: &[String]) -> Result<
         };
     let mut expected = Vec::new();
     let mut unsupported = None;
+    let mut range_vector = None;
     for l in body {
         if let Some(what) = l.strip_prefix("expect") {
             match what.split_whitespace().next() {
                 Some("fail") => fail = true,
+                Some("range") => {
+                    let r = what.trim_start().strip_prefix("range vector from ");
+                    let r = r.ok_or("expect range vector: no `from`")?;
+                    let (from, r) = r.split_once(" to ").ok_or("no `to`")?;
+                    let (to, step) = r.split_once(" step ").ok_or("no `step`")?;
+                    range_vector = Some((
+                        duration_ms(from)?,
+                        duration_ms(to)?,
+                        duration_ms(step.trim())?,
+                    ));
+                }
                 Some("ordered") => ordered = true,
                 // `expect string Foo`: the rest after one space, as is.
                 Some("string") => {
@@ -210,6 +225,7 @@ fn eval_case(line_no: usize, kind: &str, rest: &str, body: &[String]) -> Result<
         instant,
         fail,
         ordered,
+        range_vector,
         expected,
         unsupported,
     })
@@ -250,9 +266,14 @@ pub fn parse(text: &str) -> Result<Vec<Block>, String> {
                 let (s, vals) = split_series(&r);
                 let read = metric(s).and_then(|m| Ok((m, expand(vals)?)));
                 match read {
-                    Ok(row) if !(r.contains("{{") || nhcb && s.contains("_bucket")) => {
+                    // `load_with_nhcb` keeps the classic series as floats
+                    // too; only the bare histogram name is native.
+                    Ok(row) if nhcb && s.contains("_bucket") => {
+                        let name = s.split(['{', ' ']).next().unwrap_or_default();
+                        native_names.push(name.trim_end_matches("_bucket").to_string());
                         series.push(row)
                     }
+                    Ok(row) if !r.contains("{{") => series.push(row),
                     // Native histograms, start timestamps (`@st`), state
                     // sets: not dozor's data model. Cases reading them are
                     // marked below.
@@ -273,7 +294,7 @@ pub fn parse(text: &str) -> Result<Vec<Block>, String> {
             i = j;
             let mut case = eval_case(line_no, kind, rest, &rows).map_err(at)?;
             // Its inputs may include the native histograms left out.
-            if native_names.iter().any(|n| case.expr.contains(n.as_str())) {
+            if native_names.iter().any(|n| mentions(&case.expr, n)) {
                 case.unsupported
                     .get_or_insert("reads series dozor cannot hold");
             }
@@ -283,6 +304,16 @@ pub fn parse(text: &str) -> Result<Vec<Block>, String> {
         }
     }
     Ok(out)
+}
+
+/// Whether `expr` names `name` as a whole word (`h` but not `h_bucket`).
+fn mentions(expr: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    expr.match_indices(name).any(|(i, _)| {
+        let before = expr[..i].chars().next_back();
+        let after = expr[i + name.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -331,9 +362,12 @@ pub fn check(case: &Case, got: Value) -> Result<(), String> {
             Ok(())
         }
         Value::Matrix(ms) => {
+            let (start, end, step) =
+                case.range_vector
+                    .unwrap_or((case.start_ms, case.end_ms, case.step_ms));
             let steps: Vec<i64> = (0..)
-                .map(|i| case.start_ms + i * case.step_ms.max(1))
-                .take_while(|t| *t <= case.end_ms)
+                .map(|i| start + i * step.max(1))
+                .take_while(|t| *t <= end)
                 .collect();
             let got: BTreeMap<Metric, Vec<(i64, f64)>> =
                 ms.into_iter().map(|s| (s.metric, s.points)).collect();

@@ -119,6 +119,11 @@ pub fn over_time(name: &str, points: &[(i64, f64)], q: Option<f64>) -> Option<f6
         "last_over_time" => points.last()?.1,
         "first_over_time" => points.first()?.1,
         "present_over_time" => 1.0,
+        "ts_of_first_over_time" => points.first()?.0 as f64 / 1000.0,
+        "ts_of_last_over_time" => points.last()?.0 as f64 / 1000.0,
+        // The last occurrence of the extreme; NaN only when all are NaN.
+        "ts_of_max_over_time" => ts_of_extreme(points, |v, best| v >= best)?,
+        "ts_of_min_over_time" => ts_of_extreme(points, |v, best| v <= best)?,
         "stdvar_over_time" => variance(&values().collect::<Vec<_>>()),
         "stddev_over_time" => variance(&values().collect::<Vec<_>>()).sqrt(),
         "quantile_over_time" => quantile(q?, &mut values().collect::<Vec<_>>()),
@@ -130,6 +135,19 @@ pub fn over_time(name: &str, points: &[(i64, f64)], q: Option<f64>) -> Option<f6
         }
         _ => return None,
     })
+}
+
+/// The time (seconds) of the sample `better` prefers, later ones winning
+/// ties, as Prometheus's compareOverTime: NaN is kept only until a number
+/// comes.
+fn ts_of_extreme(points: &[(i64, f64)], better: impl Fn(f64, f64) -> bool) -> Option<f64> {
+    let (mut best_t, mut best) = *points.first()?;
+    for &(t, v) in &points[1..] {
+        if best.is_nan() || better(v, best) {
+            (best_t, best) = (t, v);
+        }
+    }
+    Some(best_t as f64 / 1000.0)
 }
 
 /// Holt's linear smoothing as Prometheus's `double_exponential_smoothing`

@@ -4,19 +4,7 @@ use promql_parser::parser::Expr;
 
 /// Functions `promql-parser` knows that dozor does not evaluate: refused
 /// when a query is parsed, whatever data it would meet.
-const NOT_EVALUATED: &[&str] = &[
-    "histogram_fraction",
-    "histogram_quantiles",
-    "info",
-    "integral",
-    "max_of",
-    "min_of",
-    "start_timestamp",
-    "ts_of_first_over_time",
-    "ts_of_last_over_time",
-    "ts_of_max_over_time",
-    "ts_of_min_over_time",
-];
+const NOT_EVALUATED: &[&str] = &["info", "integral", "start_timestamp"];
 
 /// Refuses a query naming a function dozor does not evaluate, at parse
 /// time, so the answer never depends on whether data matched.
