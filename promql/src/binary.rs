@@ -123,14 +123,18 @@ fn vector_scalar(
 }
 
 /// The labels two samples are matched on.
-fn match_key(m: &Metric, modifier: Option<&BinModifier>) -> String {
+fn match_labels(m: &Metric, modifier: Option<&BinModifier>) -> Metric {
     let mut m = without_name(m);
     match modifier.and_then(|md| md.matching.as_ref()) {
         Some(LabelModifier::Include(on)) => m.retain(|k, _| on.labels.iter().any(|l| l == k)),
         Some(LabelModifier::Exclude(ign)) => m.retain(|k, _| !ign.labels.iter().any(|l| l == k)),
         None => {}
     }
-    signature(&m)
+    m
+}
+
+fn match_key(m: &Metric, modifier: Option<&BinModifier>) -> String {
+    signature(&match_labels(m, modifier))
 }
 
 fn set_op(op: &str, l: Vec<Sample>, r: Vec<Sample>, modifier: Option<&BinModifier>) -> Vec<Sample> {
@@ -182,40 +186,26 @@ fn vector_vector(
         }
     }
     let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
+    // fill / fill_left / fill_right: a side with no match for a group takes
+    // a sample of the fill value labelled with the matching labels alone.
+    // Prometheus reads "left" as the many side and "right" as the one side,
+    // so with group_right they name the operands the other way round.
+    let fills = modifier.map(|m| &m.fill_values);
+    let (many_fill, one_fill) = (fills.and_then(|f| f.lhs), fills.and_then(|f| f.rhs));
     let mut seen: HashSet<String> = HashSet::new();
     let mut out_sigs: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
-    for m in many {
-        let k = match_key(&m.metric, modifier);
-        let Some(o) = one_by_key.get(&k) else {
-            continue;
-        };
-        if one_to_one && !seen.insert(k.clone()) {
-            return Err(QueryError::Execution(
-                "found duplicate series for the match group on the left hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side".into(),
-            ));
-        }
-        let (ls, rs) = if swapped { (o, &m) } else { (&m, o) };
-        let (value, keep) = if is_comparison(op) {
-            let keep = compare(op, ls.v, rs.v);
-            (
-                if return_bool {
-                    if keep {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                } else {
-                    ls.v
-                },
-                keep || return_bool,
-            )
+    let mut emit = |m: &Sample, o: &Sample| -> Result<()> {
+        let (ls, rs) = if swapped { (o, m) } else { (m, o) };
+        let value = if is_comparison(op) {
+            match (compare(op, ls.v, rs.v), return_bool) {
+                (keep, true) => f64::from(u8::from(keep)),
+                (true, false) => ls.v,
+                (false, false) => return Ok(()),
+            }
         } else {
-            (apply(op, ls.v, rs.v).expect("arithmetic operator"), true)
+            apply(op, ls.v, rs.v).expect("arithmetic operator")
         };
-        if !keep {
-            continue;
-        }
         // Labels come from the "many" side, extras from the "one" side.
         let mut metric = result_metric(&m.metric, &o.metric, op, modifier, &card);
         if return_bool {
@@ -231,6 +221,36 @@ fn vector_vector(
             t: m.t,
             v: value,
         });
+        Ok(())
+    };
+    let filled = |s: &Sample, v: f64| Sample {
+        metric: match_labels(&s.metric, modifier),
+        t: s.t,
+        v,
+    };
+    let mut matched: HashSet<String> = HashSet::new();
+    for m in &many {
+        let k = match_key(&m.metric, modifier);
+        let Some(o) = one_by_key.get(&k) else {
+            if let Some(v) = one_fill {
+                emit(m, &filled(m, v))?;
+            }
+            continue;
+        };
+        if one_to_one && !seen.insert(k.clone()) {
+            return Err(QueryError::Execution(
+                "found duplicate series for the match group on the left hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side".into(),
+            ));
+        }
+        emit(m, o)?;
+        matched.insert(k);
+    }
+    if let Some(v) = many_fill {
+        for (k, o) in &one_by_key {
+            if !matched.contains(k) {
+                emit(&filled(o, v), o)?;
+            }
+        }
     }
     Ok(out)
 }
