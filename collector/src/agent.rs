@@ -44,6 +44,9 @@ pub struct Agent {
     cfg: AgentConfig,
     stats: Arc<AgentStats>,
     queue: Mutex<SendQueue>,
+    /// The host pass's series, so one that goes (an interface, a mount)
+    /// is marked stale at once.
+    host_stale: Mutex<crate::staleness::Staleness>,
     wake: Notify,
     /// Scrape targets to report in heartbeats, once scraping starts.
     scrapes: std::sync::OnceLock<crate::scrape::Statuses>,
@@ -81,6 +84,7 @@ impl Agent {
     pub fn new(input: HostInput, sink: Arc<dyn Sink>, cfg: AgentConfig) -> Arc<Self> {
         Arc::new(Self {
             queue: Mutex::new(SendQueue::new(cfg.max_queued_samples)),
+            host_stale: Mutex::default(),
             input,
             sink,
             cfg,
@@ -225,9 +229,14 @@ impl Agent {
         if let Some(l) = self.latest.get() {
             l.lock().expect("latest lock").set_host(out.series());
         }
+        let mut series = out.into_series();
+        self.host_stale
+            .lock()
+            .expect("staleness lock")
+            .mark(&mut series, ts_ms);
         let dropped = {
             let mut q = self.queue.lock().expect("queue lock");
-            let d = q.push(out.into_series());
+            let d = q.push(series);
             s.queued_samples.store(q.samples() as u64, Relaxed);
             d
         };

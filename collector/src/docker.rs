@@ -51,6 +51,9 @@ pub struct DockerInput {
     pub inventory: Option<Vec<ContainerInfo>>,
     /// OOM kills per container name, counted by `events.rs`.
     pub oom: Arc<Mutex<HashMap<String, u64>>>,
+    /// The series of the last pass that listed containers: a removed
+    /// container's series are marked stale at once.
+    stale: crate::staleness::Staleness,
 }
 
 /// What one container contributes, gathered in its own task.
@@ -61,6 +64,8 @@ struct One {
     state: String,
     health: Option<String>,
     restarts: Option<i64>,
+    /// HostConfig.Memory: 0 when the container has no limit.
+    memory_limit: Option<i64>,
     exit_code: Option<i64>,
     stats: Option<bollard::models::ContainerStatsResponse>,
     info: Option<ContainerInfo>,
@@ -110,6 +115,10 @@ async fn gather(docker: Docker, c: ContainerSummary, name: String) -> Option<One
         image,
         service: labels.get("com.docker.compose.service").cloned(),
         restarts: inspect.as_ref().and_then(|i| i.restart_count),
+        memory_limit: inspect
+            .as_ref()
+            .and_then(|i| i.host_config.as_ref())
+            .map(|h| h.memory.unwrap_or(0).max(0)),
         exit_code: st.and_then(|s| s.exit_code),
         health,
         state,
@@ -237,11 +246,18 @@ impl DockerInput {
                     );
                 }
             }
+            // cAdvisor's spec: the configured limit, 0 when there is none
+            // (Docker's stats would give the host's RAM).
+            if let Some(limit) = o.memory_limit {
+                out.push("container_spec_memory_limit_bytes", &l, limit as f64);
+            }
             if let Some(s) = &o.stats {
                 stats::emit(&mut out, &who, s);
             }
         }
-        out.into_series()
+        let mut series = out.into_series();
+        self.stale.mark(&mut series, now_ms);
+        series
     }
 }
 

@@ -22,6 +22,7 @@ pub mod queue;
 pub mod reports;
 pub mod scrape;
 pub mod sink;
+pub mod staleness;
 pub mod state;
 pub mod stats;
 pub mod tasks;

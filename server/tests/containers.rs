@@ -37,27 +37,20 @@ async fn containers_report_cpu_memory_and_state() {
     let run = std::process::id().to_string();
     let _cleanup = Cleanup(run.clone());
     let name = |what: &str| format!("dz-{what}-{run}");
-    let start = |what: &str, script: &str| {
-        docker(&[
-            "run",
-            "-d",
-            "--label",
-            &format!("dozor.test={run}"),
-            "--name",
-            &name(what),
-            image,
-            "sh",
-            "-c",
-            script,
-        ])
-        .expect("the container starts");
+    let start = |what: &str, extra: &[&str], script: &str| {
+        let (label, n) = (format!("dozor.test={run}"), name(what));
+        let mut args = vec!["run", "-d", "--label", &label, "--name", &n];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[image, "sh", "-c", script]);
+        docker(&args).expect("the container starts");
     };
-    start("burn", "while :; do :; done");
+    start("burn", &[], "while :; do :; done");
     start(
         "mem",
+        &["--memory", "256m"],
         "dd if=/dev/zero of=/dev/shm/x bs=1048576 count=48 2>/dev/null; sleep 3600",
     );
-    start("exit", "exit 3");
+    start("exit", &[], "exit 3");
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let mut input = DockerInput::default();
@@ -92,15 +85,20 @@ async fn containers_report_cpu_memory_and_state() {
     )
     .unwrap();
     assert!(ws > 40e6 && ws <= mem, "working set {ws} of usage {mem}");
-    assert!(
+    // The configured limit, as cAdvisor reports it; 0 without one (not
+    // the host's RAM, which Docker's stats give).
+    assert_eq!(
         value(
             &second,
             "container_spec_memory_limit_bytes",
             &name("mem"),
             None
-        )
-        .unwrap()
-            >= mem
+        ),
+        Some(256.0 * 1024.0 * 1024.0)
+    );
+    assert_eq!(
+        value(&second, "container_spec_memory_limit_bytes", &burn, None),
+        Some(0.0)
     );
     assert!(value(&second, "container_pids", &burn, None).unwrap() >= 1.0);
     assert!(value(&second, "container_last_seen", &burn, None).unwrap() > 1.6e9);
@@ -144,5 +142,36 @@ async fn containers_report_cpu_memory_and_state() {
     assert!(
         value(&second, "container_cpu_usage_seconds_total", &exited, None).is_none(),
         "no stats for stopped containers"
+    );
+
+    // A removed container's series are marked stale on the next pass, so
+    // it stops answering at once instead of for the 5-minute lookback.
+    docker(&["rm", "-f", &exited]).expect("remove");
+    let third = input.collect(now_ms()).await;
+    let marker = value(
+        &third,
+        "dozor_container_state",
+        &exited,
+        Some(("state", "exited")),
+    )
+    .expect("a marker for the removed container");
+    assert!(dozor_common::model::is_stale(marker), "{marker}");
+    assert!(
+        value(&third, "dozor_container_restarts_total", &exited, None)
+            .is_some_and(dozor_common::model::is_stale)
+    );
+    assert!(
+        value(
+            &third,
+            "dozor_container_state",
+            &burn,
+            Some(("state", "running"))
+        ) == Some(1.0),
+        "the others are untouched"
+    );
+    let fourth = input.collect(now_ms()).await;
+    assert!(
+        value(&fourth, "dozor_container_state", &exited, None).is_none(),
+        "marked once"
     );
 }

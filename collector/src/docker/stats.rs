@@ -61,9 +61,6 @@ pub fn emit(out: &mut Output, who: &Who<'_>, s: &ContainerStatsResponse) {
         if let Some(cache) = stat(&["file", "cache", "total_cache"]) {
             out.push("container_memory_cache", &l, cache as f64);
         }
-        if let Some(limit) = m.limit {
-            out.push("container_spec_memory_limit_bytes", &l, limit as f64);
-        }
     }
     let mut ifaces: Vec<_> = s.networks.iter().flatten().collect();
     ifaces.sort_by_key(|(name, _)| name.as_str());

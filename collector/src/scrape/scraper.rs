@@ -12,7 +12,7 @@ use dozor_common::expo::MetricType;
 use dozor_common::expo::{Format, Kind, Parser};
 use dozor_common::protocol::MetricMetadata;
 use dozor_common::{Labels, Sample, SeriesBatch};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -31,7 +31,7 @@ pub struct Scraper {
     pub target: Target,
     http: reqwest::Client,
     /// The series of the previous scrape, for staleness markers.
-    last: HashSet<(String, Labels)>,
+    last: crate::staleness::Staleness,
     pub status: Arc<Mutex<Status>>,
     /// The collector's /metrics, when it serves one.
     pub expose: Option<exposition::Shared>,
@@ -64,7 +64,7 @@ impl Scraper {
         Self {
             target,
             http,
-            last: HashSet::new(),
+            last: Default::default(),
             last_ms: i64::MIN,
             metadata: Vec::new(),
             status: Arc::new(Mutex::new(status)),
@@ -209,11 +209,7 @@ impl Scraper {
     pub fn retire(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
         let now_ms = now_ms.max(self.last_ms.saturating_add(1));
         let stale = || vec![Sample::new(now_ms, dozor_common::model::stale_nan())];
-        let mut out: Vec<SeriesBatch> = self
-            .last
-            .drain()
-            .map(|(name, labels)| SeriesBatch::new(name, labels, stale()))
-            .collect();
+        let mut out = self.last.retire(now_ms);
         for name in OWN {
             out.push(SeriesBatch::new(name, self.target.labels.clone(), stale()));
         }
@@ -247,18 +243,7 @@ impl Scraper {
             tracing::warn!(job = %self.target.job, url = %self.target.url, error = %e, "scrape failed");
         }
         let post = out.len();
-        let now: HashSet<(String, Labels)> = out
-            .iter()
-            .map(|s| (s.name.clone(), s.labels.clone()))
-            .collect();
-        for (name, labels) in self.last.difference(&now) {
-            out.push(SeriesBatch::new(
-                name.clone(),
-                labels.clone(),
-                vec![Sample::new(now_ms, dozor_common::model::stale_nan())],
-            ));
-        }
-        self.last = now;
+        self.last.mark(&mut out, now_ms);
         let own = |name: &str, v: f64| {
             SeriesBatch::new(
                 name,

@@ -16,17 +16,26 @@ pub async fn start_agent(
     name: &str,
     interval: Duration,
 ) -> (Arc<Agent>, CancellationToken) {
+    start_agent_at(server, name, interval, &fixture_root()).await
+}
+
+/// As `start_agent`, reading the host from `root` (a copy a test changes).
+pub async fn start_agent_at(
+    server: &dozor_server::Server,
+    name: &str,
+    interval: Duration,
+    root: &std::path::Path,
+) -> (Arc<Agent>, CancellationToken) {
     let client = ServerClient::new(&server.url()).unwrap();
-    let root = fixture_root();
     let resp = client
         .enroll(
             &enroll_token(server),
             name,
-            dozor_collector::inventory::read(&root),
+            dozor_collector::inventory::read(root),
         )
         .await
         .unwrap();
-    let input = HostInput::new(&root).with_ticks_per_second(100);
+    let input = HostInput::new(root).with_ticks_per_second(100);
     let cfg = AgentConfig {
         interval,
         ..AgentConfig::default()
