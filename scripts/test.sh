@@ -18,6 +18,8 @@ pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1;
 
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
+# The reference the host metrics are compared with (tests/node_exporter.rs).
+command -v prometheus-node-exporter >/dev/null || missing+=(prometheus-node-exporter)
 [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || missing+=(postgresql)
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
 # The dashboard's browser test and HTML validity check.
@@ -44,7 +46,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
         # The Debian packages start their own services; the tests use a
         # throwaway cluster and promtool only.
-        systemctl disable --now prometheus >/dev/null 2>&1 || true
+        systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
     else
         echo "missing system packages; install them with:"
         echo "    sudo apt-get install ${missing[*]}"
