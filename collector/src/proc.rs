@@ -5,10 +5,15 @@
 
 mod diskstats;
 mod filesystem;
+mod kernel_tables;
 mod meminfo;
 mod netdev;
+mod os;
 mod pressure;
+mod sockstat;
+mod softnet;
 mod stat;
+mod vmstat;
 
 pub use filesystem::FsFilter;
 
@@ -104,6 +109,19 @@ impl HostInput {
         if psi.is_dir() {
             run(pressure::collect(&psi, out));
         }
+        let sys = self.proc_path("sys");
+        run(kernel_tables::filefd(&sys, out));
+        run(kernel_tables::entropy(&sys, out));
+        run(kernel_tables::conntrack(&sys, out));
+        run(vmstat::collect(&self.proc_path("vmstat"), out));
+        run(sockstat::collect(
+            &self.net_path("sockstat"),
+            &self.net_path("sockstat6"),
+            out,
+        ));
+        run(softnet::collect(&self.net_path("softnet_stat"), out));
+        run(os::os_release(&self.root, out));
+        os::uname(out);
         errors.extend(filesystem::collect(&self.root, &self.fs_filter, out));
         errors
     }
