@@ -23,7 +23,7 @@ fn parse(text: &str, page: f64, out: &mut Output) -> Result<(), String> {
             .split_once(':')
             .ok_or_else(|| format!("line without ':': {line:?}"))?;
         let words: Vec<&str> = rest.split_ascii_whitespace().collect();
-        if words.len() % 2 != 0 {
+        if !words.len().is_multiple_of(2) {
             return Err(format!("{proto}: unpaired field"));
         }
         for pair in words.chunks(2) {
