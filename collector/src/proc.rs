@@ -8,6 +8,7 @@ mod filesystem;
 mod kernel_tables;
 mod meminfo;
 mod netdev;
+mod netstat;
 mod os;
 mod pressure;
 mod sockstat;
@@ -120,6 +121,12 @@ impl HostInput {
             out,
         ));
         run(softnet::collect(&self.net_path("softnet_stat"), out));
+        run(netstat::collect(
+            &self.net_path("netstat"),
+            &self.net_path("snmp"),
+            &self.net_path("snmp6"),
+            out,
+        ));
         run(os::os_release(&self.root, out));
         os::uname(out);
         errors.extend(filesystem::collect(&self.root, &self.fs_filter, out));
