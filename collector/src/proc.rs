@@ -7,6 +7,7 @@ mod diskstats;
 mod filesystem;
 mod kernel_tables;
 mod meminfo;
+mod netclass;
 mod netdev;
 mod netstat;
 mod os;
@@ -129,6 +130,7 @@ impl HostInput {
         ));
         run(os::os_release(&self.root, out));
         os::uname(out);
+        netclass::collect(&self.root.join("sys/class/net"), out);
         errors.extend(filesystem::collect(&self.root, &self.fs_filter, out));
         errors
     }
