@@ -15,6 +15,7 @@ mod pressure;
 mod sockstat;
 mod softnet;
 mod stat;
+mod time;
 mod vmstat;
 
 pub use filesystem::FsFilter;
@@ -131,6 +132,11 @@ impl HostInput {
         run(os::os_release(&self.root, out));
         os::uname(out);
         netclass::collect(&self.root.join("sys/class/net"), out);
+        time::clocksources(&self.root.join("sys/devices/system/clocksource"), out);
+        time::zone(out.ts_ms(), out);
+        if let Err(e) = time::timex(out) {
+            errors.push(ProcError::new(Path::new("adjtimex"), e));
+        }
         errors.extend(filesystem::collect(&self.root, &self.fs_filter, out));
         errors
     }

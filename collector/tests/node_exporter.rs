@@ -37,6 +37,18 @@ const UPSTREAM_DEFAULTS: [&str; 4] = [
     "--collector.diskstats.device-exclude=^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$",
 ];
 
+/// node_exporter families (prefixes) the collector does not report yet:
+/// ARP and UDP queue tables, udev's disk info, netlink's nohandler
+/// counter, conntrack's per-CPU statistics and SELinux.
+const NOT_YET: [&str; 6] = [
+    "node_arp_entries",
+    "node_disk_info",
+    "node_network_receive_nohandler_total",
+    "node_nf_conntrack_stat_",
+    "node_selinux_enabled",
+    "node_udp_queues",
+];
+
 /// Families node_exporter writes about itself or from collectors that
 /// have no counterpart in a host pass (its scrape bookkeeping).
 fn own_bookkeeping(family: &str) -> bool {
@@ -143,6 +155,16 @@ async fn host_metrics_match_node_exporter() {
     let only_ours: Vec<&String> = after.keys().filter(|f| !theirs.contains_key(*f)).collect();
     println!("node_exporter only: {only_theirs:?}");
     println!("dozor only: {only_ours:?}");
+    // What the collector does not report yet; anything else node_exporter
+    // has and the collector lacks is a regression.
+    let missing: Vec<&&String> = only_theirs
+        .iter()
+        .filter(|f| !NOT_YET.iter().any(|p| f.starts_with(p)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "families the collector lost: {missing:?}"
+    );
 
     let mut problems = Vec::new();
     let mut largest: (f64, String) = (0.0, String::new());
