@@ -25,7 +25,7 @@ use bollard::Docker;
 use dozor_common::containers::ContainerInfo;
 use dozor_common::SeriesBatch;
 use futures_util::StreamExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -54,10 +54,17 @@ pub struct DockerInput {
     /// The series of the last pass that listed containers: a removed
     /// container's series are marked stale at once.
     stale: crate::staleness::Staleness,
+    /// When the first pass ran, and the containers (ids) the last pass
+    /// saw: a container created after the first pass and met with
+    /// restarts already counted gets its counter's zero at its creation.
+    first_pass_ms: Option<i64>,
+    seen: HashSet<String>,
 }
 
 /// What one container contributes, gathered in its own task.
 struct One {
+    id: String,
+    created_ms: Option<i64>,
     name: String,
     image: String,
     service: Option<String>,
@@ -110,6 +117,8 @@ async fn gather(docker: Docker, c: ContainerSummary, name: String) -> Option<One
     let labels = c.labels.unwrap_or_default();
     let image = c.image.unwrap_or_default();
     Some(One {
+        created_ms: c.created.map(|s| s * 1000),
+        id,
         info: inspect.as_ref().map(|i| inventory::info(i, &name, &image)),
         name,
         image,
@@ -196,6 +205,7 @@ impl DockerInput {
                 .collect(),
         );
         let oom = self.oom.lock().expect("oom lock").clone();
+        let since = *self.first_pass_ms.get_or_insert(now_ms);
         for o in &all {
             let who = stats::Who {
                 container: &o.name,
@@ -226,7 +236,13 @@ impl DockerInput {
             let l = base(&[]);
             let l: Vec<(&str, &str)> = l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             if let Some(r) = o.restarts {
-                out.push("dozor_container_restarts_total", &l, r as f64);
+                let name = "dozor_container_restarts_total";
+                match o.created_ms {
+                    Some(c) if r > 0 && c > since && !self.seen.contains(&o.id) => {
+                        out.push_from_zero(name, &l, c, r as f64)
+                    }
+                    _ => out.push(name, &l, r as f64),
+                }
             }
             // From the first pass on, so increase() sees the first kill.
             let kills = oom.get(&o.name).copied().unwrap_or(0);
@@ -255,6 +271,7 @@ impl DockerInput {
                 stats::emit(&mut out, &who, s);
             }
         }
+        self.seen = all.iter().map(|o| o.id.clone()).collect();
         let mut series = out.into_series();
         self.stale.mark(&mut series, now_ms);
         series

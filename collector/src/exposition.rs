@@ -1,8 +1,8 @@
 //! The collector's own `/metrics` (`--listen`): the latest host pass and
 //! each target's latest good scrape, in the Prometheus text format, so a
 //! plain Prometheus can scrape a dozor collector as it would node_exporter.
-//! Families keep the TYPE and HELP their source gave; host metrics are
-//! counters when they end in `_total`, gauges otherwise.
+//! Families keep the TYPE and HELP their source gave; host metrics have
+//! node_exporter's (`proc/catalogue.rs`).
 
 use dozor_common::expo::{Encoder, Kind, MetricType};
 use dozor_common::{Labels, SeriesBatch};
@@ -69,18 +69,21 @@ impl Latest {
             let Some(last) = s.samples.last() else {
                 continue;
             };
-            let kind = if s.name.ends_with("_total") {
-                MetricType::Counter
-            } else {
-                MetricType::Gauge
-            };
-            let help =
-                "Host metric read from /proc and /sys by dozor-collector (node_exporter name).";
+            // node_exporter's own TYPE and HELP where it has the family;
+            // the collector's own series (dozor_agent_*) by their suffix.
+            let (kind, help) = crate::proc::catalogue::describe(&s.name).unwrap_or_else(|| {
+                let kind = if s.name.ends_with("_total") {
+                    MetricType::Counter
+                } else {
+                    MetricType::Gauge
+                };
+                (kind, "Read by dozor-collector.".into())
+            });
             add(
                 &mut f,
                 &s.name,
                 kind,
-                help,
+                &help,
                 &s.name,
                 s.labels.clone(),
                 last.value,

@@ -5,7 +5,7 @@ use clap::Parser;
 use dozor_collector::agent::{Agent, AgentConfig, Backoff};
 use dozor_collector::docker::actions::Policy;
 use dozor_collector::http::ServerClient;
-use dozor_collector::proc::HostInput;
+use dozor_collector::proc::{filters, Filters, HostInput};
 use dozor_collector::state::{self, AgentState};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +32,23 @@ struct Args {
     /// container started with -v /:/host:ro).
     #[arg(long, env = "DOZOR_ROOT", default_value = "/")]
     root: PathBuf,
+    /// Network devices to leave out, a regular expression (node_exporter's
+    /// --collector.netdev.device-exclude); empty keeps every device, as
+    /// upstream node_exporter does (Debian's leaves out "^lo$").
+    #[arg(long, env = "DOZOR_NETDEV_DEVICE_EXCLUDE", default_value = "")]
+    netdev_device_exclude: String,
+    /// Block devices to leave out, a regular expression; the default
+    /// (node_exporter's) leaves out partitions, loop, ram and zram devices.
+    #[arg(long, env = "DOZOR_DISKSTATS_DEVICE_EXCLUDE", default_value = filters::DISKSTATS_DEVICE_EXCLUDE)]
+    diskstats_device_exclude: String,
+    /// Mount points to leave out, a regular expression (node_exporter's
+    /// default: kernel and container-internal mounts).
+    #[arg(long, env = "DOZOR_FILESYSTEM_MOUNT_POINTS_EXCLUDE", default_value = filters::MOUNT_POINTS_EXCLUDE)]
+    filesystem_mount_points_exclude: String,
+    /// Filesystem types to leave out, a regular expression (node_exporter's
+    /// default: pseudo and image filesystems).
+    #[arg(long, env = "DOZOR_FILESYSTEM_FS_TYPES_EXCLUDE", default_value = filters::FS_TYPES_EXCLUDE)]
+    filesystem_fs_types_exclude: String,
     /// Where the agent key is kept (agent.json, mode 0600).
     #[arg(
         long,
@@ -110,7 +127,14 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let input = HostInput::new(&args.root);
+    let filters = Filters::new(
+        &args.netdev_device_exclude,
+        &args.diskstats_device_exclude,
+        &args.filesystem_mount_points_exclude,
+        &args.filesystem_fs_types_exclude,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let input = HostInput::new(&args.root).with_filters(filters);
     if !input.proc_path("stat").exists() {
         anyhow::bail!(
             "{} does not exist: --root must point at a directory holding the host's proc and sys",

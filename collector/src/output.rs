@@ -31,6 +31,25 @@ impl Output {
         ));
     }
 
+    /// A counter met for the first time at `value` that began at 0 at
+    /// `start_ms` (before this pass): both points, as Prometheus writes a
+    /// created timestamp's zero, so increase() counts what happened before
+    /// the first pass.
+    pub fn push_from_zero(
+        &mut self,
+        name: &str,
+        labels: &[(&str, &str)],
+        start_ms: i64,
+        value: f64,
+    ) {
+        self.push(name, labels, value);
+        if start_ms < self.ts_ms {
+            if let Some(s) = self.series.last_mut() {
+                s.samples.insert(0, Sample::new(start_ms, 0.0));
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.series.len()
     }

@@ -3,8 +3,10 @@
 //! host, not its own container. Parsers take readers so fixtures can test
 //! them with exact values.
 
+pub mod catalogue;
 mod diskstats;
 mod filesystem;
+pub mod filters;
 mod kernel_tables;
 mod meminfo;
 mod netclass;
@@ -18,7 +20,7 @@ mod stat;
 mod time;
 mod vmstat;
 
-pub use filesystem::FsFilter;
+pub use filters::Filters;
 
 use crate::output::Output;
 use std::path::{Path, PathBuf};
@@ -44,7 +46,7 @@ impl ProcError {
 pub struct HostInput {
     root: PathBuf,
     ticks_per_second: u64,
-    fs_filter: FsFilter,
+    filters: Filters,
 }
 
 impl HostInput {
@@ -56,8 +58,15 @@ impl HostInput {
             // (100 on every mainstream architecture), read from sysconf so an
             // unusual build still comes out right.
             ticks_per_second: rustix::param::clock_ticks_per_second(),
-            fs_filter: FsFilter::default(),
+            filters: Filters::default(),
         }
+    }
+
+    /// Which devices and mounts to report (node_exporter's defaults
+    /// unless the flags say otherwise).
+    pub fn with_filters(mut self, filters: Filters) -> Self {
+        self.filters = filters;
+        self
     }
 
     pub fn with_ticks_per_second(mut self, tps: u64) -> Self {
@@ -105,8 +114,12 @@ impl HostInput {
         ));
         run(stat::collect_loadavg(&self.proc_path("loadavg"), out));
         run(meminfo::collect(&self.proc_path("meminfo"), out));
-        run(diskstats::collect(&self.proc_path("diskstats"), out));
-        run(netdev::collect(&self.net_path("dev"), out));
+        run(diskstats::collect(
+            &self.proc_path("diskstats"),
+            &self.filters,
+            out,
+        ));
+        run(netdev::collect(&self.net_path("dev"), &self.filters, out));
         // PSI exists only on kernels >= 4.20 built with it; absence is normal.
         let psi = self.proc_path("pressure");
         if psi.is_dir() {
@@ -131,13 +144,13 @@ impl HostInput {
         ));
         run(os::os_release(&self.root, out));
         os::uname(out);
-        netclass::collect(&self.root.join("sys/class/net"), out);
+        netclass::collect(&self.root.join("sys/class/net"), &self.filters, out);
         time::clocksources(&self.root.join("sys/devices/system/clocksource"), out);
         time::zone(out.ts_ms(), out);
         if let Err(e) = time::timex(out) {
             errors.push(ProcError::new(Path::new("adjtimex"), e));
         }
-        errors.extend(filesystem::collect(&self.root, &self.fs_filter, out));
+        errors.extend(filesystem::collect(&self.root, &self.filters, out));
         errors
     }
 }

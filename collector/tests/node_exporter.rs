@@ -13,7 +13,8 @@
 
 use dozor_collector::output::Output;
 use dozor_collector::proc::HostInput;
-use dozor_common::expo::{Format, Kind, Parser};
+use dozor_collector::proc::catalogue::describe;
+use dozor_common::expo::{Format, Kind, MetricType, Parser};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -172,6 +173,19 @@ async fn host_metrics_match_node_exporter() {
         let Some(reference) = theirs.get(family) else {
             continue;
         };
+        // The TYPE the collector's /metrics and metadata give.
+        let theirs_kind = kinds.get(family).copied().unwrap_or(Kind::Unknown);
+        let ours_kind = describe(family).map(|(k, _)| k);
+        let expected = match theirs_kind {
+            Kind::Counter => MetricType::Counter,
+            Kind::Gauge => MetricType::Gauge,
+            _ => MetricType::Untyped,
+        };
+        if ours_kind != Some(expected) {
+            problems.push(format!(
+                "{family}: TYPE {ours_kind:?}, node_exporter {theirs_kind:?}"
+            ));
+        }
         let a: BTreeSet<_> = ours.keys().collect();
         let b: BTreeSet<_> = reference.keys().collect();
         if a != b {

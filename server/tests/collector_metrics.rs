@@ -83,6 +83,11 @@ async fn the_collectors_own_metrics_are_valid_exposition() {
     );
     assert!(body.contains("# TYPE http_requests_total counter\n"));
     assert!(body.contains("# TYPE node_cpu_seconds_total counter\n"));
+    // node_exporter's own HELP texts, not one generic line.
+    assert!(body.contains("# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n"));
+    assert!(body
+        .contains("# HELP node_memory_MemTotal_bytes Memory information field MemTotal_bytes.\n"));
+    assert!(body.contains("# TYPE node_netstat_Tcp_InSegs untyped\n"));
     assert!(body.contains("up{instance="));
     let Some((code, report)) = support::data::promtool_check_metrics(&body) else {
         return;

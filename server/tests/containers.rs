@@ -147,7 +147,43 @@ async fn containers_report_cpu_memory_and_state() {
     // A removed container's series are marked stale on the next pass, so
     // it stops answering at once instead of for the 5-minute lookback.
     docker(&["rm", "-f", &exited]).expect("remove");
+    // A container born after the first pass that has already restarted
+    // when first met: its counter starts with a zero at its creation, so
+    // increase() counts those restarts.
+    start("crash", &["--restart", "on-failure:3"], "exit 1");
+    let crash = name("crash");
+    let count = || docker(&["inspect", "-f", "{{.RestartCount}}", &crash]);
+    let mut restarted = false;
+    for _ in 0..50 {
+        if count().is_ok_and(|c| c.trim().parse::<u32>().is_ok_and(|n| n >= 1)) {
+            restarted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(restarted, "the crashing container restarts");
     let third = input.collect(now_ms()).await;
+    let restarts = third
+        .iter()
+        .find(|b| {
+            b.name == "dozor_container_restarts_total" && b.labels.get("container") == Some(&crash)
+        })
+        .expect("restarts of the crashing container");
+    assert_eq!(restarts.samples.len(), 2, "{:?}", restarts.samples);
+    assert_eq!(restarts.samples[0].value, 0.0);
+    assert!(restarts.samples[0].ts_ms < restarts.samples[1].ts_ms);
+    assert!(restarts.samples[1].value >= 1.0);
+    // Met again: one point, no second zero.
+    let again = input.collect(now_ms()).await;
+    let restarts = again
+        .iter()
+        .find(|b| {
+            b.name == "dozor_container_restarts_total" && b.labels.get("container") == Some(&crash)
+        })
+        .unwrap();
+    assert_eq!(restarts.samples.len(), 1);
+    // Met at the first pass with restarts behind it: no invented zero.
+    assert!(second.iter().all(|b| b.samples.len() == 1));
     let marker = value(
         &third,
         "dozor_container_state",
@@ -172,6 +208,10 @@ async fn containers_report_cpu_memory_and_state() {
     let fourth = input.collect(now_ms()).await;
     assert!(
         value(&fourth, "dozor_container_state", &exited, None).is_none(),
+        "marked once"
+    );
+    assert!(
+        value(&again, "dozor_container_state", &exited, None).is_none(),
         "marked once"
     );
 }

@@ -1,8 +1,8 @@
 //! `/proc/diskstats` as node_exporter's `node_disk_*`. Partitions and
-//! loop/ram devices are skipped with node_exporter's default exclusion, so
-//! disk totals are not double-counted.
+//! loop/ram devices are skipped (`filters.rs`), so disk totals are not
+//! double-counted.
 
-use super::ProcError;
+use super::{Filters, ProcError};
 use crate::output::Output;
 use procfs_core::{DiskStats, FromRead};
 use std::path::Path;
@@ -11,9 +11,9 @@ use std::path::Path;
 /// of the device's real sector size.
 const SECTOR_BYTES: f64 = 512.0;
 
-pub fn collect(path: &Path, out: &mut Output) -> Result<(), ProcError> {
+pub fn collect(path: &Path, filters: &Filters, out: &mut Output) -> Result<(), ProcError> {
     let stats = DiskStats::from_file(path).map_err(|e| ProcError::new(path, e))?;
-    for d in stats.0.iter().filter(|d| !excluded(&d.name)) {
+    for d in stats.0.iter().filter(|d| filters.keeps_disk(&d.name)) {
         let dev = [("device", d.name.as_str())];
         let ms = |v: u64| v as f64 / 1000.0;
         out.push("node_disk_reads_completed_total", &dev, d.reads as f64);
@@ -74,34 +74,6 @@ pub fn collect(path: &Path, out: &mut Output) -> Result<(), ProcError> {
     Ok(())
 }
 
-/// node_exporter's default `^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$`.
-pub fn excluded(name: &str) -> bool {
-    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
-    if stem.len() == name.len() {
-        return false;
-    }
-    if matches!(stem, "ram" | "zram" | "loop" | "fd") {
-        return true;
-    }
-    let b = stem.as_bytes();
-    let disk_letter = |prefix: &str| {
-        b.len() == prefix.len() + 1
-            && stem.starts_with(prefix)
-            && b[prefix.len()].is_ascii_lowercase()
-    };
-    if disk_letter("hd") || disk_letter("sd") || disk_letter("vd") || disk_letter("xvd") {
-        return true;
-    }
-    // nvme<N>n<M>p
-    if let Some(rest) = stem.strip_prefix("nvme").and_then(|r| r.strip_suffix('p')) {
-        if let Some((a, b)) = rest.split_once('n') {
-            let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-            return digits(a) && digits(b);
-        }
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,7 +82,7 @@ mod tests {
     #[test]
     fn parses_fixture_diskstats_exactly() {
         let mut out = Output::new(0);
-        collect(&fixture("diskstats"), &mut out).unwrap();
+        collect(&fixture("diskstats"), &Filters::default(), &mut out).unwrap();
         let v = |n: &str| out.find(n, &[("device", "vda")]);
         assert_eq!(v("node_disk_reads_completed_total"), Some(56_363.0));
         assert_eq!(v("node_disk_reads_merged_total"), Some(9_704.0));
@@ -134,26 +106,5 @@ mod tests {
         // loop0-7 and zram0 are excluded: only vda remains.
         assert!(out.series().iter().all(|s| s.labels["device"] == "vda"));
         assert_eq!(out.len(), 17);
-    }
-
-    #[test]
-    fn exclusion_matches_node_exporter() {
-        for yes in [
-            "loop0",
-            "ram12",
-            "zram0",
-            "sda1",
-            "vda2",
-            "xvdb3",
-            "nvme0n1p2",
-            "fd0",
-        ] {
-            assert!(excluded(yes), "{yes}");
-        }
-        for no in [
-            "sda", "vda", "nvme0n1", "dm-0", "md0", "sr0", "mmcblk0", "loop",
-        ] {
-            assert!(!excluded(no), "{no}");
-        }
     }
 }

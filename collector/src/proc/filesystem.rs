@@ -1,9 +1,8 @@
 //! Filesystem size/free/avail by mountpoint: the host's mount table from
 //! `ROOT/proc/1/mounts`, then statvfs on `ROOT/<mountpoint>`. Pseudo
-//! filesystems and container-internal mounts are skipped with
-//! node_exporter's defaults.
+//! filesystems and container-internal mounts are skipped (`filters.rs`).
 
-use super::ProcError;
+use super::{Filters, ProcError};
 use crate::output::Output;
 use procfs_core::{FromRead, MountEntry};
 use std::collections::HashSet;
@@ -15,65 +14,7 @@ use std::time::Duration;
 /// this pass instead of stalling every other metric.
 const STATVFS_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone)]
-pub struct FsFilter {
-    pub fs_types: HashSet<&'static str>,
-}
-
-impl Default for FsFilter {
-    fn default() -> Self {
-        Self {
-            fs_types: [
-                "autofs",
-                "binfmt_misc",
-                "bpf",
-                "cgroup",
-                "cgroup2",
-                "configfs",
-                "debugfs",
-                "devpts",
-                "devtmpfs",
-                "fusectl",
-                "hugetlbfs",
-                "iso9660",
-                "mqueue",
-                "nsfs",
-                "overlay",
-                "proc",
-                "procfs",
-                "pstore",
-                "rpc_pipefs",
-                "securityfs",
-                "selinuxfs",
-                "squashfs",
-                "erofs",
-                "sysfs",
-                "tracefs",
-            ]
-            .into_iter()
-            .collect(),
-        }
-    }
-}
-
-impl FsFilter {
-    pub fn keeps(&self, fstype: &str, mountpoint: &str) -> bool {
-        !self.fs_types.contains(fstype) && !mountpoint_excluded(mountpoint)
-    }
-}
-
-/// node_exporter's `^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`.
-fn mountpoint_excluded(mp: &str) -> bool {
-    let under = |p: &str| mp == p || mp.starts_with(&format!("{p}/"));
-    under("/dev")
-        || under("/proc")
-        || under("/sys")
-        || mp.starts_with("/run/credentials/")
-        || mp.starts_with("/var/lib/docker/")
-        || mp.starts_with("/var/lib/containers/storage/")
-}
-
-pub fn collect(root: &Path, filter: &FsFilter, out: &mut Output) -> Vec<ProcError> {
+pub fn collect(root: &Path, filters: &Filters, out: &mut Output) -> Vec<ProcError> {
     let mut errors = Vec::new();
     let primary = root.join("proc/1/mounts");
     let table = if primary.exists() {
@@ -87,7 +28,7 @@ pub fn collect(root: &Path, filter: &FsFilter, out: &mut Output) -> Vec<ProcErro
     };
     let mut seen = HashSet::new();
     for m in mounts {
-        if !filter.keeps(&m.fs_vfstype, &m.fs_file) || !seen.insert(m.fs_file.clone()) {
+        if !filters.keeps_mount(&m.fs_vfstype, &m.fs_file) || !seen.insert(m.fs_file.clone()) {
             continue;
         }
         let target = root.join(m.fs_file.trim_start_matches('/'));
@@ -167,7 +108,7 @@ mod tests {
     #[test]
     fn reports_real_mounts_and_skips_pseudo_filesystems() {
         let mut out = Output::new(0);
-        let errors = collect(&fixture_root(), &FsFilter::default(), &mut out);
+        let errors = collect(&fixture_root(), &Filters::default(), &mut out);
         assert!(errors.is_empty(), "{errors:?}");
         // The fixture's mount table lists "/" (ext4 on /dev/vda) plus
         // proc, sysfs, cgroup, devpts and a tmpfs that is absent under the
@@ -191,18 +132,5 @@ mod tests {
             .map(|s| s.labels["mountpoint"].clone())
             .collect();
         assert_eq!(mountpoints, HashSet::from(["/".to_string()]));
-    }
-
-    #[test]
-    fn filter_matches_node_exporter_defaults() {
-        let f = FsFilter::default();
-        assert!(f.keeps("ext4", "/"));
-        assert!(f.keeps("xfs", "/var/lib/docker"));
-        assert!(!f.keeps("ext4", "/var/lib/docker/overlay2/x/merged"));
-        assert!(!f.keeps("tmpfs", "/dev/shm"));
-        assert!(!f.keeps("proc", "/proc"));
-        assert!(!f.keeps("overlay", "/"));
-        assert!(f.keeps("tmpfs", "/run"));
-        assert!(!f.keeps("tmpfs", "/run/credentials/foo.service"));
     }
 }

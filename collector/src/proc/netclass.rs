@@ -4,6 +4,7 @@
 //! state. An attribute the driver does not give (reading it fails with
 //! EINVAL, as `speed` on a virtual device does) is left out, not zero.
 
+use super::Filters;
 use crate::output::Output;
 use std::path::Path;
 
@@ -40,13 +41,14 @@ fn number(text: &str) -> Option<f64> {
 }
 
 /// Absent (no series, no error) without a sysfs.
-pub fn collect(class_net: &Path, out: &mut Output) {
+pub fn collect(class_net: &Path, filters: &Filters, out: &mut Output) {
     let Ok(entries) = std::fs::read_dir(class_net) else {
         return;
     };
     let mut devices: Vec<String> = entries
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|d| filters.keeps_netdev(d))
         .collect();
     devices.sort();
     for device in devices {
@@ -114,7 +116,7 @@ mod tests {
             std::fs::write(eth.join(f), v).unwrap();
         }
         let mut out = Output::new(0);
-        collect(dir.path(), &mut out);
+        collect(dir.path(), &Filters::default(), &mut out);
         let l = [("device", "eth0")];
         assert_eq!(out.find("node_network_up", &l), Some(1.0));
         assert_eq!(out.find("node_network_flags", &l), Some(4099.0));
@@ -131,7 +133,7 @@ mod tests {
             && s.labels["duplex"] == "full"
             && s.labels["operstate"] == "up"));
         let mut none = Output::new(0);
-        collect(&dir.path().join("missing"), &mut none);
+        collect(&dir.path().join("missing"), &Filters::default(), &mut none);
         assert!(none.is_empty());
     }
 }

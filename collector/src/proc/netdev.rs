@@ -2,7 +2,7 @@
 //! Parsed by hand: long interface names run into the first counter
 //! ("veth9f3a2b1:1234567890"), which whitespace splitting gets wrong.
 
-use super::{read_file, ProcError};
+use super::{read_file, Filters, ProcError};
 use crate::output::Output;
 use std::path::Path;
 
@@ -27,18 +27,21 @@ const TRANSMIT: [&str; 8] = [
     "compressed",
 ];
 
-pub fn collect(path: &Path, out: &mut Output) -> Result<(), ProcError> {
+pub fn collect(path: &Path, filters: &Filters, out: &mut Output) -> Result<(), ProcError> {
     let text = read_file(path)?;
-    parse(&text, out).map_err(|m| ProcError::new(path, m))
+    parse(&text, filters, out).map_err(|m| ProcError::new(path, m))
 }
 
-pub fn parse(text: &str, out: &mut Output) -> Result<(), String> {
+pub fn parse(text: &str, filters: &Filters, out: &mut Output) -> Result<(), String> {
     // Two header lines, then "name: 16 counters".
     for line in text.lines().skip(2).filter(|l| !l.trim().is_empty()) {
         let (name, rest) = line
             .split_once(':')
             .ok_or_else(|| format!("line without ':': {line:?}"))?;
         let device = name.trim();
+        if !filters.keeps_netdev(device) {
+            continue;
+        }
         let values: Vec<f64> = rest
             .split_ascii_whitespace()
             .map(|v| v.parse::<u64>().map(|n| n as f64))
@@ -77,7 +80,7 @@ mod tests {
     #[test]
     fn parses_fixture_net_dev_exactly() {
         let mut out = Output::new(0);
-        collect(&fixture("net/dev"), &mut out).unwrap();
+        collect(&fixture("net/dev"), &Filters::default(), &mut out).unwrap();
         let v = |n: &str, d: &str| out.find(n, &[("device", d)]);
         assert_eq!(
             v("node_network_receive_bytes_total", "eth0"),
@@ -128,7 +131,7 @@ mod tests {
     #[test]
     fn rejects_short_lines() {
         let bad = "h1\nh2\n eth0: 1 2 3\n";
-        assert!(parse(bad, &mut Output::new(0))
+        assert!(parse(bad, &Filters::default(), &mut Output::new(0))
             .unwrap_err()
             .contains("expected 16"));
     }
