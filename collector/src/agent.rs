@@ -229,6 +229,10 @@ impl Agent {
         if let Some(l) = self.latest.get() {
             l.lock().expect("latest lock").set_host(out.series());
         }
+        self.metadata
+            .lock()
+            .expect("metadata lock")
+            .record_host(out.series());
         let mut series = out.into_series();
         self.host_stale
             .lock()

@@ -65,6 +65,30 @@ impl MetadataBook {
         }
     }
 
+    /// node_exporter's type and help for the host families not held yet,
+    /// so the server's metadata API describes them as it does scraped ones.
+    pub fn record_host(&mut self, series: &[dozor_common::SeriesBatch]) {
+        let new: Vec<MetricMetadata> = series
+            .iter()
+            .filter(|s| !self.all.contains_key(&s.name))
+            .filter_map(|s| {
+                let (kind, help) = crate::proc::catalogue::describe(&s.name)?;
+                let kind = match kind {
+                    dozor_common::expo::MetricType::Counter => "counter",
+                    dozor_common::expo::MetricType::Gauge => "gauge",
+                    _ => "unknown",
+                };
+                Some(MetricMetadata {
+                    metric: s.name.clone(),
+                    kind: kind.into(),
+                    help: help.into_owned(),
+                    unit: String::new(),
+                })
+            })
+            .collect();
+        self.record(new);
+    }
+
     /// Everything, when a report is due.
     pub fn due(&self) -> Vec<MetricMetadata> {
         let due = self.changed || self.at.is_none_or(|a| a.elapsed() >= METADATA_EVERY);

@@ -12,8 +12,8 @@
 //! zram devices). README's collector section lists them.
 
 use dozor_collector::output::Output;
-use dozor_collector::proc::HostInput;
 use dozor_collector::proc::catalogue::describe;
+use dozor_collector::proc::HostInput;
 use dozor_common::expo::{Format, Kind, MetricType, Parser};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
