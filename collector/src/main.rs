@@ -49,6 +49,10 @@ struct Args {
     /// default: pseudo and image filesystems).
     #[arg(long, env = "DOZOR_FILESYSTEM_FS_TYPES_EXCLUDE", default_value = filters::FS_TYPES_EXCLUDE)]
     filesystem_fs_types_exclude: String,
+    /// A directory of `*.prom` files (node_exporter's textfile collector:
+    /// metrics written by cron jobs and scripts) read with every pass.
+    #[arg(long, env = "DOZOR_TEXTFILE_DIRECTORY")]
+    textfile_directory: Option<PathBuf>,
     /// Where the agent key is kept (agent.json, mode 0600).
     #[arg(
         long,
@@ -134,7 +138,10 @@ async fn main() -> anyhow::Result<()> {
         &args.filesystem_fs_types_exclude,
     )
     .map_err(anyhow::Error::msg)?;
-    let input = HostInput::new(&args.root).with_filters(filters);
+    let mut input = HostInput::new(&args.root).with_filters(filters);
+    if let Some(dir) = &args.textfile_directory {
+        input = input.with_textfile_dir(dir);
+    }
     if !input.proc_path("stat").exists() {
         anyhow::bail!(
             "{} does not exist: --root must point at a directory holding the host's proc and sys",

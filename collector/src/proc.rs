@@ -17,6 +17,7 @@ mod pressure;
 mod sockstat;
 mod softnet;
 mod stat;
+mod textfile;
 mod time;
 mod vmstat;
 
@@ -47,6 +48,8 @@ pub struct HostInput {
     root: PathBuf,
     ticks_per_second: u64,
     filters: Filters,
+    /// node_exporter's textfile directory, when one is given.
+    textfile_dir: Option<PathBuf>,
 }
 
 impl HostInput {
@@ -59,6 +62,7 @@ impl HostInput {
             // unusual build still comes out right.
             ticks_per_second: rustix::param::clock_ticks_per_second(),
             filters: Filters::default(),
+            textfile_dir: None,
         }
     }
 
@@ -66,6 +70,12 @@ impl HostInput {
     /// unless the flags say otherwise).
     pub fn with_filters(mut self, filters: Filters) -> Self {
         self.filters = filters;
+        self
+    }
+
+    /// Reads `*.prom` files from `dir` with every pass.
+    pub fn with_textfile_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.textfile_dir = Some(dir.into());
         self
     }
 
@@ -151,6 +161,9 @@ impl HostInput {
             errors.push(ProcError::new(Path::new("adjtimex"), e));
         }
         errors.extend(filesystem::collect(&self.root, &self.filters, out));
+        if let Some(dir) = &self.textfile_dir {
+            errors.extend(textfile::collect(dir, out));
+        }
         errors
     }
 }

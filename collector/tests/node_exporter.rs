@@ -53,22 +53,22 @@ const NOT_YET: [&str; 6] = [
 /// Families node_exporter writes about itself or from collectors that
 /// have no counterpart in a host pass (its scrape bookkeeping).
 fn own_bookkeeping(family: &str) -> bool {
-    family.starts_with("node_scrape_collector_")
-        || family == "node_exporter_build_info"
-        || family == "node_textfile_scrape_error"
+    family.starts_with("node_scrape_collector_") || family == "node_exporter_build_info"
 }
 
-fn collect_dozor() -> Series {
+fn collect_dozor(textfiles: &std::path::Path) -> Series {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
     let mut out = Output::new(now);
-    let errors = HostInput::new("/").collect(&mut out);
+    let errors = HostInput::new("/")
+        .with_textfile_dir(textfiles)
+        .collect(&mut out);
     assert!(errors.is_empty(), "host pass: {errors:?}");
     let mut by_family = Series::new();
     for s in out.series() {
-        if !s.name.starts_with("node_") {
+        if !s.name.starts_with("node_") && !s.name.starts_with("cron_") {
             continue;
         }
         let labels = s
@@ -91,7 +91,8 @@ fn parse_exporter(body: &str) -> (Series, BTreeMap<String, Kind>) {
     let mut p = Parser::new(body, Format::Text);
     while let Some(s) = p.next_sample() {
         let s = s.expect("node_exporter's exposition parses");
-        if !s.name.starts_with("node_") || own_bookkeeping(s.family) {
+        let wanted = s.name.starts_with("node_") || s.name.starts_with("cron_");
+        if !wanted || own_bookkeeping(s.family) {
             continue;
         }
         kinds.insert(s.name.to_string(), s.kind);
@@ -116,8 +117,19 @@ async fn host_metrics_match_node_exporter() {
         .local_addr()
         .unwrap()
         .port();
+    // A textfile directory on both sides, as cron jobs write them.
+    let textfiles = tempfile::tempdir().unwrap();
+    std::fs::write(
+        textfiles.path().join("backup.prom"),
+        "# HELP cron_last_success_seconds When the job last succeeded.\n# TYPE cron_last_success_seconds gauge\ncron_last_success_seconds{job=\"backup\"} 1.7e+09\n",
+    )
+    .unwrap();
     let Ok(child) = Command::new("prometheus-node-exporter")
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!(
+            "--collector.textfile.directory={}",
+            textfiles.path().display()
+        ))
         .args(UPSTREAM_DEFAULTS)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -139,9 +151,13 @@ async fn host_metrics_match_node_exporter() {
     }
     assert!(ready, "node_exporter answers");
 
-    let before = collect_dozor();
+    let before = collect_dozor(textfiles.path());
     let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
-    let after = collect_dozor();
+    let after = collect_dozor(textfiles.path());
+    assert!(
+        after.contains_key("cron_last_success_seconds"),
+        "the textfile's metric"
+    );
     let (theirs, kinds) = parse_exporter(&body);
 
     let count = |s: &Series| s.values().map(BTreeMap::len).sum::<usize>();
@@ -181,7 +197,9 @@ async fn host_metrics_match_node_exporter() {
             Kind::Gauge => MetricType::Gauge,
             _ => MetricType::Untyped,
         };
-        if ours_kind != Some(expected) {
+        // A textfile's own families keep the file's TYPE on node_exporter's
+        // side; the collector does not carry it yet (see README).
+        if family.starts_with("node_") && ours_kind != Some(expected) {
             problems.push(format!(
                 "{family}: TYPE {ours_kind:?}, node_exporter {theirs_kind:?}"
             ));
