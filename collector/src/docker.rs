@@ -293,6 +293,9 @@ pub fn spawn(agent: Arc<Agent>, interval: Duration, shutdown: CancellationToken)
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {
                     let series = input.collect(stamps.stamp(now_ms())).await;
+                    if let Some(l) = agent.exposed() {
+                        l.lock().expect("latest lock").set_containers(&series);
+                    }
                     if let Some(list) = input.inventory.clone() {
                         agent.containers.set_inventory(list);
                     }

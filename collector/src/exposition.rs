@@ -24,6 +24,7 @@ pub type Families = BTreeMap<String, Family>;
 #[derive(Default)]
 pub struct Latest {
     host: Families,
+    containers: Families,
     scrapes: BTreeMap<String, Families>,
 }
 
@@ -92,6 +93,36 @@ impl Latest {
         self.host = f;
     }
 
+    /// Replaces the container families with one Docker pass (staleness
+    /// markers are for the server, not for a scraper of this endpoint).
+    pub fn set_containers(&mut self, series: &[SeriesBatch]) {
+        let mut f = Families::new();
+        for s in series {
+            let Some(last) = s.samples.last() else {
+                continue;
+            };
+            if dozor_common::model::is_stale(last.value) {
+                continue;
+            }
+            let kind = if s.name.ends_with("_total") {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
+            let help = "A container's state or resource use, read from the Docker Engine by dozor-collector (cAdvisor's name where cAdvisor has one).";
+            add(
+                &mut f,
+                &s.name,
+                kind,
+                help,
+                &s.name,
+                s.labels.clone(),
+                last.value,
+            );
+        }
+        self.containers = f;
+    }
+
     pub fn set_scrape(&mut self, target: &str, f: Families) {
         self.scrapes.insert(target.to_string(), f);
     }
@@ -102,9 +133,17 @@ impl Latest {
 
     /// Everything, one block per family; families of the same name from
     /// several sources are merged under the first source's TYPE and HELP.
+    /// Samples carry no timestamps, as node_exporter's do not: Prometheus
+    /// exempts a timestamped sample from staleness handling, so a gone
+    /// interface or container would linger; the values are at most one
+    /// interval old.
     pub fn render(&self) -> String {
         let mut all: Families = self.host.clone();
-        for f in self.scrapes.values() {
+        let process = crate::process::families();
+        for f in std::iter::once(&self.containers)
+            .chain(std::iter::once(&process))
+            .chain(self.scrapes.values())
+        {
             for (name, fam) in f {
                 match all.get_mut(name) {
                     Some(have) => have.samples.extend(fam.samples.iter().cloned()),
@@ -182,4 +221,40 @@ pub async fn serve(
         }
     });
     Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dozor_common::Sample;
+
+    #[test]
+    fn containers_and_the_process_are_served_without_markers() {
+        let labels: Labels = [("container".to_string(), "web".to_string())].into();
+        let series = vec![
+            SeriesBatch::new(
+                "container_memory_usage_bytes",
+                labels.clone(),
+                vec![Sample::new(1, 5e6)],
+            ),
+            SeriesBatch::new(
+                "dozor_container_state",
+                labels,
+                vec![Sample::new(1, dozor_common::model::stale_nan())],
+            ),
+        ];
+        let mut l = Latest::default();
+        l.set_containers(&series);
+        let text = l.render();
+        assert!(
+            text.contains("container_memory_usage_bytes{container=\"web\"} 5000000\n"),
+            "{text}"
+        );
+        assert!(!text.contains("dozor_container_state"), "{text}");
+        assert!(
+            text.contains("# TYPE process_cpu_seconds_total counter\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+    }
 }

@@ -18,6 +18,7 @@ pub mod http;
 pub mod inventory;
 pub mod output;
 pub mod proc;
+pub mod process;
 pub mod queue;
 pub mod reports;
 pub mod scrape;
