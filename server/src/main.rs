@@ -6,6 +6,32 @@ use dozor_server::config::{
 };
 use dozor_server::ops::{agents, Actor};
 
+/// Asks the local server's /healthz (or /readyz) once, within 3 s. A
+/// wildcard listen address is asked on the loopback of its family.
+async fn healthcheck(listen: Option<std::net::SocketAddr>, ready: bool) -> anyhow::Result<()> {
+    let mut addr = listen.unwrap_or(([127, 0, 0, 1], 8080).into());
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{addr}/{}", if ready { "readyz" } else { "healthz" });
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    let resp = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    anyhow::ensure!(status.is_success(), "{url}: {status}: {}", body.trim());
+    println!("{}", body.trim());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -20,6 +46,9 @@ async fn main() -> anyhow::Result<()> {
     }) = &cli.command
     {
         return rules_test(files).await;
+    }
+    if let Some(Command::Healthcheck { ready }) = &cli.command {
+        return healthcheck(cli.opts.listen, *ready).await;
     }
     let cfg = config::resolve(&cli.opts)?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -77,7 +106,9 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Rules { .. } => unreachable!("handled before the configuration"),
+        Command::Rules { .. } | Command::Healthcheck { .. } => {
+            unreachable!("handled before the configuration")
+        }
     }
 }
 

@@ -8,32 +8,8 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
-use support::docker::docker;
+use support::docker::{docker, workspace_binary, Removed};
 use support::*;
-
-/// Builds the collector (debug) and returns its path, from cargo's own
-/// report of the artifact.
-fn collector_binary() -> String {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        // The whole workspace, so features resolve as for the tests: building
-        // one package alone would rebuild its dependencies with others.
-        .args(["build", "--workspace", "--bin", "dozor-collector"])
-        .args(["--message-format", "json"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|m| m["executable"].as_str().map(str::to_string))
-        .expect("the collector binary")
-}
 
 /// Interfaces in the host's network namespace (what node_exporter on the
 /// host would list), read through PID 1.
@@ -73,15 +49,6 @@ fn bridge_gateway() -> String {
         .to_string()
 }
 
-struct Removed(String, String);
-
-impl Drop for Removed {
-    fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.0]);
-        let _ = docker(&["rmi", "-f", &self.1]);
-    }
-}
-
 #[tokio::test]
 async fn a_containerised_collector_reports_the_hosts_name_and_network() {
     if docker(&["info", "--format", "{{.ServerVersion}}"]).is_err() {
@@ -102,7 +69,12 @@ async fn a_containerised_collector_reports_the_hosts_name_and_network() {
         env!("CARGO_MANIFEST_DIR"),
         "/../scripts/collector-image.sh"
     ))
-    .args(["--binary", &collector_binary(), "--tag", &tag])
+    .args([
+        "--binary",
+        &workspace_binary("dozor-collector"),
+        "--tag",
+        &tag,
+    ])
     .output()
     .unwrap();
     assert!(

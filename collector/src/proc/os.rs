@@ -31,6 +31,11 @@ pub fn os_release(root: &Path, out: &mut Output) -> Result<(), ProcError> {
     } else {
         root.join("usr/lib/os-release")
     };
+    // A root without either (a FROM scratch container's own) has nothing
+    // to say: no series, and no error every pass.
+    if !path.exists() {
+        return Ok(());
+    }
     let fields = parse(&read_file(&path)?);
     let get = |k: &str| fields.get(k).map_or("", String::as_str);
     let info: Vec<(&str, &str)> = INFO.iter().map(|(l, k)| (*l, get(k))).collect();

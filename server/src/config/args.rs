@@ -36,6 +36,13 @@ pub enum Command {
         #[command(subcommand)]
         action: RulesAction,
     },
+    /// Exit 0 when the server on --listen answers /healthz (or /readyz),
+    /// 1 otherwise: a container HEALTHCHECK with no shell or curl.
+    Healthcheck {
+        /// Ask /readyz: storage must answer too.
+        #[arg(long)]
+        ready: bool,
+    },
     /// Create API tokens from the shell (for provisioning Grafana or
     /// Prometheus); users create their own on the Account page.
     ApiToken {

@@ -75,3 +75,37 @@ impl Drop for Cleanup {
         }
     }
 }
+
+/// Builds a workspace binary (debug) and returns its path, from cargo's
+/// own report of the artifact.
+pub fn workspace_binary(name: &str) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        // The whole workspace, so features resolve as for the tests: building
+        // one package alone would rebuild its dependencies with others.
+        .args(["build", "--workspace", "--bin", name])
+        .args(["--message-format", "json"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|m| m["executable"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("the {name} binary"))
+}
+
+/// A container and an image, removed however the test ends.
+pub struct Removed(pub String, pub String);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+        let _ = docker(&["rmi", "-f", &self.1]);
+    }
+}
