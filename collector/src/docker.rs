@@ -59,6 +59,9 @@ pub struct DockerInput {
     /// restarts already counted gets its counter's zero at its creation.
     first_pass_ms: Option<i64>,
     seen: HashSet<String>,
+    /// The actions policy, so each container's inventory says whether the
+    /// agent would act on it.
+    pub policy: actions::Policy,
 }
 
 /// What one container contributes, gathered in its own task.
@@ -195,12 +198,17 @@ impl DockerInput {
         }
         all.sort_by(|a, b| a.name.cmp(&b.name));
         // A container whose inspect failed this time keeps its last entry.
+        let policy = self.policy;
         self.inventory = Some(
             all.iter()
                 .filter_map(|o| {
                     o.info
                         .clone()
                         .or_else(|| previous.iter().find(|p| p.name == o.name).cloned())
+                })
+                .map(|mut i| {
+                    i.actions_refused = policy.refusal(&i.name, &i.labels);
+                    i
                 })
                 .collect(),
         );
@@ -280,8 +288,16 @@ impl DockerInput {
 
 /// Collects containers every `interval` into the agent's queue, hands the
 /// inventory to the agent, and follows Docker's events.
-pub fn spawn(agent: Arc<Agent>, interval: Duration, shutdown: CancellationToken) {
-    let input = DockerInput::default();
+pub fn spawn(
+    agent: Arc<Agent>,
+    interval: Duration,
+    policy: actions::Policy,
+    shutdown: CancellationToken,
+) {
+    let input = DockerInput {
+        policy,
+        ..Default::default()
+    };
     events::spawn(agent.clone(), input.oom.clone(), shutdown.clone());
     tokio::spawn(async move {
         let mut input = input;

@@ -202,7 +202,12 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(%bound, "serving /metrics");
     }
     if args.docker_metrics {
-        dozor_collector::docker::spawn(agent.clone(), args.interval, shutdown.clone());
+        dozor_collector::docker::spawn(
+            agent.clone(),
+            args.interval,
+            args.container_actions,
+            shutdown.clone(),
+        );
     }
     dozor_collector::actors::spawn(&agent, args.container_actions, &shutdown);
     // Always: the server may define targets for this host at any time.

@@ -68,6 +68,11 @@ pub struct ContainerInfo {
     /// "source -> destination (ro)" style.
     #[serde(default)]
     pub mounts: Vec<String>,
+    /// Why this host's agent would refuse start/stop/restart here (its
+    /// `--container-actions` policy), so the page shows no button that
+    /// cannot work; None when it would act (or is too old to say).
+    #[serde(default)]
+    pub actions_refused: Option<String>,
     /// Bytes; None when unlimited.
     #[serde(default)]
     pub memory_limit: Option<i64>,

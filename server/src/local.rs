@@ -157,6 +157,7 @@ pub async fn start(
     dozor_collector::docker::spawn(
         agent.clone(),
         cfg.local_collector_interval,
+        dozor_collector::docker::actions::Policy::Labelled,
         shutdown.clone(),
     );
     // Logs on demand, and start/stop/restart of containers labelled

@@ -52,7 +52,12 @@ async fn live_logs_in_headless_chromium() {
     let server = support::spawn_server(&dir, None).await;
     let (agent, stop) =
         support::agents::start_agent(&server, "web-1", Duration::from_secs(1)).await;
-    dozor_collector::docker::spawn(agent.clone(), Duration::from_secs(1), stop.clone());
+    dozor_collector::docker::spawn(
+        agent.clone(),
+        Duration::from_secs(1),
+        dozor_collector::docker::actions::Policy::Labelled,
+        stop.clone(),
+    );
     dozor_collector::actors::spawn(&agent, Policy::Labelled, &stop);
     let Some((_driver, c)) = browser().await else {
         return;

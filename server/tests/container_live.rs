@@ -99,7 +99,12 @@ async fn inventory_events_logs_and_actions() {
     let dir = tempfile::tempdir().unwrap();
     let server = spawn_server(&dir, None).await;
     let (agent, stop) = support::agents::start_agent(&server, HOST, Duration::from_secs(1)).await;
-    dozor_collector::docker::spawn(agent.clone(), Duration::from_secs(1), stop.clone());
+    dozor_collector::docker::spawn(
+        agent.clone(),
+        Duration::from_secs(1),
+        dozor_collector::docker::actions::Policy::Labelled,
+        stop.clone(),
+    );
     dozor_collector::actors::spawn(&agent, Policy::Labelled, &stop);
     // After the event stream is up, so its OOM is seen as it happens.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -285,6 +290,33 @@ async fn inventory_events_logs_and_actions() {
     assert!(page.contains("&lt;script&gt;x&lt;/script&gt;") && !page.contains("<script>x"));
     assert!(page.contains("data-src=\"/containers/logs?host=dock-host&amp;name="));
     assert!(!page.contains("Yes, stop") && page.contains("Stop…") && !page.contains(">Start<"));
+    // An unlabelled container: no button the agent would refuse, and why.
+    let plain_page = support::web::get(
+        &base,
+        &format!("/containers/view?host={HOST}&name={}", name("plain")),
+        &admin,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(!plain_page.contains("Stop…") && !plain_page.contains("Restart…"));
+    assert!(
+        plain_page.contains("No actions: the agent refuses them here")
+            && plain_page.contains("dozor.actions=true"),
+        "{plain_page}"
+    );
+    // One that is not in the host's report: no buttons either.
+    let gone_page = support::web::get(
+        &base,
+        &format!("/containers/view?host={HOST}&name=never-was"),
+        &admin,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(!gone_page.contains("Restart…") && gone_page.contains("No actions"));
     let fleet = support::web::get(&base, "/containers", &admin)
         .await
         .text()

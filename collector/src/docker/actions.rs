@@ -23,6 +23,33 @@ pub enum Policy {
     All,
 }
 
+impl Policy {
+    /// Why a container with these labels may not be touched, if it may
+    /// not: the one rule both the actions and the inventory apply.
+    pub fn refusal<'a>(
+        self,
+        container: &str,
+        labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Option<String> {
+        match self {
+            Policy::None => Some(
+                "container actions are off on this collector (--container-actions none)".into(),
+            ),
+            Policy::Labelled => {
+                let managed = labels
+                    .into_iter()
+                    .any(|(k, v)| k == MANAGED_LABEL && v == "true");
+                (!managed).then(|| {
+                    format!(
+                        "{container:?} is not managed by dozor: label it {MANAGED_LABEL}=true, or run the collector with --container-actions all"
+                    )
+                })
+            }
+            Policy::All => None,
+        }
+    }
+}
+
 pub async fn run(
     docker: &Docker,
     kind: &str,
@@ -35,29 +62,19 @@ pub async fn run(
     let docker = &docker
         .clone()
         .with_timeout(std::time::Duration::from_secs(15 * 60));
-    match policy {
-        Policy::None => {
-            return Err(TaskError::Refused(
-                "container actions are off on this collector (--container-actions none)".into(),
-            ))
-        }
-        Policy::Labelled => {
-            let i = docker
-                .inspect_container(c, None::<InspectContainerOptions>)
-                .await
-                .map_err(|e| super::logs::describe(&e, c))?;
-            let managed = i
-                .config
-                .and_then(|c| c.labels)
-                .and_then(|l| l.get(MANAGED_LABEL).cloned())
-                .is_some_and(|v| v == "true");
-            if !managed {
-                return Err(TaskError::Refused(format!(
-                    "{c:?} is not managed by dozor: label it {MANAGED_LABEL}=true, or run the collector with --container-actions all"
-                )));
-            }
-        }
-        Policy::All => {}
+    let labels = match policy {
+        // Only the labelled policy needs the container's labels.
+        Policy::Labelled => docker
+            .inspect_container(c, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| super::logs::describe(&e, c))?
+            .config
+            .and_then(|c| c.labels)
+            .unwrap_or_default(),
+        _ => Default::default(),
+    };
+    if let Some(why) = policy.refusal(c, &labels) {
+        return Err(TaskError::Refused(why));
     }
     let res = match kind {
         TASK_START => docker

@@ -102,5 +102,7 @@ pub fn info(i: &ContainerInspectResponse, name: &str, image: &str) -> ContainerI
         mounts,
         memory_limit: hc.and_then(|h| h.memory).filter(|m| *m > 0),
         cpu_limit,
+        // Filled by the Docker pass, which knows the actions policy.
+        actions_refused: None,
     }
 }

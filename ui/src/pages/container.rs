@@ -169,8 +169,25 @@ fn actions(ctx: &Ctx, d: &Data) -> Option<AnyView> {
             .into_any(),
         );
     }
-    // Only what makes sense in the current state (all three when unknown).
-    let running = d.row.as_ref().map(|r| r.info.state == "running");
+    // No button that cannot work: a container gone from the host's report,
+    // an agent offline, or one whose policy refuses this container.
+    let Some(row) = &d.row else {
+        return Some(
+            view! { <p class="muted">"No actions: the container is not in the host's latest report."</p> }
+                .into_any(),
+        );
+    };
+    if !d.agent_online {
+        return None;
+    }
+    if let Some(why) = &row.info.actions_refused {
+        return Some(
+            view! { <p class="muted">{format!("No actions: the agent refuses them here: {why}.")}</p> }
+                .into_any(),
+        );
+    }
+    // Only what makes sense in the current state.
+    let running = Some(row.info.state == "running");
     Some(
         view! {
             <div class="actions">
