@@ -317,6 +317,20 @@ async fn inventory_events_logs_and_actions() {
     .await
     .unwrap();
     assert!(!gone_page.contains("Restart…") && gone_page.contains("No actions"));
+    // Without JavaScript: a link to the last lines, rendered in the page.
+    assert!(page.contains("lines=1#logs") && page.contains("<noscript>"));
+    let recent = support::web::get(
+        &base,
+        &format!("/containers/view?host={HOST}&{who}&lines=1"),
+        &admin,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(recent.contains("lines when the page was made"), "{recent}");
+    assert!(recent.contains("<li class=\"stdout\">out "), "{recent}");
+    assert!(recent.contains(">Reload</a>"));
     let fleet = support::web::get(&base, "/containers", &admin)
         .await
         .text()

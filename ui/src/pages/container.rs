@@ -73,6 +73,9 @@ pub struct Data {
     pub notice: Option<String>,
     /// An action waiting for the user to confirm it.
     pub confirm: Option<String>,
+    /// The last lines, fetched for a browser without JavaScript
+    /// (`lines=1`), or why they could not be.
+    pub recent_logs: Option<Result<Vec<dozor_common::containers::LogLine>, String>>,
 }
 
 fn facts(r: &ContainerRow, now_ms: i64) -> AnyView {
@@ -228,6 +231,26 @@ fn log_view(d: &Data) -> AnyView {
         .finish();
     let src = format!("/containers/logs?{q}");
     let file = format!("{}-{}.log", d.host, d.name);
+    let reload = format!("/containers/view?{q}&lines=1#logs");
+    let (lines, status) = match &d.recent_logs {
+        None => (Vec::new(), None),
+        Some(Ok(lines)) => (
+            lines.clone(),
+            Some(format!(
+                "The last {} lines when the page was made.",
+                lines.len()
+            )),
+        ),
+        Some(Err(e)) => (Vec::new(), Some(format!("No lines: {e}"))),
+    };
+    let lines = lines
+        .into_iter()
+        .map(|l| view! { <li class=l.stream.clone()>{l.text}</li> })
+        .collect_view();
+    let status = status.map(|s| {
+        let reload = reload.clone();
+        view! { <p class="notice">{s}" "<a href=reload>"Reload"</a></p> }
+    });
     view! {
         <section class="logs" id="logs" data-src=src data-file=file>
             <div class="log-controls">
@@ -239,8 +262,9 @@ fn log_view(d: &Data) -> AnyView {
                 <button type="button" class="log-download">"Download"</button>
                 <span class="log-status" role="status">"Loading…"</span>
             </div>
-            <ol class="log-lines"></ol>
-            <noscript><p class="notice">"The live log view needs JavaScript."</p></noscript>
+            {status}
+            <ol class="log-lines">{lines}</ol>
+            <noscript><p class="notice">"Following the log live needs JavaScript; without it, "<a href=reload>"show the last lines"</a>" and reload for newer ones."</p></noscript>
         </section>
     }
     .into_any()

@@ -43,14 +43,32 @@ async fn agent(s: &AppState, host: &str) -> Result<Option<(AgentRecord, bool)>, 
     }
 }
 
+/// What the container page shows besides the container itself.
+#[derive(Default)]
+pub(crate) struct PageExtras {
+    pub notice: Option<String>,
+    /// An action waiting for confirmation.
+    pub confirm: Option<String>,
+    /// The last log lines, for a browser without JavaScript.
+    pub recent_logs: Option<Result<Vec<dozor_common::containers::LogLine>, String>>,
+}
+
+impl PageExtras {
+    pub fn notice(text: String) -> Self {
+        Self {
+            notice: Some(text),
+            ..Default::default()
+        }
+    }
+}
+
 pub(crate) async fn show(
     s: AppState,
     headers: HeaderMap,
     u: CurrentUser,
     host: String,
     name: String,
-    notice: Option<String>,
-    confirm: Option<String>,
+    extra: PageExtras,
 ) -> Response {
     let online = match agent(&s, &host).await {
         Ok(a) => a.is_some_and(|(_, online)| online),
@@ -83,8 +101,9 @@ pub(crate) async fn show(
         events,
         is_admin: u.role == Role::Admin,
         agent_online: online,
-        notice,
-        confirm,
+        notice: extra.notice,
+        confirm: extra.confirm,
+        recent_logs: extra.recent_logs,
     };
     render(s, headers, None, u, Page::Container(Box::new(data))).await
 }
@@ -110,8 +129,36 @@ pub async fn page(
         },
         None => None,
     };
-    show(s, headers, u, host.clone(), name.clone(), notice, None).await
+    // `lines=1`: the last lines rendered into the page, for a browser
+    // without JavaScript (the live view needs it).
+    let recent_logs = if q.get("lines").is_some_and(|v| v == "1") {
+        let query = ops::containers::LogsQuery {
+            host: host.clone(),
+            container: name.clone(),
+            tail: RECENT_LINES,
+            since: None,
+            stdout: true,
+            stderr: true,
+        };
+        Some(
+            ops::containers::logs(&s.0.ops, &actor(&u, None), query)
+                .await
+                .map(|out| out.lines)
+                .map_err(|e| about_host(e, host).to_string()),
+        )
+    } else {
+        None
+    };
+    let extra = PageExtras {
+        notice,
+        recent_logs,
+        ..Default::default()
+    };
+    show(s, headers, u, host.clone(), name.clone(), extra).await
 }
+
+/// Lines a page without JavaScript shows.
+const RECENT_LINES: u32 = 200;
 
 /// A refused log fetch or action, in words about this host.
 fn about_host(e: OpError, host: &str) -> OpError {
@@ -199,28 +246,24 @@ pub async fn action(
         .page();
     }
     if action.needs_confirmation() && g("confirm") != "yes" {
-        return show(s, headers, u, host, name, None, Some(verb)).await;
+        let extra = PageExtras {
+            confirm: Some(verb),
+            ..Default::default()
+        };
+        return show(s, headers, u, host, name, extra).await;
     }
     let id = match ops::containers::act(&s.0.ops, &actor(&u, None), &host, &name, action).await {
         Ok(id) => id,
         Err(OpError::Task(TaskError::Offline)) => {
             let msg = format!("Not done: agent {host} is offline.");
-            return show(s, headers, u, host, name, Some(msg), None).await;
+            return show(s, headers, u, host, name, PageExtras::notice(msg)).await;
         }
         Err(e @ OpError::NotFound(_)) => return as_page(e),
         Err(e) => match on_page(about_host(e, &host)) {
             Shown::Answer(r) => return r,
             Shown::Notice(n) => {
-                return show(
-                    s,
-                    headers,
-                    u,
-                    host,
-                    name,
-                    Some(format!("Not done: {n}")),
-                    None,
-                )
-                .await
+                let extra = PageExtras::notice(format!("Not done: {n}"));
+                return show(s, headers, u, host, name, extra).await;
             }
         },
     };
