@@ -140,6 +140,11 @@ pub struct LogsOutput {
     /// Lines or bytes were over the limit; the oldest were left out.
     #[serde(default)]
     pub truncated: bool,
+    /// After a cursor: more lines follow these (the answer stopped at the
+    /// limit with the oldest first, so nothing is skipped); ask again with
+    /// the new cursor at once.
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// Payload of start/stop/restart.

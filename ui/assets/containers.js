@@ -97,9 +97,11 @@
       var bad = m === false ? " · not a valid regex" : "";
       status.textContent = shown + " of " + lines.length + " line(s)" + note + bad;
     }
+    var behind = false;
     function schedule() {
       clearTimeout(timer);
-      if (follow.checked && !D.hidden) timer = setTimeout(poll, 1500);
+      // Lines are waiting (the answer stopped at its limit): ask again now.
+      if (follow.checked && !D.hidden) timer = setTimeout(poll, behind ? 0 : 1500);
     }
     function poll() {
       if (busy) return;
@@ -115,13 +117,16 @@
             if (lines.length > MAX_KEPT) lines = lines.slice(lines.length - MAX_KEPT);
           }
           cursor = j.cursor || cursor;
-          note = (j.truncated ? " · some lines skipped (over the fetch limit)" : "") +
+          behind = !!j.more;
+          note = (j.truncated ? " · older lines left out (over the fetch limit)" : "") +
+            (behind ? " · catching up" : "") +
             " · updated " + new Date().toLocaleTimeString();
           sec.classList.remove("failed");
           render();
         })
         .catch(function (e) {
           note = "";
+          behind = false;
           status.textContent = String(e.message || e);
           sec.classList.add("failed");
         })

@@ -82,6 +82,9 @@ pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, Tas
     };
     let keep = asked.min(max_lines);
     let need = keep + 1;
+    if after.is_some() {
+        return follow(docker, req, after, keep, max_bytes).await;
+    }
     let mut window = need;
     let mut lines = loop {
         let (lines, read) = read_window(docker, req, after, window, need).await?;
@@ -117,6 +120,71 @@ pub async fn fetch(docker: &Docker, req: &LogsRequest) -> Result<LogsOutput, Tas
         lines,
         cursor,
         truncated,
+        more: false,
+    })
+}
+
+/// After a cursor: the oldest lines after it, up to the caps, read from
+/// the cursor's second on and stopped as soon as one more than kept has
+/// come. What does not fit is left for the next ask (`more`), so a log
+/// followed faster than it can be fetched lags, never loses lines.
+async fn follow(
+    docker: &Docker,
+    req: &LogsRequest,
+    after: Option<i128>,
+    keep: usize,
+    max_bytes: usize,
+) -> Result<LogsOutput, TaskError> {
+    let opts = LogsOptions {
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        since: after.map_or(0, |n| (n / 1_000_000_000) as i32),
+        tail: "all".into(),
+        ..Default::default()
+    };
+    let mut stream = docker.logs(&req.container, Some(opts));
+    let mut lines: Vec<LogLine> = Vec::new();
+    let mut bytes = 0;
+    let mut more = false;
+    let work = async {
+        while let Some(item) = stream.next().await {
+            let l = match item.map_err(|e| describe(&e, &req.container))? {
+                bollard::container::LogOutput::StdErr { message } if req.stderr => {
+                    line("stderr", &message)
+                }
+                bollard::container::LogOutput::StdOut { message }
+                | bollard::container::LogOutput::Console { message }
+                    if req.stdout =>
+                {
+                    line("stdout", &message)
+                }
+                _ => None,
+            };
+            let Some(l) = l else { continue };
+            if after.is_some_and(|a| rfc3339_nanos(&l.ts).is_none_or(|n| n <= a)) {
+                continue;
+            }
+            let size = l.text.len() + l.ts.len() + 8;
+            // The first line always comes, whatever its size.
+            if lines.len() >= keep || (!lines.is_empty() && bytes + size > max_bytes) {
+                more = true;
+                break;
+            }
+            bytes += size;
+            lines.push(l);
+        }
+        Ok::<_, TaskError>(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), work)
+        .await
+        .map_err(|_| TaskError::Failed("Docker took over 10 s to return the logs".into()))??;
+    let cursor = lines.last().map(|l| l.ts.clone()).or(req.since.clone());
+    Ok(LogsOutput {
+        lines,
+        cursor,
+        truncated: false,
+        more,
     })
 }
 
