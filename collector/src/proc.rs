@@ -9,6 +9,7 @@ mod filesystem;
 pub mod filters;
 mod kernel_tables;
 mod meminfo;
+mod net_tables;
 mod netclass;
 mod netdev;
 mod netstat;
@@ -146,6 +147,16 @@ impl HostInput {
             out,
         ));
         run(softnet::collect(&self.net_path("softnet_stat"), out));
+        run(net_tables::arp(&self.net_path("arp"), out));
+        run(net_tables::udp_queues(
+            &self.net_path("udp"),
+            &self.net_path("udp6"),
+            out,
+        ));
+        run(net_tables::conntrack_stat(
+            &self.net_path("stat/nf_conntrack"),
+            out,
+        ));
         run(netstat::collect(
             &self.net_path("netstat"),
             &self.net_path("snmp"),
@@ -154,6 +165,7 @@ impl HostInput {
         ));
         run(os::os_release(&self.root, out));
         os::uname(out);
+        os::selinux(&self.root, out);
         netclass::collect(&self.root.join("sys/class/net"), &self.filters, out);
         time::clocksources(&self.root.join("sys/devices/system/clocksource"), out);
         time::zone(out.ts_ms(), out);

@@ -39,16 +39,8 @@ const UPSTREAM_DEFAULTS: [&str; 4] = [
 ];
 
 /// node_exporter families (prefixes) the collector does not report yet:
-/// ARP and UDP queue tables, udev's disk info, netlink's nohandler
-/// counter, conntrack's per-CPU statistics and SELinux.
-const NOT_YET: [&str; 6] = [
-    "node_arp_entries",
-    "node_disk_info",
-    "node_network_receive_nohandler_total",
-    "node_nf_conntrack_stat_",
-    "node_selinux_enabled",
-    "node_udp_queues",
-];
+/// udev's disk info and netlink's nohandler counter.
+const NOT_YET: [&str; 2] = ["node_disk_info", "node_network_receive_nohandler_total"];
 
 /// Families node_exporter writes about itself or from collectors that
 /// have no counterpart in a host pass (its scrape bookkeeping).

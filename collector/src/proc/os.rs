@@ -101,6 +101,20 @@ fn major_minor(version_id: &str) -> Option<f64> {
     version_id[..end].parse().ok()
 }
 
+/// node_exporter's selinux collector: enabled or not, and when enabled
+/// whether it enforces (`sys/fs/selinux/enforce`: 1 enforcing, 0
+/// permissive).
+pub fn selinux(root: &Path, out: &mut Output) {
+    let enforce = std::fs::read_to_string(root.join("sys/fs/selinux/enforce"));
+    match enforce.ok().and_then(|e| e.trim().parse::<f64>().ok()) {
+        Some(mode) => {
+            out.push("node_selinux_enabled", &[], 1.0);
+            out.push("node_selinux_current_mode", &[], mode);
+        }
+        None => out.push("node_selinux_enabled", &[], 0.0),
+    }
+}
+
 pub fn uname(out: &mut Output) {
     let u = rustix::system::uname();
     let text = |s: &std::ffi::CStr| s.to_string_lossy().into_owned();
