@@ -1,5 +1,5 @@
 //! The collector run in a container as README says (image from
-//! scripts/collector-image.sh, `-v /:/host:ro`, bridge networking) reports
+//! `scripts/image.sh collector`, `-v /:/host:ro`, bridge networking) reports
 //! the host: it enrols under the host's name, not the container's, and
 //! its `node_network_*` series are the host's interfaces, not the
 //! container's own `lo` and `eth0`. Against the real Engine.
@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
-use support::docker::{docker, workspace_binary, Removed};
+use support::docker::{docker, scratch_image, Removed};
 use support::*;
 
 /// Interfaces in the host's network namespace (what node_exporter on the
@@ -65,23 +65,7 @@ async fn a_containerised_collector_reports_the_hosts_name_and_network() {
     let tag = format!("dozor-test/collector:{}", std::process::id());
     let name = format!("dz-collector-{}", std::process::id());
     let _removed = Removed(name.clone(), tag.clone());
-    let built = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/collector-image.sh"
-    ))
-    .args([
-        "--binary",
-        &workspace_binary("dozor-collector"),
-        "--tag",
-        &tag,
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    scratch_image("collector", &tag);
     docker(&[
         "run",
         "-d",

@@ -277,72 +277,7 @@ async fn inventory_events_logs_and_actions() {
     let (status, bad) = logs(&base, &admin, "name=..%2F..%2Fimages%2Fjson%3F").await;
     assert_eq!(status, 400, "{bad}");
 
-    // Pages: escaped labels, the problem highlighted, the table on the host page.
-    let page = support::web::get(
-        &base,
-        &format!("/containers/view?host={HOST}&{who}"),
-        &admin,
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    assert!(page.contains("&lt;script&gt;x&lt;/script&gt;") && !page.contains("<script>x"));
-    assert!(page.contains("data-src=\"/containers/logs?host=dock-host&amp;name="));
-    assert!(!page.contains("Yes, stop") && page.contains("Stop…") && !page.contains(">Start<"));
-    // An unlabelled container: no button the agent would refuse, and why.
-    let plain_page = support::web::get(
-        &base,
-        &format!("/containers/view?host={HOST}&name={}", name("plain")),
-        &admin,
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    assert!(!plain_page.contains("Stop…") && !plain_page.contains("Restart…"));
-    assert!(
-        plain_page.contains("No actions: the agent refuses them here")
-            && plain_page.contains("dozor.actions=true"),
-        "{plain_page}"
-    );
-    // One that is not in the host's report: no buttons either.
-    let gone_page = support::web::get(
-        &base,
-        &format!("/containers/view?host={HOST}&name=never-was"),
-        &admin,
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    assert!(!gone_page.contains("Restart…") && gone_page.contains("No actions"));
-    // Without JavaScript: a link to the last lines, rendered in the page.
-    assert!(page.contains("lines=1#logs") && page.contains("<noscript>"));
-    let recent = support::web::get(
-        &base,
-        &format!("/containers/view?host={HOST}&{who}&lines=1"),
-        &admin,
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    assert!(recent.contains("lines when the page was made"), "{recent}");
-    assert!(recent.contains("<li class=\"stdout\">out "), "{recent}");
-    assert!(recent.contains(">Reload</a>"));
-    let fleet = support::web::get(&base, "/containers", &admin)
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(fleet.contains(&name("oom")) && fleet.contains("class=\"problem\""));
-    let host_page = support::web::get(&base, &format!("/hosts/{HOST}"), &admin)
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(host_page.contains("containers-table") && host_page.contains(&name("logger")));
+    support::container_pages::check(&base, &admin, HOST, &run).await;
 
     // Actions: viewers refused; stop asks first; unlabelled refused by the agent.
     let viewer = viewer_session(&server).await;

@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::process::Command;
-use support::docker::{docker, workspace_binary, Removed};
+use support::docker::{docker, scratch_image, Removed};
 use support::*;
 
 #[tokio::test]
@@ -18,21 +17,7 @@ async fn the_scratch_server_image_serves_and_is_healthy() {
     let tag = format!("dozor-test/server:{}", std::process::id());
     let name = format!("dz-server-{}", std::process::id());
     let _removed = Removed(name.clone(), tag.clone());
-    let built = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/image.sh"))
-        .args([
-            "server",
-            "--binary",
-            &workspace_binary("dozor-server"),
-            "--tag",
-            &tag,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    scratch_image("server", &tag);
     docker(&[
         "run",
         "-d",

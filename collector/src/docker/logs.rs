@@ -149,19 +149,9 @@ async fn follow(
     let mut more = false;
     let work = async {
         while let Some(item) = stream.next().await {
-            let l = match item.map_err(|e| describe(&e, &req.container))? {
-                bollard::container::LogOutput::StdErr { message } if req.stderr => {
-                    line("stderr", &message)
-                }
-                bollard::container::LogOutput::StdOut { message }
-                | bollard::container::LogOutput::Console { message }
-                    if req.stdout =>
-                {
-                    line("stdout", &message)
-                }
-                _ => None,
+            let Some(l) = asked_line(item, req)? else {
+                continue;
             };
-            let Some(l) = l else { continue };
             if after.is_some_and(|a| rfc3339_nanos(&l.ts).is_none_or(|n| n <= a)) {
                 continue;
             }
@@ -185,6 +175,24 @@ async fn follow(
         cursor,
         truncated: false,
         more,
+    })
+}
+
+/// One item of Docker's log stream as a line, when it is of a stream the
+/// request asked for.
+fn asked_line(
+    item: Result<bollard::container::LogOutput, bollard::errors::Error>,
+    req: &LogsRequest,
+) -> Result<Option<LogLine>, TaskError> {
+    Ok(match item.map_err(|e| describe(&e, &req.container))? {
+        bollard::container::LogOutput::StdErr { message } if req.stderr => line("stderr", &message),
+        bollard::container::LogOutput::StdOut { message }
+        | bollard::container::LogOutput::Console { message }
+            if req.stdout =>
+        {
+            line("stdout", &message)
+        }
+        _ => None,
     })
 }
 
@@ -216,19 +224,9 @@ async fn read_window(
     let work = async {
         while let Some(item) = stream.next().await {
             read += 1;
-            let l = match item.map_err(|e| describe(&e, &req.container))? {
-                bollard::container::LogOutput::StdErr { message } if req.stderr => {
-                    line("stderr", &message)
-                }
-                bollard::container::LogOutput::StdOut { message }
-                | bollard::container::LogOutput::Console { message }
-                    if req.stdout =>
-                {
-                    line("stdout", &message)
-                }
-                _ => None,
+            let Some(l) = asked_line(item, req)? else {
+                continue;
             };
-            let Some(l) = l else { continue };
             if after.is_some_and(|a| rfc3339_nanos(&l.ts).is_none_or(|n| n <= a)) {
                 continue;
             }

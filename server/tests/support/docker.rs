@@ -100,6 +100,27 @@ pub fn workspace_binary(name: &str) -> String {
         .unwrap_or_else(|| panic!("the {name} binary"))
 }
 
+/// Builds `dozor-<component>`'s image FROM scratch with scripts/image.sh
+/// from the debug binary, tagged `tag`.
+pub fn scratch_image(component: &str, tag: &str) {
+    let built =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/image.sh"))
+            .args([
+                component,
+                "--binary",
+                &workspace_binary(&format!("dozor-{component}")),
+                "--tag",
+                tag,
+            ])
+            .output()
+            .expect("scripts/image.sh runs");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
+
 /// A container and an image, removed however the test ends.
 pub struct Removed(pub String, pub String);
 

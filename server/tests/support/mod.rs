@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod chrome;
+pub mod container_pages;
 pub mod data;
 pub mod docker;
 pub mod scrape_targets;
