@@ -127,6 +127,7 @@ impl HostInput {
         run(meminfo::collect(&self.proc_path("meminfo"), out));
         run(diskstats::collect(
             &self.proc_path("diskstats"),
+            &self.root.join("run/udev/data"),
             &self.filters,
             out,
         ));

@@ -39,8 +39,8 @@ const UPSTREAM_DEFAULTS: [&str; 4] = [
 ];
 
 /// node_exporter families (prefixes) the collector does not report yet:
-/// udev's disk info and netlink's nohandler counter.
-const NOT_YET: [&str; 2] = ["node_disk_info", "node_network_receive_nohandler_total"];
+/// netlink's nohandler counter.
+const NOT_YET: [&str; 1] = ["node_network_receive_nohandler_total"];
 
 /// Families node_exporter writes about itself or from collectors that
 /// have no counterpart in a host pass (its scrape bookkeeping).
@@ -226,12 +226,22 @@ async fn host_metrics_match_node_exporter() {
             } else {
                 let lo = v0.copied().unwrap_or(v1).min(v1);
                 let hi = v0.copied().unwrap_or(v1).max(v1);
-                // Runnable and blocked tasks change by the moment (the two
-                // readers themselves run); other gauges move slowly.
+                // Momentary counts the readers themselves move: runnable
+                // tasks (both run), sockets and connections (the scrape's
+                // own TCP connection), queued bytes. Other gauges move
+                // slowly: 2%.
+                let relative = 0.02 * theirs_v.abs().max(1.0);
                 let slack = if family.starts_with("node_procs_") {
                     8.0
+                } else if family.starts_with("node_sockstat_")
+                    || family == "node_netstat_Tcp_CurrEstab"
+                    || family == "node_nf_conntrack_entries"
+                {
+                    relative.max(0.1 * theirs_v.abs()).max(4.0)
+                } else if family == "node_udp_queues" {
+                    relative.max(65536.0)
                 } else {
-                    0.02 * theirs_v.abs().max(1.0)
+                    relative
                 };
                 *theirs_v >= lo - slack && *theirs_v <= hi + slack
             };
