@@ -72,7 +72,20 @@ fn read_one(path: &Path, seen: &mut HashSet<Key>) -> Result<(Vec<(Key, f64)>, f6
         .ok()
         .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0.0, |d| d.as_secs_f64());
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    // Read through the limit too: a file still being written may have
+    // grown since its size was looked at.
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).map_err(|e| e.to_string())?,
+            FILE_LIMIT + 1,
+        ),
+        &mut text,
+    )
+    .map_err(|e| e.to_string())?;
+    if text.len() as u64 > FILE_LIMIT {
+        return Err(format!("larger than the {FILE_LIMIT} byte limit"));
+    }
     let mut p = Parser::new(&text, Format::Text).strict();
     let mut samples = Vec::new();
     let mut keys = Vec::new();
