@@ -6,19 +6,24 @@
 #   scripts/image.sh server|collector                  # release build; tags dozor-NAME:VERSION and :latest
 #   scripts/image.sh server|collector --binary PATH    # an already built binary
 #   scripts/image.sh server|collector --tag NAME:TAG   # another tag (may be repeated)
+#   scripts/image.sh timescaledb [--tag NAME:TAG]      # PostgreSQL + TimescaleDB from this host
 #
 # The server image runs as uid 10001 with its data in /var/lib/dozor
 # (a volume), listens on 0.0.0.0:8080 and checks itself with
 # `dozor-server healthcheck`. The collector image runs as root (the Docker
 # socket and some of the host's /proc are root-only) and reads the host
-# at /host; see README for the `docker run` line.
+# at /host; see README for the `docker run` line. The timescaledb image
+# (dozor-timescaledb) is this host's Debian PostgreSQL with the TimescaleDB
+# that scripts/test.sh installs, for docker-compose.yml on a machine that
+# cannot pull timescale/timescaledb; scripts/timescaledb-entrypoint.sh
+# says what it honours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 component="${1:-}"
 case "$component" in
-    server|collector) shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "first argument: server or collector (see --help)"; exit 2 ;;
+    server|collector|timescaledb) shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "first argument: server, collector or timescaledb (see --help)"; exit 2 ;;
 esac
 binary=""
 tags=()
@@ -26,13 +31,37 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --binary) binary="$2"; shift 2 ;;
         --tag) tags+=("$2"); shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "unknown argument $1 (see --help)"; exit 2 ;;
     esac
 done
 name="dozor-$component"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 if [ ${#tags[@]} -eq 0 ]; then tags=("$name:$version" "$name:latest"); fi
+
+# The dynamic loader and every library FILE links, into the image's root
+# at their own paths.
+copy_libs() {
+    local lib
+    for lib in $(ldd "$1" 2>/dev/null | grep -oE '/[^ ]+' || true); do
+        [ -e "$ctx/root$lib" ] && continue
+        mkdir -p "$ctx/root$(dirname "$lib")"
+        cp -L "$lib" "$ctx/root$lib"
+    done
+}
+
+if [ "$component" = timescaledb ]; then
+    ctx="$(mktemp -d "/tmp/$name-image.XXXXXX")"
+    trap 'rm -rf "$ctx"' EXIT
+    # shellcheck source=scripts/timescaledb-rootfs.sh
+    . scripts/timescaledb-rootfs.sh
+    args=()
+    for t in "${tags[@]}"; do args+=(-t "$t"); done
+    docker build -q "${args[@]}" "$ctx" >/dev/null
+    echo "built ${tags[*]}"
+    exit 0
+fi
+
 if [ -z "$binary" ]; then
     cargo build --release --locked -p "$name"
     binary="${CARGO_TARGET_DIR:-target}/release/$name"
@@ -44,11 +73,7 @@ trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/root/usr/local/bin" "$ctx/root/tmp" "$ctx/data"
 chmod 1777 "$ctx/root/tmp"
 cp "$binary" "$ctx/root/usr/local/bin/$name"
-# The dynamic loader and every library the binary needs, at their paths.
-for lib in $(ldd "$binary" | grep -oE '/[^ ]+'); do
-    mkdir -p "$ctx/root$(dirname "$lib")"
-    cp -L "$lib" "$ctx/root$lib"
-done
+copy_libs "$binary"
 if [ "$component" = server ]; then
     cat >"$ctx/Dockerfile" <<'DOCKERFILE'
 FROM scratch

@@ -26,6 +26,9 @@ docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null |
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || [ -x /usr/lib/chromium/chromedriver ] || missing+=(chromium-driver)
 /usr/bin/python3 -c 'import html5lib' 2>/dev/null || missing+=(python3-html5lib)
+# The services' data plane, and the load generator of the zero-drop test.
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v wrk >/dev/null || missing+=(wrk)
 # The image the Docker scrape test builds FROM scratch.
 [ -x /bin/busybox ] || missing+=(busybox-static)
 # TimescaleDB is built from source (no registry here has it); these build it.
@@ -46,7 +49,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
         # The Debian packages start their own services; the tests use a
         # throwaway cluster and promtool only.
-        systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+        systemctl disable --now prometheus prometheus-node-exporter nginx >/dev/null 2>&1 || true
+        # Without systemd the package's own nginx may still hold port 80.
+        [ -f /run/nginx.pid ] && kill "$(cat /run/nginx.pid)" 2>/dev/null || true
     else
         echo "missing system packages; install them with:"
         echo "    sudo apt-get install ${missing[*]}"

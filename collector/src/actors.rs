@@ -23,11 +23,32 @@ pub fn capabilities() -> dozor_common::protocol::Capabilities {
         protocol: dozor_common::protocol::PROTOCOL_VERSION,
         task_kinds: registry(Policy::default()).kinds(),
         desired_sections: Converger::standard().sections(),
+        // Announced with the first heartbeat, once nginx is set up.
+        nginx: None,
     }
 }
 
-/// Starts the task runner and the converger for `agent`.
+/// Starts the task runner and the converger for `agent` (nginx off).
 pub fn spawn(agent: &Arc<Agent>, policy: Policy, shutdown: &CancellationToken) {
+    spawn_with_nginx(agent, policy, None, shutdown);
+}
+
+/// Starts the task runner and the converger, with services converged
+/// through `nginx`, whose upstreams then follow the containers.
+pub fn spawn_with_nginx(
+    agent: &Arc<Agent>,
+    policy: Policy,
+    nginx: Option<Arc<crate::nginx::Controller>>,
+    shutdown: &CancellationToken,
+) {
     crate::tasks::spawn(agent.clone(), registry(policy), shutdown.clone());
-    crate::desired::spawn(agent.clone(), Converger::standard(), shutdown.clone());
+    if let Some(n) = &nginx {
+        let _ = agent.nginx_info.set(n.info());
+        crate::nginx::spawn(agent.clone(), n.clone(), shutdown.clone());
+    }
+    crate::desired::spawn(
+        agent.clone(),
+        Converger::with_nginx(nginx),
+        shutdown.clone(),
+    );
 }

@@ -66,6 +66,8 @@ pub struct Agent {
     task_kinds: std::sync::OnceLock<Vec<String>>,
     /// The desired-state sections this agent converges (once started).
     pub(crate) desired_sections: std::sync::OnceLock<Vec<String>>,
+    /// How it runs the host's nginx, when it does.
+    pub(crate) nginx_info: std::sync::OnceLock<dozor_common::services::NginxInfo>,
     /// The generation the server last named, and what was applied.
     pub(crate) desired_wanted: Mutex<Option<u64>>,
     pub(crate) desired_applied: Mutex<dozor_common::desired::Applied>,
@@ -99,6 +101,7 @@ impl Agent {
             tasks: std::sync::OnceLock::new(),
             task_kinds: std::sync::OnceLock::new(),
             desired_sections: std::sync::OnceLock::new(),
+            nginx_info: std::sync::OnceLock::new(),
             desired_wanted: Mutex::new(None),
             desired_applied: Mutex::new(Default::default()),
             desired_changed: Notify::new(),
@@ -227,12 +230,12 @@ impl Agent {
             .store(started.elapsed().as_micros() as u64, Relaxed);
         s.emit(&mut out);
         if let Some(l) = self.latest.get() {
-            l.lock().expect("latest lock").set_host(out.series());
+            l.lock().expect("latest lock").set_host(&out);
         }
         self.metadata
             .lock()
             .expect("metadata lock")
-            .record_host(out.series());
+            .record_host(&out);
         let mut series = out.into_series();
         self.host_stale
             .lock()

@@ -1,14 +1,15 @@
 //! Converging on the host's desired state. Each heartbeat answer carries
 //! the document's generation; when it differs from the one applied, this
 //! loop fetches the whole document and hands each section to its applier
-//! (scrape targets today; nginx services, certificates and block lists
-//! next), then records the generation applied and what failed, which the
+//! (scrape targets, and services through nginx; certificates and block
+//! lists next), then records the generation applied and what failed, which the
 //! next heartbeat reports. A section this agent has no applier for is
 //! named in the error, never silently ignored.
 
 use crate::agent::Agent;
 use async_trait::async_trait;
 use dozor_common::desired::{Applied, DesiredState, ScrapeTargets, Section};
+use dozor_common::services::Services;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -47,12 +48,29 @@ pub struct Converger {
 }
 
 impl Converger {
-    /// The sections every agent converges.
+    /// The sections every agent converges, without nginx.
     pub fn standard() -> Self {
-        Self::default().register::<ScrapeTargets, _, _>(|agent, targets| async move {
-            agent.set_remote_targets(targets);
-            Ok(())
-        })
+        Self::with_nginx(None)
+    }
+
+    /// The sections every agent converges; services through `nginx` (an
+    /// agent with nginx off refuses a host's services, saying so).
+    pub fn with_nginx(nginx: Option<Arc<crate::nginx::Controller>>) -> Self {
+        Self::default()
+            .register::<ScrapeTargets, _, _>(|agent, targets| async move {
+                agent.set_remote_targets(targets);
+                Ok(())
+            })
+            .register::<Services, _, _>(move |agent, doc| {
+                let nginx = nginx.clone();
+                async move {
+                    match nginx {
+                        Some(n) => n.apply(&agent, doc).await,
+                        None if doc.services.is_empty() => Ok(()),
+                        None => Err("nginx is off on this host: run its collector with --nginx host or --nginx container:NAME".into()),
+                    }
+                }
+            })
     }
 
     pub fn register<S, F, Fut>(mut self, f: F) -> Self
@@ -78,7 +96,7 @@ impl Converger {
         let mut errors = Vec::new();
         for (name, a) in &self.appliers {
             if let Err(e) = a.apply(agent, doc).await {
-                errors.push(format!("{name}: {e}"));
+                errors.push(format!("{name}: {}", e.replace('\n', " / ")));
             }
         }
         for name in doc.sections.keys() {
@@ -90,7 +108,9 @@ impl Converger {
         }
         Applied {
             generation: doc.generation,
-            error: (!errors.is_empty()).then(|| errors.join("; ")),
+            // One line per section, so a section's error can be replaced
+            // alone (nginx's, when the containers change).
+            error: (!errors.is_empty()).then(|| errors.join("\n")),
         }
     }
 }
@@ -119,6 +139,7 @@ impl Agent {
             protocol: dozor_common::protocol::PROTOCOL_VERSION,
             task_kinds: self.task_kinds(),
             desired_sections: self.desired_sections.get().cloned().unwrap_or_default(),
+            nginx: self.nginx_info.get().cloned(),
         }
     }
 

@@ -11,6 +11,7 @@
 
 pub mod actions;
 pub mod events;
+pub mod help;
 pub mod inventory;
 pub mod logs;
 pub mod report;
@@ -312,6 +313,7 @@ pub fn spawn(
                     if let Some(l) = agent.exposed() {
                         l.lock().expect("latest lock").set_containers(&series);
                     }
+                    agent.note_metadata(help::metadata(&series));
                     if let Some(list) = input.inventory.clone() {
                         agent.containers.set_inventory(list);
                     }

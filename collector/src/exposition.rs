@@ -2,7 +2,8 @@
 //! each target's latest good scrape, in the Prometheus text format, so a
 //! plain Prometheus can scrape a dozor collector as it would node_exporter.
 //! Families keep the TYPE and HELP their source gave; host metrics have
-//! node_exporter's (`proc/catalogue.rs`).
+//! node_exporter's (`proc/catalogue.rs`), container metrics cAdvisor's
+//! (`docker/help.rs`).
 
 use dozor_common::expo::{Encoder, Kind, MetricType};
 use dozor_common::{Labels, SeriesBatch};
@@ -64,25 +65,28 @@ pub fn add(
 
 impl Latest {
     /// Replaces the host families with one pass.
-    pub fn set_host(&mut self, series: &[SeriesBatch]) {
+    pub fn set_host(&mut self, out: &crate::output::Output) {
         let mut f = Families::new();
-        for s in series {
+        for s in out.series() {
             let Some(last) = s.samples.last() else {
                 continue;
             };
-            // node_exporter's own TYPE and HELP where it has the family;
+            // The words the source gave (textfiles), else node_exporter's;
             // the collector's own series (dozor_agent_*) by their suffix.
-            let (kind, help) = crate::proc::catalogue::describe(&s.name).unwrap_or_else(|| {
-                let kind = if s.name.ends_with("_total") {
-                    MetricType::Counter
-                } else {
-                    MetricType::Gauge
-                };
-                (kind, "Read by dozor-collector.".into())
-            });
+            let (family, kind, help) = match out.description(&s.name) {
+                Some(d) => (d.family.clone(), d.kind, d.help.clone()),
+                None => {
+                    let kind = if s.name.ends_with("_total") {
+                        MetricType::Counter
+                    } else {
+                        MetricType::Gauge
+                    };
+                    (s.name.clone(), kind, "Read by dozor-collector.".into())
+                }
+            };
             add(
                 &mut f,
-                &s.name,
+                &family,
                 kind,
                 &help,
                 &s.name,
@@ -104,12 +108,7 @@ impl Latest {
             if dozor_common::model::is_stale(last.value) {
                 continue;
             }
-            let kind = if s.name.ends_with("_total") {
-                MetricType::Counter
-            } else {
-                MetricType::Gauge
-            };
-            let help = "A container's state or resource use, read from the Docker Engine by dozor-collector (cAdvisor's name where cAdvisor has one).";
+            let (kind, help) = crate::docker::help::describe(&s.name);
             add(
                 &mut f,
                 &s.name,
@@ -251,6 +250,11 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("dozor_container_state"), "{text}");
+        // cAdvisor's words.
+        assert!(
+            text.contains("# HELP container_memory_usage_bytes Current memory usage in bytes, including all memory regardless of when it was accessed\n# TYPE container_memory_usage_bytes gauge\n"),
+            "{text}"
+        );
         assert!(
             text.contains("# TYPE process_cpu_seconds_total counter\n"),
             "{text}"

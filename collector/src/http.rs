@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use dozor_common::containers::{TaskBatch, TASKS_PATH, TASK_RESULT_PATH};
 use dozor_common::protocol::{
     EnrollRequest, EnrollResponse, ErrorBody, HeartbeatRequest, HeartbeatResponse, HostInventory,
-    Task, TaskResult, ENROLL_PATH, HEARTBEAT_PATH,
+    TaskResult, ENROLL_PATH, HEARTBEAT_PATH,
 };
 use reqwest::{header, StatusCode};
 use std::time::Duration;
@@ -109,7 +109,7 @@ pub struct HttpSink {
 
 #[async_trait]
 impl Sink for HttpSink {
-    async fn poll_tasks(&self, wait: Duration) -> Option<Result<Vec<Task>, SendError>> {
+    async fn poll_tasks(&self, wait: Duration) -> Option<Result<TaskBatch, SendError>> {
         Some(self.poll(wait).await)
     }
 
@@ -213,7 +213,7 @@ impl HttpSink {
         }
     }
 
-    async fn poll(&self, wait: Duration) -> Result<Vec<Task>, SendError> {
+    async fn poll(&self, wait: Duration) -> Result<TaskBatch, SendError> {
         let resp = self
             .client
             .http
@@ -229,11 +229,10 @@ impl HttpSink {
         if !resp.status().is_success() {
             return Err(self.failure(resp).await);
         }
-        let batch: TaskBatch = resp.json().await.map_err(|e| SendError::Retry {
+        resp.json().await.map_err(|e| SendError::Retry {
             message: format!("bad task answer: {e}"),
             after: None,
-        })?;
-        Ok(batch.tasks)
+        })
     }
 }
 

@@ -16,6 +16,7 @@ pub mod docker;
 pub mod exposition;
 pub mod http;
 pub mod inventory;
+pub mod nginx;
 pub mod output;
 pub mod proc;
 pub mod process;

@@ -96,6 +96,8 @@ struct Args {
     /// read from every container either way.
     #[arg(long, env = "DOZOR_CONTAINER_ACTIONS", value_enum, default_value_t = Policy::Labelled)]
     container_actions: Policy,
+    #[command(flatten)]
+    nginx: dozor_collector::nginx::args::NginxArgs,
 }
 
 /// Every target from the flags and the file, checked before anything starts.
@@ -209,7 +211,13 @@ async fn main() -> anyhow::Result<()> {
             shutdown.clone(),
         );
     }
-    dozor_collector::actors::spawn(&agent, args.container_actions, &shutdown);
+    let nginx = dozor_collector::nginx::Controller::new(&args.nginx.options())
+        .await
+        .map_err(|e| anyhow::anyhow!("--nginx: {e}"))?;
+    if nginx.is_some() && !args.docker_metrics {
+        tracing::warn!("--nginx without --docker-metrics: upstreams cannot follow containers (static addresses still work)");
+    }
+    dozor_collector::actors::spawn_with_nginx(&agent, args.container_actions, nginx, &shutdown);
     // Always: the server may define targets for this host at any time.
     {
         tracing::info!(

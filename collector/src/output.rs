@@ -1,10 +1,25 @@
-//! Accumulates the samples of one collection pass, all at one timestamp.
+//! Accumulates the samples of one collection pass, all at one timestamp,
+//! and what a source said of their families.
 
+use dozor_common::expo::MetricType;
 use dozor_common::{Labels, Sample, SeriesBatch};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 pub struct Output {
     ts_ms: i64,
     series: Vec<SeriesBatch>,
+    /// sample name → (family, type, help), where the source gave them
+    /// (textfiles); other host samples are described by the catalogue.
+    described: HashMap<String, Description>,
+}
+
+/// A family as `/metrics` and the metadata API present it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Description {
+    pub family: String,
+    pub kind: MetricType,
+    pub help: String,
 }
 
 impl Output {
@@ -12,7 +27,30 @@ impl Output {
         Self {
             ts_ms,
             series: Vec::new(),
+            described: HashMap::new(),
         }
+    }
+
+    /// Records the family, type and help the source gave `sample`.
+    pub fn describe(&mut self, sample: &str, d: Description) {
+        if !self.described.contains_key(sample) {
+            self.described.insert(sample.to_string(), d);
+        }
+    }
+
+    /// The family `sample` belongs to, with its type and help: the
+    /// source's words, else node_exporter's (the catalogue); None for a
+    /// name neither knows.
+    pub fn description(&self, sample: &str) -> Option<Cow<'_, Description>> {
+        if let Some(d) = self.described.get(sample) {
+            return Some(Cow::Borrowed(d));
+        }
+        let (kind, help) = crate::proc::catalogue::describe(sample)?;
+        Some(Cow::Owned(Description {
+            family: sample.to_string(),
+            kind,
+            help: help.into_owned(),
+        }))
     }
 
     pub fn ts_ms(&self) -> i64 {

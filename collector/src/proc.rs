@@ -131,7 +131,12 @@ impl HostInput {
             &self.filters,
             out,
         ));
-        run(netdev::collect(&self.net_path("dev"), &self.filters, out));
+        run(netdev::collect(
+            &self.net_path("dev"),
+            &self.root.join("sys/class/net"),
+            &self.filters,
+            out,
+        ));
         // PSI exists only on kernels >= 4.20 built with it; absence is normal.
         let psi = self.proc_path("pressure");
         if psi.is_dir() {

@@ -65,27 +65,25 @@ impl MetadataBook {
         }
     }
 
-    /// node_exporter's type and help for the host families not held yet,
-    /// so the server's metadata API describes them as it does scraped ones.
-    pub fn record_host(&mut self, series: &[dozor_common::SeriesBatch]) {
-        let new: Vec<MetricMetadata> = series
-            .iter()
-            .filter(|s| !self.all.contains_key(&s.name))
-            .filter_map(|s| {
-                let (kind, help) = crate::proc::catalogue::describe(&s.name)?;
-                let kind = match kind {
-                    dozor_common::expo::MetricType::Counter => "counter",
-                    dozor_common::expo::MetricType::Gauge => "gauge",
-                    _ => "unknown",
-                };
-                Some(MetricMetadata {
-                    metric: s.name.clone(),
-                    kind: kind.into(),
-                    help: help.into_owned(),
-                    unit: String::new(),
-                })
-            })
-            .collect();
+    /// The type and help of the host families not held yet (a textfile's
+    /// own words, else node_exporter's), so the server's metadata API
+    /// describes them as it does scraped ones.
+    pub fn record_host(&mut self, out: &crate::output::Output) {
+        let mut new: Vec<MetricMetadata> = Vec::new();
+        for s in out.series() {
+            let Some(d) = out.description(&s.name) else {
+                continue;
+            };
+            if self.all.contains_key(&d.family) || new.iter().any(|m| m.metric == d.family) {
+                continue;
+            }
+            new.push(MetricMetadata {
+                metric: d.family.clone(),
+                kind: d.kind.prometheus_name().into(),
+                help: d.help.clone(),
+                unit: String::new(),
+            });
+        }
         self.record(new);
     }
 

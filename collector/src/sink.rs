@@ -3,7 +3,8 @@
 //! see the same outcomes, so the agent loop is written once.
 
 use async_trait::async_trait;
-use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, Task, TaskResult};
+use dozor_common::containers::TaskBatch;
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, TaskResult};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +31,7 @@ pub trait Sink: Send + Sync {
     /// Waits up to `wait` for tasks (the long-poll), so a task reaches the
     /// agent within a second rather than with the next heartbeat. None:
     /// this sink has no such channel, and tasks ride on heartbeats.
-    async fn poll_tasks(&self, _wait: Duration) -> Option<Result<Vec<Task>, SendError>> {
+    async fn poll_tasks(&self, _wait: Duration) -> Option<Result<TaskBatch, SendError>> {
         None
     }
 

@@ -100,9 +100,12 @@ pub fn spawn(agent: Arc<Agent>, registry: Registry, shutdown: CancellationToken)
             };
             let wait = match polled {
                 None => return,
-                Some(Ok(tasks)) => {
+                Some(Ok(batch)) => {
                     backoff.reset();
-                    for t in tasks {
+                    if let Some(g) = batch.desired_generation {
+                        poller.desired_named(g);
+                    }
+                    for t in batch.tasks {
                         hand_over(&tx, t);
                     }
                     continue;

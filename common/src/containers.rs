@@ -26,6 +26,10 @@ pub const MANAGED_LABEL: &str = "dozor.actions";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskBatch {
     pub tasks: Vec<crate::protocol::Task>,
+    /// The host's desired-state generation, so a change reaches the agent
+    /// with the long-poll (within a second) rather than the next heartbeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_generation: Option<u64>,
 }
 
 /// One container as `docker inspect` describes it, trimmed to what the
@@ -65,6 +69,9 @@ pub struct ContainerInfo {
     pub ports: Vec<String>,
     #[serde(default)]
     pub networks: Vec<String>,
+    /// network → the container's IP address on it (what nginx proxies to).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addresses: BTreeMap<String, String>,
     /// "source -> destination (ro)" style.
     #[serde(default)]
     pub mounts: Vec<String>,

@@ -74,6 +74,15 @@ impl MetricType {
             MetricType::Untyped => "untyped",
         }
     }
+
+    /// The name Prometheus's metadata API gives the type ("unknown" for
+    /// untyped).
+    pub fn prometheus_name(self) -> &'static str {
+        match self {
+            MetricType::Untyped => "unknown",
+            other => other.as_str(),
+        }
+    }
 }
 
 /// Writes one metric family at a time; callers must not interleave families.

@@ -1,5 +1,6 @@
 //! Types shared by the dozor server and collector: the Prometheus data model,
-//! the agent wire protocol, duration parsing and the text exposition encoder.
+//! the agent wire protocol, duration parsing, the text exposition encoder,
+//! and services (their model, validation and nginx rendering).
 //!
 //! Invariant: this crate does no I/O, so both binaries (and tests) can use it
 //! without pulling in a runtime.
@@ -11,6 +12,7 @@ pub mod expo;
 pub mod json_metrics;
 pub mod model;
 pub mod protocol;
+pub mod services;
 pub mod stamps;
 pub mod tasks;
 

@@ -151,6 +151,9 @@ pub struct Capabilities {
     pub task_kinds: Vec<String>,
     /// Desired-state sections it converges (`crate::desired::Section::NAME`).
     pub desired_sections: Vec<String>,
+    /// How it runs its host's nginx; None when it does not (`--nginx off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nginx: Option<crate::services::NginxInfo>,
 }
 
 /// One scrape target's last scrape, for the server's Targets page.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod args;
+mod nginx_args;
 pub use args::*;
 
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct Config {
     pub local_collector: bool,
     pub local_collector_root: PathBuf,
     pub local_collector_interval: Duration,
+    /// How the built-in collector runs this host's nginx.
+    pub local_nginx: dozor_collector::nginx::Options,
     pub limits: Limits,
     pub rate_limits: RateLimits,
     pub acquire_timeout: Duration,
@@ -87,6 +90,7 @@ impl Config {
             local_collector: true,
             local_collector_root: PathBuf::from("/"),
             local_collector_interval: Duration::from_secs(10),
+            local_nginx: Default::default(),
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
             acquire_timeout: Duration::from_secs(5),
@@ -179,6 +183,7 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
         );
     }
     cfg.local_collector = !args.no_local_collector && file.local_collector.unwrap_or(true);
+    cfg.local_nginx = args.local_nginx.options().map_err(anyhow::Error::msg)?;
     if let Some(root) = args
         .local_collector_root
         .clone()

@@ -7,6 +7,7 @@
 //! agent.
 
 pub mod scrape_targets;
+pub mod services;
 
 use crate::storage::{AgentRecord, Store};
 use async_trait::async_trait;
@@ -22,7 +23,10 @@ trait Source: Send + Sync {
 
 /// Every section the server publishes.
 fn sources() -> Vec<Box<dyn Source>> {
-    vec![Box::new(scrape_targets::ScrapeTargetsSource)]
+    vec![
+        Box::new(scrape_targets::ScrapeTargetsSource),
+        Box::new(services::ServicesSource),
+    ]
 }
 
 /// A section's document as JSON (types are checked where it is built).
@@ -39,7 +43,11 @@ pub async fn publish(
 ) -> crate::storage::Result<u64> {
     let mut sections = BTreeMap::new();
     for s in sources() {
-        sections.insert(s.name().to_string(), s.build(store, &agent.name).await?);
+        // Null: the section has nothing for this host and is left out.
+        let v = s.build(store, &agent.name).await?;
+        if !v.is_null() {
+            sections.insert(s.name().to_string(), v);
+        }
     }
     store.publish_desired(agent.id, &sections, now_ms).await
 }
@@ -56,6 +64,23 @@ pub async fn document(
     }
     publish(store, agent, now_ms).await?;
     Ok(store.desired_state(agent.id).await?.unwrap_or_default())
+}
+
+/// The task long-poll's answer: the agent's tasks and its document's
+/// generation (a publish rings the poll, so a change arrives within a
+/// second instead of with the next heartbeat).
+pub async fn poll(
+    hub: &crate::tasks::Hub,
+    store: &Store,
+    agent_id: i64,
+    wait: std::time::Duration,
+) -> crate::storage::Result<dozor_common::containers::TaskBatch> {
+    let tasks = hub.poll(store, agent_id, wait).await?;
+    let desired_generation = store.desired_status(agent_id).await?.map(|d| d.generation);
+    Ok(dozor_common::containers::TaskBatch {
+        tasks,
+        desired_generation,
+    })
 }
 
 /// [`publish`] for the agent named `host`, when there is one.

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use dozor_collector::agent::{Agent, AgentConfig};
 use dozor_collector::proc::HostInput;
 use dozor_collector::sink::{SendError, Sink};
-use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, Task, TaskResult};
+use dozor_common::containers::TaskBatch;
+use dozor_common::protocol::{HeartbeatRequest, HeartbeatResponse, TaskResult};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -64,15 +65,14 @@ impl Sink for LocalSink {
             .map_err(|e| retry(e.to_string()))
     }
 
-    async fn poll_tasks(&self, wait: Duration) -> Option<Result<Vec<Task>, SendError>> {
+    async fn poll_tasks(&self, wait: Duration) -> Option<Result<TaskBatch, SendError>> {
         let agent = match self.agent().await {
             Ok(a) => a,
             Err(e) => return Some(Err(e)),
         };
         let i = &self.ingest;
         Some(
-            i.tasks
-                .poll(&i.store, agent.id, wait)
+            crate::desired::poll(&i.tasks, &i.store, agent.id, wait)
                 .await
                 .map_err(|e| retry(e.to_string())),
         )
@@ -162,9 +162,13 @@ pub async fn start(
     );
     // Logs on demand, and start/stop/restart of containers labelled
     // dozor.actions=true, like a remote collector's default.
-    dozor_collector::actors::spawn(
+    let nginx = dozor_collector::nginx::Controller::new(&cfg.local_nginx)
+        .await
+        .map_err(|e| anyhow::anyhow!("--local-nginx: {e}"))?;
+    dozor_collector::actors::spawn_with_nginx(
         &agent,
         dozor_collector::docker::actions::Policy::Labelled,
+        nginx,
         &shutdown,
     );
     // Targets the server defines for this host (the Targets page) and

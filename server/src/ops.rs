@@ -8,6 +8,7 @@ pub mod agents;
 pub mod containers;
 pub mod onboarding;
 pub mod rules;
+pub mod services;
 pub mod silences;
 pub mod targets;
 pub mod telegram;
@@ -73,6 +74,22 @@ impl Actor {
         }
     }
 
+    /// An API token's (or a session's JSON) caller, with the role its
+    /// scope allows.
+    pub fn api(id: i64, name: &str, scope: crate::storage::Scope) -> Self {
+        use crate::storage::Scope;
+        Self {
+            id: Some(id),
+            name: name.to_string(),
+            role: match scope {
+                Scope::Read => Role::Viewer,
+                Scope::Write => Role::Editor,
+                Scope::Admin => Role::Admin,
+            },
+            origin: Origin::Api,
+        }
+    }
+
     /// A user acting through a linked Telegram chat.
     pub fn telegram(id: i64, name: &str, role: Role, chat: i64) -> Self {
         Self {
@@ -125,6 +142,9 @@ pub enum OpError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Fields the actor must fix, each with what is wrong.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Fields(Vec<dozor_common::services::FieldError>),
     /// Too many of these; try again after the wait.
     #[error("{0}; slow down")]
     Limited(String, std::time::Duration),
@@ -138,7 +158,7 @@ impl OpError {
     pub fn status(&self) -> u16 {
         match self {
             OpError::Forbidden(_) => 403,
-            OpError::Invalid(_) => 400,
+            OpError::Invalid(_) | OpError::Fields(_) => 400,
             OpError::NotFound(_) => 404,
             OpError::Conflict(_) => 409,
             OpError::Limited(..) => 429,

@@ -40,6 +40,12 @@ pub async fn snapshot(store: &Store, engine: &crate::promql::Engine, now_ms: i64
             .iter()
             .map(|a| (a.name.clone(), a.last_seen_ms))
             .collect();
+        for a in &live {
+            if let Ok(Some(d)) = store.desired_status(a.id).await {
+                snap.desired_failed
+                    .push((a.name.clone(), d.applied_error.is_some()));
+            }
+        }
     }
     if let Ok((rss, cpu, start)) = tokio::task::spawn_blocking(process_stats).await {
         snap.resident_memory_bytes = rss;

@@ -22,6 +22,7 @@ pub use dozor_promql::rollup;
 pub mod metadata;
 pub mod scrape_status;
 pub mod server_targets;
+pub mod services;
 pub mod silences;
 mod source;
 pub mod sql;
@@ -41,6 +42,7 @@ pub use invites::{Accepted, InviteRecord, Invites};
 pub use metadata::{Metadata, MetadataEntry};
 pub use scrape_status::ScrapeStatuses;
 pub use server_targets::{ServerTarget, ServerTargets};
+pub use services::{ErrorPage, Saved, ServiceRecord, ServiceStore};
 pub use silences::{SilenceRow, Silences};
 pub use source::engine;
 pub use telegram::{ChatLink, TelegramLinks};
@@ -229,6 +231,7 @@ pub trait Storage:
     + ScrapeStatuses
     + Metadata
     + ServerTargets
+    + ServiceStore
     + Containers
     + DesiredStates
 {

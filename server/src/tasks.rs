@@ -94,6 +94,11 @@ impl TaskHub {
             .clone()
     }
 
+    /// Wakes the agent's long-poll (its desired state changed).
+    pub fn ring(&self, agent_id: i64) {
+        self.bell(agent_id).notify_waiters();
+    }
+
     /// Queues a task of kind `K` for `agent` and wakes its long-poll.
     /// Refused (nothing queued) when the agent has been quiet for over a
     /// minute, or never announced that it can run `K`.

@@ -108,6 +108,8 @@ pub struct Snapshot {
     pub notifications: Option<(i64, i64, i64)>,
     /// Enrolled agents that are not revoked: name and last heartbeat (ms).
     pub agents: Vec<(String, Option<i64>)>,
+    /// Agents whose last report of their desired state carried an error.
+    pub desired_failed: Vec<(String, bool)>,
     /// The database's background jobs (TimescaleDB's policies).
     pub jobs: Vec<crate::storage::BackgroundJob>,
 }
@@ -329,6 +331,18 @@ impl Telemetry {
                     v,
                 );
             }
+        }
+        e.family(
+            "dozor_agent_desired_state_failed",
+            "1 when the agent's last report of its desired state carried an error (nginx refused the services' config, say), else 0 (the built-in HostConfigNotApplied rule reads it).",
+            MetricType::Gauge,
+        );
+        for (name, failed) in &snap.desired_failed {
+            e.sample(
+                "dozor_agent_desired_state_failed",
+                &[("host", name)],
+                if *failed { 1.0 } else { 0.0 },
+            );
         }
         e.family(
             "dozor_agent_clock_offset_seconds",

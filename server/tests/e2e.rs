@@ -134,19 +134,34 @@ async fn fixture_host_lands_in_storage(server: dozor_server::Server) {
     let a = store.agent_by_name("fixture-host").await.unwrap().unwrap();
     assert!(a.last_seen_ms.is_some());
     assert_eq!(a.inventory.unwrap()["cpu_model"], "AMD EPYC");
-    assert_eq!(
-        agent
-            .stats()
-            .samples_sent
-            .load(std::sync::atomic::Ordering::Relaxed) as usize,
-        {
-            let all = store
-                .find_series(None, &labels(&[h]), 10_000)
-                .await
-                .unwrap();
-            all.len()
+    // What the agent announced reads back on both backends (PostgreSQL's
+    // INTEGER protocol column once failed to decode, emptying the Agents
+    // page there).
+    let caps = eventually(10, || {
+        let store = store.clone();
+        async move { store.capabilities(a.id).await.unwrap() }
+    })
+    .await;
+    assert_eq!(caps.protocol, dozor_common::protocol::PROTOCOL_VERSION);
+    let stored = store
+        .find_series(None, &labels(&[h]), 10_000)
+        .await
+        .unwrap()
+        .len();
+    // The agent counts what it sent once it has the server's answer, which
+    // can come a moment after the rows are visible.
+    let sent = eventually(10, || {
+        let agent = agent.clone();
+        async move {
+            let n = agent
+                .stats()
+                .samples_sent
+                .load(std::sync::atomic::Ordering::Relaxed) as usize;
+            (n > 0).then_some(n)
         }
-    );
+    })
+    .await;
+    assert_eq!(sent, stored);
     stop.cancel();
     server.shutdown().await;
 }

@@ -86,6 +86,7 @@ async fn tasks_an_agent_cannot_run_are_never_queued() {
         protocol: PROTOCOL_VERSION,
         task_kinds: vec!["container.logs".into()],
         desired_sections: vec!["scrape_targets".into()],
+        nginx: None,
     };
     let r = post_heartbeat(
         &base,

@@ -4,6 +4,8 @@
 
 #[path = "role_matrix/coverage.rs"]
 mod coverage;
+#[path = "role_matrix/services.rs"]
+mod services;
 mod support;
 
 use dozor_server::storage::Role;
@@ -315,6 +317,7 @@ async fn every_route_for_every_role() {
             [403, 403, 403, 403],
         ),
     ];
+    routes.extend(services::routes());
     // Read-API GETs: 401 without credentials, 200 for every role.
     routes.extend(
         [

@@ -144,6 +144,18 @@
       setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
     });
     D.addEventListener("visibilitychange", function () { if (!D.hidden && follow.checked) poll(); });
+    // The page came with the last lines and their cursor: adopt them and
+    // ask only for what follows.
+    if (sec.dataset.cursor) {
+      Array.prototype.forEach.call(list.children, function (li) {
+        var l = { ts: li.dataset.ts || "", stream: li.dataset.stream || "stdout", text: li.querySelector("span").textContent };
+        if (li.dataset.level) l.level = li.dataset.level;
+        lines.push(l);
+      });
+      cursor = sec.dataset.cursor;
+      note = " · as the page was made";
+      render();
+    }
     poll();
   }
 

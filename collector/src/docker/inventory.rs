@@ -53,6 +53,23 @@ pub fn info(i: &ContainerInspectResponse, name: &str, image: &str) -> ContainerI
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     networks.sort();
+    let addresses = i
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(net, e)| {
+                    let ip = e
+                        .ip_address
+                        .as_deref()
+                        .filter(|a| !a.is_empty())
+                        .or(e.global_ipv6_address.as_deref().filter(|a| !a.is_empty()))?;
+                    Some((net.clone(), ip.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mounts = i
         .mounts
         .as_ref()
@@ -99,6 +116,7 @@ pub fn info(i: &ContainerInspectResponse, name: &str, image: &str) -> ContainerI
         labels,
         ports,
         networks,
+        addresses,
         mounts,
         memory_limit: hc.and_then(|h| h.memory).filter(|m| *m > 0),
         cpu_limit,

@@ -15,11 +15,23 @@ pub struct ContainerReport {
     latest: Mutex<Option<Vec<ContainerInfo>>>,
     accepted: Mutex<Option<Vec<ContainerInfo>>>,
     events: Mutex<VecDeque<ContainerEvent>>,
+    /// Rung when a pass finds the containers changed (nginx's upstreams
+    /// follow them).
+    pub changed: tokio::sync::Notify,
 }
 
 impl ContainerReport {
     pub fn set_inventory(&self, list: Vec<ContainerInfo>) {
-        *self.latest.lock().expect("inventory lock") = Some(list);
+        let mut latest = self.latest.lock().expect("inventory lock");
+        if latest.as_ref() != Some(&list) {
+            *latest = Some(list);
+            self.changed.notify_one();
+        }
+    }
+
+    /// The last pass's containers (None before the first).
+    pub fn latest(&self) -> Option<Vec<ContainerInfo>> {
+        self.latest.lock().expect("inventory lock").clone()
     }
 
     pub fn push_event(&self, e: ContainerEvent) {

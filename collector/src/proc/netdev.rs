@@ -1,6 +1,8 @@
 //! `/proc/net/dev` as node_exporter's `node_network_{receive,transmit}_*`.
 //! Parsed by hand: long interface names run into the first counter
 //! ("veth9f3a2b1:1234567890"), which whitespace splitting gets wrong.
+//! node_exporter reads the same counters over netlink, which adds
+//! `rx_nohandler` (packets no protocol took); sysfs has that one too.
 
 use super::{read_file, Filters, ProcError};
 use crate::output::Output;
@@ -27,12 +29,38 @@ const TRANSMIT: [&str; 8] = [
     "compressed",
 ];
 
-pub fn collect(path: &Path, filters: &Filters, out: &mut Output) -> Result<(), ProcError> {
+/// `path` is `/proc/net/dev`; `class` is `/sys/class/net`, for the
+/// counter only netlink and sysfs have.
+pub fn collect(
+    path: &Path,
+    class: &Path,
+    filters: &Filters,
+    out: &mut Output,
+) -> Result<(), ProcError> {
     let text = read_file(path)?;
-    parse(&text, filters, out).map_err(|m| ProcError::new(path, m))
+    let devices = parse(&text, filters, out).map_err(|m| ProcError::new(path, m))?;
+    for device in devices {
+        // Kernels before 4.6 have no such file, and an interface can go
+        // between the two reads: then the series is left out, as
+        // node_exporter leaves out what netlink does not give.
+        let file = class.join(&device).join("statistics/rx_nohandler");
+        if let Some(v) = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+        {
+            out.push(
+                "node_network_receive_nohandler_total",
+                &[("device", &device)],
+                v as f64,
+            );
+        }
+    }
+    Ok(())
 }
 
-pub fn parse(text: &str, filters: &Filters, out: &mut Output) -> Result<(), String> {
+/// The counters of every kept interface; returns their names.
+pub fn parse(text: &str, filters: &Filters, out: &mut Output) -> Result<Vec<String>, String> {
+    let mut devices = Vec::new();
     // Two header lines, then "name: 16 counters".
     for line in text.lines().skip(2).filter(|l| !l.trim().is_empty()) {
         let (name, rest) = line
@@ -68,8 +96,9 @@ pub fn parse(text: &str, filters: &Filters, out: &mut Output) -> Result<(), Stri
                 values[8 + i],
             );
         }
+        devices.push(device.to_string());
     }
-    Ok(())
+    Ok(devices)
 }
 
 #[cfg(test)]
@@ -80,7 +109,19 @@ mod tests {
     #[test]
     fn parses_fixture_net_dev_exactly() {
         let mut out = Output::new(0);
-        collect(&fixture("net/dev"), &Filters::default(), &mut out).unwrap();
+        // sysfs has rx_nohandler for eth0 only (an interface can go
+        // between the two reads).
+        let class = tempfile::tempdir().unwrap();
+        let stats = class.path().join("eth0/statistics");
+        std::fs::create_dir_all(&stats).unwrap();
+        std::fs::write(stats.join("rx_nohandler"), "7\n").unwrap();
+        collect(
+            &fixture("net/dev"),
+            class.path(),
+            &Filters::default(),
+            &mut out,
+        )
+        .unwrap();
         let v = |n: &str, d: &str| out.find(n, &[("device", d)]);
         assert_eq!(
             v("node_network_receive_bytes_total", "eth0"),
@@ -125,7 +166,9 @@ mod tests {
             v("node_network_transmit_drop_total", "veth9f3a2b1"),
             Some(4.0)
         );
-        assert_eq!(out.len(), 6 * 16);
+        assert_eq!(v("node_network_receive_nohandler_total", "eth0"), Some(7.0));
+        assert_eq!(v("node_network_receive_nohandler_total", "lo"), None);
+        assert_eq!(out.len(), 6 * 16 + 1);
     }
 
     #[test]

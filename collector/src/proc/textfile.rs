@@ -7,9 +7,9 @@
 //! files still count.
 
 use super::ProcError;
-use crate::output::Output;
+use crate::output::{Description, Output};
 use dozor_common::expo::{Format, Parser};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// One file's size at most: a runaway script must not eat the collector.
@@ -40,7 +40,10 @@ pub fn collect(dir: &Path, out: &mut Output) -> Vec<ProcError> {
         // may hold a file of the same name).
         let name = path.display().to_string();
         match read_one(&path, &mut seen) {
-            Ok((samples, mtime)) => {
+            Ok((samples, described, mtime)) => {
+                for (sample, d) in described {
+                    out.describe(&sample, d);
+                }
                 for ((metric, labels), v) in samples {
                     let l: Vec<(&str, &str)> = labels
                         .iter()
@@ -58,8 +61,12 @@ pub fn collect(dir: &Path, out: &mut Output) -> Vec<ProcError> {
     errors
 }
 
+/// What one file gives: its samples, each sample name's family with the
+/// file's TYPE and HELP, and the file's mtime.
+type FileRead = (Vec<(Key, f64)>, Vec<(String, Description)>, f64);
+
 /// A whole file's samples (nothing of it on any error) and its mtime.
-fn read_one(path: &Path, seen: &mut HashSet<Key>) -> Result<(Vec<(Key, f64)>, f64), String> {
+fn read_one(path: &Path, seen: &mut HashSet<Key>) -> Result<FileRead, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > FILE_LIMIT {
         return Err(format!(
@@ -89,8 +96,12 @@ fn read_one(path: &Path, seen: &mut HashSet<Key>) -> Result<(Vec<(Key, f64)>, f6
     let mut p = Parser::new(&text, Format::Text).strict();
     let mut samples = Vec::new();
     let mut keys = Vec::new();
+    let mut families: HashMap<String, String> = HashMap::new();
     while let Some(s) = p.next_sample() {
         let s = s.map_err(|e| e.to_string())?;
+        if !families.contains_key(s.name) {
+            families.insert(s.name.to_string(), s.family.to_string());
+        }
         if s.timestamp_ms.is_some() {
             return Err(format!(
                 "{} has a client-side timestamp, which textfiles may not carry",
@@ -114,7 +125,19 @@ fn read_one(path: &Path, seen: &mut HashSet<Key>) -> Result<(Vec<(Key, f64)>, f6
         samples.push((key, s.value));
     }
     seen.extend(keys);
-    Ok((samples, mtime))
+    // node_exporter's words for a family the file does not describe.
+    let described = families
+        .into_iter()
+        .map(|(name, family)| {
+            let kind = crate::exposition::metric_type(p.kind(&family));
+            let help = p.help(&family).map_or_else(
+                || format!("Metric read from {}", path.display()),
+                |h| h.into_owned(),
+            );
+            (name, Description { family, kind, help })
+        })
+        .collect();
+    Ok((samples, described, mtime))
 }
 
 #[cfg(test)]
@@ -157,6 +180,32 @@ mod tests {
             )
             .is_none());
         assert_eq!(out.find("not_read", &[]), None);
+    }
+
+    #[test]
+    fn a_file_s_own_type_and_help_describe_its_families() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("job.prom"),
+            "# HELP job_seconds How long the nightly job took.\n# TYPE job_seconds histogram\n\
+             job_seconds_bucket{le=\"60\"} 1\njob_seconds_bucket{le=\"+Inf\"} 2\n\
+             job_seconds_sum 130\njob_seconds_count 2\nplain_thing 1\n",
+        )
+        .unwrap();
+        let mut out = Output::new(0);
+        assert!(collect(dir.path(), &mut out).is_empty());
+        let bucket = out.description("job_seconds_bucket").unwrap();
+        assert_eq!(bucket.family, "job_seconds");
+        assert_eq!(bucket.kind, dozor_common::expo::MetricType::Histogram);
+        assert_eq!(bucket.help, "How long the nightly job took.");
+        let plain = out.description("plain_thing").unwrap();
+        assert_eq!(plain.kind, dozor_common::expo::MetricType::Untyped);
+        assert!(plain.help.contains("job.prom"), "{}", plain.help);
+        // Host families keep node_exporter's words.
+        assert_eq!(
+            out.description("node_textfile_scrape_error").unwrap().help,
+            "1 if there was an error opening or reading a file, 0 otherwise"
+        );
     }
 
     #[test]

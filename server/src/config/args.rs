@@ -206,6 +206,8 @@ pub struct ServerArgs {
     /// dozor's public URL, for links in notifications [default: http://LISTEN].
     #[arg(long, env = "DOZOR_EXTERNAL_URL", global = true)]
     pub external_url: Option<String>,
+    #[command(flatten)]
+    pub local_nginx: super::nginx_args::LocalNginxArgs,
 }
 
 /// `dozor.toml`: the same keys as the flags, snake_case.

@@ -9,6 +9,7 @@ pub(crate) mod prom_listings;
 pub(crate) mod prom_rules;
 mod prom_tools;
 pub(crate) mod read;
+mod services;
 pub(crate) mod write;
 
 pub(crate) use super::agent::ingest as agents;
@@ -87,6 +88,18 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
     Router::new()
         .merge(read_api(state.clone(), t))
         .route(t.add("/prometheus/api/v1/write"), post(write::write))
+        // Services check their caller themselves: reads need read scope,
+        // changes write scope.
+        .route(
+            t.add("/api/v1/services"),
+            get(services::list).post(services::create),
+        )
+        .route(
+            t.add("/api/v1/services/{name}"),
+            get(services::get_one)
+                .put(services::replace)
+                .delete(services::delete),
+        )
         .route(
             t.add("/metrics"),
             get(ops::metrics).route_layer(axum::middleware::from_fn_with_state(

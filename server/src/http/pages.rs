@@ -6,9 +6,11 @@ pub(crate) mod alerting;
 pub(crate) mod alerts_page;
 pub(crate) mod containers;
 pub(crate) mod dashboards_page;
+pub(crate) mod error_pages_page;
 pub(crate) mod invites;
 pub(crate) mod rules_editor;
 pub(crate) mod rules_page;
+pub(crate) mod services_pages;
 pub(crate) mod silences;
 pub(crate) mod targets_admin;
 pub(crate) mod targets_page;
@@ -30,6 +32,9 @@ pub(crate) fn storage_error(e: crate::storage::StorageError) -> axum::response::
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+
+/// The error page form: a 256 KiB template, percent-encoded.
+const ERROR_PAGE_FORM_LIMIT: usize = 800 * 1024;
 
 /// Every page behind a session, plus the assets (public: the sign-in page
 /// needs them).
@@ -97,6 +102,36 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
         .route(
             t.add("/containers/action"),
             post(containers::action).layer(form_limit()),
+        )
+        .route(t.add("/services"), get(services_pages::list))
+        .route(
+            t.add("/services/new"),
+            get(services_pages::new_form)
+                .post(services_pages::create)
+                .layer(form_limit()),
+        )
+        .route(t.add("/services/{name}"), get(services_pages::show))
+        .route(
+            t.add("/services/{name}/edit"),
+            get(services_pages::edit_form)
+                .post(services_pages::update)
+                .layer(form_limit()),
+        )
+        .route(
+            t.add("/services/{name}/delete"),
+            post(services_pages::delete).layer(form_limit()),
+        )
+        .route(
+            t.add("/error-pages"),
+            get(error_pages_page::page)
+                // A template may be 256 KiB (form-encoded, up to three
+                // times that).
+                .post(error_pages_page::save)
+                .layer(DefaultBodyLimit::max(ERROR_PAGE_FORM_LIMIT)),
+        )
+        .route(
+            t.add("/error-pages/preview"),
+            get(error_pages_page::preview),
         )
         .merge(alerting::routes(t))
         .route_layer(axum::middleware::from_fn_with_state(

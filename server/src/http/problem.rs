@@ -116,6 +116,11 @@ impl From<OpError> for Problem {
                 Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("{m}; slow down"))
                     .retry_after(wait)
             }
+            OpError::Fields(fields) => {
+                let first = fields.first().map(|f| f.field.to_string());
+                Problem::new(StatusCode::BAD_REQUEST, OpError::Fields(fields).to_string())
+                    .field(first)
+            }
             other => Problem::new(
                 StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 other.to_string(),

@@ -126,11 +126,16 @@ impl<T: HasDb> DesiredStates for T {
     async fn record_capabilities(&self, agent_id: i64, c: &Capabilities) -> Result<()> {
         self.db()
             .sql(
-                "UPDATE agents SET protocol = ?, task_kinds = ?, desired_sections = ? WHERE id = ?",
+                "UPDATE agents SET protocol = ?, task_kinds = ?, desired_sections = ?, nginx = ? WHERE id = ?",
             )
             .bind(i64::from(c.protocol))
             .bind(serde_json::to_string(&c.task_kinds).expect("strings serialise"))
             .bind(serde_json::to_string(&c.desired_sections).expect("strings serialise"))
+            .bind(
+                c.nginx
+                    .as_ref()
+                    .map(|n| serde_json::to_string(n).expect("nginx info serialises")),
+            )
             .bind(agent_id)
             .execute()
             .await?;
@@ -138,17 +143,19 @@ impl<T: HasDb> DesiredStates for T {
     }
 
     async fn capabilities(&self, agent_id: i64) -> Result<Option<Capabilities>> {
-        let row: Option<(i64, Option<String>, Option<String>)> = self
+        type Row = (i64, Option<String>, Option<String>, Option<String>);
+        let row: Option<Row> = self
             .db()
-            .sql("SELECT protocol, task_kinds, desired_sections FROM agents WHERE id = ?")
+            .sql("SELECT CAST(protocol AS BIGINT), task_kinds, desired_sections, nginx FROM agents WHERE id = ?")
             .bind(agent_id)
             .fetch_optional()
             .await?;
-        Ok(row.and_then(|(protocol, kinds, sections)| {
+        Ok(row.and_then(|(protocol, kinds, sections, nginx)| {
             (protocol >= 2).then(|| Capabilities {
                 protocol: protocol as u32,
                 task_kinds: list(kinds),
                 desired_sections: list(sections),
+                nginx: nginx.and_then(|n| serde_json::from_str(&n).ok()),
             })
         }))
     }

@@ -12,6 +12,7 @@ pub mod chrome;
 pub mod container_pages;
 pub mod data;
 pub mod docker;
+pub mod nginx;
 pub mod scrape_targets;
 pub mod telegram;
 pub mod web;

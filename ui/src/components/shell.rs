@@ -54,6 +54,10 @@ fn sections(ctx: &Ctx) -> Vec<(&'static str, Vec<Entry>)> {
         let path = format!("/d/{slug}");
         monitoring.push(entry(&path, title, link(&path)));
     }
+    let services = vec![
+        entry("services", "Services", "/services".to_string()),
+        entry("error-pages", "Error pages", "/error-pages".to_string()),
+    ];
     let alerting = vec![
         entry("alerts", "Alerts", "/alerts".to_string()),
         entry("rules", "Rules", "/rules".to_string()),
@@ -70,6 +74,7 @@ fn sections(ctx: &Ctx) -> Vec<(&'static str, Vec<Entry>)> {
     }
     vec![
         ("Monitoring", monitoring),
+        ("Services", services),
         ("Alerting", alerting),
         ("Admin", admin),
     ]

@@ -25,7 +25,16 @@ pub fn commands(base_url: &str, token: &str, version: &str) -> (String, String) 
 }
 
 pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView {
-    let agents = src.agents().await.unwrap_or_default();
+    // A failed read says so rather than showing an empty fleet.
+    let (agents, failed) = match src.agents().await {
+        Ok(a) => (a, None),
+        Err(e) => (
+            Vec::new(),
+            Some(
+                view! { <p class="notice error">{format!("Agents could not be read: {}", e.0)}</p> },
+            ),
+        ),
+    };
     let form_token = ctx.csrf.clone();
     let rows = agents
         .iter()
@@ -83,6 +92,7 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource, outcome: Outcome) -> AnyView 
         .collect_view();
     view! {
         {storage}
+        {failed}
         {notice(outcome.notice, false)}
         {general_error(err)}
         {fresh}

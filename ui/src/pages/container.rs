@@ -73,9 +73,10 @@ pub struct Data {
     pub notice: Option<String>,
     /// An action waiting for the user to confirm it.
     pub confirm: Option<String>,
-    /// The last lines, fetched for a browser without JavaScript
-    /// (`lines=1`), or why they could not be.
-    pub recent_logs: Option<Result<Vec<dozor_common::containers::LogLine>, String>>,
+    /// The last lines when the page was made (what a browser without
+    /// JavaScript shows, and where the live view starts), or why there
+    /// are none; None while the agent is offline.
+    pub recent_logs: Option<Result<dozor_common::containers::LogsOutput, String>>,
 }
 
 fn facts(r: &ContainerRow, now_ms: i64) -> AnyView {
@@ -231,28 +232,40 @@ fn log_view(d: &Data) -> AnyView {
         .finish();
     let src = format!("/containers/logs?{q}");
     let file = format!("{}-{}.log", d.host, d.name);
-    let reload = format!("/containers/view?{q}&lines=1#logs");
-    let (lines, status) = match &d.recent_logs {
-        None => (Vec::new(), None),
-        Some(Ok(lines)) => (
-            lines.clone(),
+    let reload = format!("/containers/view?{q}#logs");
+    let (lines, cursor, status) = match &d.recent_logs {
+        None => (Vec::new(), None, None),
+        Some(Ok(out)) => (
+            out.lines.clone(),
+            out.cursor.clone(),
             Some(format!(
                 "The last {} lines when the page was made.",
-                lines.len()
+                out.lines.len()
             )),
         ),
-        Some(Err(e)) => (Vec::new(), Some(format!("No lines: {e}"))),
+        Some(Err(e)) => (Vec::new(), None, Some(format!("No lines: {e}."))),
     };
+    // The same markup the live view draws, with what it needs to adopt
+    // these lines (their timestamps) instead of fetching them again.
     let lines = lines
         .into_iter()
-        .map(|l| view! { <li class=l.stream.clone()>{l.text}</li> })
+        .map(|l| {
+            let class = match &l.level {
+                Some(level) => format!("{} lvl-{level}", l.stream),
+                None => l.stream.clone(),
+            };
+            let shown = l.ts.replace('T', " ").chars().take(23).collect::<String>();
+            view! { <li class=class data-stream=l.stream data-level=l.level data-ts=l.ts.clone()><time>{shown}</time><span>{l.text}</span></li> }
+        })
         .collect_view();
+    // Only a browser without JavaScript needs the words: the live view
+    // says where it is in its own status line.
     let status = status.map(|s| {
         let reload = reload.clone();
-        view! { <p class="notice">{s}" "<a href=reload>"Reload"</a></p> }
+        view! { <noscript><p class="notice">{s}" "<a href=reload>"Reload"</a>" for newer ones (following live needs JavaScript)."</p></noscript> }
     });
     view! {
-        <section class="logs" id="logs" data-src=src data-file=file>
+        <section class="logs" id="logs" data-src=src data-file=file data-cursor=cursor>
             <div class="log-controls">
                 <label><input type="checkbox" class="log-follow" checked/>" Follow"</label>
                 <label><input type="checkbox" class="log-stdout" checked/>" stdout"</label>
@@ -260,11 +273,10 @@ fn log_view(d: &Data) -> AnyView {
                 <input type="search" class="log-filter" placeholder="Filter lines" aria-label="Filter lines"/>
                 <label><input type="checkbox" class="log-regex"/>" regex"</label>
                 <button type="button" class="log-download">"Download"</button>
-                <span class="log-status" role="status">"Loading…"</span>
+                <span class="log-status" role="status"></span>
             </div>
             {status}
             <ol class="log-lines">{lines}</ol>
-            <noscript><p class="notice">"Following the log live needs JavaScript; without it, "<a href=reload>"show the last lines"</a>" and reload for newer ones."</p></noscript>
         </section>
     }
     .into_any()

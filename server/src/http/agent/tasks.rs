@@ -9,7 +9,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dozor_common::containers::TaskBatch;
 use dozor_common::protocol::TaskResult;
 use serde::Deserialize;
 use std::time::Duration;
@@ -71,8 +70,8 @@ pub async fn poll(
         return r;
     }
     let wait = Duration::from_secs(q.wait).min(MAX_WAIT);
-    match s.ingest.tasks.poll(&s.store, agent.id, wait).await {
-        Ok(tasks) => Json(TaskBatch { tasks }).into_response(),
+    match crate::desired::poll(&s.ingest.tasks, &s.store, agent.id, wait).await {
+        Ok(batch) => Json(batch).into_response(),
         Err(e) => storage_error(e),
     }
 }

@@ -49,8 +49,6 @@ pub(crate) struct PageExtras {
     pub notice: Option<String>,
     /// An action waiting for confirmation.
     pub confirm: Option<String>,
-    /// The last log lines, for a browser without JavaScript.
-    pub recent_logs: Option<Result<Vec<dozor_common::containers::LogLine>, String>>,
 }
 
 impl PageExtras {
@@ -94,6 +92,11 @@ pub(crate) async fn show(
             .collect(),
         Err(e) => return storage_error(e),
     };
+    let recent_logs = if online {
+        Some(recent_logs(&s, &u, &host, &name).await)
+    } else {
+        None
+    };
     let data = Data {
         host,
         name: name.clone(),
@@ -103,7 +106,7 @@ pub(crate) async fn show(
         agent_online: online,
         notice: extra.notice,
         confirm: extra.confirm,
-        recent_logs: extra.recent_logs,
+        recent_logs,
     };
     render(s, headers, None, u, Page::Container(Box::new(data))).await
 }
@@ -129,36 +132,49 @@ pub async fn page(
         },
         None => None,
     };
-    // `lines=1`: the last lines rendered into the page, for a browser
-    // without JavaScript (the live view needs it).
-    let recent_logs = if q.get("lines").is_some_and(|v| v == "1") {
-        let query = ops::containers::LogsQuery {
-            host: host.clone(),
-            container: name.clone(),
-            tail: RECENT_LINES,
-            since: None,
-            stdout: true,
-            stderr: true,
-        };
-        Some(
-            ops::containers::logs(&s.0.ops, &actor(&u, None), query)
-                .await
-                .map(|out| out.lines)
-                .map_err(|e| about_host(e, host).to_string()),
-        )
-    } else {
-        None
-    };
     let extra = PageExtras {
         notice,
-        recent_logs,
         ..Default::default()
     };
     show(s, headers, u, host.clone(), name.clone(), extra).await
 }
 
-/// Lines a page without JavaScript shows.
+/// Lines the page is made with: all a browser without JavaScript shows,
+/// and where the live view starts (from their cursor, so it never fetches
+/// them twice).
 const RECENT_LINES: u32 = 200;
+
+/// How long the page waits for the agent's lines before it is sent
+/// without them (the live view then fetches them itself).
+const RECENT_WAIT: Duration = Duration::from_secs(3);
+
+async fn recent_logs(
+    s: &AppState,
+    u: &CurrentUser,
+    host: &str,
+    name: &str,
+) -> Result<dozor_common::containers::LogsOutput, String> {
+    let query = ops::containers::LogsQuery {
+        host: host.to_string(),
+        container: name.to_string(),
+        tail: RECENT_LINES,
+        since: None,
+        stdout: true,
+        stderr: true,
+    };
+    match tokio::time::timeout(
+        RECENT_WAIT,
+        ops::containers::logs(&s.0.ops, &actor(u, None), query),
+    )
+    .await
+    {
+        Ok(answer) => answer.map_err(|e| about_host(e, host).to_string()),
+        Err(_) => Err(format!(
+            "{host}'s agent did not answer within {} s",
+            RECENT_WAIT.as_secs()
+        )),
+    }
+}
 
 /// A refused log fetch or action, in words about this host.
 fn about_host(e: OpError, host: &str) -> OpError {

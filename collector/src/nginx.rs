@@ -1,0 +1,261 @@
+//! The host's nginx as dozor's data plane. The agent owns one include file
+//! (`CONF_DIR/dozor.conf`, http context) and one directory
+//! (`CONF_DIR/dozor/`, error pages), never anything else. It renders them
+//! from the `services` section of the desired state and the containers
+//! Docker reports, and converges whenever either changes: write, `nginx
+//! -t`, reload; when nginx refuses, the last good files go back before
+//! anything reloads, and nginx's message is reported with the generation.
+
+pub mod args;
+pub mod driver;
+pub mod files;
+
+use crate::agent::Agent;
+use dozor_common::services::members::{members, Candidate};
+use dozor_common::services::render::{render, Rendered, Settings};
+use dozor_common::services::ServicesDoc;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// Where nginx runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Off,
+    Host,
+    /// nginx in this container, with CONF_DIR shared as a volume.
+    Container(String),
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" => Ok(Self::Off),
+            "host" => Ok(Self::Host),
+            _ => match s.strip_prefix("container:") {
+                Some(name) if !name.is_empty() => Ok(Self::Container(name.to_string())),
+                _ => Err("off, host or container:NAME".into()),
+            },
+        }
+    }
+}
+
+/// The nginx flags, as the collector and the server's built-in collector
+/// take them.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mode: Mode,
+    pub bin: PathBuf,
+    /// The directory nginx includes `*.conf` from.
+    pub conf_dir: PathBuf,
+    /// nginx's main config (`-c`), when not the compiled-in one.
+    pub main_conf: Option<PathBuf>,
+    pub http_port: u16,
+    pub https_port: u16,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Off,
+            bin: "nginx".into(),
+            conf_dir: "/etc/nginx/conf.d".into(),
+            main_conf: None,
+            http_port: 80,
+            https_port: 443,
+        }
+    }
+}
+
+/// Converges nginx; one convergence at a time.
+pub struct Controller {
+    info: dozor_common::services::NginxInfo,
+    settings: Settings,
+    files: files::Files,
+    driver: Box<dyn driver::Driver>,
+    /// Docker networks nginx reaches the containers on (nginx in a
+    /// container); empty on the host.
+    reachable: Vec<String>,
+    state: Mutex<State>,
+    /// The last convergence failed: try again even without a change.
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    doc: Option<ServicesDoc>,
+    /// What nginx runs now.
+    live: Option<Rendered>,
+}
+
+impl Controller {
+    /// None when the mode is off.
+    pub async fn new(o: &Options) -> Result<Option<Arc<Self>>, String> {
+        let (driver, reachable): (Box<dyn driver::Driver>, Vec<String>) = match &o.mode {
+            Mode::Off => return Ok(None),
+            Mode::Host => (
+                Box::new(driver::Host {
+                    bin: o.bin.clone(),
+                    main_conf: o.main_conf.clone(),
+                }),
+                Vec::new(),
+            ),
+            Mode::Container(name) => (
+                Box::new(driver::Container { name: name.clone() }),
+                container_networks(name).await?,
+            ),
+        };
+        let own = o.conf_dir.join("dozor");
+        let settings = Settings::new(o.http_port, &own.display().to_string())?;
+        let info = dozor_common::services::NginxInfo {
+            mode: match &o.mode {
+                Mode::Container(n) => format!("container:{n}"),
+                _ => "host".into(),
+            },
+            http_port: o.http_port,
+            https_port: o.https_port,
+            dir: settings.dir.clone(),
+        };
+        Ok(Some(Arc::new(Self {
+            info,
+            settings,
+            files: files::Files::new(&o.conf_dir),
+            driver,
+            reachable,
+            state: Mutex::new(State::default()),
+            failed: Default::default(),
+        })))
+    }
+
+    /// What the agent announces to the server.
+    pub fn info(&self) -> dozor_common::services::NginxInfo {
+        self.info.clone()
+    }
+
+    /// A new `services` section: converge now and say how it went.
+    pub async fn apply(&self, agent: &Agent, doc: ServicesDoc) -> Result<(), String> {
+        let mut st = self.state.lock().await;
+        st.doc = Some(doc);
+        self.converge(agent, &mut st).await
+    }
+
+    /// The containers changed: upstreams follow.
+    async fn follow(&self, agent: &Agent) -> Result<(), String> {
+        let mut st = self.state.lock().await;
+        if st.doc.is_none() {
+            return Ok(());
+        }
+        self.converge(agent, &mut st).await
+    }
+
+    async fn converge(&self, agent: &Agent, st: &mut State) -> Result<(), String> {
+        let r = self.converge_once(agent, st).await;
+        self.failed
+            .store(r.is_err(), std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+
+    async fn converge_once(&self, agent: &Agent, st: &mut State) -> Result<(), String> {
+        let doc = st.doc.clone().unwrap_or_default();
+        let containers: Vec<Candidate> = agent
+            .containers
+            .latest()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| Candidate::from_info(c, &self.reachable))
+            .collect();
+        let members: BTreeMap<_, _> = doc
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), members(s, &containers)))
+            .collect();
+        let next = render(&doc, &members, &self.settings);
+        // Said every time, applied or unchanged: a service left out stays
+        // an error until it is fixed.
+        let skipped: Vec<String> = next
+            .skipped
+            .iter()
+            .map(|(name, why)| format!("{name}: {why}"))
+            .collect();
+        let skipped = if skipped.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("services left out: {}", skipped.join("; ")))
+        };
+        if st.live.as_ref() == Some(&next) {
+            return skipped;
+        }
+        self.files
+            .put(&next, self.driver.as_ref())
+            .await
+            .map_err(|e| {
+                format!("nginx refused the new config (the last good one still serves): {e}")
+            })?;
+        st.live = Some(next);
+        tracing::info!("nginx config applied and reloaded");
+        skipped
+    }
+}
+
+/// The networks of nginx's container.
+async fn container_networks(name: &str) -> Result<Vec<String>, String> {
+    let docker = crate::docker::connect().await?;
+    let i = docker
+        .inspect_container(name, None)
+        .await
+        .map_err(|e| format!("nginx container {name}: {e}"))?;
+    let mut nets: Vec<String> = i
+        .network_settings
+        .and_then(|n| n.networks)
+        .map(|m| m.into_keys().collect())
+        .unwrap_or_default();
+    nets.sort();
+    Ok(nets)
+}
+
+/// How soon a failed convergence is tried again without any change (nginx
+/// was down, say).
+const RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Re-converges whenever a Docker pass finds the containers changed (and
+/// every 30 s while failing); a failure is reported with the generation
+/// applied, as a failed apply is.
+pub fn spawn(agent: Arc<Agent>, controller: Arc<Controller>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let failing = controller.failed.load(std::sync::atomic::Ordering::Relaxed);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = agent.containers.changed.notified() => {}
+                _ = tokio::time::sleep(RETRY), if failing => {}
+            }
+            // Only the services part of the reported error is this loop's.
+            let error = controller
+                .follow(&agent)
+                .await
+                .err()
+                .map(|e| format!("services: {}", e.replace('\n', " / ")));
+            if let Some(e) = &error {
+                tracing::warn!(error = %e, "nginx did not follow the containers");
+            }
+            let mut applied = agent.desired_applied();
+            let others = applied
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .filter(|part| !part.is_empty() && !part.starts_with("services: "))
+                .map(str::to_string);
+            let all: Vec<String> = others.chain(error).collect();
+            let next = (!all.is_empty()).then(|| all.join("\n"));
+            if applied.error != next {
+                applied.error = next;
+                agent.set_desired_applied(applied);
+            }
+        }
+    });
+}

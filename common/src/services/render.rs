@@ -1,0 +1,244 @@
+//! A host's services as one nginx include file (http context) and the error
+//! page files beside it. Every service is checked again here and left out
+//! alone, with why, when it fails; two services claiming one domain and
+//! path keep the first by name. The output depends only on the input, so
+//! an unchanged state renders the same bytes and causes no reload.
+
+use super::error_pages::{self, STATUSES};
+use super::members::Member;
+use super::validate::{self, check};
+use super::{Balance, Service, ServicesDoc};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Where nginx listens and where the agent keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub http_port: u16,
+    /// The agent's own directory (absolute); error pages live under
+    /// `DIR/errors/`.
+    pub dir: String,
+}
+
+impl Settings {
+    /// Refuses a directory nginx config could not hold safely.
+    pub fn new(http_port: u16, dir: &str) -> Result<Self, String> {
+        if http_port == 0 {
+            return Err("the HTTP port must be 1–65535".into());
+        }
+        if !dir.starts_with('/')
+            || dir.contains("..")
+            || !dir
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-'))
+        {
+            return Err(format!(
+                "{dir:?}: the nginx directory must be an absolute path of letters, digits, '/', '.', '_' and '-'"
+            ));
+        }
+        Ok(Self {
+            http_port,
+            dir: dir.trim_end_matches('/').to_string(),
+        })
+    }
+}
+
+/// What the agent writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// The include file's text.
+    pub config: String,
+    /// Error pages: path under `Settings::dir` → content.
+    pub files: BTreeMap<String, String>,
+    /// Services left out, with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The internal location error pages are served from.
+const ERRORS_URI: &str = "/_dozor_errors/";
+
+/// One location of one service, for the server block of one domain.
+struct Place<'a> {
+    service: &'a Service,
+    live: Vec<&'a str>,
+}
+
+pub fn render(
+    doc: &ServicesDoc,
+    members: &BTreeMap<String, Vec<Member>>,
+    settings: &Settings,
+) -> Rendered {
+    let mut out = Rendered::default();
+    let mut services: Vec<Service> = Vec::new();
+    let mut sorted: Vec<&Service> = doc.services.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for s in sorted {
+        if !s.enabled {
+            continue;
+        }
+        match check(s) {
+            Ok(s) => services.push(s),
+            Err(errors) => {
+                let why = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+                out.skipped.push((s.name.clone(), why.join("; ")));
+            }
+        }
+    }
+
+    // domain → path → the service there (the first by name).
+    let mut by_domain: BTreeMap<&str, BTreeMap<&str, Place>> = BTreeMap::new();
+    let mut upstreams: Vec<(&Service, Vec<&str>)> = Vec::new();
+    for s in &services {
+        let live: Vec<&str> = members
+            .get(&s.name)
+            .into_iter()
+            .flatten()
+            .filter(|m| m.live() && validate::address(&m.address).is_ok())
+            .map(|m| m.address.as_str())
+            .collect();
+        let taken: Vec<&str> = s
+            .domains
+            .iter()
+            .filter(|d| {
+                by_domain
+                    .get(d.as_str())
+                    .is_some_and(|paths| paths.contains_key(s.path.as_str()))
+            })
+            .map(String::as_str)
+            .collect();
+        if let Some(d) = taken.first() {
+            let owner = &by_domain[d][s.path.as_str()].service.name;
+            out.skipped.push((
+                s.name.clone(),
+                format!("{d}{} is already served by {owner}", s.path),
+            ));
+            continue;
+        }
+        for d in &s.domains {
+            by_domain.entry(d).or_default().insert(
+                &s.path,
+                Place {
+                    service: s,
+                    live: live.clone(),
+                },
+            );
+        }
+        if s.error_pages {
+            for status in STATUSES {
+                let html = doc
+                    .overrides
+                    .get(&s.name)
+                    .and_then(|o| o.get(&status))
+                    .or_else(|| doc.error_pages.get(&status))
+                    .cloned()
+                    .unwrap_or_else(|| error_pages::default_page(status));
+                out.files.insert(
+                    format!("errors/{}/{status}.html", s.name),
+                    error_pages::to_file(&html),
+                );
+            }
+        }
+        upstreams.push((s, live));
+    }
+
+    let c = &mut out.config;
+    c.push_str(
+        "# Generated by dozor from this host's desired state; dozor-collector\n\
+         # rewrites it on every change, so edits here do not last.\n\n",
+    );
+    c.push_str(
+        "map $http_upgrade $dozor_connection_upgrade {\n    default upgrade;\n    '' '';\n}\n",
+    );
+    for (s, live) in &upstreams {
+        if live.is_empty() {
+            continue;
+        }
+        let _ = write!(c, "\nupstream dozor_{} {{\n", s.name);
+        match s.lb {
+            Balance::RoundRobin => {}
+            Balance::LeastConn => c.push_str("    least_conn;\n"),
+            Balance::IpHash => c.push_str("    ip_hash;\n"),
+        }
+        for a in live {
+            let _ = writeln!(
+                c,
+                "    server {a} max_fails={} fail_timeout={}s;",
+                s.max_fails, s.fail_timeout_s
+            );
+        }
+        c.push_str("    keepalive 32;\n}\n");
+    }
+    for (domain, paths) in &by_domain {
+        let _ = write!(
+            c,
+            "\nserver {{\n    listen {};\n    server_name {domain};\n",
+            settings.http_port
+        );
+        let _ = write!(
+            c,
+            "    location ^~ {ERRORS_URI} {{\n        internal;\n        alias {}/errors/;\n        ssi on;\n    }}\n",
+            settings.dir
+        );
+        for (path, place) in paths {
+            location(c, path, place);
+        }
+        c.push_str("}\n");
+    }
+    out
+}
+
+/// The location block(s) for one service under one domain.
+fn location(c: &mut String, path: &str, p: &Place) {
+    let s = p.service;
+    let prefix = path.trim_end_matches('/');
+    if prefix.is_empty() {
+        c.push_str("    location / {\n");
+    } else {
+        // `/api` alone goes to `/api/`; `/apix` is not under it.
+        let _ = write!(
+            c,
+            "    location = {prefix} {{\n        return 308 {prefix}/$is_args$args;\n    }}\n    location ^~ {prefix}/ {{\n"
+        );
+    }
+    if s.error_pages {
+        for status in STATUSES {
+            let _ = writeln!(
+                c,
+                "        error_page {status} {ERRORS_URI}{}/{status}.html;",
+                s.name
+            );
+        }
+    }
+    let _ = writeln!(c, "        client_max_body_size {};", s.max_body);
+    for (name, value) in &s.headers {
+        let _ = writeln!(c, "        add_header {name} \"{value}\" always;");
+    }
+    if p.live.is_empty() {
+        c.push_str("        # No member takes traffic now.\n        return 503;\n    }\n");
+        return;
+    }
+    let _ = write!(
+        c,
+        "        proxy_pass http://dozor_{};\n\
+         \x20       proxy_http_version 1.1;\n\
+         \x20       proxy_set_header Host $host;\n\
+         \x20       proxy_set_header X-Real-IP $remote_addr;\n\
+         \x20       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+         \x20       proxy_set_header X-Forwarded-Proto $scheme;\n\
+         \x20       proxy_set_header X-Request-Id $request_id;\n",
+        s.name
+    );
+    if s.websocket {
+        c.push_str(
+            "        proxy_set_header Upgrade $http_upgrade;\n        proxy_set_header Connection $dozor_connection_upgrade;\n",
+        );
+    } else {
+        c.push_str("        proxy_set_header Connection \"\";\n");
+    }
+    let _ = write!(
+        c,
+        "        proxy_connect_timeout {}s;\n        proxy_read_timeout {}s;\n        proxy_send_timeout {}s;\n\
+         \x20       proxy_next_upstream error timeout;\n    }}\n",
+        s.connect_timeout_s, s.read_timeout_s, s.send_timeout_s
+    );
+}

@@ -1,0 +1,79 @@
+//! The Services and Error pages rows of the role matrix.
+
+use super::{Route, EDITOR_PAGE, M, PAGE, READ_API};
+
+pub fn routes() -> Vec<Route<'static>> {
+    vec![
+        (M::Get, "/services".into(), vec![], PAGE),
+        (M::Get, "/services/new".into(), vec![], EDITOR_PAGE),
+        // No agent called web-1: the form comes back naming the host.
+        (
+            M::Post,
+            "/services/new".into(),
+            vec![
+                ("name", "matrix"),
+                ("host", "web-1"),
+                ("domains", "matrix.test"),
+                ("lb", "round_robin"),
+                ("max_body", "1m"),
+                ("connect_timeout_s", "5"),
+                ("read_timeout_s", "60"),
+                ("send_timeout_s", "60"),
+                ("max_fails", "1"),
+                ("fail_timeout_s", "10"),
+            ],
+            [303, 403, 400, 400],
+        ),
+        (
+            M::Get,
+            "/services/nope".into(),
+            vec![],
+            [303, 404, 404, 404],
+        ),
+        (
+            M::Get,
+            "/services/nope/edit".into(),
+            vec![],
+            [303, 403, 404, 404],
+        ),
+        (
+            M::Post,
+            "/services/nope/edit".into(),
+            vec![("lb", "round_robin")],
+            [303, 403, 400, 400],
+        ),
+        (
+            M::Post,
+            "/services/nope/delete".into(),
+            vec![],
+            [303, 403, 404, 404],
+        ),
+        (M::Get, "/error-pages?status=503".into(), vec![], PAGE),
+        (
+            M::Post,
+            "/error-pages".into(),
+            vec![("status", "503"), ("html", "<p>matrix</p>"), ("do", "save")],
+            EDITOR_PAGE,
+        ),
+        (
+            M::Get,
+            "/error-pages/preview?status=503".into(),
+            vec![],
+            PAGE,
+        ),
+        (M::Get, "/api/v1/services".into(), vec![], READ_API),
+        (
+            M::Get,
+            "/api/v1/services/nope".into(),
+            vec![],
+            [401, 404, 404, 404],
+        ),
+        // A form is not JSON: editors get past the scope to a 400.
+        (
+            M::Post,
+            "/api/v1/services".into(),
+            vec![],
+            [401, 403, 400, 400],
+        ),
+    ]
+}
