@@ -99,8 +99,8 @@ async fn check_layout(c: &Client, page: &str, width: u32, has_nav: bool) {
         );
         assert_eq!(
             state[1],
-            json!(4),
-            "{page}: Monitoring, Alerting, Admin and the account"
+            json!(5),
+            "{page}: Monitoring, Services, Alerting, Admin and the account"
         );
         assert_eq!(state[2], json!(0), "{page}: dropdowns start closed");
     }
@@ -226,7 +226,7 @@ async fn every_form_at_desktop_and_phone_widths() {
         &c.screenshot().await.unwrap(),
         &shots.join(format!("nav-monitoring-{DESKTOP}.png")),
     );
-    c.find(Locator::Css(".nav .section:nth-child(3) summary"))
+    c.find(Locator::Css(".nav .section:nth-child(4) summary"))
         .await
         .unwrap()
         .click()

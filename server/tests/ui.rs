@@ -55,7 +55,25 @@ fn assert_valid_html(page: &str, html: &str) {
 async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
     let (_dir, server, cookie) = seeded().await;
     let http = reqwest::Client::new();
+    let app = dozor_common::services::Service {
+        name: "app".into(),
+        host: "web-1".into(),
+        domains: vec!["app.test".into()],
+        headers: vec![("X-Note".into(), "a <b> & c".into())],
+        ..Default::default()
+    };
+    server
+        .store
+        .save_service(&app, true, "test", support::now_ms())
+        .await
+        .unwrap();
     for page in [
+        "/services",
+        "/services/new",
+        "/services/app",
+        "/services/app/edit",
+        "/error-pages",
+        "/error-pages?service=app&status=503",
         "/",
         "/hosts/web-1",
         "/explore?query=node_filesystem_size_bytes",

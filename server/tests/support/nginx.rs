@@ -144,6 +144,17 @@ pub async fn start_agent(
     nginx: &Nginx,
     key: Option<String>,
 ) -> (Arc<Agent>, CancellationToken, String) {
+    start_agent_with(server, name, interval, nginx.options(), key).await
+}
+
+/// [`start_agent`] with any nginx options (nginx in a container, say).
+pub async fn start_agent_with(
+    server: &dozor_server::Server,
+    name: &str,
+    interval: Duration,
+    options: dozor_collector::nginx::Options,
+    key: Option<String>,
+) -> (Arc<Agent>, CancellationToken, String) {
     let client = ServerClient::new(&server.url()).unwrap();
     let root = fixture_root();
     let key = match key {
@@ -169,10 +180,69 @@ pub async fn start_agent(
     let stop = CancellationToken::new();
     let policy = dozor_collector::docker::actions::Policy::Labelled;
     dozor_collector::docker::spawn(agent.clone(), interval, policy, stop.clone());
-    let controller = dozor_collector::nginx::Controller::new(&nginx.options())
+    let controller = dozor_collector::nginx::Controller::new(&options)
         .await
         .expect("nginx controller");
     dozor_collector::actors::spawn_with_nginx(&agent, policy, controller, &stop);
     tokio::spawn(agent.clone().run(stop.clone()));
     (agent, stop, key)
+}
+
+/// Debian's nginx in an image built FROM scratch (the binary, the
+/// libraries it links, the directories it expects), for `--nginx
+/// container:NAME`; removed when dropped.
+pub fn container_image(name: &str) -> Option<super::docker::Image> {
+    let bin = binary()?;
+    if super::docker::docker(&["info", "--format", "{{.ServerVersion}}"]).is_err() {
+        missing("the Docker Engine");
+        return None;
+    }
+    let tag = format!("dozor-test/{name}:{}", std::process::id());
+    let ctx = tempfile::tempdir().unwrap();
+    let root = ctx.path().join("root");
+    let put = |path: &str| {
+        let dest = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(path, dest).unwrap();
+    };
+    put(bin);
+    let ldd = std::process::Command::new("ldd").arg(bin).output().unwrap();
+    for lib in String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        put(lib);
+    }
+    for dir in ["run", "tmp", "var/log/nginx", "var/lib/nginx", "etc/nginx"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY root/ /\nENV PATH=/usr/sbin:/bin\nCMD [\"nginx\", \"-g\", \"daemon off;\"]\n",
+    )
+    .unwrap();
+    super::docker::docker(&["build", "-q", "-t", &tag, &ctx.path().display().to_string()])
+        .expect("the nginx image builds");
+    Some(super::docker::Image(tag))
+}
+
+/// The main config for nginx in a container: `conf_dir` (the same path
+/// inside as outside, bind-mounted) included, listening on `port`.
+pub fn container_main_conf(conf_dir: &Path, port: u16) -> String {
+    format!(
+        "user root;\nworker_processes 1;\npid /run/nginx.pid;\nerror_log stderr warn;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n    access_log off;\n    client_body_temp_path /tmp/body;\n    proxy_temp_path /tmp/proxy;\n\
+         \x20   fastcgi_temp_path /tmp/fastcgi;\n    uwsgi_temp_path /tmp/uwsgi;\n    scgi_temp_path /tmp/scgi;\n\
+         \x20   default_type text/plain;\n\
+         \x20   server {{ listen {port} default_server; return 404; }}\n\
+         \x20   include {}/*.conf;\n}}\n",
+        conf_dir.display()
+    )
 }
