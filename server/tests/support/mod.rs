@@ -114,6 +114,8 @@ impl TestDb {
     }
 }
 
+/// PostgreSQL tests take the database down on purpose, so they want an
+/// outage noticed within 2 s.
 pub fn open_options() -> OpenOptions {
     OpenOptions {
         acquire_timeout: Duration::from_secs(2),
@@ -121,10 +123,17 @@ pub fn open_options() -> OpenOptions {
     }
 }
 
+/// A SQLite file never goes away under a test, but opening it can wait on a
+/// machine busy linking other test binaries; 2 s was seen to run out there.
+const SQLITE_ACQUIRE: Duration = Duration::from_secs(20);
+
 pub async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
     storage::open(
         &dir.path().join("t.db").display().to_string(),
-        &open_options(),
+        &OpenOptions {
+            acquire_timeout: SQLITE_ACQUIRE,
+            ..OpenOptions::default()
+        },
     )
     .await
     .expect("open sqlite")
@@ -149,7 +158,10 @@ pub async fn spawn_server_with(
     let mut cfg = Config::for_data_dir(dir.path().join("data"));
     cfg.local_collector = false;
     cfg.database_url = database_url.map(str::to_string);
-    cfg.acquire_timeout = Duration::from_secs(2);
+    cfg.acquire_timeout = match database_url {
+        Some(_) => open_options().acquire_timeout,
+        None => SQLITE_ACQUIRE,
+    };
     tweak(&mut cfg);
     Server::start(cfg).await.expect("server starts")
 }
