@@ -60,6 +60,8 @@ pub struct Agent {
     pub remote_changed: Notify,
     /// Containers' inventory and events owed to the server.
     pub containers: crate::docker::report::ContainerReport,
+    /// Protection reports owed to the server.
+    pub waf: crate::protection::Outbox,
     /// The task runner, once started; heartbeat tasks go to it.
     tasks: std::sync::OnceLock<tokio::sync::mpsc::Sender<Task>>,
     /// The task kinds the runner has handlers for, announced to the server.
@@ -98,6 +100,7 @@ impl Agent {
             remote: Mutex::new(Vec::new()),
             remote_changed: Notify::new(),
             containers: Default::default(),
+            waf: Default::default(),
             tasks: std::sync::OnceLock::new(),
             task_kinds: std::sync::OnceLock::new(),
             desired_sections: std::sync::OnceLock::new(),
@@ -106,6 +109,11 @@ impl Agent {
             desired_applied: Mutex::new(Default::default()),
             desired_changed: Notify::new(),
         })
+    }
+
+    /// How often passes are collected and sent.
+    pub fn interval(&self) -> Duration {
+        self.cfg.interval
     }
 
     pub fn stats(&self) -> &AgentStats {
@@ -280,6 +288,7 @@ impl Agent {
             let inventory = crate::inventory::read(self.input.root());
             let send_inventory = inventory_sent.as_ref() != Some(&inventory);
             let (containers, container_events) = self.containers.take();
+            let waf = self.waf.take();
             let req = HeartbeatRequest {
                 containers: containers.clone(),
                 container_events: container_events.clone(),
@@ -290,6 +299,7 @@ impl Agent {
                 capabilities: Some(self.capabilities()),
                 desired_applied: self.desired_sections.get().map(|_| self.desired_applied()),
                 metadata: self.metadata.lock().expect("metadata lock").due(),
+                waf: (!waf.is_empty()).then(|| waf.clone()),
                 // Read last, just before sending: retries build a new request.
                 sent_ms: Some(now_ms()),
             };
@@ -352,7 +362,7 @@ impl Agent {
                             .tasks
                             .into_iter()
                             .filter(|t| seen_tasks.first_time(t.id))
-                            .map(run_task)
+                            .map(crate::tasks::unsupported)
                             .collect(),
                     };
                     None
@@ -368,6 +378,7 @@ impl Agent {
                 Err(SendError::Unauthorized(msg)) => {
                     tracing::error!(error = %msg, "the server does not accept this agent's key (revoked or unknown). Samples are kept in memory; to enrol again delete agent.json in the state dir and restart with --enroll-token");
                     self.containers.restore(container_events);
+                    self.waf.restore(waf);
                     self.stats.send_unauthorized.fetch_add(1, Relaxed);
                     self.requeue(passes);
                     Some(self.cfg.unauthorized_wait)
@@ -378,6 +389,7 @@ impl Agent {
                     self.stats.send_retry.fetch_add(1, Relaxed);
                     self.requeue(passes);
                     self.containers.restore(container_events);
+                    self.waf.restore(waf);
                     Some(d)
                 }
             };
@@ -400,19 +412,5 @@ impl Agent {
         self.stats
             .dropped_queue_full
             .fetch_add(dropped as u64, Relaxed);
-    }
-}
-
-/// Without a task runner no kind is supported; answering keeps the
-/// server's queue honest instead of leaving tasks pending for ever.
-fn run_task(t: Task) -> TaskResult {
-    let e = dozor_common::tasks::TaskError::Unsupported(t.kind.clone());
-    tracing::warn!(task_id = t.id, kind = %t.kind, "no task runner");
-    TaskResult {
-        task_id: t.id,
-        ok: false,
-        message: e.to_string(),
-        output: serde_json::Value::Null,
-        error: Some(e),
     }
 }

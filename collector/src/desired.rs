@@ -9,6 +9,7 @@
 use crate::agent::Agent;
 use async_trait::async_trait;
 use dozor_common::desired::{Applied, DesiredState, ScrapeTargets, Section};
+use dozor_common::protection::Protection;
 use dozor_common::services::Services;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -60,6 +61,19 @@ impl Converger {
             .register::<ScrapeTargets, _, _>(|agent, targets| async move {
                 agent.set_remote_targets(targets);
                 Ok(())
+            })
+            .register::<Protection, _, _>({
+                let nginx = nginx.clone();
+                move |agent, doc| {
+                    let nginx = nginx.clone();
+                    async move {
+                        match nginx {
+                            Some(n) => n.protect(&agent, doc).await,
+                            // Nothing to protect without nginx.
+                            None => Ok(()),
+                        }
+                    }
+                }
             })
             .register::<Services, _, _>(move |agent, doc| {
                 let nginx = nginx.clone();

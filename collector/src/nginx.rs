@@ -11,6 +11,7 @@ pub mod driver;
 pub mod files;
 
 use crate::agent::Agent;
+use dozor_common::protection::ProtectionDoc;
 use dozor_common::services::members::{members, Candidate};
 use dozor_common::services::render::{render, Rendered, Settings};
 use dozor_common::services::ServicesDoc;
@@ -56,6 +57,11 @@ pub struct Options {
     pub main_conf: Option<PathBuf>,
     pub http_port: u16,
     pub https_port: u16,
+    /// `stub_status` on 127.0.0.1:PORT (host mode; 0 turns it off).
+    pub status_port: u16,
+    pub real_ip_from: Vec<dozor_common::cidr::Cidr>,
+    /// The access log is rotated (renamed, `nginx -s reopen`) past this.
+    pub log_max_bytes: u64,
 }
 
 impl Default for Options {
@@ -67,6 +73,9 @@ impl Default for Options {
             main_conf: None,
             http_port: 80,
             https_port: 443,
+            status_port: 8089,
+            real_ip_from: Vec::new(),
+            log_max_bytes: 64 << 20,
         }
     }
 }
@@ -76,7 +85,9 @@ pub struct Controller {
     info: dozor_common::services::NginxInfo,
     settings: Settings,
     files: files::Files,
-    driver: Box<dyn driver::Driver>,
+    driver: Arc<dyn driver::Driver>,
+    /// The access log's counts.
+    pub traffic: Arc<crate::traffic::Traffic>,
     /// Docker networks nginx reaches the containers on (nginx in a
     /// container); empty on the host.
     reachable: Vec<String>,
@@ -90,27 +101,30 @@ struct State {
     doc: Option<ServicesDoc>,
     /// What nginx runs now.
     live: Option<Rendered>,
+    /// From the protection section; 0 before it arrives (403).
+    deny_status: u16,
+    /// The block list nginx has.
+    geo: Option<String>,
 }
 
 impl Controller {
     /// None when the mode is off.
     pub async fn new(o: &Options) -> Result<Option<Arc<Self>>, String> {
-        let (driver, reachable): (Box<dyn driver::Driver>, Vec<String>) = match &o.mode {
+        let (driver, reachable): (Arc<dyn driver::Driver>, Vec<String>) = match &o.mode {
             Mode::Off => return Ok(None),
             Mode::Host => (
-                Box::new(driver::Host {
+                Arc::new(driver::Host {
                     bin: o.bin.clone(),
                     main_conf: o.main_conf.clone(),
                 }),
                 Vec::new(),
             ),
             Mode::Container(name) => (
-                Box::new(driver::Container { name: name.clone() }),
+                Arc::new(driver::Container { name: name.clone() }),
                 container_networks(name).await?,
             ),
         };
         let own = o.conf_dir.join("dozor");
-        let settings = Settings::new(o.http_port, &own.display().to_string())?;
         let info = dozor_common::services::NginxInfo {
             mode: match &o.mode {
                 Mode::Container(n) => format!("container:{n}"),
@@ -118,13 +132,25 @@ impl Controller {
             },
             http_port: o.http_port,
             https_port: o.https_port,
-            dir: settings.dir.clone(),
+            dir: own.display().to_string().trim_end_matches('/').to_string(),
+            // Its loopback is the container's own, out of the agent's
+            // reach.
+            status_port: (o.mode == Mode::Host && o.status_port != 0).then_some(o.status_port),
+            real_ip_from: o.real_ip_from.clone(),
         };
+        let settings = Settings::from_info(&info)?;
+        let traffic = crate::traffic::Traffic::new(
+            &settings.dir,
+            settings.status_port,
+            o.log_max_bytes,
+            driver.clone(),
+        );
         Ok(Some(Arc::new(Self {
             info,
             settings,
             files: files::Files::new(&o.conf_dir),
             driver,
+            traffic,
             reachable,
             state: Mutex::new(State::default()),
             failed: Default::default(),
@@ -161,6 +187,12 @@ impl Controller {
 
     async fn converge_once(&self, agent: &Agent, st: &mut State) -> Result<(), String> {
         let doc = st.doc.clone().unwrap_or_default();
+        self.traffic.set_known(
+            doc.services
+                .iter()
+                .filter(|s| s.enabled)
+                .map(|s| s.name.clone()),
+        );
         let containers: Vec<Candidate> = agent
             .containers
             .latest()
@@ -173,7 +205,11 @@ impl Controller {
             .iter()
             .map(|s| (s.name.clone(), members(s, &containers)))
             .collect();
-        let next = render(&doc, &members, &self.settings);
+        let mut settings = self.settings.clone();
+        if st.deny_status != 0 {
+            settings.deny_status = st.deny_status;
+        }
+        let next = render(&doc, &members, &settings);
         // Said every time, applied or unchanged: a service left out stays
         // an error until it is fixed.
         let skipped: Vec<String> = next
@@ -197,7 +233,48 @@ impl Controller {
             })?;
         st.live = Some(next);
         tracing::info!("nginx config applied and reloaded");
+        // The block list was written before the config included it.
+        self.put_blocks(st).await?;
         skipped
+    }
+
+    /// A new `protection` section: checked again, handed to the rules,
+    /// and nginx follows (the deny status is in the config).
+    pub async fn protect(&self, agent: &Agent, doc: ProtectionDoc) -> Result<(), String> {
+        if let Err(errors) = dozor_common::protection::check(&doc.settings) {
+            let why: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            return Err(format!("protection settings refused: {}", why.join("; ")));
+        }
+        let mut st = self.state.lock().await;
+        self.traffic.sensor().guard.configure(&doc);
+        st.deny_status = doc.settings.deny_status;
+        if st.doc.is_some() {
+            self.converge(agent, &mut st).await?;
+        }
+        self.put_blocks(&mut st).await
+    }
+
+    /// nginx denies what is blocked now.
+    pub async fn apply_blocks(&self) -> Result<(), String> {
+        let mut st = self.state.lock().await;
+        self.put_blocks(&mut st).await
+    }
+
+    async fn put_blocks(&self, st: &mut State) -> Result<(), String> {
+        let denied = self.traffic.sensor().guard.denied(crate::agent::now_ms());
+        let text = dozor_common::protection::render_geo(&denied);
+        if st.geo.as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        // Before a config includes the list, writing it is enough.
+        let reload = st.live.is_some();
+        self.files
+            .put_geo(&text, reload, self.driver.as_ref())
+            .await
+            .map_err(|e| format!("nginx refused the block list: {e}"))?;
+        tracing::info!(addresses = denied.len(), "block list applied");
+        st.geo = Some(text);
+        Ok(())
     }
 }
 
@@ -225,6 +302,8 @@ const RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 /// every 30 s while failing); a failure is reported with the generation
 /// applied, as a failed apply is.
 pub fn spawn(agent: Arc<Agent>, controller: Arc<Controller>, shutdown: CancellationToken) {
+    crate::traffic::spawn(agent.clone(), controller.traffic.clone(), shutdown.clone());
+    spawn_blocks(controller.clone(), shutdown.clone());
     tokio::spawn(async move {
         loop {
             let failing = controller.failed.load(std::sync::atomic::Ordering::Relaxed);
@@ -255,6 +334,30 @@ pub fn spawn(agent: Arc<Agent>, controller: Arc<Controller>, shutdown: Cancellat
             if applied.error != next {
                 applied.error = next;
                 agent.set_desired_applied(applied);
+            }
+        }
+    });
+}
+
+/// nginx follows the blocks: at once when a rule fires, and every second
+/// for expiries.
+fn spawn_blocks(controller: Arc<Controller>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = controller.traffic.blocks_changed.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            let dirty = controller
+                .traffic
+                .sensor()
+                .guard
+                .take_dirty(crate::agent::now_ms());
+            if dirty {
+                if let Err(e) = controller.apply_blocks().await {
+                    tracing::warn!(error = %e, "blocks not applied");
+                }
             }
         }
     });

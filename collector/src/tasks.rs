@@ -171,3 +171,17 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests;
+
+/// Without a task runner no kind is supported; answering keeps the
+/// server's queue honest instead of leaving tasks pending for ever.
+pub fn unsupported(t: Task) -> TaskResult {
+    let e = dozor_common::tasks::TaskError::Unsupported(t.kind.clone());
+    tracing::warn!(task_id = t.id, kind = %t.kind, "no task runner");
+    TaskResult {
+        task_id: t.id,
+        ok: false,
+        message: e.to_string(),
+        output: serde_json::Value::Null,
+        error: Some(e),
+    }
+}

@@ -5,12 +5,14 @@
 //! Invariant: this crate does no I/O, so both binaries (and tests) can use it
 //! without pulling in a runtime.
 
+pub mod cidr;
 pub mod containers;
 pub mod desired;
 pub mod duration;
 pub mod expo;
 pub mod json_metrics;
 pub mod model;
+pub mod protection;
 pub mod protocol;
 pub mod services;
 pub mod stamps;

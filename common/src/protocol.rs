@@ -123,6 +123,10 @@ pub struct HeartbeatRequest {
     /// they changed (and every few minutes); absent when nothing is due.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metadata: Vec<MetricMetadata>,
+    /// Blocks made and bad-path hits seen since the last accepted
+    /// heartbeat; absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waf: Option<crate::protection::WafReport>,
     /// The agent's clock (Unix ms) as it sent this request, so the server
     /// can measure how far the two clocks are apart; absent from older
     /// agents.

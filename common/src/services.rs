@@ -129,8 +129,15 @@ pub struct NginxInfo {
     pub mode: String,
     pub http_port: u16,
     pub https_port: u16,
-    /// The agent's own directory (error pages).
+    /// The agent's own directory (error pages, the access log).
     pub dir: String,
+    /// nginx's `stub_status` on this loopback port (host mode only).
+    #[serde(default)]
+    pub status_port: Option<u16>,
+    /// Proxies in front of this nginx whose `X-Forwarded-For` is believed
+    /// (`set_real_ip_from`), so the client address is the real one.
+    #[serde(default)]
+    pub real_ip_from: Vec<crate::cidr::Cidr>,
 }
 
 /// The section marker for [`ServicesDoc`].

@@ -113,6 +113,7 @@ async fn main() {
         series_limiter: Default::default(),
         tasks: Arc::new(dozor_server::tasks::TaskHub::with_clock(Clock::system())),
         seen: Default::default(),
+        ops: Default::default(),
     };
     let snap = dozor_server::self_metrics::snapshot(&store, &engine, now).await;
     let encode = best(|| {

@@ -14,6 +14,7 @@ pub mod mutes;
 pub mod notify;
 pub mod outbox;
 pub mod policy;
+pub mod presets;
 pub mod preview;
 pub mod rule_key;
 pub mod rules;

@@ -74,6 +74,7 @@ impl Server {
             series_limiter: Default::default(),
             tasks: Arc::new(crate::tasks::TaskHub::with_clock(cfg.clock.clone())),
             seen: Default::default(),
+            ops: Default::default(),
         };
         let (write_token_path, write_hash) = remote_write_token(&cfg)?;
         tracing::info!(path = %write_token_path.display(), "remote_write token: Prometheus sends it as the bearer token to /prometheus/api/v1/write");
@@ -95,6 +96,7 @@ impl Server {
             ingest.tasks.clone(),
             ingest.series_limiter.clone(),
         );
+        let _ = ingest.ops.set(ops.clone());
         let alerting = crate::alerting::service::load(&cfg, &store, &ops).await?;
         let state = AppState::new(ops, ingest.clone(), &cfg.rate_limits, Some(write_hash))
             .with_alerting(alerting.alerting.clone(), Some(alerting.telegram.clone()))

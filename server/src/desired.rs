@@ -6,6 +6,7 @@
 //! is a type in `common::desired`, a source here, and an applier on the
 //! agent.
 
+pub mod protection;
 pub mod scrape_targets;
 pub mod services;
 
@@ -18,7 +19,12 @@ use std::collections::BTreeMap;
 #[async_trait]
 trait Source: Send + Sync {
     fn name(&self) -> &'static str;
-    async fn build(&self, store: &Store, host: &str) -> crate::storage::Result<serde_json::Value>;
+    async fn build(
+        &self,
+        store: &Store,
+        host: &str,
+        now_ms: i64,
+    ) -> crate::storage::Result<serde_json::Value>;
 }
 
 /// Every section the server publishes.
@@ -26,6 +32,7 @@ fn sources() -> Vec<Box<dyn Source>> {
     vec![
         Box::new(scrape_targets::ScrapeTargetsSource),
         Box::new(services::ServicesSource),
+        Box::new(protection::ProtectionSource),
     ]
 }
 
@@ -44,7 +51,7 @@ pub async fn publish(
     let mut sections = BTreeMap::new();
     for s in sources() {
         // Null: the section has nothing for this host and is left out.
-        let v = s.build(store, &agent.name).await?;
+        let v = s.build(store, &agent.name, now_ms).await?;
         if !v.is_null() {
             sections.insert(s.name().to_string(), v);
         }

@@ -198,6 +198,9 @@ pub struct Ingest {
     /// Per agent: the capabilities and applied state last stored, so a
     /// heartbeat that repeats them writes nothing.
     pub seen: Arc<std::sync::Mutex<AgentsSeen>>,
+    /// The operations, once made (they are made after ingest): reports
+    /// that act (protection) go through them.
+    pub ops: Arc<std::sync::OnceLock<crate::ops::Ops>>,
 }
 
 pub type AgentsSeen = std::collections::HashMap<
@@ -283,6 +286,14 @@ impl Ingest {
                     task_id = r.task_id,
                     "result for an unknown or finished task ignored"
                 );
+            }
+        }
+        if let (Some(waf), Some(ops)) = (&req.waf, self.ops.get()) {
+            if let Err(e) = crate::ops::protection::report(ops, &agent.name, waf).await {
+                return Err(match e {
+                    crate::ops::OpError::Storage(e) => e.into(),
+                    other => IngestError::Internal(other.to_string()),
+                });
             }
         }
         let tasks = self

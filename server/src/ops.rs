@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod containers;
 pub mod onboarding;
+pub mod protection;
 pub mod rules;
 pub mod services;
 pub mod silences;
@@ -61,6 +62,16 @@ impl Actor {
             name: name.to_string(),
             role,
             origin: Origin::Web(ip),
+        }
+    }
+
+    /// dozor itself (a controller loop such as the fleet rule).
+    pub fn system(name: &str) -> Self {
+        Self {
+            id: None,
+            name: name.to_string(),
+            role: Role::Admin,
+            origin: Origin::System,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod postgres;
 /// The rollup scheme: bucket arithmetic the planner and the backends share.
 pub use dozor_promql::rollup;
 pub mod metadata;
+pub mod protection;
 pub mod scrape_status;
 pub mod server_targets;
 pub mod services;
@@ -40,6 +41,7 @@ pub use desired::{DesiredStates, DesiredStatus};
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
 pub use metadata::{Metadata, MetadataEntry};
+pub use protection::{BlockRecord, NewBlock, ProtectionStore};
 pub use scrape_status::ScrapeStatuses;
 pub use server_targets::{ServerTarget, ServerTargets};
 pub use services::{ErrorPage, Saved, ServiceRecord, ServiceStore};
@@ -232,6 +234,7 @@ pub trait Storage:
     + Metadata
     + ServerTargets
     + ServiceStore
+    + ProtectionStore
     + Containers
     + DesiredStates
 {

@@ -16,6 +16,8 @@ use support::*;
 enum M {
     Get,
     Post,
+    Put,
+    Delete,
 }
 
 /// Expected statuses for [anonymous, viewer, editor, admin].
@@ -361,6 +363,8 @@ async fn every_route_for_every_role() {
                     form.extend(fields.iter().copied());
                     client().post(url).form(&form)
                 }
+                M::Put => client().put(url).form(&fields),
+                M::Delete => client().delete(url),
             };
             let got = req
                 .header("cookie", cookie)

@@ -11,32 +11,8 @@ mod support;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::docker::{busybox, docker, Cleanup};
-use support::nginx::Nginx;
+use support::nginx::{replica, Nginx};
 use support::*;
-
-/// Starts a busybox httpd container that answers with its own name.
-fn replica(image: &str, run: &str, name: &str, service: &str) {
-    let script = format!(
-        "mkdir -p /www && echo 'replica {name}' > /www/index.html && exec httpd -f -p 8080 -h /www"
-    );
-    docker(&[
-        "run",
-        "-d",
-        "--label",
-        &format!("dozor.test={run}"),
-        "--label",
-        &format!("dozor.service={service}"),
-        "--label",
-        "dozor.port=8080",
-        "--name",
-        name,
-        image,
-        "sh",
-        "-c",
-        &script,
-    ])
-    .expect("the replica starts");
-}
 
 /// Polls until `f` holds, up to `secs`; returns how long it took.
 async fn within<F, Fut>(secs: u64, what: &str, mut f: F) -> Duration

@@ -51,12 +51,7 @@ async fn nginx_in_a_container_serves_and_reports_through_docker_exec() {
     let published = docker(&["port", &nginx, "8080/tcp"]).unwrap();
     let addr = published.lines().next().unwrap().trim().to_string();
     let replica = format!("dz-{run}-1");
-    docker(&[
-        "run", "-d", "--label", &format!("dozor.test={run}"), "--label", "dozor.service=app",
-        "--label", "dozor.port=8080", "--name", &replica, &replica_image.0, "sh", "-c",
-        "mkdir -p /www && echo 'from the container' > /www/index.html && exec httpd -f -p 8080 -h /www",
-    ])
-    .expect("the replica starts");
+    support::nginx::replica(&replica_image.0, &run, &replica, "app");
 
     let server_dir = tempfile::tempdir().unwrap();
     let server = spawn_server(&server_dir, None).await;
@@ -93,7 +88,7 @@ async fn nginx_in_a_container_serves_and_reports_through_docker_exec() {
         }
     };
     let started = Instant::now();
-    while !get().await.contains("from the container") {
+    while !get().await.contains(&format!("replica {replica}")) {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "never served through the container"
@@ -134,10 +129,18 @@ async fn nginx_in_a_container_serves_and_reports_through_docker_exec() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(
-        get().await.contains("from the container"),
-        "the last good config serves"
-    );
+    // Served the whole time; a loaded machine may drop one request, so a
+    // few tries (each with its body kept for the message).
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let body = get().await;
+        if body.contains(&format!("replica {replica}")) {
+            break;
+        }
+        seen.push(body);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(seen.len() < 5, "the last good config serves: {seen:?}");
     stop.cancel();
     server.shutdown().await;
 }

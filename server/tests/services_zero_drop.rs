@@ -11,31 +11,8 @@ mod support;
 use serde_json::json;
 use std::time::Duration;
 use support::docker::{busybox, docker, Cleanup};
-use support::nginx::Nginx;
+use support::nginx::{replica, Nginx};
 use support::*;
-
-fn replica(image: &str, run: &str, name: &str) {
-    let script = format!(
-        "mkdir -p /www && echo 'replica {name}' > /www/index.html && exec httpd -f -p 8080 -h /www"
-    );
-    docker(&[
-        "run",
-        "-d",
-        "--label",
-        &format!("dozor.test={run}"),
-        "--label",
-        "dozor.service=app",
-        "--label",
-        "dozor.port=8080",
-        "--name",
-        name,
-        image,
-        "sh",
-        "-c",
-        &script,
-    ])
-    .expect("the replica starts");
-}
 
 /// wrk's counts: (requests, non-2xx/3xx, connect, read, write, timeout).
 fn counts(out: &str) -> (u64, u64, u64, u64, u64, u64) {
@@ -100,7 +77,7 @@ async fn reloads_and_membership_changes_drop_nothing_under_load() {
     let http = reqwest::Client::new();
     let base = server.url();
     for i in 0..2 {
-        replica(&image.0, &run, &format!("dz-{run}-{i}"));
+        replica(&image.0, &run, &format!("dz-{run}-{i}"), "app");
     }
     let spec = |gen: u32| {
         json!({"name": "app", "host": "web-1", "domains": ["app.test"], "connect_timeout_s": 1,
@@ -151,7 +128,7 @@ async fn reloads_and_membership_changes_drop_nothing_under_load() {
             // A membership change: a third replica joins, then leaves.
             let extra = format!("dz-{run}-extra");
             if i % 2 == 1 {
-                replica(&image.0, &run, &extra);
+                replica(&image.0, &run, &extra, "app");
             } else {
                 docker(&["rm", "-f", &extra]).unwrap();
             }

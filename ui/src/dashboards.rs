@@ -143,13 +143,17 @@ pub fn parse(file: &str, text: &str) -> Result<Dashboard, DashboardError> {
     Ok(d)
 }
 
-pub const BUILTIN: [(&str, &str); 3] = [
+pub const BUILTIN: [(&str, &str); 4] = [
     ("host.toml", include_str!("../../dashboards/host.toml")),
     (
         "container.toml",
         include_str!("../../dashboards/container.toml"),
     ),
     ("dozor.toml", include_str!("../../dashboards/dozor.toml")),
+    (
+        "service.toml",
+        include_str!("../../dashboards/service.toml"),
+    ),
 ];
 
 /// The built-ins, then every `*.toml` in `dir` (sorted by name). Files
@@ -283,7 +287,7 @@ mod tests {
         let (ds, errs) = load_all(None);
         assert!(errs.is_empty(), "{errs:?}");
         let slugs: Vec<&str> = ds.iter().map(|d| d.slug.as_str()).collect();
-        assert_eq!(slugs, ["host", "containers", "dozor"]);
+        assert_eq!(slugs, ["host", "containers", "dozor", "services"]);
     }
 
     #[test]

@@ -41,6 +41,26 @@ pub struct NginxArgs {
         default_value_t = 443
     )]
     pub https_port: u16,
+    /// nginx's `stub_status` answers on 127.0.0.1:PORT, read for the
+    /// nginx_connections_* gauges (host mode; 0 turns it off).
+    #[arg(
+        long = "nginx-status-port",
+        env = "DOZOR_NGINX_STATUS_PORT",
+        default_value_t = 8089
+    )]
+    pub status_port: u16,
+    /// A proxy in front of this nginx (address or network, repeatable)
+    /// whose X-Forwarded-For is believed for the client address.
+    #[arg(long = "nginx-real-ip-from", env = "DOZOR_NGINX_REAL_IP_FROM", value_delimiter = ',', value_parser = clap::builder::ValueParser::new(str::parse::<dozor_common::cidr::Cidr>))]
+    pub real_ip_from: Vec<dozor_common::cidr::Cidr>,
+    /// dozor's access log is rotated past this many bytes (renamed to
+    /// access.log.1, then `nginx -s reopen`).
+    #[arg(
+        long = "nginx-log-max-bytes",
+        env = "DOZOR_NGINX_LOG_MAX_BYTES",
+        default_value_t = 64 << 20
+    )]
+    pub log_max_bytes: u64,
 }
 
 impl NginxArgs {
@@ -52,6 +72,9 @@ impl NginxArgs {
             main_conf: self.main_conf.clone(),
             http_port: self.http_port,
             https_port: self.https_port,
+            status_port: self.status_port,
+            real_ip_from: self.real_ip_from.clone(),
+            log_max_bytes: self.log_max_bytes,
         }
     }
 }

@@ -12,6 +12,9 @@ pub trait Driver: Send + Sync {
     /// `nginx -s reload`: a graceful reload (old workers finish their
     /// requests).
     async fn reload(&self) -> Result<(), String>;
+    /// `nginx -s reopen`: log files are opened again by their paths (after
+    /// a rotation renamed them).
+    async fn reopen(&self) -> Result<(), String>;
 }
 
 /// nginx on the host.
@@ -49,6 +52,10 @@ impl Driver for Host {
 
     async fn reload(&self) -> Result<(), String> {
         self.run(&["-s", "reload"]).await
+    }
+
+    async fn reopen(&self) -> Result<(), String> {
+        self.run(&["-s", "reopen"]).await
     }
 }
 
@@ -113,6 +120,10 @@ impl Driver for Container {
 
     async fn reload(&self) -> Result<(), String> {
         self.exec(&["-s", "reload"]).await
+    }
+
+    async fn reopen(&self) -> Result<(), String> {
+        self.exec(&["-s", "reopen"]).await
     }
 }
 

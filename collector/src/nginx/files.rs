@@ -40,6 +40,16 @@ impl Files {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io(&self.conf.display().to_string(), e)),
         };
+        // nginx opens the access log when it tests the config, in a
+        // directory that must exist.
+        let logs = self.dir.join("logs");
+        std::fs::create_dir_all(&logs).map_err(|e| io(&logs.display().to_string(), e))?;
+        // The geo map includes the block list, which must exist.
+        let geo = self.geo_path();
+        if !geo.exists() {
+            write_atomic(&geo, &dozor_common::protection::render_geo(&[]))
+                .map_err(|e| io(&geo.display().to_string(), e))?;
+        }
         // Pages first: the config about to be tested refers to them.
         for (rel, text) in &next.files {
             let path = self.dir.join(rel);
@@ -69,6 +79,35 @@ impl Files {
         nginx.reload().await?;
         self.remove_stale(next);
         Ok(())
+    }
+
+    pub fn geo_path(&self) -> PathBuf {
+        self.dir.join(dozor_common::services::render::BLOCKED_GEO)
+    }
+
+    /// Puts a new block list in place; with `reload`, has nginx test and
+    /// load it, and puts the previous list back when it refuses.
+    pub async fn put_geo(
+        &self,
+        text: &str,
+        reload: bool,
+        nginx: &dyn Driver,
+    ) -> Result<(), String> {
+        let path = self.geo_path();
+        let io = |e: std::io::Error| format!("{}: {e}", path.display());
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let previous = std::fs::read_to_string(&path).ok();
+        write_atomic(&path, text).map_err(io)?;
+        if !reload {
+            return Ok(());
+        }
+        if let Err(refused) = nginx.test().await {
+            if let Some(p) = previous {
+                let _ = write_atomic(&path, &p);
+            }
+            return Err(refused);
+        }
+        nginx.reload().await
     }
 
     /// Error pages of services no longer rendered.

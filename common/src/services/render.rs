@@ -7,7 +7,8 @@
 use super::error_pages::{self, STATUSES};
 use super::members::Member;
 use super::validate::{self, check};
-use super::{Balance, Service, ServicesDoc};
+use super::{Balance, NginxInfo, Service, ServicesDoc};
+use crate::cidr::Cidr;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -16,9 +17,38 @@ use std::fmt::Write;
 pub struct Settings {
     pub http_port: u16,
     /// The agent's own directory (absolute); error pages live under
-    /// `DIR/errors/`.
+    /// `DIR/errors/`, the access log at `DIR/` + [`ACCESS_LOG`].
     pub dir: String,
+    /// `stub_status` on `127.0.0.1:PORT`.
+    pub status_port: Option<u16>,
+    /// Trusted proxies (`set_real_ip_from`).
+    pub real_ip_from: Vec<Cidr>,
+    /// What blocked clients get: 403, or 444 (the connection is closed).
+    pub deny_status: u16,
 }
+
+/// The blocked addresses nginx's `geo` map includes, under the agent's
+/// directory (`protection::render_geo` writes it).
+pub const BLOCKED_GEO: &str = "blocked.geo";
+
+/// The access log, under the agent's directory.
+pub const ACCESS_LOG: &str = "logs/access.log";
+
+/// Where `stub_status` answers on its port.
+pub const STATUS_PATH: &str = "/stub_status";
+
+/// One JSON object per request (`escape=json` escapes every value, so a
+/// client cannot break out of its string). Numbers nginx always writes
+/// as numbers stay bare; the upstream fields can be empty or lists, so
+/// they are strings. The path is the request's without its query string:
+/// queries carry tokens and personal data.
+const LOG_FORMAT: &str = concat!(
+    r#"'{"msec":$msec,"request_id":"$request_id","service":"$dozor_service","#,
+    r#""client":"$remote_addr","method":"$request_method","path":"$dozor_path","#,
+    r#""status":$status,"bytes":$body_bytes_sent,"request_time":$request_time,"#,
+    r#""upstream_time":"$upstream_response_time","upstream":"$upstream_addr","#,
+    r#""user_agent":"$http_user_agent"}'"#
+);
 
 impl Settings {
     /// Refuses a directory nginx config could not hold safely.
@@ -39,7 +69,18 @@ impl Settings {
         Ok(Self {
             http_port,
             dir: dir.trim_end_matches('/').to_string(),
+            status_port: None,
+            real_ip_from: Vec::new(),
+            deny_status: 403,
         })
+    }
+
+    /// What an agent announced, so the server renders what the agent will.
+    pub fn from_info(info: &NginxInfo) -> Result<Self, String> {
+        let mut s = Self::new(info.http_port, &info.dir)?;
+        s.status_port = info.status_port.filter(|p| *p != 0);
+        s.real_ip_from = info.real_ip_from.clone();
+        Ok(s)
     }
 }
 
@@ -149,6 +190,27 @@ pub fn render(
     c.push_str(
         "map $http_upgrade $dozor_connection_upgrade {\n    default upgrade;\n    '' '';\n}\n",
     );
+    if !by_domain.is_empty() {
+        // The path without the query string, from the request line (`$uri`
+        // is the error page's after an internal redirect).
+        c.push_str(
+            "\nmap $request_uri $dozor_path {\n    \"~^(?<dozor_p>[^?]*)\" $dozor_p;\n    default \"\";\n}\n",
+        );
+        let _ = writeln!(c, "log_format dozor_json escape=json\n    {LOG_FORMAT};");
+        // Blocked addresses (after real_ip, so a proxy's client is the
+        // one judged); the agent rewrites the included file.
+        let _ = writeln!(
+            c,
+            "\ngeo $dozor_blocked {{\n    default 0;\n    include {}/{BLOCKED_GEO};\n}}",
+            settings.dir
+        );
+    }
+    if let Some(port) = settings.status_port {
+        let _ = write!(
+            c,
+            "\nserver {{\n    listen 127.0.0.1:{port};\n    access_log off;\n    location = {STATUS_PATH} {{\n        stub_status;\n    }}\n    location / {{\n        return 404;\n    }}\n}}\n"
+        );
+    }
     for (s, live) in &upstreams {
         if live.is_empty() {
             continue;
@@ -173,6 +235,27 @@ pub fn render(
             c,
             "\nserver {{\n    listen {};\n    server_name {domain};\n",
             settings.http_port
+        );
+        // Buffered, flushed every second: counts lag by at most that.
+        let _ = writeln!(
+            c,
+            "    access_log {}/{ACCESS_LOG} dozor_json buffer=32k flush=1s;",
+            settings.dir
+        );
+        if !settings.real_ip_from.is_empty() {
+            for net in &settings.real_ip_from {
+                let _ = writeln!(c, "    set_real_ip_from {net};");
+            }
+            c.push_str("    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n");
+        }
+        let deny = if settings.deny_status == 444 {
+            444
+        } else {
+            403
+        };
+        let _ = writeln!(
+            c,
+            "    if ($dozor_blocked) {{\n        return {deny};\n    }}"
         );
         let _ = write!(
             c,
@@ -200,6 +283,9 @@ fn location(c: &mut String, path: &str, p: &Place) {
             "    location = {prefix} {{\n        return 308 {prefix}/$is_args$args;\n    }}\n    location ^~ {prefix}/ {{\n"
         );
     }
+    // Names the service in its access log lines; it survives the internal
+    // redirect to an error page.
+    let _ = writeln!(c, "        set $dozor_service \"{}\";", s.name);
     if s.error_pages {
         for status in STATUSES {
             let _ = writeln!(

@@ -42,6 +42,29 @@ pub struct LocalNginxArgs {
         global = true
     )]
     pub https_port: Option<u16>,
+    /// nginx's `stub_status` on 127.0.0.1:PORT, 0 for off [default: 8089].
+    #[arg(
+        long = "local-nginx-status-port",
+        env = "DOZOR_LOCAL_NGINX_STATUS_PORT",
+        global = true
+    )]
+    pub status_port: Option<u16>,
+    /// A trusted proxy in front of this nginx (address or network,
+    /// repeatable) whose X-Forwarded-For gives the client address.
+    #[arg(
+        long = "local-nginx-real-ip-from",
+        env = "DOZOR_LOCAL_NGINX_REAL_IP_FROM",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub real_ip_from: Vec<String>,
+    /// dozor's access log is rotated past this many bytes [default: 64 MiB].
+    #[arg(
+        long = "local-nginx-log-max-bytes",
+        env = "DOZOR_LOCAL_NGINX_LOG_MAX_BYTES",
+        global = true
+    )]
+    pub log_max_bytes: Option<u64>,
 }
 
 impl LocalNginxArgs {
@@ -59,6 +82,16 @@ impl LocalNginxArgs {
             main_conf: self.main_conf.clone(),
             http_port: self.http_port.unwrap_or(d.http_port),
             https_port: self.https_port.unwrap_or(d.https_port),
+            status_port: self.status_port.unwrap_or(d.status_port),
+            real_ip_from: self
+                .real_ip_from
+                .iter()
+                .map(|c| {
+                    c.parse()
+                        .map_err(|e| format!("--local-nginx-real-ip-from: {e}"))
+                })
+                .collect::<Result<_, String>>()?,
+            log_max_bytes: self.log_max_bytes.unwrap_or(d.log_max_bytes),
         })
     }
 }

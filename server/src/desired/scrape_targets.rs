@@ -29,7 +29,12 @@ impl Source for ScrapeTargetsSource {
         ScrapeTargets::NAME
     }
 
-    async fn build(&self, store: &Store, host: &str) -> crate::storage::Result<serde_json::Value> {
+    async fn build(
+        &self,
+        store: &Store,
+        host: &str,
+        _now_ms: i64,
+    ) -> crate::storage::Result<serde_json::Value> {
         Ok(value::<ScrapeTargets>(&targets(store, host).await?))
     }
 }

@@ -48,7 +48,12 @@ impl Source for ServicesSource {
         Services::NAME
     }
 
-    async fn build(&self, store: &Store, host: &str) -> crate::storage::Result<serde_json::Value> {
+    async fn build(
+        &self,
+        store: &Store,
+        host: &str,
+        _now_ms: i64,
+    ) -> crate::storage::Result<serde_json::Value> {
         Ok(match doc(store, host).await? {
             Some(d) => super::value::<Services>(&d),
             None => serde_json::Value::Null,

@@ -8,6 +8,7 @@ pub mod prom;
 pub(crate) mod prom_listings;
 pub(crate) mod prom_rules;
 mod prom_tools;
+mod protection;
 pub(crate) mod read;
 mod services;
 pub(crate) mod write;
@@ -18,7 +19,7 @@ pub(crate) use super::{error, storage_error, AppState, ONLINE_WINDOW_MS};
 
 use super::{Paths, API_BODY_LIMIT};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 /// The read APIs: a read-scoped API token or a session.
@@ -100,6 +101,16 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
                 .put(services::replace)
                 .delete(services::delete),
         )
+        // Protection reads need read scope, changes admin scope.
+        .route(
+            t.add("/api/v1/protection"),
+            get(protection::get_settings).put(protection::put_settings),
+        )
+        .route(
+            t.add("/api/v1/blocks"),
+            get(protection::list).post(protection::create),
+        )
+        .route(t.add("/api/v1/blocks/{id}"), delete(protection::delete))
         .route(
             t.add("/metrics"),
             get(ops::metrics).route_layer(axum::middleware::from_fn_with_state(

@@ -10,7 +10,9 @@ pub(crate) mod error_pages_page;
 pub(crate) mod invites;
 pub(crate) mod rules_editor;
 pub(crate) mod rules_page;
+pub(crate) mod security_page;
 pub(crate) mod services_pages;
+pub(crate) mod services_traffic;
 pub(crate) mod silences;
 pub(crate) mod targets_admin;
 pub(crate) mod targets_page;
@@ -132,6 +134,19 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
         .route(
             t.add("/error-pages/preview"),
             get(error_pages_page::preview),
+        )
+        .route(t.add("/security"), get(security_page::page))
+        .route(
+            t.add("/security/settings"),
+            post(security_page::save_settings).layer(form_limit()),
+        )
+        .route(
+            t.add("/security/blocks"),
+            post(security_page::block).layer(form_limit()),
+        )
+        .route(
+            t.add("/security/blocks/{id}/unblock"),
+            post(security_page::unblock).layer(form_limit()),
         )
         .merge(alerting::routes(t))
         .route_layer(axum::middleware::from_fn_with_state(

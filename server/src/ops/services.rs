@@ -191,7 +191,7 @@ pub async fn host_view(ops: &Ops, host: &str) -> OpResult<HostView> {
         .map(|s| (s.name.clone(), members(s, &candidates)))
         .collect();
     let settings = match &nginx {
-        Some(n) => Settings::new(n.http_port, &n.dir),
+        Some(n) => Settings::from_info(n),
         None => Settings::new(80, "/etc/nginx/conf.d/dozor"),
     }
     .map_err(OpError::Invalid)?;

@@ -1,6 +1,10 @@
-//! The Services and Error pages rows of the role matrix.
+//! The Services, Error pages and Security rows of the role matrix.
 
 use super::{Route, EDITOR_PAGE, M, PAGE, READ_API};
+
+/// Admins only, and what an admin gets for the row's (bad) input.
+const ADMIN_BAD: [u16; 4] = [303, 403, 403, 400];
+const ADMIN_API_BAD: [u16; 4] = [401, 403, 403, 400];
 
 pub fn routes() -> Vec<Route<'static>> {
     vec![
@@ -74,6 +78,35 @@ pub fn routes() -> Vec<Route<'static>> {
             "/api/v1/services".into(),
             vec![],
             [401, 403, 400, 400],
+        ),
+        (M::Get, "/security".into(), vec![], PAGE),
+        (
+            M::Post,
+            "/security/settings".into(),
+            vec![("rate_limit", "lots")],
+            ADMIN_BAD,
+        ),
+        (
+            M::Post,
+            "/security/blocks".into(),
+            vec![("address", "not an address")],
+            ADMIN_BAD,
+        ),
+        (
+            M::Post,
+            "/security/blocks/999/unblock".into(),
+            vec![],
+            [303, 403, 403, 404],
+        ),
+        (M::Get, "/api/v1/protection".into(), vec![], READ_API),
+        (M::Put, "/api/v1/protection".into(), vec![], ADMIN_API_BAD),
+        (M::Get, "/api/v1/blocks".into(), vec![], READ_API),
+        (M::Post, "/api/v1/blocks".into(), vec![], ADMIN_API_BAD),
+        (
+            M::Delete,
+            "/api/v1/blocks/999".into(),
+            vec![],
+            [401, 403, 403, 404],
         ),
     ]
 }

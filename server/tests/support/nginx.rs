@@ -16,6 +16,8 @@ pub struct Nginx {
     pub port: u16,
     pub main_conf: PathBuf,
     pub conf_dir: PathBuf,
+    /// Where dozor's config puts `stub_status`.
+    pub status_port: u16,
     child: std::process::Child,
 }
 
@@ -91,6 +93,7 @@ impl Nginx {
             port,
             main_conf,
             conf_dir,
+            status_port: free_port(),
             child,
         };
         // Up once it answers.
@@ -113,7 +116,8 @@ impl Nginx {
             conf_dir: self.conf_dir.clone(),
             main_conf: Some(self.main_conf.clone()),
             http_port: self.port,
-            https_port: 443,
+            status_port: self.status_port,
+            ..Default::default()
         }
     }
 
@@ -245,4 +249,29 @@ pub fn container_main_conf(conf_dir: &Path, port: u16) -> String {
          \x20   include {}/*.conf;\n}}\n",
         conf_dir.display()
     )
+}
+
+/// Starts a busybox httpd container behind `service` (labelled with the
+/// test's `run`, port 8080) whose index page says `replica NAME`.
+pub fn replica(image: &str, run: &str, name: &str, service: &str) {
+    let script = format!(
+        "mkdir -p /www && echo 'replica {name}' > /www/index.html && exec httpd -f -p 8080 -h /www"
+    );
+    super::docker::docker(&[
+        "run",
+        "-d",
+        "--label",
+        &format!("dozor.test={run}"),
+        "--label",
+        &format!("dozor.service={service}"),
+        "--label",
+        "dozor.port=8080",
+        "--name",
+        name,
+        image,
+        "sh",
+        "-c",
+        &script,
+    ])
+    .expect("the replica starts");
 }

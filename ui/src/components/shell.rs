@@ -35,7 +35,19 @@ fn entry(key: &str, label: &str, href: String) -> Entry {
 /// Whether the page under `active` draws data over time, so the range
 /// picker means something there.
 fn draws_data(active: &str) -> bool {
-    matches!(active, "overview" | "explore" | "containers") || active.starts_with("/d/")
+    matches!(
+        active,
+        "overview" | "explore" | "containers" | crate::pages::services::detail::ACTIVE
+    ) || active.starts_with("/d/")
+}
+
+/// Whether the page under `active` belongs to the entry `key`: itself, or
+/// one of its pages (`services/one` is under `services`).
+fn is_under(active: &str, key: &str) -> bool {
+    active == key
+        || active
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The sections of the navigation: (title, entries).
@@ -57,6 +69,7 @@ fn sections(ctx: &Ctx) -> Vec<(&'static str, Vec<Entry>)> {
     let services = vec![
         entry("services", "Services", "/services".to_string()),
         entry("error-pages", "Error pages", "/error-pages".to_string()),
+        entry("security", "Security", "/security".to_string()),
     ];
     let alerting = vec![
         entry("alerts", "Alerts", "/alerts".to_string()),
@@ -86,13 +99,13 @@ fn nav(ctx: &Ctx, active: &str) -> impl IntoView {
         .map(|(title, entries)| {
             let here = entries
                 .iter()
-                .any(|e| matches!(e, Entry::Link(k, _, _) if k == active));
+                .any(|e| matches!(e, Entry::Link(k, _, _) if is_under(active, k)));
             let items = entries
                 .into_iter()
                 .map(|e| match e {
                     Entry::Group(label) => view! { <span class="group">{label}</span> }.into_any(),
                     Entry::Link(key, label, href) => {
-                        let current = key == active;
+                        let current = is_under(active, &key);
                         view! {
                             <a href=href class=current.then_some("active")
                                 aria-current=current.then_some("page")>{label}</a>
@@ -230,7 +243,13 @@ mod tests {
 
     #[test]
     fn the_picker_is_only_on_pages_that_draw_data() {
-        for active in ["overview", "explore", "containers", "/d/mine"] {
+        for active in [
+            "overview",
+            "explore",
+            "containers",
+            "/d/mine",
+            "services/one",
+        ] {
             assert!(
                 page("viewer", active).contains("class=\"picker\""),
                 "{active}"

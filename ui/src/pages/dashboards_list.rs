@@ -83,6 +83,6 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("href=\"/d/host?range=24h\""));
-        assert_eq!(html.matches("\"badge\">built-in").count(), 3, "{html}");
+        assert_eq!(html.matches("\"badge\">built-in").count(), 4, "{html}");
     }
 }

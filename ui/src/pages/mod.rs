@@ -14,6 +14,7 @@ pub mod getting_started;
 pub mod host;
 pub mod overview;
 pub mod rules;
+pub mod security;
 pub mod services;
 pub mod silences;
 pub mod targets;

@@ -7,7 +7,7 @@ use super::ui::{render, Page};
 use super::{AppState, Problem};
 use crate::ops::{self, OpError};
 use crate::storage::Role;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -67,6 +67,7 @@ pub async fn list(
         Ok(r) => r,
         Err(e) => return super::storage_error(e),
     };
+    let traffic = super::services_traffic::by_service(&s).await;
     let mut rows = Vec::with_capacity(records.len());
     let mut views: HashMap<String, ops::services::HostView> = HashMap::new();
     for r in records {
@@ -88,6 +89,7 @@ pub async fn list(
             live: m.iter().filter(|m| m.live()).count(),
             total: m.len(),
             apply: apply_state(&s, &host).await,
+            traffic: traffic.get(&r.spec.name).copied().unwrap_or_default(),
             spec: r.spec,
         });
     }
@@ -113,6 +115,7 @@ pub async fn show(
     Extension(u): Extension<CurrentUser>,
     headers: HeaderMap,
     Path(name): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> Response {
     let rec = match s.0.store.service(&name).await {
         Ok(Some(r)) => r,
@@ -152,9 +155,7 @@ pub async fn show(
         ),
         spec: rec.spec,
     };
-    let title = format!("Service {name}");
-    let body: super::ui::BodyFn = Box::new(move |ctx| detail::body(ctx, data));
-    render(s, headers, None, u, Page::Custom(title, "services", body)).await
+    render(s, headers, q, u, Page::Service(Box::new(data))).await
 }
 
 async fn hosts(s: &AppState) -> Vec<String> {

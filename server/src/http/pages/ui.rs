@@ -180,6 +180,7 @@ pub(crate) enum Page {
     Agents(agents::Outcome),
     Containers,
     Container(Box<container::Data>),
+    Service(Box<dozor_ui::pages::services::detail::Data>),
     /// A page whose handler gathered its data: title, nav key, body.
     Custom(String, &'static str, BodyFn),
 }
@@ -238,6 +239,14 @@ pub(crate) async fn render(
             "containers".into(),
             container::body(&ctx, &src, *d).await,
         ),
+        Page::Service(d) => {
+            use dozor_ui::pages::services::detail;
+            (
+                format!("Service {}", d.spec.name),
+                detail::ACTIVE.into(),
+                detail::body(&ctx, &src, *d, find("services")).await,
+            )
+        }
         Page::Custom(title, active, f) => (title, active.to_string(), f(&ctx)),
     };
     html(

@@ -1,10 +1,13 @@
-//! One service: its facts, where its host's nginx stands, its upstream
+//! One service: its facts, its traffic (the built-in `services` dashboard
+//! with the service fixed), where its host's nginx stands, its upstream
 //! members with why each is in or out, and the generated config exactly as
 //! its agent renders it (read-only).
 
 use super::Apply;
 use crate::components::form::{csrf, notice};
 use crate::components::shell::Ctx;
+use crate::dashboards::Dashboard;
+use crate::source::DataSource;
 use dozor_common::services::members::Member;
 use dozor_common::services::Service;
 use leptos::prelude::*;
@@ -25,7 +28,23 @@ pub struct Data {
     pub updated: String,
 }
 
-pub fn body(ctx: &Ctx, d: Data) -> AnyView {
+/// The navigation key of this page: under Services, and drawing data (so
+/// with the range picker).
+pub const ACTIVE: &str = "services/one";
+
+pub async fn body(
+    ctx: &Ctx,
+    src: &dyn DataSource,
+    d: Data,
+    traffic: Option<&Dashboard>,
+) -> AnyView {
+    let charts = match traffic {
+        Some(dash) => {
+            let fixed = [("service".to_string(), d.spec.name.clone())];
+            Some(crate::pages::dashboard::body(ctx, src, dash, &fixed).await)
+        }
+        None => None,
+    };
     let s = &d.spec;
     let facts: Vec<(&str, String)> = vec![
         ("domains", s.domains.join(", ")),
@@ -131,6 +150,9 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
         {skipped}
         {edit}
         <table class="facts"><tbody>{facts}</tbody></table>
+        <h3>"Traffic"</h3>
+        <p class="hint">"From the access log dozor's config has nginx write; counted by the host's agent every interval."</p>
+        {charts}
         <h3>"Upstream members"</h3>
         {no_members}
         <table class="data members">

@@ -1,12 +1,13 @@
 //! Services: the list, one service's page (facts, upstream members, the
 //! nginx config its agent applies), the create/edit form and the error
-//! pages screen. Traffic figures (requests/s, 5xx ratio, p95) join the
-//! list once the access log is followed.
+//! pages screen. The list shows each service's traffic over the last 5
+//! minutes (requests/s, 5xx ratio, p95) from its access log metrics.
 
 pub mod detail;
 pub mod error_pages;
 pub mod form;
 
+use crate::chart::{format, Unit};
 use crate::components::form::notice;
 use crate::components::shell::Ctx;
 use dozor_common::services::Service;
@@ -46,6 +47,30 @@ pub struct Row {
     pub live: usize,
     pub total: usize,
     pub apply: Apply,
+    pub traffic: Traffic,
+}
+
+/// A service's last 5 minutes; None where there is no data (no request
+/// yet, or the agent does not follow the log).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Traffic {
+    pub rps: Option<f64>,
+    pub error_ratio: Option<f64>,
+    pub p95_s: Option<f64>,
+}
+
+/// The instant queries behind [`Traffic`], each by service.
+pub const TRAFFIC_QUERIES: [&str; 3] = [
+    "sum by (service) (rate(dozor_http_requests_total[5m]))",
+    r#"sum by (service) (rate(dozor_http_requests_total{code=~"5.."}[5m])) / sum by (service) (rate(dozor_http_requests_total[5m]))"#,
+    "histogram_quantile(0.95, sum by (service, le) (rate(dozor_http_request_duration_seconds_bucket[5m])))",
+];
+
+fn figure(v: Option<f64>, unit: Unit) -> String {
+    match v {
+        Some(v) if v.is_finite() => format(v, unit),
+        _ => "–".into(),
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -79,6 +104,8 @@ pub fn list(_ctx: &Ctx, d: ListData) -> AnyView {
                 format!("{} address(es)", s.static_upstreams.len())
             };
             let problem = r.apply.failed || (r.live == 0 && s.enabled);
+            let t = r.traffic;
+            let errors_high = t.error_ratio.is_some_and(|e| e > 0.05);
             view! {
                 <tr class=problem.then_some("problem")>
                     <td><a href=href(&s.name)>{s.name.clone()}</a>{(!s.enabled).then(|| view! { " "<span class="badge muted">"disabled"</span> })}</td>
@@ -86,6 +113,9 @@ pub fn list(_ctx: &Ctx, d: ListData) -> AnyView {
                     <td><code>{s.path.clone()}</code></td>
                     <td><a href=format!("/hosts/{}", s.host)>{s.host.clone()}</a></td>
                     <td>{upstream}</td>
+                    <td class="num">{figure(t.rps, Unit::Short)}</td>
+                    <td class=if errors_high { "num bad" } else { "num" }>{figure(t.error_ratio, Unit::PercentUnit)}</td>
+                    <td class="num">{figure(t.p95_s, Unit::Seconds)}</td>
                     <td>{r.apply.badge()}</td>
                 </tr>
             }
@@ -96,7 +126,7 @@ pub fn list(_ctx: &Ctx, d: ListData) -> AnyView {
         {new}
         {empty}
         <table class="data services">
-            <thead><tr><th>"Service"</th><th>"Domains"</th><th>"Path"</th><th>"Host"</th><th>"Upstream (live)"</th><th>"nginx"</th></tr></thead>
+            <thead><tr><th>"Service"</th><th>"Domains"</th><th>"Path"</th><th>"Host"</th><th>"Upstream (live)"</th><th>"Requests/s"</th><th>"5xx"</th><th>"p95"</th><th>"nginx"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }

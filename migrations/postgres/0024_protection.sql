@@ -1,0 +1,39 @@
+-- Traffic protection: the fleet's settings (one JSON document,
+-- dozor_common::protection::Settings), every block (made by an agent's
+-- rule, by the server's fleet rule or by an admin; kept after it ends, as
+-- history) and the bad-path hits agents report, which the fleet rule
+-- reads.
+CREATE TABLE protection_settings (
+    id         integer PRIMARY KEY CHECK (id = 1),
+    settings   TEXT    NOT NULL,
+    updated_by TEXT    NOT NULL,
+    updated_ms BIGINT  NOT NULL
+);
+
+-- host NULL: on every host (fleet and manual blocks).
+CREATE TABLE waf_blocks (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    address    TEXT    NOT NULL,
+    host       TEXT,
+    service    TEXT    NOT NULL,
+    reason     TEXT    NOT NULL,
+    hits       BIGINT  NOT NULL,
+    dry_run    BOOLEAN NOT NULL,
+    created_by TEXT    NOT NULL,
+    since_ms   BIGINT  NOT NULL,
+    until_ms   BIGINT,
+    removed_by TEXT,
+    removed_ms BIGINT
+);
+CREATE INDEX waf_blocks_since ON waf_blocks (since_ms);
+CREATE INDEX waf_blocks_address ON waf_blocks (address);
+
+CREATE TABLE waf_bad_paths (
+    address TEXT    NOT NULL,
+    host    TEXT    NOT NULL,
+    service TEXT    NOT NULL,
+    hits    BIGINT  NOT NULL,
+    ts_ms   BIGINT  NOT NULL
+);
+CREATE INDEX waf_bad_paths_address ON waf_bad_paths (address, ts_ms);
+CREATE INDEX waf_bad_paths_ts ON waf_bad_paths (ts_ms);
