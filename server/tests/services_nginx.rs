@@ -175,9 +175,10 @@ async fn services_are_served_by_nginx_from_labelled_containers() {
     })
     .await;
     eprintln!("failure reported after {failed:?}");
+    let served = nginx.get("app.test", "/").await;
     assert!(
-        nginx.get("app.test", "/").await.1.contains(&one),
-        "the last good config serves"
+        served.1.contains(&one),
+        "the last good config serves: {served:?}"
     );
     assert_eq!(
         nginx.get("www.app.test", "/").await.0,

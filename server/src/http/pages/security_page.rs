@@ -246,6 +246,6 @@ pub async fn unblock(
     }
     match ops::protection::unblock(&s.0.ops, &actor(&u, None), id).await {
         Ok(_) => Redirect::to("/security?done=unblock").into_response(),
-        Err(e) => shown_error(s, headers, u, e).await,
+        Err(e) => as_page(e),
     }
 }
