@@ -37,3 +37,7 @@ CREATE TABLE waf_bad_paths (
 );
 CREATE INDEX waf_bad_paths_address ON waf_bad_paths (address, ts_ms);
 CREATE INDEX waf_bad_paths_ts ON waf_bad_paths (ts_ms);
+
+-- Where each agent's heartbeats come from: dozor's own addresses are never
+-- blocked.
+ALTER TABLE agents ADD COLUMN address TEXT;

@@ -191,6 +191,9 @@ struct Inner {
     telegram: OnceLock<crate::alerting::service::TelegramSettings>,
     /// Work users' pages queue on agents (log fetches), per user.
     user_tasks: DefaultKeyedRateLimiter<String>,
+    /// Where each agent's heartbeats came from last, so the store is
+    /// written only when it changes.
+    agent_addresses: std::sync::Mutex<std::collections::HashMap<i64, std::net::IpAddr>>,
 }
 
 /// What operations need; cheap to clone.
@@ -207,6 +210,7 @@ impl Ops {
             alerting: OnceLock::new(),
             telegram: OnceLock::new(),
             user_tasks: RateLimiter::keyed(Quota::per_second(nz(5)).allow_burst(nz(20))),
+            agent_addresses: Default::default(),
         }))
     }
 
@@ -218,6 +222,13 @@ impl Ops {
     ) {
         let _ = self.0.alerting.set(a);
         let _ = self.0.telegram.set(telegram);
+    }
+
+    /// The address an agent was last seen from, as remembered here.
+    pub(crate) fn agent_addresses(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, std::net::IpAddr>> {
+        self.0.agent_addresses.lock().expect("agent addresses lock")
     }
 
     pub fn alerting(&self) -> Option<&Arc<Alerting>> {

@@ -114,7 +114,7 @@ async fn a_flood_is_blocked_on_its_host_and_the_block_expires() {
     let _cleanup = Cleanup(run.clone());
     let dir = tempfile::tempdir().unwrap();
     let server = spawn_server(&dir, None).await;
-    let (_agent, stop, _) =
+    let (_agent, stop, key) =
         support::nginx::start_agent(&server, "web-1", Duration::from_secs(1), &nginx, None).await;
     let token = api_token(&server, dozor_server::storage::Scope::Admin).await;
     let base = server.url();
@@ -151,6 +151,22 @@ async fn a_flood_is_blocked_on_its_host_and_the_block_expires() {
     })
     .await;
     steadily_served(&local, &nginx, "app.test").await;
+    // The agent's own address (its heartbeats') is in every host's list
+    // of addresses never to block.
+    let doc: Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/agents/desired-state"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["sections"]["protection"]["own"],
+        json!(["127.0.0.1"]),
+        "{doc}"
+    );
 
     // The allowlisted address sends far more than the limit: never blocked.
     for _ in 0..150 {

@@ -74,6 +74,7 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/services/app/edit",
         "/error-pages",
         "/error-pages?service=app&status=503",
+        "/security",
         "/",
         "/hosts/web-1",
         "/explore?query=node_filesystem_size_bytes",

@@ -1,6 +1,6 @@
 //! The `protection` section: the fleet's settings, the blocks in force on
-//! every host (the fleet rule's and admins'), and this host's blocks an
-//! admin ended. Sent only to hosts whose agent runs nginx; the others have
+//! every host (the fleet rule's and admins'), this host's blocks an admin
+//! ended, and the addresses agents' heartbeats come from (never blocked). Sent only to hosts whose agent runs nginx; the others have
 //! nothing to protect.
 
 use super::Source;
@@ -52,10 +52,16 @@ pub async fn doc(
     }
     blocks.sort_by_key(|b| b.address);
     released.sort();
+    let own = store
+        .agent_addresses()
+        .await?
+        .iter()
+        .filter_map(|a| a.parse::<Cidr>().ok())
+        .collect();
     Ok(Some(ProtectionDoc {
         settings,
         blocks,
-        own: Vec::new(),
+        own,
         released,
     }))
 }

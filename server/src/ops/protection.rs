@@ -194,6 +194,24 @@ async fn fleet_rule(ops: &Ops, hits: &[(String, String, i64)], now: i64) -> OpRe
     Ok(())
 }
 
+/// An agent's heartbeat came from `ip`: dozor's own addresses are never
+/// blocked, so a new one goes into every host's document.
+pub async fn agent_seen(ops: &Ops, agent_id: i64, ip: std::net::IpAddr) -> OpResult<()> {
+    if ops.agent_addresses().get(&agent_id) == Some(&ip) {
+        return Ok(());
+    }
+    let ip = dozor_common::cidr::Cidr::host(ip).addr();
+    if ops
+        .store()
+        .set_agent_address(agent_id, &ip.to_string())
+        .await?
+    {
+        publish_all(ops).await?;
+    }
+    ops.agent_addresses().insert(agent_id, ip);
+    Ok(())
+}
+
 /// Every host's document again, and each agent woken.
 async fn publish_all(ops: &Ops) -> OpResult<()> {
     for a in ops.store().list_agents().await? {

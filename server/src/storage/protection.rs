@@ -68,6 +68,11 @@ pub trait ProtectionStore: Send + Sync {
     async fn bad_path_spread(&self, address: &str, since_ms: i64) -> Result<i64>;
     /// Forgets hits older than `before_ms`.
     async fn prune_bad_paths(&self, before_ms: i64) -> Result<u64>;
+    /// Records where an agent's heartbeats come from; true when it
+    /// changed.
+    async fn set_agent_address(&self, agent_id: i64, address: &str) -> Result<bool>;
+    /// The addresses of agents not revoked.
+    async fn agent_addresses(&self) -> Result<Vec<String>>;
 }
 
 type Row = (
@@ -231,6 +236,26 @@ impl<T: HasDb> ProtectionStore for T {
             .bind(before_ms)
             .on_writer()
             .execute()
+            .await
+    }
+
+    async fn set_agent_address(&self, agent_id: i64, address: &str) -> Result<bool> {
+        let n = self
+            .db()
+            .sql("UPDATE agents SET address = ? WHERE id = ? AND (address IS NULL OR address <> ?)")
+            .bind(address)
+            .bind(agent_id)
+            .bind(address)
+            .on_writer()
+            .execute()
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn agent_addresses(&self) -> Result<Vec<String>> {
+        self.db()
+            .sql("SELECT DISTINCT address FROM agents WHERE address IS NOT NULL AND revoked_ms IS NULL ORDER BY address")
+            .scalars()
             .await
     }
 }

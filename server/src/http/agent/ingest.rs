@@ -116,7 +116,12 @@ pub(crate) async fn authenticate(
 }
 
 #[instrument(skip_all, fields(agent))]
-pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let s = &state.0;
     let agent = match authenticate(&state, &headers).await {
         Ok(a) => a,
@@ -172,6 +177,11 @@ pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap, body: 
         Ok(Err(e)) => Err(e),
         Err(e) => Err(IngestError::Internal(format!("decoder task failed: {e}"))),
     };
+    if result.is_ok() {
+        if let Err(e) = crate::ops::protection::agent_seen(&s.ops, agent.id, peer.ip()).await {
+            tracing::warn!(error = %e, "the agent's address is not recorded");
+        }
+    }
     match result {
         Ok(resp) => Json(resp).into_response(),
         Err(e) => {
