@@ -12,7 +12,7 @@ use crate::output::Output;
 use crate::traffic::line::Hit;
 use dozor_common::cidr::Cidr;
 use dozor_common::protection::{
-    BadPathHits, BlockEvent, ProtectionDoc, Reason, Settings, WafReport,
+    Activity, BadPathHits, BlockEvent, ProtectionDoc, Reason, Settings, WafReport,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -140,6 +140,20 @@ impl Guard {
                 service,
                 hits,
             })
+            .collect();
+        r.activity = self
+            .watch
+            .take_activity()
+            .into_iter()
+            .map(
+                |(address, service, [requests, errors, bad_paths])| Activity {
+                    address: Cidr::host(address),
+                    service,
+                    requests,
+                    errors,
+                    bad_paths,
+                },
+            )
             .collect();
         r
     }

@@ -197,18 +197,32 @@ pub struct BadPathHits {
     pub hits: u32,
 }
 
+/// One address's requests to one service in one interval: the busiest
+/// addresses (by requests and by 4xx) of each service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    pub address: Cidr,
+    pub service: String,
+    pub requests: u32,
+    pub errors: u32,
+    pub bad_paths: u32,
+}
+
 /// What an agent's heartbeat carries about protection since the last
 /// accepted one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WafReport {
     pub blocks: Vec<BlockEvent>,
+    /// Every bad-path hit (the fleet rule's input).
     pub bad_paths: Vec<BadPathHits>,
+    /// The interval's busiest addresses per service.
+    pub activity: Vec<Activity>,
 }
 
 impl WafReport {
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty() && self.bad_paths.is_empty()
+        self.blocks.is_empty() && self.bad_paths.is_empty() && self.activity.is_empty()
     }
 
     /// Puts an unsent report back in front of what came since, within a
@@ -216,6 +230,11 @@ impl WafReport {
     pub fn merge_front(&mut self, mut older: WafReport, max: usize) {
         older.blocks.append(&mut self.blocks);
         older.bad_paths.append(&mut self.bad_paths);
+        older.activity.append(&mut self.activity);
+        let n = older.activity.len();
+        if n > max {
+            older.activity.drain(..n - max);
+        }
         let cut = |v: &mut Vec<_>| {
             if v.len() > max {
                 v.drain(..v.len() - max);

@@ -38,6 +38,19 @@ CREATE TABLE waf_bad_paths (
 CREATE INDEX waf_bad_paths_address ON waf_bad_paths (address, ts_ms);
 CREATE INDEX waf_bad_paths_ts ON waf_bad_paths (ts_ms);
 
+-- Each interval's busiest addresses per service, as agents report them
+-- (kept a day), for the Security screen.
+CREATE TABLE waf_activity (
+    address   TEXT    NOT NULL,
+    host      TEXT    NOT NULL,
+    service   TEXT    NOT NULL,
+    requests  INTEGER NOT NULL,
+    errors    INTEGER NOT NULL,
+    bad_paths INTEGER NOT NULL,
+    ts_ms     INTEGER NOT NULL
+);
+CREATE INDEX waf_activity_ts ON waf_activity (ts_ms);
+
 -- Where each agent's heartbeats come from: dozor's own addresses are never
 -- blocked.
 ALTER TABLE agents ADD COLUMN address TEXT;

@@ -41,7 +41,7 @@ pub use desired::{DesiredStates, DesiredStatus};
 pub use error::StorageError;
 pub use invites::{Accepted, InviteRecord, Invites};
 pub use metadata::{Metadata, MetadataEntry};
-pub use protection::{BlockRecord, NewBlock, ProtectionStore};
+pub use protection::{ActivityRow, BlockRecord, NewBlock, ProtectionStore};
 pub use scrape_status::ScrapeStatuses;
 pub use server_targets::{ServerTarget, ServerTargets};
 pub use services::{ErrorPage, Saved, ServiceRecord, ServiceStore};

@@ -13,6 +13,14 @@ use std::net::IpAddr;
 pub const MAX_TRACKED: usize = 100_000;
 /// Bad-path hits kept per interval for the fleet summary.
 const MAX_SUMMARY: usize = 1_000;
+/// (address, service) pairs counted per interval for the busiest-address
+/// summary; past it new pairs wait for the next interval.
+const MAX_ACTIVITY: usize = 10_000;
+/// Addresses reported per service and interval, by requests and by 4xx.
+pub const TOP: usize = 10;
+
+/// (address, service) and its [requests, 4xx, bad paths].
+type Counted = ((IpAddr, String), [u32; 3]);
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Window {
@@ -77,6 +85,8 @@ pub struct Watch {
     untracked: u64,
     /// (address, service) → bad-path hits since the last summary.
     summary: HashMap<(IpAddr, String), u32>,
+    /// (address, service) → [requests, 4xx, bad paths] this interval.
+    activity: HashMap<(IpAddr, String), [u32; 3]>,
 }
 
 impl Watch {
@@ -116,6 +126,13 @@ impl Watch {
                 .entry((r.address, r.service.to_string()))
                 .or_default() += 1;
         }
+        let key = (r.address, r.service.to_string());
+        if self.activity.len() < MAX_ACTIVITY || self.activity.contains_key(&key) {
+            let a = self.activity.entry(key).or_default();
+            a[0] += 1;
+            a[1] += u32::from(is_error);
+            a[2] += u32::from(is_bad);
+        }
         if !self.addrs.contains_key(&r.address) && self.addrs.len() >= MAX_TRACKED {
             self.sweep(now_s);
             if self.addrs.len() >= MAX_TRACKED {
@@ -153,6 +170,30 @@ impl Watch {
                 || c.errors.live(&s.errors, now_s)
                 || c.bad.live(&s.bad_paths, now_s)
         });
+    }
+
+    /// The interval's busiest addresses: per service the [`TOP`] by
+    /// requests and the [`TOP`] by 4xx, as (address, service, [requests,
+    /// 4xx, bad paths]); the counts start again.
+    pub fn take_activity(&mut self) -> Vec<(IpAddr, String, [u32; 3])> {
+        let all: Vec<Counted> = self.activity.drain().collect();
+        let mut by_service: HashMap<&str, Vec<&Counted>> = HashMap::new();
+        for e in &all {
+            by_service.entry(e.0 .1.as_str()).or_default().push(e);
+        }
+        let mut out = Vec::new();
+        for (_, mut v) in by_service {
+            let mut keep: Vec<&Counted> = Vec::new();
+            for column in [0, 1] {
+                v.sort_by(|a, b| b.1[column].cmp(&a.1[column]).then(a.0.cmp(&b.0)));
+                keep.extend(v.iter().filter(|e| e.1[column] > 0).take(TOP));
+            }
+            keep.sort_by(|a, b| a.0.cmp(&b.0));
+            keep.dedup_by(|a, b| a.0 == b.0);
+            out.extend(keep.into_iter().map(|((a, s), c)| (*a, s.clone(), *c)));
+        }
+        out.sort_by(|a, b| b.2[0].cmp(&a.2[0]).then(a.0.cmp(&b.0)));
+        out
     }
 
     /// Bad-path hits since the last call, by address and service.
@@ -225,6 +266,31 @@ mod tests {
         let s = w.take_summary();
         assert_eq!(s, [("127.0.0.7".parse().unwrap(), "app".to_string(), 4)]);
         assert!(w.take_summary().is_empty());
+        let a = w.take_activity();
+        assert_eq!(
+            a,
+            [("127.0.0.7".parse().unwrap(), "app".to_string(), [9, 4, 4])]
+        );
+        assert!(w.take_activity().is_empty(), "counts start again");
+    }
+
+    #[test]
+    fn the_activity_summary_keeps_the_busiest_per_service() {
+        let mut w = watch();
+        let mut out = Vec::new();
+        for i in 0..30u8 {
+            for _ in 0..=i {
+                w.observe(&req(&format!("127.1.0.{i}"), 200, "/"), 1, &mut out);
+            }
+        }
+        // One quiet address with 4xx only: among the top by 4xx.
+        w.observe(&req("127.2.0.1", 404, "/x"), 1, &mut out);
+        let a = w.take_activity();
+        assert_eq!(a.len(), TOP + 1, "{a:?}");
+        assert_eq!(a[0].0.to_string(), "127.1.0.29");
+        assert!(a
+            .iter()
+            .any(|e| e.0.to_string() == "127.2.0.1" && e.2 == [1, 1, 0]));
     }
 
     #[test]

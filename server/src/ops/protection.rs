@@ -119,10 +119,11 @@ pub async fn report(ops: &Ops, host: &str, r: &WafReport) -> OpResult<()> {
             ops.audit(&actor, "waf.block", Some(what)).await;
         }
     }
+    let now = ops.now_ms();
+    store.record_activity(host, &r.activity, now).await?;
     if r.bad_paths.is_empty() {
         return Ok(());
     }
-    let now = ops.now_ms();
     let hits: Vec<(String, String, i64)> = r
         .bad_paths
         .iter()

@@ -4,7 +4,18 @@
 use super::sql::HasDb;
 use super::Result;
 use async_trait::async_trait;
-use dozor_common::protection::Settings;
+use dozor_common::protection::{Activity, Settings};
+
+/// One address's traffic summed over hosts and services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRow {
+    pub address: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub bad_paths: i64,
+    /// Hosts and services it was seen on.
+    pub places: i64,
+}
 
 /// One block as stored: on one host (an agent's rule) or on all of them
 /// (`host` None: the fleet rule or an admin).
@@ -68,6 +79,11 @@ pub trait ProtectionStore: Send + Sync {
     async fn bad_path_spread(&self, address: &str, since_ms: i64) -> Result<i64>;
     /// Forgets hits older than `before_ms`.
     async fn prune_bad_paths(&self, before_ms: i64) -> Result<u64>;
+    /// An interval's busiest addresses from one host.
+    async fn record_activity(&self, host: &str, a: &[Activity], now_ms: i64) -> Result<()>;
+    /// The busiest addresses since `since_ms`, over every host and
+    /// service, by requests.
+    async fn top_activity(&self, since_ms: i64, limit: i64) -> Result<Vec<ActivityRow>>;
     /// Records where an agent's heartbeats come from; true when it
     /// changed.
     async fn set_agent_address(&self, agent_id: i64, address: &str) -> Result<bool>;
@@ -257,5 +273,50 @@ impl<T: HasDb> ProtectionStore for T {
             .sql("SELECT DISTINCT address FROM agents WHERE address IS NOT NULL AND revoked_ms IS NULL ORDER BY address")
             .scalars()
             .await
+    }
+
+    async fn record_activity(&self, host: &str, a: &[Activity], now_ms: i64) -> Result<()> {
+        if a.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db().begin().await?;
+        for e in a {
+            tx.sql("INSERT INTO waf_activity (address, host, service, requests, errors, bad_paths, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(e.address.to_string())
+                .bind(host)
+                .bind(e.service.as_str())
+                .bind(i64::from(e.requests))
+                .bind(i64::from(e.errors))
+                .bind(i64::from(e.bad_paths))
+                .bind(now_ms)
+                .execute()
+                .await?;
+        }
+        tx.sql("DELETE FROM waf_activity WHERE ts_ms < ?")
+            .bind(now_ms - 86_400_000)
+            .execute()
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn top_activity(&self, since_ms: i64, limit: i64) -> Result<Vec<ActivityRow>> {
+        let rows: Vec<(String, i64, i64, i64, i64)> = self
+            .db()
+            .sql("SELECT address, CAST(SUM(requests) AS BIGINT), CAST(SUM(errors) AS BIGINT), CAST(SUM(bad_paths) AS BIGINT), CAST(COUNT(DISTINCT host || ' ' || service) AS BIGINT) FROM waf_activity WHERE ts_ms >= ? GROUP BY address ORDER BY 2 DESC, address LIMIT ?")
+            .bind(since_ms)
+            .bind(limit)
+            .fetch_all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ActivityRow {
+                address: r.0,
+                requests: r.1,
+                errors: r.2,
+                bad_paths: r.3,
+                places: r.4,
+            })
+            .collect())
     }
 }

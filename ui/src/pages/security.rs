@@ -33,6 +33,9 @@ pub struct Data {
     pub history: Vec<BlockRow>,
     /// (address, blocks in the last week, hosts).
     pub offenders: Vec<(String, usize, String)>,
+    /// The last hour's busiest addresses: (address, requests, 4xx, bad
+    /// paths, hosts and services).
+    pub busiest: Vec<(String, i64, i64, i64, i64)>,
     pub settings: Settings,
     pub can_edit: bool,
     pub notice: Option<String>,
@@ -186,6 +189,11 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
         .iter()
         .map(|(a, n, hosts)| view! { <tr><td><code>{a.clone()}</code></td><td class="num">{*n}</td><td>{hosts.clone()}</td></tr> })
         .collect_view();
+    let busiest = d
+        .busiest
+        .iter()
+        .map(|(a, r, e, b, p)| view! { <tr><td><code>{a.clone()}</code></td><td class="num">{*r}</td><td class="num">{*e}</td><td class="num">{*b}</td><td class="num">{*p}</td></tr> })
+        .collect_view();
     view! {
         {notice(d.notice.clone(), false)}
         <p class="hint">"Each host's agent reads its nginx access log and blocks addresses that break a rule below, for a while (longer for repeat offenders); the server blocks an address on every host when it probes several. Blocked clients get the answer chosen below from nginx itself."</p>
@@ -193,6 +201,12 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
         {none}
         {blocks_table(ctx, &d.active, d.can_edit, false)}
         {manual}
+        <h2>"Busiest addresses (last hour)"</h2>
+        <p class="hint">"What agents report every interval: each service's busiest addresses by requests and by 4xx (allowlisted and dozor's own addresses are not counted)."</p>
+        <table class="data busiest">
+            <thead><tr><th>"Address"</th><th>"Requests"</th><th>"4xx"</th><th>"Bad paths"</th><th>"Hosts × services"</th></tr></thead>
+            <tbody>{busiest}</tbody>
+        </table>
         <h2>"Top offenders (last 7 days)"</h2>
         <table class="data offenders">
             <thead><tr><th>"Address"</th><th>"Blocks"</th><th>"Hosts"</th></tr></thead>

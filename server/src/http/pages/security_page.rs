@@ -75,8 +75,16 @@ async fn show(
         .collect();
     offenders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     offenders.truncate(20);
+    let busiest = match s.0.store.top_activity(now - 3_600_000, 20).await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|r| (r.address, r.requests, r.errors, r.bad_paths, r.places))
+            .collect(),
+        Err(e) => return super::storage_error(e),
+    };
     let failed = error.is_some();
     let data = page::Data {
+        busiest,
         active: blocks
             .iter()
             .filter(|b| b.active(now))
