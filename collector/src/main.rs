@@ -211,7 +211,11 @@ async fn main() -> anyhow::Result<()> {
             shutdown.clone(),
         );
     }
-    let nginx = dozor_collector::nginx::Controller::new(&args.nginx.options())
+    let mut nginx_options = args.nginx.options();
+    // The server's own addresses, as this host reaches it, are never
+    // blocked here (probes and the server's checks come from them).
+    nginx_options.never_block = server_addresses(&args.server).await;
+    let nginx = dozor_collector::nginx::Controller::new(&nginx_options)
         .await
         .map_err(|e| anyhow::anyhow!("--nginx: {e}"))?;
     if nginx.is_some() && !args.docker_metrics {
@@ -311,4 +315,49 @@ fn spawn_signal_handler(token: CancellationToken) {
         tracing::info!("shutting down: flushing queued samples");
         token.cancel();
     });
+}
+
+/// The addresses `--server`'s host resolves to (none when it does not).
+async fn server_addresses(server: &str) -> Vec<dozor_common::cidr::Cidr> {
+    let Ok(url) = reqwest::Url::parse(server) else {
+        return Vec::new();
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return Vec::new();
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let looked = tokio::net::lookup_host((host.clone(), port)).await;
+    match looked {
+        Ok(addrs) => {
+            let mut v: Vec<_> = addrs
+                .map(|a| dozor_common::cidr::Cidr::host(a.ip()))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, %host, "cannot resolve the server's address; it is not exempt from blocking here");
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod server_address_tests {
+    use super::server_addresses;
+
+    #[tokio::test]
+    async fn the_server_url_resolves_to_its_addresses() {
+        let one = |s: &str| vec![s.parse::<dozor_common::cidr::Cidr>().unwrap()];
+        assert_eq!(
+            server_addresses("http://127.0.0.1:8080").await,
+            one("127.0.0.1")
+        );
+        assert_eq!(server_addresses("https://[::1]/dozor").await, one("::1"));
+        assert!(server_addresses("not a url").await.is_empty());
+    }
 }

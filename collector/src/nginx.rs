@@ -62,6 +62,9 @@ pub struct Options {
     pub real_ip_from: Vec<dozor_common::cidr::Cidr>,
     /// The access log is rotated (renamed, `nginx -s reopen`) past this.
     pub log_max_bytes: u64,
+    /// Addresses never blocked here besides the allowlist and the
+    /// agents' (the server's, as this host resolves it).
+    pub never_block: Vec<dozor_common::cidr::Cidr>,
 }
 
 impl Default for Options {
@@ -76,6 +79,7 @@ impl Default for Options {
             status_port: 8089,
             real_ip_from: Vec::new(),
             log_max_bytes: 64 << 20,
+            never_block: Vec::new(),
         }
     }
 }
@@ -145,6 +149,7 @@ impl Controller {
             o.log_max_bytes,
             driver.clone(),
         );
+        traffic.sensor().guard.never_block(o.never_block.clone());
         Ok(Some(Arc::new(Self {
             info,
             settings,

@@ -37,20 +37,41 @@ pub struct Guard {
     dirty: bool,
     /// Addresses the server asked to let go, with when.
     released: Vec<(Cidr, i64)>,
+    /// The server's blocks in the last document.
+    remote: Vec<Cidr>,
+    /// Exempt on this host whatever the document says (the server's
+    /// addresses as this host resolves them).
+    local_own: Vec<Cidr>,
 }
 
 impl Guard {
+    pub fn never_block(&mut self, addresses: Vec<Cidr>) {
+        self.local_own = addresses;
+    }
+
     pub fn configure(&mut self, doc: &ProtectionDoc) {
         self.settings = doc.settings.clone();
-        self.watch.configure(doc.settings.clone(), &doc.own);
+        let own: Vec<Cidr> = doc.own.iter().chain(&self.local_own).copied().collect();
+        self.watch.configure(doc.settings.clone(), &own);
         self.blocks
-            .configure(&doc.settings, &doc.own, doc.blocks.clone());
+            .configure(&doc.settings, &own, doc.blocks.clone());
         for (address, at) in &doc.released {
             if !self.released.contains(&(*address, *at)) {
-                self.blocks.release(address);
-                self.released.push((*address, *at));
+                self.blocks.release(address, *at);
             }
         }
+        // The document holds a day of them: what it no longer holds is
+        // forgotten, so this stays as small as the document.
+        self.released = doc.released.clone();
+        // The server's new blocks count as this host's (they are denied
+        // here), so the metric and the alert on it see fleet and manual
+        // blocks too.
+        for b in &doc.blocks {
+            if !self.remote.contains(&b.address) {
+                *self.made.entry((String::new(), b.reason)).or_default() += 1;
+            }
+        }
+        self.remote = doc.blocks.iter().map(|b| b.address).collect();
         self.dirty = true;
     }
 
@@ -213,5 +234,61 @@ impl Outbox {
             let mut q = self.0.lock().expect("waf outbox lock");
             q.merge_front(r, MAX_PENDING);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dozor_common::protection::Block;
+
+    fn hit(client: &str) -> Hit<'_> {
+        Hit {
+            service: "app".into(),
+            client: client.into(),
+            path: "/".into(),
+            status: 200,
+            bytes: 1,
+            request_time: 0.001,
+            upstream_time: "".into(),
+        }
+    }
+
+    #[test]
+    fn blocks_from_rules_and_from_the_server_are_counted_and_released() {
+        let mut g = Guard::default();
+        let mut doc = ProtectionDoc::default();
+        doc.settings.rate.limit = 2;
+        g.configure(&doc);
+        for _ in 0..3 {
+            g.observe(&hit("127.0.0.5"), 1_000);
+        }
+        assert_eq!(g.denied(1_000), ["127.0.0.5".parse::<Cidr>().unwrap()]);
+        g.observe(&hit("127.0.0.5"), 1_001);
+        assert_eq!(g.denied_requests, 1, "a blocked address's request");
+        let r = g.take_report();
+        assert_eq!(r.blocks.len(), 1);
+        assert_eq!(r.activity[0].requests, 3, "counted until blocked");
+
+        // The server's fleet block counts once; an admin's unblock of the
+        // local block lets it go once, not again on the next document.
+        doc.blocks.push(Block {
+            address: "192.0.2.7".parse().unwrap(),
+            reason: Reason::Fleet,
+            expires_ms: None,
+        });
+        doc.released.push(("127.0.0.5".parse().unwrap(), 1_500));
+        g.configure(&doc);
+        g.configure(&doc);
+        assert_eq!(g.made[&(String::new(), Reason::Fleet)], 1);
+        assert_eq!(g.denied(2_000), ["192.0.2.7".parse::<Cidr>().unwrap()]);
+        for _ in 0..3 {
+            g.observe(&hit("127.0.0.5"), 700_000);
+        }
+        g.configure(&doc);
+        assert!(
+            g.denied(700_000).contains(&"127.0.0.5".parse().unwrap()),
+            "a new block after the release stays"
+        );
     }
 }

@@ -75,6 +75,7 @@ impl NginxArgs {
             status_port: self.status_port,
             real_ip_from: self.real_ip_from.clone(),
             log_max_bytes: self.log_max_bytes,
+            never_block: Vec::new(),
         }
     }
 }

@@ -84,9 +84,11 @@ impl Blocks {
         Some(b)
     }
 
-    /// Lets a local block go (an admin's unblock).
-    pub fn release(&mut self, address: &Cidr) {
-        self.local.retain(|ip, _| !address.contains(*ip));
+    /// Lets a local block go (an admin's unblock at `at_ms`); a block
+    /// made after the unblock is a new offence and stays.
+    pub fn release(&mut self, address: &Cidr, at_ms: i64) {
+        self.local
+            .retain(|ip, b| !address.contains(*ip) || b.since_ms > at_ms);
     }
 
     /// Drops expired local blocks; true when any went.

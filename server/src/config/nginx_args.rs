@@ -92,6 +92,8 @@ impl LocalNginxArgs {
                 })
                 .collect::<Result<_, String>>()?,
             log_max_bytes: self.log_max_bytes.unwrap_or(d.log_max_bytes),
+            // The server is on this host: loopback, allowlisted by default.
+            never_block: Vec::new(),
         })
     }
 }
