@@ -137,18 +137,18 @@ impl Controller {
             http_port: o.http_port,
             https_port: o.https_port,
             dir: own.display().to_string().trim_end_matches('/').to_string(),
-            // Its loopback is the container's own, out of the agent's
-            // reach.
-            status_port: (o.mode == Mode::Host && o.status_port != 0).then_some(o.status_port),
+            status_port: (o.status_port != 0).then_some(o.status_port),
             real_ip_from: o.real_ip_from.clone(),
         };
         let settings = Settings::from_info(&info)?;
-        let traffic = crate::traffic::Traffic::new(
-            &settings.dir,
-            settings.status_port,
-            o.log_max_bytes,
-            driver.clone(),
-        );
+        // In a container nginx's loopback is its own: the agent reads
+        // stub_status on the container's network address.
+        let status_at = settings.status_port.map(|port| match &o.mode {
+            Mode::Container(name) => crate::traffic::StatusAt::Container(name.clone(), port),
+            _ => crate::traffic::StatusAt::Loopback(port),
+        });
+        let traffic =
+            crate::traffic::Traffic::new(&settings.dir, status_at, o.log_max_bytes, driver.clone());
         traffic.sensor().guard.never_block(o.never_block.clone());
         Ok(Some(Arc::new(Self {
             info,

@@ -24,9 +24,43 @@ use tokio_util::sync::CancellationToken;
 /// How often the follower looks for new lines.
 const POLL: Duration = Duration::from_millis(200);
 
+/// Where nginx's `stub_status` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusAt {
+    /// 127.0.0.1:PORT (nginx on this host).
+    Loopback(u16),
+    /// PORT on the network address of this container (looked up each
+    /// time: it changes when the container is recreated).
+    Container(String, u16),
+}
+
+impl StatusAt {
+    async fn address(&self) -> Result<(std::net::IpAddr, u16), String> {
+        match self {
+            Self::Loopback(port) => Ok((std::net::Ipv4Addr::LOCALHOST.into(), *port)),
+            Self::Container(name, port) => {
+                let docker = crate::docker::connect().await?;
+                let i = docker
+                    .inspect_container(name, None)
+                    .await
+                    .map_err(|e| format!("nginx container {name}: {e}"))?;
+                let ip = i
+                    .network_settings
+                    .and_then(|n| n.networks)
+                    .into_iter()
+                    .flat_map(|m| m.into_values())
+                    .filter_map(|n| n.ip_address)
+                    .find_map(|ip| ip.parse().ok())
+                    .ok_or_else(|| format!("nginx container {name} has no network address"))?;
+                Ok((ip, *port))
+            }
+        }
+    }
+}
+
 pub struct Traffic {
     log: PathBuf,
-    status_port: Option<u16>,
+    status_at: Option<StatusAt>,
     max_bytes: u64,
     driver: Arc<dyn Driver>,
     sensor: Mutex<Sensor>,
@@ -65,13 +99,13 @@ impl Traffic {
     /// `dir` is the agent's nginx directory, where the log is written.
     pub fn new(
         dir: &str,
-        status_port: Option<u16>,
+        status_at: Option<StatusAt>,
         max_bytes: u64,
         driver: Arc<dyn Driver>,
     ) -> Arc<Self> {
         Arc::new(Self {
             log: PathBuf::from(dir).join(dozor_common::services::render::ACCESS_LOG),
-            status_port,
+            status_at,
             max_bytes,
             driver,
             sensor: Mutex::new(Sensor::default()),
@@ -126,9 +160,13 @@ impl Traffic {
             sensor.tally.emit(&mut out, seen, since_ms);
             sensor.guard.emit(&mut out, ts_ms);
         }
-        if let Some(port) = self.status_port {
-            let status =
-                stub_status::fetch(port, dozor_common::services::render::STATUS_PATH).await;
+        if let Some(at) = &self.status_at {
+            let status = match at.address().await {
+                Ok((ip, port)) => {
+                    stub_status::fetch(ip, port, dozor_common::services::render::STATUS_PATH).await
+                }
+                Err(e) => Err(e),
+            };
             if let Err(e) = &status {
                 tracing::debug!(error = %e, "stub_status not read");
             }

@@ -217,3 +217,46 @@ fn disabled_services_and_their_domains_are_not_rendered() {
     assert!(!r.config.contains("server_name"));
     assert!(r.files.is_empty());
 }
+
+#[test]
+fn traffic_and_protection_parts_render_only_checked_values() {
+    let doc = ServicesDoc {
+        services: vec![good()],
+        ..Default::default()
+    };
+    let members = BTreeMap::from([("app".to_string(), vec![live("172.17.0.2:8080")])]);
+    let info = dozor_common::services::NginxInfo {
+        mode: "container:web".into(),
+        http_port: 80,
+        https_port: 443,
+        dir: "/etc/nginx/conf.d/dozor".into(),
+        status_port: Some(8089),
+        real_ip_from: vec!["10.0.0.0/8".parse().unwrap()],
+    };
+    let mut settings = Settings::from_info(&info).unwrap();
+    settings.deny_status = 444;
+    let c = render(&doc, &members, &settings).config;
+    for want in [
+        "access_log /etc/nginx/conf.d/dozor/logs/access.log dozor_json buffer=32k flush=1s;",
+        "set $dozor_service \"app\";",
+        "set_real_ip_from 10.0.0.0/8;",
+        "include /etc/nginx/conf.d/dozor/blocked.geo;",
+        "if ($dozor_blocked) {\n        return 444;",
+        "listen 8089;",
+        "allow 172.16.0.0/12;",
+        "log_format dozor_json escape=json",
+    ] {
+        assert!(c.contains(want), "{want:?} missing from\n{c}");
+    }
+    // On the host: loopback only; anything but 444 is 403.
+    let mut host = info.clone();
+    host.mode = "host".into();
+    let mut settings = Settings::from_info(&host).unwrap();
+    settings.deny_status = 200;
+    let c = render(&doc, &members, &settings).config;
+    assert!(c.contains("listen 127.0.0.1:8089;") && !c.contains("allow 10.0.0.0/8;"));
+    assert!(c.contains("return 403;"));
+    // No server block, no log format (it names a variable only locations set).
+    let c = render(&ServicesDoc::default(), &members, &settings).config;
+    assert!(!c.contains("log_format") && !c.contains("geo $dozor_blocked"));
+}

@@ -141,6 +141,24 @@ async fn nginx_in_a_container_serves_and_reports_through_docker_exec() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(seen.len() < 5, "the last good config serves: {seen:?}");
+    // nginx's gauges, read on the container's own address.
+    let up = eventually(20, || async {
+        let v: serde_json::Value = http
+            .get(format!("{base}/prometheus/api/v1/query"))
+            .bearer_auth(&token)
+            .query(&[("query", "nginx_up")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert_eq!(up, "1", "stub_status read in the container");
     stop.cancel();
     server.shutdown().await;
 }

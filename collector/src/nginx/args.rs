@@ -41,8 +41,10 @@ pub struct NginxArgs {
         default_value_t = 443
     )]
     pub https_port: u16,
-    /// nginx's `stub_status` answers on 127.0.0.1:PORT, read for the
-    /// nginx_connections_* gauges (host mode; 0 turns it off).
+    /// nginx's `stub_status` answers on 127.0.0.1:PORT (host mode) or on
+    /// PORT of nginx's container address, private addresses only
+    /// (container mode), read for the nginx_connections_* gauges; 0 turns
+    /// it off.
     #[arg(
         long = "nginx-status-port",
         env = "DOZOR_NGINX_STATUS_PORT",

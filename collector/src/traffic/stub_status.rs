@@ -1,6 +1,6 @@
-//! nginx's `stub_status` page, read on the loopback port dozor's config
-//! opens for it, as nginx-prometheus-exporter reads it and under its
-//! names.
+//! nginx's `stub_status` page, read on the port dozor's config opens for
+//! it (loopback on the host, the container's address in a container), as
+//! nginx-prometheus-exporter reads it and under its names.
 
 use crate::output::Output;
 use std::time::Duration;
@@ -64,12 +64,13 @@ pub fn parse(body: &str) -> Result<Status, String> {
     })
 }
 
-/// GET the page from 127.0.0.1:`port`, within 2 s.
-pub async fn fetch(port: u16, path: &str) -> Result<Status, String> {
+/// GET the page from `ip:port`, within 2 s.
+pub async fn fetch(ip: std::net::IpAddr, port: u16, path: &str) -> Result<Status, String> {
+    let at = std::net::SocketAddr::new(ip, port);
     let read = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let mut s = tokio::net::TcpStream::connect(at)
             .await
-            .map_err(|e| format!("stub_status on 127.0.0.1:{port}: {e}"))?;
+            .map_err(|e| format!("stub_status on {at}: {e}"))?;
         s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
             .await
             .map_err(|e| e.to_string())?;
@@ -88,7 +89,7 @@ pub async fn fetch(port: u16, path: &str) -> Result<Status, String> {
         let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP answer")?;
         if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
             return Err(format!(
-                "stub_status on 127.0.0.1:{port}: {}",
+                "stub_status on {at}: {}",
                 head.lines().next().unwrap_or("")
             ));
         }
@@ -96,7 +97,7 @@ pub async fn fetch(port: u16, path: &str) -> Result<Status, String> {
     };
     tokio::time::timeout(Duration::from_secs(2), read)
         .await
-        .map_err(|_| format!("stub_status on 127.0.0.1:{port}: no answer within 2 s"))?
+        .map_err(|_| format!("stub_status on {at}: no answer within 2 s"))?
 }
 
 /// nginx-prometheus-exporter's series; `nginx_up` 0 and nothing else when

@@ -19,8 +19,11 @@ pub struct Settings {
     /// The agent's own directory (absolute); error pages live under
     /// `DIR/errors/`, the access log at `DIR/` + [`ACCESS_LOG`].
     pub dir: String,
-    /// `stub_status` on `127.0.0.1:PORT`.
+    /// `stub_status` on `127.0.0.1:PORT`, or on every address of nginx's
+    /// container (`status_in_container`), answering private addresses
+    /// only: the agent reaches a container on its network address.
     pub status_port: Option<u16>,
+    pub status_in_container: bool,
     /// Trusted proxies (`set_real_ip_from`).
     pub real_ip_from: Vec<Cidr>,
     /// What blocked clients get: 403, or 444 (the connection is closed).
@@ -70,6 +73,7 @@ impl Settings {
             http_port,
             dir: dir.trim_end_matches('/').to_string(),
             status_port: None,
+            status_in_container: false,
             real_ip_from: Vec::new(),
             deny_status: 403,
         })
@@ -79,6 +83,7 @@ impl Settings {
     pub fn from_info(info: &NginxInfo) -> Result<Self, String> {
         let mut s = Self::new(info.http_port, &info.dir)?;
         s.status_port = info.status_port.filter(|p| *p != 0);
+        s.status_in_container = info.mode.starts_with("container:");
         s.real_ip_from = info.real_ip_from.clone();
         Ok(s)
     }
@@ -206,9 +211,17 @@ pub fn render(
         );
     }
     if let Some(port) = settings.status_port {
+        let (listen, allow) = if settings.status_in_container {
+            (
+                port.to_string(),
+                "        allow 127.0.0.1;\n        allow 10.0.0.0/8;\n        allow 172.16.0.0/12;\n        allow 192.168.0.0/16;\n        allow fc00::/7;\n        deny all;\n",
+            )
+        } else {
+            (format!("127.0.0.1:{port}"), "")
+        };
         let _ = write!(
             c,
-            "\nserver {{\n    listen 127.0.0.1:{port};\n    access_log off;\n    location = {STATUS_PATH} {{\n        stub_status;\n    }}\n    location / {{\n        return 404;\n    }}\n}}\n"
+            "\nserver {{\n    listen {listen};\n    access_log off;\n    location = {STATUS_PATH} {{\n{allow}        stub_status;\n    }}\n    location / {{\n        return 404;\n    }}\n}}\n"
         );
     }
     for (s, live) in &upstreams {

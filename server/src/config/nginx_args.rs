@@ -42,7 +42,8 @@ pub struct LocalNginxArgs {
         global = true
     )]
     pub https_port: Option<u16>,
-    /// nginx's `stub_status` on 127.0.0.1:PORT, 0 for off [default: 8089].
+    /// nginx's `stub_status` on 127.0.0.1:PORT (in a container: on PORT of
+    /// its address), 0 for off [default: 8089].
     #[arg(
         long = "local-nginx-status-port",
         env = "DOZOR_LOCAL_NGINX_STATUS_PORT",
