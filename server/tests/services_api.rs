@@ -172,3 +172,52 @@ async fn hostile_services_are_refused_and_never_rendered() {
     stop.cancel();
     server.shutdown().await;
 }
+
+/// The error-page form: a template over 256 KiB gets 400 saying so, a form
+/// over the route's own limit gets 413 before anything reads it, and
+/// neither stores anything.
+#[tokio::test]
+async fn oversized_error_page_templates_are_refused_through_the_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, None).await;
+    let base = server.url();
+    let cookie = web_session(&server).await;
+    let csrf = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let post = |html: String| {
+        let (cookie, csrf, base) = (cookie.clone(), csrf.clone(), base.clone());
+        async move {
+            let r = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .post(format!("{base}/error-pages"))
+                .header("cookie", &cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("status", "503"),
+                    ("do", "save"),
+                    ("html", html.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+    };
+    let (status, page) = post("x".repeat((256 << 10) + 1)).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("at most 256 KiB"), "{page}");
+    // '<' is three bytes form-encoded: 300 KiB of them is over 800 KiB.
+    let (status, _) = post("<".repeat(300 << 10)).await;
+    assert_eq!(status, 413);
+    assert!(server.store.error_pages().await.unwrap().is_empty());
+    server.shutdown().await;
+}
