@@ -18,6 +18,7 @@ pub mod http;
 pub mod inventory;
 pub mod nginx;
 pub mod output;
+pub mod probes;
 pub mod proc;
 pub mod process;
 pub mod protection;

@@ -167,6 +167,21 @@ impl Controller {
         self.info.clone()
     }
 
+    /// The `services` section being served (None before the first).
+    pub async fn services(&self) -> Option<ServicesDoc> {
+        self.state.lock().await.doc.clone()
+    }
+
+    /// Where this host's nginx takes HTTP: loopback, or its container's
+    /// address.
+    pub async fn http_address(&self) -> Result<std::net::SocketAddr, String> {
+        let ip = match self.info.mode.strip_prefix("container:") {
+            Some(name) => container_ip(name).await?,
+            None => std::net::Ipv4Addr::LOCALHOST.into(),
+        };
+        Ok(std::net::SocketAddr::new(ip, self.info.http_port))
+    }
+
     /// A new `services` section: converge now and say how it went.
     pub async fn apply(&self, agent: &Agent, doc: ServicesDoc) -> Result<(), String> {
         let mut st = self.state.lock().await;
@@ -283,6 +298,23 @@ impl Controller {
     }
 }
 
+/// nginx's container's address on its first network (looked up each
+/// time: it changes when the container is recreated).
+pub async fn container_ip(name: &str) -> Result<std::net::IpAddr, String> {
+    let docker = crate::docker::connect().await?;
+    let i = docker
+        .inspect_container(name, None)
+        .await
+        .map_err(|e| format!("nginx container {name}: {e}"))?;
+    i.network_settings
+        .and_then(|n| n.networks)
+        .into_iter()
+        .flat_map(|m| m.into_values())
+        .filter_map(|n| n.ip_address)
+        .find_map(|ip| ip.parse().ok())
+        .ok_or_else(|| format!("nginx container {name} has no network address"))
+}
+
 /// The networks of nginx's container.
 async fn container_networks(name: &str) -> Result<Vec<String>, String> {
     let docker = crate::docker::connect().await?;
@@ -308,6 +340,7 @@ const RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 /// applied, as a failed apply is.
 pub fn spawn(agent: Arc<Agent>, controller: Arc<Controller>, shutdown: CancellationToken) {
     crate::traffic::spawn(agent.clone(), controller.traffic.clone(), shutdown.clone());
+    crate::probes::spawn_service_probes(agent.clone(), controller.clone(), shutdown.clone());
     spawn_blocks(controller.clone(), shutdown.clone());
     tokio::spawn(async move {
         loop {

@@ -251,6 +251,7 @@ mod tests {
             bytes: 1,
             request_time: 0.001,
             upstream_time: "".into(),
+            user_agent: "curl/8".into(),
         }
     }
 

@@ -38,22 +38,7 @@ impl StatusAt {
     async fn address(&self) -> Result<(std::net::IpAddr, u16), String> {
         match self {
             Self::Loopback(port) => Ok((std::net::Ipv4Addr::LOCALHOST.into(), *port)),
-            Self::Container(name, port) => {
-                let docker = crate::docker::connect().await?;
-                let i = docker
-                    .inspect_container(name, None)
-                    .await
-                    .map_err(|e| format!("nginx container {name}: {e}"))?;
-                let ip = i
-                    .network_settings
-                    .and_then(|n| n.networks)
-                    .into_iter()
-                    .flat_map(|m| m.into_values())
-                    .filter_map(|n| n.ip_address)
-                    .find_map(|ip| ip.parse().ok())
-                    .ok_or_else(|| format!("nginx container {name} has no network address"))?;
-                Ok((ip, *port))
-            }
+            Self::Container(name, port) => Ok((crate::nginx::container_ip(name).await?, *port)),
         }
     }
 }

@@ -118,14 +118,14 @@ async fn a_flood_is_blocked_on_its_host_and_the_block_expires() {
         support::nginx::start_agent(&server, "web-1", Duration::from_secs(1), &nginx, None).await;
     let token = api_token(&server, dozor_server::storage::Scope::Admin).await;
     let base = server.url();
-    replica(&image.0, &run, &format!("dz-{run}-1"), "app");
+    replica(&image.0, &run, &format!("dz-{run}-1"), "prot");
     put_settings(&base, &token, |s| {
         s["rate"]["limit"] = json!(50);
         s["rate"]["window_s"] = json!(10);
         s["ttl_s"] = json!(6);
     })
     .await;
-    create_service(&base, &token, "app", "web-1", "app.test").await;
+    create_service(&base, &token, "prot", "web-1", "app.test").await;
     let (five, six, local) = (
         client("127.0.0.5"),
         client("127.0.0.6"),
@@ -139,7 +139,7 @@ async fn a_flood_is_blocked_on_its_host_and_the_block_expires() {
     // applied the document that carries them.
     eventually(30, || async {
         let v: Value = reqwest::Client::new()
-            .get(format!("{base}/api/v1/services/app"))
+            .get(format!("{base}/api/v1/services/prot"))
             .bearer_auth(&token)
             .send()
             .await
@@ -212,7 +212,7 @@ async fn a_flood_is_blocked_on_its_host_and_the_block_expires() {
         (b["host"].as_str(), b["reason"].as_str()),
         (Some("web-1"), Some("rate"))
     );
-    assert_eq!(b["service"], "app");
+    assert_eq!(b["service"], "prot");
     let admin = web_session(&server).await;
     // The block, and 127.0.0.6 among the busiest addresses (127.0.0.1,
     // allowlisted, is not counted).
@@ -227,7 +227,7 @@ async fn a_flood_is_blocked_on_its_host_and_the_block_expires() {
     .await;
     assert!(page.contains("127.0.0.5") && page.contains("too many requests"));
     assert!(!page.contains("<code>127.0.0.1</code>"), "{page}");
-    let q = r#"dozor_waf_blocks_total{service="app",reason="rate"}"#;
+    let q = r#"dozor_waf_blocks_total{service="prot",reason="rate"}"#;
     eventually(15, || async {
         let v: Value = reqwest::Client::new()
             .get(format!("{base}/prometheus/api/v1/query"))
@@ -314,12 +314,17 @@ async fn bad_paths_on_two_hosts_block_everywhere_and_a_later_host_follows() {
     })
     .await;
     for (i, host) in ["web-1", "web-2", "web-3"].iter().enumerate() {
-        replica(&image.0, &run, &format!("dz-{run}-{i}"), &format!("app{i}"));
+        replica(
+            &image.0,
+            &run,
+            &format!("dz-{run}-{i}"),
+            &format!("fleet{i}"),
+        );
         if *host != "web-3" {
             create_service(
                 &base,
                 &token,
-                &format!("app{i}"),
+                &format!("fleet{i}"),
                 host,
                 &format!("app{i}.test"),
             )
@@ -351,7 +356,7 @@ async fn bad_paths_on_two_hosts_block_everywhere_and_a_later_host_follows() {
 
     // A host that enrols now denies it too.
     let (_a3, s3, _) = support::nginx::start_agent(&server, "web-3", interval, &n3, None).await;
-    create_service(&base, &token, "app2", "web-3", "app2.test").await;
+    create_service(&base, &token, "fleet2", "web-3", "app2.test").await;
     steadily_served(&other, &n3, "app2.test").await;
     eventually(20, || async {
         (status(&eight, &n3, "app2.test", "/").await == 403).then_some(())

@@ -51,7 +51,7 @@ async fn nginx_in_a_container_serves_and_reports_through_docker_exec() {
     let published = docker(&["port", &nginx, "8080/tcp"]).unwrap();
     let addr = published.lines().next().unwrap().trim().to_string();
     let replica = format!("dz-{run}-1");
-    support::nginx::replica(&replica_image.0, &run, &replica, "app");
+    support::nginx::replica(&replica_image.0, &run, &replica, "inctr");
 
     let server_dir = tempfile::tempdir().unwrap();
     let server = spawn_server(&server_dir, None).await;
@@ -70,7 +70,7 @@ async fn nginx_in_a_container_serves_and_reports_through_docker_exec() {
     let r = http
         .post(format!("{base}/api/v1/services"))
         .bearer_auth(&token)
-        .json(&json!({"name": "app", "host": "web-1", "domains": ["app.test"]}))
+        .json(&json!({"name": "inctr", "host": "web-1", "domains": ["app.test"]}))
         .send()
         .await
         .unwrap();
@@ -99,7 +99,7 @@ async fn nginx_in_a_container_serves_and_reports_through_docker_exec() {
     // A refusal comes back in nginx's words, from inside the container.
     std::fs::write(conf_dir.join("zz-broken.conf"), "bogus_directive on;\n").unwrap();
     let r = http
-        .put(format!("{base}/api/v1/services/app"))
+        .put(format!("{base}/api/v1/services/inctr"))
         .bearer_auth(&token)
         .json(&json!({"host": "web-1", "domains": ["app.test", "www.app.test"]}))
         .send()
@@ -109,7 +109,7 @@ async fn nginx_in_a_container_serves_and_reports_through_docker_exec() {
     let started = Instant::now();
     loop {
         let v: serde_json::Value = http
-            .get(format!("{base}/api/v1/services/app"))
+            .get(format!("{base}/api/v1/services/inctr"))
             .bearer_auth(&token)
             .send()
             .await

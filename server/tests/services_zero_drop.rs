@@ -77,10 +77,10 @@ async fn reloads_and_membership_changes_drop_nothing_under_load() {
     let http = reqwest::Client::new();
     let base = server.url();
     for i in 0..2 {
-        replica(&image.0, &run, &format!("dz-{run}-{i}"), "app");
+        replica(&image.0, &run, &format!("dz-{run}-{i}"), "zerodrop");
     }
     let spec = |gen: u32| {
-        json!({"name": "app", "host": "web-1", "domains": ["app.test"], "connect_timeout_s": 1,
+        json!({"name": "zerodrop", "host": "web-1", "domains": ["app.test"], "connect_timeout_s": 1,
                "headers": [["X-Generation", gen.to_string()]]})
     };
     let r = http
@@ -117,7 +117,7 @@ async fn reloads_and_membership_changes_drop_nothing_under_load() {
         for i in 1..=10u32 {
             // A config change: nginx reloads.
             let r = http
-                .put(format!("{base}/api/v1/services/app"))
+                .put(format!("{base}/api/v1/services/zerodrop"))
                 .bearer_auth(&token)
                 .json(&spec(i))
                 .send()
@@ -128,7 +128,7 @@ async fn reloads_and_membership_changes_drop_nothing_under_load() {
             // A membership change: a third replica joins, then leaves.
             let extra = format!("dz-{run}-extra");
             if i % 2 == 1 {
-                replica(&image.0, &run, &extra, "app");
+                replica(&image.0, &run, &extra, "zerodrop");
             } else {
                 docker(&["rm", "-f", &extra]).unwrap();
             }
@@ -155,7 +155,7 @@ async fn reloads_and_membership_changes_drop_nothing_under_load() {
     for i in 100..120u32 {
         let saved = std::time::Instant::now();
         let r = http
-            .put(format!("{base}/api/v1/services/app"))
+            .put(format!("{base}/api/v1/services/zerodrop"))
             .bearer_auth(&token)
             .json(&spec(i))
             .send()

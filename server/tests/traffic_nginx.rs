@@ -3,7 +3,8 @@
 //! `dozor_http_requests_total` by exactly their number, across a log
 //! rotation in the middle (rename, `nginx -s reopen`); hostile lines
 //! written into the log are counted as skipped and the lines after them
-//! are still counted; nginx's stub_status gauges arrive; the Services
+//! are still counted; nginx's stub_status gauges arrive; the agent's own
+//! probe of the service is up and not counted as traffic; the Services
 //! list and the service page show the traffic.
 
 mod support;
@@ -76,11 +77,11 @@ async fn request_counts_are_exact_across_a_rotation_and_hostile_lines_are_skippe
         support::nginx::start_agent(&server, "web-1", Duration::from_secs(1), &nginx, None).await;
     let token = api_token(&server, dozor_server::storage::Scope::Write).await;
     let base = server.url();
-    replica(&image.0, &run, &format!("dz-{run}-1"), "app");
+    replica(&image.0, &run, &format!("dz-{run}-1"), "traffic");
     let r = reqwest::Client::new()
         .post(format!("{base}/api/v1/services"))
         .bearer_auth(&token)
-        .json(&json!({"name": "app", "host": "web-1", "domains": ["app.test"]}))
+        .json(&json!({"name": "traffic", "host": "web-1", "domains": ["app.test"]}))
         .send()
         .await
         .unwrap();
@@ -91,8 +92,8 @@ async fn request_counts_are_exact_across_a_rotation_and_hostile_lines_are_skippe
     })
     .await;
 
-    let ok = r#"sum(dozor_http_requests_total{service="app",code="200"})"#;
-    let missing = r#"sum(dozor_http_requests_total{service="app",code="404"})"#;
+    let ok = r#"sum(dozor_http_requests_total{service="traffic",code="200"})"#;
+    let missing = r#"sum(dozor_http_requests_total{service="traffic",code="404"})"#;
     let malformed = r#"dozor_http_log_lines_skipped_total{reason="malformed"}"#;
     let too_long = r#"dozor_http_log_lines_skipped_total{reason="too_long"}"#;
     let before = (
@@ -173,21 +174,29 @@ async fn request_counts_are_exact_across_a_rotation_and_hostile_lines_are_skippe
     assert!(rotated.contains("\"path\":\"/missing\"") && !rotated.contains("secret"));
 
     // Histograms and bytes per service; nginx's own gauges.
-    let count = r#"dozor_http_request_duration_seconds_count{service="app"}"#;
+    let count = r#"dozor_http_request_duration_seconds_count{service="traffic"}"#;
     assert!(stored(&base, &token, count).await.unwrap() >= 80.0);
-    let p95 = r#"histogram_quantile(0.95, sum by (le) (rate(dozor_http_request_duration_seconds_bucket{service="app"}[1m])))"#;
+    let p95 = r#"histogram_quantile(0.95, sum by (le) (rate(dozor_http_request_duration_seconds_bucket{service="traffic"}[1m])))"#;
     assert!(stored(&base, &token, p95).await.is_some_and(|v| v < 1.0));
     assert!(
         stored(
             &base,
             &token,
-            r#"dozor_http_response_bytes_total{service="app"}"#
+            r#"dozor_http_response_bytes_total{service="traffic"}"#
         )
         .await
         .unwrap()
             > 0.0
     );
     assert_eq!(stored(&base, &token, "nginx_up").await, Some(1.0));
+    // The agent's own probe of the service through nginx: up, and not
+    // counted as traffic (the exact counts above hold with it running).
+    let probe = r#"probe_success{service="traffic",probe="service"}"#;
+    assert_eq!(stored(&base, &token, probe).await, Some(1.0));
+    let code = r#"probe_http_status_code{service="traffic"}"#;
+    assert_eq!(stored(&base, &token, code).await, Some(200.0));
+    let probes = r#"dozor_http_log_lines_skipped_total{reason="probe"}"#;
+    assert!(stored(&base, &token, probes).await.unwrap() >= 1.0);
     // Keep-alive: fewer connections than requests.
     assert!(
         stored(&base, &token, "nginx_http_requests_total")
@@ -213,7 +222,7 @@ async fn request_counts_are_exact_across_a_rotation_and_hostile_lines_are_skippe
         list.contains("Requests/s") && list.contains(">5xx<"),
         "{list}"
     );
-    let page = support::web::get(&base, "/services/app", &admin)
+    let page = support::web::get(&base, "/services/traffic", &admin)
         .await
         .text()
         .await

@@ -26,6 +26,8 @@ pub struct Hit<'a> {
     pub request_time: f64,
     #[serde(borrow, default)]
     pub upstream_time: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub user_agent: Cow<'a, str>,
 }
 
 /// Why a line was not counted.
@@ -41,6 +43,9 @@ pub enum Skip {
     /// A service this host does not run (a line from before a delete, or
     /// a forged one): never a new series.
     UnknownService,
+    /// This agent's own service probe (its user agent carries a token
+    /// made at start, so nobody else can hide as one).
+    Probe,
 }
 
 impl Skip {
@@ -51,15 +56,17 @@ impl Skip {
             Self::BadValue => "bad_value",
             Self::NoService => "no_service",
             Self::UnknownService => "unknown_service",
+            Self::Probe => "probe",
         }
     }
 
-    pub const ALL: [Skip; 5] = [
+    pub const ALL: [Skip; 6] = [
         Self::Malformed,
         Self::TooLong,
         Self::BadValue,
         Self::NoService,
         Self::UnknownService,
+        Self::Probe,
     ];
 }
 

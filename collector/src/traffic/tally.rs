@@ -105,6 +105,9 @@ impl Tally {
         if hit.service.is_empty() {
             return Err(Skip::NoService);
         }
+        if hit.user_agent == crate::probes::user_agent() {
+            return Err(Skip::Probe);
+        }
         let entry = match self.services.get_mut(hit.service.as_ref()) {
             Some(e) => e,
             None if self.known.contains(hit.service.as_ref()) => {
@@ -271,6 +274,23 @@ mod tests {
 
         t.line(line("", 404, 0.1, "").as_bytes());
         assert_eq!(t.skipped(Skip::NoService), 1);
+        // This agent's probes are not traffic; a client calling itself a
+        // probe is.
+        let probe = line("app", 200, 0.1, "").replace(
+            "\"upstream_time\"",
+            &format!(
+                "\"user_agent\":\"{}\",\"upstream_time\"",
+                crate::probes::user_agent()
+            ),
+        );
+        t.line(probe.as_bytes());
+        assert_eq!(t.skipped(Skip::Probe), 1);
+        let fake = line("app", 200, 0.1, "").replace(
+            "\"upstream_time\"",
+            "\"user_agent\":\"dozor-probe\",\"upstream_time\"",
+        );
+        t.line(fake.as_bytes());
+        assert_eq!(t.service("app").unwrap().codes[&200], 4);
         t.set_known(["api".to_string(), "new".to_string()]);
         assert!(t.service("app").is_none(), "a removed service's counts go");
         assert_eq!(
