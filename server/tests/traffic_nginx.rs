@@ -228,6 +228,18 @@ async fn request_counts_are_exact_across_a_rotation_and_hostile_lines_are_skippe
         .await
         .unwrap();
     assert!(page.contains("Requests by status class") && page.contains("Latency"));
+    // Uptime from the probes, and their response time.
+    // (Not 100%: the probe fails while the first config has no member.)
+    let uptime = page
+        .split("<th>uptime</th><td>")
+        .nth(1)
+        .and_then(|r| r.split("</td>").next())
+        .unwrap_or("");
+    assert!(
+        uptime.starts_with("24h ") && uptime.contains("% · 7d "),
+        "{uptime:?}"
+    );
+    assert!(page.contains("Response time by phase"));
     assert!(
         page.contains("class=\"picker\""),
         "the service page draws data"

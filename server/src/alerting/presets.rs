@@ -66,6 +66,27 @@ pub const PRESETS: &[(&str, &str, &str, &str, &str)] = &[
         "minutes",
         "15",
     ),
+    (
+        "probe_down",
+        "Probe down from most agents",
+        "for",
+        "minutes",
+        "3",
+    ),
+    (
+        "probe_slow",
+        "Probe slow",
+        "above",
+        "seconds for 5 minutes",
+        "2",
+    ),
+    (
+        "cert_expiry",
+        "Certificate expires soon",
+        "within",
+        "days",
+        "14",
+    ),
 ];
 
 const FS: &str = r#"fstype!~"tmpfs|overlay|squashfs""#;
@@ -194,6 +215,32 @@ pub fn preset(key: &str, param: &str) -> Result<RuleForm, String> {
             "",
             "warning",
             format!("{service} has had no request for {n} minutes"),
+        ),
+        // Averaged over the agents that run a probe: down from most of
+        // them, so one agent's own network trouble does not page.
+        "probe_down" => form(
+            "ProbeDown",
+            "avg without (host) (probe_success) < 0.5".to_string(),
+            &format!("{n}m"),
+            "critical",
+            "{{ $labels.service }}{{ $labels.instance }} is down from most agents probing it"
+                .to_string(),
+        ),
+        "probe_slow" => form(
+            "ProbeSlow",
+            format!("avg without (host) (probe_duration_seconds) > {n}"),
+            "5m",
+            "warning",
+            "{{ $labels.service }}{{ $labels.instance }} answers probes in {{ $value | humanizeDuration }}"
+                .to_string(),
+        ),
+        "cert_expiry" => form(
+            "CertificateExpiring",
+            format!("min without (host) (probe_ssl_earliest_cert_expiry) - time() < {n} * 86400"),
+            "10m",
+            "warning",
+            "the certificate of {{ $labels.service }}{{ $labels.instance }} expires in {{ $value | humanizeDuration }}"
+                .to_string(),
         ),
         other => return Err(format!("no preset called {other:?}")),
     })

@@ -135,7 +135,9 @@ pub async fn show(
             rec.spec.host
         ),
     };
+    let uptime = super::services_traffic::uptime(&s, &name).await;
     let data = detail::Data {
+        uptime,
         members: view.members.get(&name).cloned().unwrap_or_default(),
         config: view.rendered.config.clone(),
         skipped: view

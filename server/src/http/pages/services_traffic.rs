@@ -1,6 +1,6 @@
-//! The Services list's traffic columns: each service's requests/s, 5xx
-//! ratio and p95 over the last 5 minutes, from the access log metrics its
-//! agent sends.
+//! The Services pages' figures from metrics: each service's requests/s,
+//! 5xx ratio and p95 over the last 5 minutes (the list), and its uptime
+//! from the agent's probes (the service page).
 
 use super::AppState;
 use dozor_ui::pages::services as page;
@@ -32,6 +32,26 @@ pub(crate) async fn by_service(s: &AppState) -> HashMap<String, page::Traffic> {
                 1 => t.error_ratio = v,
                 _ => t.p95_s = v,
             }
+        }
+    }
+    out
+}
+
+/// The share of successful probes of `service` over each of
+/// [`UPTIME_WINDOWS`](dozor_ui::pages::services::detail::UPTIME_WINDOWS),
+/// over every agent that probes it.
+pub(crate) async fn uptime(s: &AppState, service: &str) -> [Option<f64>; 3] {
+    use dozor_ui::pages::services::detail::UPTIME_WINDOWS;
+    use dozor_ui::DataSource;
+    let src = super::ui_source::Source { state: s.clone() };
+    let now = src.now_ms();
+    let mut out = [None; 3];
+    // A service name is a slug: nothing to escape in the selector.
+    for (i, w) in UPTIME_WINDOWS.iter().enumerate() {
+        let q = format!(r#"avg(avg_over_time(probe_success{{service="{service}"}}[{w}]))"#);
+        match src.query_instant(&q, now).await {
+            Ok(rows) => out[i] = rows.first().map(|r| r.value).filter(|v| v.is_finite()),
+            Err(e) => tracing::warn!(error = %e, "service uptime not read"),
         }
     }
     out

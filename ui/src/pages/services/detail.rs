@@ -26,7 +26,13 @@ pub struct Data {
     pub can_edit: bool,
     pub notice: Option<String>,
     pub updated: String,
+    /// The share of probes that succeeded over 24 h, 7 d and 30 d (None:
+    /// no probe data in that window).
+    pub uptime: [Option<f64>; 3],
 }
+
+/// The windows of [`Data::uptime`], as PromQL ranges.
+pub const UPTIME_WINDOWS: [&str; 3] = ["24h", "7d", "30d"];
 
 /// The navigation key of this page: under Services, and drawing data (so
 /// with the range picker).
@@ -92,6 +98,18 @@ pub async fn body(
         (
             "error pages",
             if s.error_pages { "dozor's" } else { "nginx's" }.into(),
+        ),
+        (
+            "uptime",
+            UPTIME_WINDOWS
+                .iter()
+                .zip(d.uptime)
+                .map(|(w, u)| match u {
+                    Some(u) => format!("{w} {:.3}%", u * 100.0),
+                    None => format!("{w} –"),
+                })
+                .collect::<Vec<_>>()
+                .join(" · "),
         ),
         ("nginx", d.nginx.clone()),
         ("changed", d.updated.clone()),
