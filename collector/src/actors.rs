@@ -46,9 +46,11 @@ pub fn spawn_with_nginx(
         let _ = agent.nginx_info.set(n.info());
         crate::nginx::spawn(agent.clone(), n.clone(), shutdown.clone());
     }
+    let checks = Arc::new(crate::probes::checks::Runner::default());
+    crate::probes::checks::spawn(agent.clone(), checks.clone(), shutdown.clone());
     crate::desired::spawn(
         agent.clone(),
-        Converger::with_nginx(nginx),
+        Converger::with_parts(nginx, Some(checks)),
         shutdown.clone(),
     );
 }

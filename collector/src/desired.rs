@@ -51,13 +51,30 @@ pub struct Converger {
 impl Converger {
     /// The sections every agent converges, without nginx.
     pub fn standard() -> Self {
-        Self::with_nginx(None)
+        Self::with_parts(None, None)
     }
 
-    /// The sections every agent converges; services through `nginx` (an
-    /// agent with nginx off refuses a host's services, saying so).
     pub fn with_nginx(nginx: Option<Arc<crate::nginx::Controller>>) -> Self {
+        Self::with_parts(nginx, None)
+    }
+
+    /// The sections every agent converges: services and protection through
+    /// `nginx` (an agent without nginx refuses a host's services), checks
+    /// through the `checks` runner (when started).
+    pub fn with_parts(
+        nginx: Option<Arc<crate::nginx::Controller>>,
+        checks: Option<Arc<crate::probes::checks::Runner>>,
+    ) -> Self {
         Self::default()
+            .register::<dozor_common::checks::Checks, _, _>(move |_agent, doc| {
+                let checks = checks.clone();
+                async move {
+                    match checks {
+                        Some(r) => r.apply(doc),
+                        None => Ok(()),
+                    }
+                }
+            })
             .register::<ScrapeTargets, _, _>(|agent, targets| async move {
                 agent.set_remote_targets(targets);
                 Ok(())

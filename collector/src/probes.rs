@@ -7,6 +7,7 @@
 //! tested; checks of any URL, run by the agents a user picks, come next
 //! (issue 21).
 
+pub mod checks;
 pub mod der;
 pub mod http;
 pub mod tls;

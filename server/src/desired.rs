@@ -6,6 +6,7 @@
 //! is a type in `common::desired`, a source here, and an applier on the
 //! agent.
 
+pub mod checks;
 pub mod protection;
 pub mod scrape_targets;
 pub mod services;
@@ -33,6 +34,7 @@ fn sources() -> Vec<Box<dyn Source>> {
         Box::new(scrape_targets::ScrapeTargetsSource),
         Box::new(services::ServicesSource),
         Box::new(protection::ProtectionSource),
+        Box::new(checks::ChecksSource),
     ]
 }
 

@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod api_tokens;
 mod cache;
 mod catalog;
+pub mod checks;
 pub mod containers;
 pub mod desired;
 mod error;
@@ -36,6 +37,7 @@ pub use accounts::Accounts;
 pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxItem, OutboxRow, RuleUpdate};
 pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
+pub use checks::CheckStore;
 pub use containers::{ContainerRow, Containers, EventRow};
 pub use desired::{DesiredStates, DesiredStatus};
 pub use error::StorageError;
@@ -235,6 +237,7 @@ pub trait Storage:
     + ServerTargets
     + ServiceStore
     + ProtectionStore
+    + CheckStore
     + Containers
     + DesiredStates
 {

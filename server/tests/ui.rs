@@ -75,6 +75,7 @@ async fn pages_escape_labels_send_security_headers_and_are_valid_html() {
         "/error-pages",
         "/error-pages?service=app&status=503",
         "/security",
+        "/checks",
         "/",
         "/hosts/web-1",
         "/explore?query=node_filesystem_size_bytes",

@@ -2,6 +2,7 @@
 //! session), remote_write (write scope), and the operations endpoints
 //! (`/metrics`, `/healthz`, `/readyz`).
 
+mod checks;
 mod federate;
 pub(crate) mod ops;
 pub mod prom;
@@ -111,6 +112,12 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
             get(protection::list).post(protection::create),
         )
         .route(t.add("/api/v1/blocks/{id}"), delete(protection::delete))
+        // Checks: reads need read scope, changes write scope.
+        .route(
+            t.add("/api/v1/checks"),
+            get(checks::list).post(checks::create),
+        )
+        .route(t.add("/api/v1/checks/{name}"), delete(checks::delete))
         .route(
             t.add("/metrics"),
             get(ops::metrics).route_layer(axum::middleware::from_fn_with_state(

@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod alerting;
 pub(crate) mod alerts_page;
+pub(crate) mod checks_page;
 pub(crate) mod containers;
 pub(crate) mod dashboards_page;
 pub(crate) mod error_pages_page;
@@ -136,6 +137,16 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
             get(error_pages_page::preview),
         )
         .route(t.add("/security"), get(security_page::page))
+        .route(
+            t.add("/checks"),
+            get(checks_page::page)
+                .post(checks_page::create)
+                .layer(form_limit()),
+        )
+        .route(
+            t.add("/checks/{name}/delete"),
+            post(checks_page::delete).layer(form_limit()),
+        )
         .route(
             t.add("/security/settings"),
             post(security_page::save_settings).layer(form_limit()),

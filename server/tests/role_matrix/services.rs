@@ -80,6 +80,38 @@ pub fn routes() -> Vec<Route<'static>> {
             [401, 403, 400, 400],
         ),
         (M::Get, "/security".into(), vec![], PAGE),
+        (M::Get, "/checks".into(), vec![], PAGE),
+        // A bad interval: editors get past the role to a 400.
+        (
+            M::Post,
+            "/checks".into(),
+            vec![
+                ("name", "m"),
+                ("target", "http://example.com/"),
+                ("interval_s", "1"),
+                ("timeout_s", "1"),
+            ],
+            [303, 403, 400, 400],
+        ),
+        (
+            M::Post,
+            "/checks/nope/delete".into(),
+            vec![],
+            [303, 403, 404, 404],
+        ),
+        (M::Get, "/api/v1/checks".into(), vec![], READ_API),
+        (
+            M::Post,
+            "/api/v1/checks".into(),
+            vec![],
+            [401, 403, 400, 400],
+        ),
+        (
+            M::Delete,
+            "/api/v1/checks/nope".into(),
+            vec![],
+            [401, 403, 404, 404],
+        ),
         (
             M::Post,
             "/security/settings".into(),

@@ -5,6 +5,7 @@ pub mod account;
 pub mod agents;
 pub mod alerts;
 pub mod auth;
+pub mod checks;
 pub mod container;
 pub mod containers;
 pub mod dashboard;
