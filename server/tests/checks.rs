@@ -143,5 +143,18 @@ async fn checks_run_on_their_agents_and_report_like_blackbox_exporter() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    // Taken away, its series are marked stale: no answer at once, not
+    // after the 5-minute lookback.
+    eventually(20, || async {
+        query(&base, &admin, r#"probe_success{check="slow"}"#)
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        query(&base, &admin, r#"probe_success{check="up"}"#).await,
+        Some(1.0)
+    );
     stop.cancel();
 }

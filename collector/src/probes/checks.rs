@@ -103,10 +103,13 @@ async fn run(c: &Check, out: &mut Output) {
 }
 
 /// Runs every due check each second; a check is due its interval after
-/// it last started.
+/// it last started. A check taken away gets staleness markers for the
+/// series it had, so it stops answering at once rather than after the
+/// 5-minute lookback.
 pub fn spawn(agent: Arc<Agent>, runner: Arc<Runner>, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut last: HashMap<String, Instant> = HashMap::new();
+        let mut stale: HashMap<String, crate::staleness::Staleness> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -115,6 +118,15 @@ pub fn spawn(agent: Arc<Agent>, runner: Arc<Runner>, shutdown: CancellationToken
                 _ = tick.tick() => {}
             }
             let checks = runner.current();
+            let ts = now_ms();
+            let mut gone = Vec::new();
+            stale.retain(|name, s| {
+                let keep = checks.iter().any(|c| &c.name == name);
+                if !keep {
+                    gone.extend(s.retire(ts));
+                }
+                keep
+            });
             last.retain(|name, _| checks.iter().any(|c| &c.name == name));
             let due: Vec<Check> = checks
                 .into_iter()
@@ -123,20 +135,23 @@ pub fn spawn(agent: Arc<Agent>, runner: Arc<Runner>, shutdown: CancellationToken
                         .is_none_or(|t| t.elapsed() >= Duration::from_secs(u64::from(c.interval_s)))
                 })
                 .collect();
-            if due.is_empty() {
-                continue;
-            }
             for c in &due {
                 last.insert(c.name.clone(), Instant::now());
             }
-            let ts = now_ms();
             let results = futures_util::future::join_all(due.iter().map(|c| async move {
                 let mut out = Output::new(ts);
                 run(c, &mut out).await;
-                out.into_series()
+                (c.name.clone(), out.into_series())
             }))
             .await;
-            agent.enqueue(results.into_iter().flatten().collect());
+            let mut series = gone;
+            for (name, mut s) in results {
+                stale.entry(name).or_default().mark(&mut s, ts);
+                series.extend(s);
+            }
+            if !series.is_empty() {
+                agent.enqueue(series);
+            }
         }
     });
 }
