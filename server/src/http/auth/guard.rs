@@ -13,6 +13,15 @@ use axum::response::Response;
 use std::collections::HashMap;
 
 /// 403 saying who may do this.
+/// A page re-rendered with a form's errors answers 400, so a script (and
+/// a test) can tell a refused form from a shown one.
+pub(crate) fn refused_if(mut page: Response, refused: bool) -> Response {
+    if refused {
+        *page.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    page
+}
+
 pub(crate) fn role_forbidden(min: Role) -> Response {
     let who = match min {
         Role::Admin => "Only admins may do this.",

@@ -8,7 +8,7 @@ use super::AppState;
 use crate::ops::{self, OpError};
 use crate::storage::Role;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use dozor_common::checks::{Check, Kind};
@@ -64,7 +64,7 @@ async fn show(
         error,
     };
     let body: super::ui::BodyFn = Box::new(move |ctx| page::body(ctx, data));
-    let mut r = render(
+    let page = render(
         s,
         headers,
         None,
@@ -72,10 +72,7 @@ async fn show(
         Page::Custom("Checks".into(), "checks", body),
     )
     .await;
-    if failed {
-        *r.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    r
+    super::guard::refused_if(page, failed)
 }
 
 #[instrument(skip_all)]

@@ -90,7 +90,7 @@ async fn show(
         error,
     };
     let body: super::ui::BodyFn = Box::new(move |ctx| page::body(ctx, data));
-    let mut r = render(
+    let page = render(
         s,
         headers,
         None,
@@ -98,10 +98,7 @@ async fn show(
         Page::Custom("Error pages".into(), "error-pages", body),
     )
     .await;
-    if failed {
-        *r.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    r
+    super::guard::refused_if(page, failed)
 }
 
 #[instrument(skip_all)]

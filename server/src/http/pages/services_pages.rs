@@ -193,7 +193,7 @@ async fn show_form(
         "New service"
     };
     let body: super::ui::BodyFn = Box::new(move |ctx| form::body(ctx, data));
-    let mut r = render(
+    let page = render(
         s,
         headers,
         None,
@@ -201,10 +201,7 @@ async fn show_form(
         Page::Custom(title.into(), "services", body),
     )
     .await;
-    if error.is_some() {
-        *r.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    r
+    super::guard::refused_if(page, error.is_some())
 }
 
 #[instrument(skip_all)]
