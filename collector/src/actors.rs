@@ -41,16 +41,45 @@ pub fn spawn_with_nginx(
     nginx: Option<Arc<crate::nginx::Controller>>,
     shutdown: &CancellationToken,
 ) {
-    crate::tasks::spawn(agent.clone(), registry(policy), shutdown.clone());
+    let mut tasks = registry(policy);
+    let mut certs = None;
     if let Some(n) = &nginx {
         let _ = agent.nginx_info.set(n.info());
         crate::nginx::spawn(agent.clone(), n.clone(), shutdown.clone());
+        let m = crate::certs::Manager::new(n.clone());
+        let _ = agent.certs.set(m.clone());
+        crate::certs::spawn(agent.clone(), m.clone(), shutdown.clone());
+        tasks = register_install(tasks, agent, &m);
+        certs = Some(m);
     }
+    crate::tasks::spawn(agent.clone(), tasks, shutdown.clone());
     let checks = Arc::new(crate::probes::checks::Runner::default());
     crate::probes::checks::spawn(agent.clone(), checks.clone(), shutdown.clone());
     crate::desired::spawn(
         agent.clone(),
-        Converger::with_parts(nginx, Some(checks)),
+        Converger::with_parts(nginx, Some(checks), certs),
         shutdown.clone(),
     );
+}
+
+/// Uploaded certificates are installed through the host's nginx, so only
+/// an agent that runs it has the kind.
+fn register_install(r: Registry, agent: &Arc<Agent>, m: &Arc<crate::certs::Manager>) -> Registry {
+    use dozor_common::certs::InstallCertificate;
+    use dozor_common::tasks::TaskError;
+    let (agent, m) = (agent.clone(), m.clone());
+    r.register::<InstallCertificate, _, _>(move |req| {
+        let (agent, m) = (agent.clone(), m.clone());
+        async move {
+            m.install(
+                &agent,
+                &req.service,
+                &req.domains,
+                &req.chain_pem,
+                &req.key_pem,
+            )
+            .await
+            .map_err(TaskError::Invalid)
+        }
+    })
 }

@@ -62,6 +62,8 @@ pub struct Agent {
     pub containers: crate::docker::report::ContainerReport,
     /// Protection reports owed to the server.
     pub waf: crate::protection::Outbox,
+    /// The certificates this host holds (with nginx on).
+    pub certs: std::sync::OnceLock<Arc<crate::certs::Manager>>,
     /// The task runner, once started; heartbeat tasks go to it.
     tasks: std::sync::OnceLock<tokio::sync::mpsc::Sender<Task>>,
     /// The task kinds the runner has handlers for, announced to the server.
@@ -101,6 +103,7 @@ impl Agent {
             remote_changed: Notify::new(),
             containers: Default::default(),
             waf: Default::default(),
+            certs: Default::default(),
             tasks: std::sync::OnceLock::new(),
             task_kinds: std::sync::OnceLock::new(),
             desired_sections: std::sync::OnceLock::new(),
@@ -289,6 +292,10 @@ impl Agent {
             let send_inventory = inventory_sent.as_ref() != Some(&inventory);
             let (containers, container_events) = self.containers.take();
             let waf = self.waf.take();
+            let certificates = self
+                .certs
+                .get()
+                .and_then(|m| m.outbox.lock().expect("outbox lock").due());
             let req = HeartbeatRequest {
                 containers: containers.clone(),
                 container_events: container_events.clone(),
@@ -300,6 +307,7 @@ impl Agent {
                 desired_applied: self.desired_sections.get().map(|_| self.desired_applied()),
                 metadata: self.metadata.lock().expect("metadata lock").due(),
                 waf: (!waf.is_empty()).then(|| waf.clone()),
+                certificates: certificates.clone(),
                 // Read last, just before sending: retries build a new request.
                 sent_ms: Some(now_ms()),
             };
@@ -321,6 +329,9 @@ impl Agent {
                     backoff.reset();
                     if let Some(s) = &req_targets {
                         reported.sent(s);
+                    }
+                    if let (Some(m), Some(c)) = (self.certs.get(), certificates) {
+                        m.outbox.lock().expect("outbox lock").delivered(c);
                     }
                     if sent_metadata {
                         self.metadata.lock().expect("metadata lock").sent();

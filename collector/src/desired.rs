@@ -51,11 +51,11 @@ pub struct Converger {
 impl Converger {
     /// The sections every agent converges, without nginx.
     pub fn standard() -> Self {
-        Self::with_parts(None, None)
+        Self::with_parts(None, None, None)
     }
 
     pub fn with_nginx(nginx: Option<Arc<crate::nginx::Controller>>) -> Self {
-        Self::with_parts(nginx, None)
+        Self::with_parts(nginx, None, None)
     }
 
     /// The sections every agent converges: services and protection through
@@ -64,8 +64,19 @@ impl Converger {
     pub fn with_parts(
         nginx: Option<Arc<crate::nginx::Controller>>,
         checks: Option<Arc<crate::probes::checks::Runner>>,
+        certs: Option<Arc<crate::certs::Manager>>,
     ) -> Self {
         Self::default()
+            .register::<dozor_common::certs::Certificates, _, _>(move |_agent, doc| {
+                let certs = certs.clone();
+                async move {
+                    match certs {
+                        Some(m) => m.apply(doc),
+                        None if doc.certs.is_empty() => Ok(()),
+                        None => Err("nginx is off on this host, so it cannot hold certificates: run its collector with --nginx host or --nginx container:NAME".into()),
+                    }
+                }
+            })
             .register::<dozor_common::checks::Checks, _, _>(move |_agent, doc| {
                 let checks = checks.clone();
                 async move {

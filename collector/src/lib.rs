@@ -11,6 +11,7 @@
 pub mod actors;
 pub mod agent;
 pub mod backoff;
+pub mod certs;
 pub mod desired;
 pub mod docker;
 pub mod exposition;

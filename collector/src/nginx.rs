@@ -7,6 +7,7 @@
 //! anything reloads, and nginx's message is reported with the generation.
 
 pub mod args;
+pub mod container;
 pub mod driver;
 pub mod files;
 
@@ -21,6 +22,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
+
+/// How a convergence that applied names the services it left out.
+const LEFT_OUT: &str = "services left out: ";
 
 /// Where nginx runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +129,7 @@ impl Controller {
             ),
             Mode::Container(name) => (
                 Arc::new(driver::Container { name: name.clone() }),
-                container_networks(name).await?,
+                container::container_networks(name).await?,
             ),
         };
         let own = o.conf_dir.join("dozor");
@@ -176,7 +180,7 @@ impl Controller {
     /// address.
     pub async fn http_address(&self) -> Result<std::net::SocketAddr, String> {
         let ip = match self.info.mode.strip_prefix("container:") {
-            Some(name) => container_ip(name).await?,
+            Some(name) => container::container_ip(name).await?,
             None => std::net::Ipv4Addr::LOCALHOST.into(),
         };
         Ok(std::net::SocketAddr::new(ip, self.info.http_port))
@@ -226,6 +230,9 @@ impl Controller {
             .map(|s| (s.name.clone(), members(s, &containers)))
             .collect();
         let mut settings = self.settings.clone();
+        // Read from disk each time: what nginx is about to be told to
+        // load is what is there now.
+        settings.tls = crate::certs::store::Store::new(&self.info.dir).held();
         if st.deny_status != 0 {
             settings.deny_status = st.deny_status;
         }
@@ -240,7 +247,7 @@ impl Controller {
         let skipped = if skipped.is_empty() {
             Ok(())
         } else {
-            Err(format!("services left out: {}", skipped.join("; ")))
+            Err(format!("{LEFT_OUT}{}", skipped.join("; ")))
         };
         if st.live.as_ref() == Some(&next) {
             return skipped;
@@ -256,6 +263,26 @@ impl Controller {
         // The block list was written before the config included it.
         self.put_blocks(st).await?;
         skipped
+    }
+
+    /// Changes the certificates on disk (`f`) and has nginx follow, with
+    /// no convergence in between: nginx never tests a half-written pair.
+    pub async fn with_certs(
+        &self,
+        agent: &Agent,
+        f: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<(), String> {
+        let mut st = self.state.lock().await;
+        f().map_err(|e| format!("certificate files: {e}"))?;
+        if st.doc.is_none() {
+            return Ok(());
+        }
+        match self.converge(agent, &mut st).await {
+            // Applied; other services' own problems are not the
+            // certificate's.
+            Err(e) if e.starts_with(LEFT_OUT) => Ok(()),
+            r => r,
+        }
     }
 
     /// A new `protection` section: checked again, handed to the rules,
@@ -296,39 +323,6 @@ impl Controller {
         st.geo = Some(text);
         Ok(())
     }
-}
-
-/// nginx's container's address on its first network (looked up each
-/// time: it changes when the container is recreated).
-pub async fn container_ip(name: &str) -> Result<std::net::IpAddr, String> {
-    let docker = crate::docker::connect().await?;
-    let i = docker
-        .inspect_container(name, None)
-        .await
-        .map_err(|e| format!("nginx container {name}: {e}"))?;
-    i.network_settings
-        .and_then(|n| n.networks)
-        .into_iter()
-        .flat_map(|m| m.into_values())
-        .filter_map(|n| n.ip_address)
-        .find_map(|ip| ip.parse().ok())
-        .ok_or_else(|| format!("nginx container {name} has no network address"))
-}
-
-/// The networks of nginx's container.
-async fn container_networks(name: &str) -> Result<Vec<String>, String> {
-    let docker = crate::docker::connect().await?;
-    let i = docker
-        .inspect_container(name, None)
-        .await
-        .map_err(|e| format!("nginx container {name}: {e}"))?;
-    let mut nets: Vec<String> = i
-        .network_settings
-        .and_then(|n| n.networks)
-        .map(|m| m.into_keys().collect())
-        .unwrap_or_default();
-    nets.sort();
-    Ok(nets)
 }
 
 /// How soon a failed convergence is tried again without any change (nginx

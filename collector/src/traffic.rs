@@ -38,7 +38,9 @@ impl StatusAt {
     async fn address(&self) -> Result<(std::net::IpAddr, u16), String> {
         match self {
             Self::Loopback(port) => Ok((std::net::Ipv4Addr::LOCALHOST.into(), *port)),
-            Self::Container(name, port) => Ok((crate::nginx::container_ip(name).await?, *port)),
+            Self::Container(name, port) => {
+                Ok((crate::nginx::container::container_ip(name).await?, *port))
+            }
         }
     }
 }

@@ -127,6 +127,10 @@ pub struct HeartbeatRequest {
     /// heartbeat; absent when there are none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waf: Option<crate::protection::WafReport>,
+    /// Every certificate the host must hold and where it stands, when
+    /// that changed (and every 10 minutes); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates: Option<Vec<crate::certs::Report>>,
     /// The agent's clock (Unix ms) as it sent this request, so the server
     /// can measure how far the two clocks are apart; absent from older
     /// agents.

@@ -8,6 +8,7 @@
 pub mod error_pages;
 pub mod members;
 pub mod render;
+pub mod tls;
 pub mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -83,6 +84,12 @@ pub struct Service {
     /// Serve dozor's error pages for these statuses (the global set, with
     /// this service's overrides).
     pub error_pages: bool,
+    /// Once a certificate covers a domain, HTTP requests for it are
+    /// redirected to HTTPS (the ACME challenge path stays on HTTP).
+    pub https_redirect: bool,
+    /// Send `Strict-Transport-Security` over HTTPS: opt-in, since browsers
+    /// then refuse plain HTTP to the domain for a year.
+    pub hsts: bool,
 }
 
 impl Default for Service {
@@ -105,6 +112,8 @@ impl Default for Service {
             headers: Vec::new(),
             enabled: true,
             error_pages: true,
+            https_redirect: true,
+            hsts: false,
         }
     }
 }

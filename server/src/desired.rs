@@ -6,6 +6,7 @@
 //! is a type in `common::desired`, a source here, and an applier on the
 //! agent.
 
+pub mod certificates;
 pub mod checks;
 pub mod protection;
 pub mod scrape_targets;
@@ -35,6 +36,7 @@ fn sources() -> Vec<Box<dyn Source>> {
         Box::new(services::ServicesSource),
         Box::new(protection::ProtectionSource),
         Box::new(checks::ChecksSource),
+        Box::new(certificates::CertificatesSource),
     ]
 }
 

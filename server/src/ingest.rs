@@ -288,6 +288,14 @@ impl Ingest {
                 );
             }
         }
+        if let (Some(c), Some(ops)) = (&req.certificates, self.ops.get()) {
+            if let Err(e) = crate::ops::certificates::report(ops, &agent.name, c).await {
+                return Err(match e {
+                    crate::ops::OpError::Storage(e) => e.into(),
+                    other => IngestError::Internal(other.to_string()),
+                });
+            }
+        }
         if let (Some(waf), Some(ops)) = (&req.waf, self.ops.get()) {
             if let Err(e) = crate::ops::protection::report(ops, &agent.name, waf).await {
                 return Err(match e {

@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod api_tokens;
 mod cache;
 mod catalog;
+pub mod certificates;
 pub mod checks;
 pub mod containers;
 pub mod desired;
@@ -37,6 +38,7 @@ pub use accounts::Accounts;
 pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxItem, OutboxRow, RuleUpdate};
 pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
 pub use cache::SeriesCache;
+pub use certificates::{CertRecord, CertStore};
 pub use checks::CheckStore;
 pub use containers::{ContainerRow, Containers, EventRow};
 pub use desired::{DesiredStates, DesiredStatus};
@@ -177,6 +179,9 @@ pub trait Catalog: Send + Sync {
         now_ms: i64,
     ) -> Result<bool>;
     async fn task(&self, id: i64) -> Result<Option<TaskRecord>>;
+    /// Empties a task's payload (an uploaded key is not kept once its
+    /// task has ended).
+    async fn scrub_task(&self, id: i64) -> Result<()>;
 }
 
 #[async_trait]
@@ -238,6 +243,7 @@ pub trait Storage:
     + ServiceStore
     + ProtectionStore
     + CheckStore
+    + CertStore
     + Containers
     + DesiredStates
 {

@@ -6,6 +6,7 @@
 
 use super::error_pages::{self, STATUSES};
 use super::members::Member;
+use super::tls::{self, Held};
 use super::validate::{self, check};
 use super::{Balance, NginxInfo, Service, ServicesDoc};
 use crate::cidr::Cidr;
@@ -28,6 +29,10 @@ pub struct Settings {
     pub real_ip_from: Vec<Cidr>,
     /// What blocked clients get: 403, or 444 (the connection is closed).
     pub deny_status: u16,
+    pub https_port: u16,
+    /// The certificates on the host, by service: a domain one of them
+    /// covers gets an HTTPS server block.
+    pub tls: BTreeMap<String, Held>,
 }
 
 /// The blocked addresses nginx's `geo` map includes, under the agent's
@@ -76,6 +81,8 @@ impl Settings {
             status_in_container: false,
             real_ip_from: Vec::new(),
             deny_status: 403,
+            https_port: 443,
+            tls: BTreeMap::new(),
         })
     }
 
@@ -85,6 +92,9 @@ impl Settings {
         s.status_port = info.status_port.filter(|p| *p != 0);
         s.status_in_container = info.mode.starts_with("container:");
         s.real_ip_from = info.real_ip_from.clone();
+        if info.https_port != 0 {
+            s.https_port = info.https_port;
+        }
         Ok(s)
     }
 }
@@ -244,47 +254,98 @@ pub fn render(
         c.push_str("    keepalive 32;\n}\n");
     }
     for (domain, paths) in &by_domain {
-        let _ = write!(
-            c,
-            "\nserver {{\n    listen {};\n    server_name {domain};\n",
-            settings.http_port
-        );
-        // Buffered, flushed every second: counts lag by at most that.
-        let _ = writeln!(
-            c,
-            "    access_log {}/{ACCESS_LOG} dozor_json buffer=32k flush=1s;",
-            settings.dir
-        );
-        if !settings.real_ip_from.is_empty() {
-            for net in &settings.real_ip_from {
-                let _ = writeln!(c, "    set_real_ip_from {net};");
-            }
-            c.push_str("    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n");
+        // The certificate of the first service here (by path) that covers
+        // the domain, if any.
+        let cert = paths.values().find_map(|p| {
+            settings
+                .tls
+                .get(&p.service.name)
+                .filter(|h| h.covers(domain))
+                .map(|h| (p.service.name.as_str(), h))
+        });
+        server_block(c, domain, paths, settings, None, cert.is_some());
+        if cert.is_some() {
+            server_block(c, domain, paths, settings, cert, false);
         }
-        let deny = if settings.deny_status == 444 {
-            444
-        } else {
-            403
-        };
-        let _ = writeln!(
-            c,
-            "    if ($dozor_blocked) {{\n        return {deny};\n    }}"
-        );
-        let _ = write!(
-            c,
-            "    location ^~ {ERRORS_URI} {{\n        internal;\n        alias {}/errors/;\n        ssi on;\n    }}\n",
-            settings.dir
-        );
-        for (path, place) in paths {
-            location(c, path, place);
-        }
-        c.push_str("}\n");
     }
     out
 }
 
+/// One domain's server block: HTTP (with the ACME challenge path, and
+/// redirects when `https_too`), or HTTPS with `cert`.
+fn server_block(
+    c: &mut String,
+    domain: &str,
+    paths: &BTreeMap<&str, Place>,
+    settings: &Settings,
+    cert: Option<(&str, &Held)>,
+    https_too: bool,
+) {
+    c.push_str("\nserver {\n");
+    match cert {
+        Some((service, held)) => {
+            tls::server_lines(c, &settings.dir, settings.https_port, service, held)
+        }
+        None => {
+            let _ = writeln!(c, "    listen {};", settings.http_port);
+        }
+    }
+    let _ = writeln!(c, "    server_name {domain};");
+    // Buffered, flushed every second: counts lag by at most that.
+    let _ = writeln!(
+        c,
+        "    access_log {}/{ACCESS_LOG} dozor_json buffer=32k flush=1s;",
+        settings.dir
+    );
+    if !settings.real_ip_from.is_empty() {
+        for net in &settings.real_ip_from {
+            let _ = writeln!(c, "    set_real_ip_from {net};");
+        }
+        c.push_str("    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n");
+    }
+    let deny = if settings.deny_status == 444 {
+        444
+    } else {
+        403
+    };
+    let _ = writeln!(
+        c,
+        "    if ($dozor_blocked) {{\n        return {deny};\n    }}"
+    );
+    if cert.is_none() {
+        tls::challenge_location(c, &settings.dir);
+    }
+    let _ = write!(
+        c,
+        "    location ^~ {ERRORS_URI} {{\n        internal;\n        alias {}/errors/;\n        ssi on;\n    }}\n",
+        settings.dir
+    );
+    for (path, place) in paths {
+        let serve = if cert.is_some() {
+            Serve::Proxy {
+                hsts: place.service.hsts,
+            }
+        } else if https_too && place.service.https_redirect {
+            Serve::Redirect(tls::redirect_target(settings.https_port))
+        } else {
+            Serve::Proxy { hsts: false }
+        };
+        location(c, path, place, &serve);
+    }
+    c.push_str("}\n");
+}
+
+/// What a location does with a request.
+enum Serve {
+    Proxy {
+        hsts: bool,
+    },
+    /// To HTTPS, where the service is served.
+    Redirect(String),
+}
+
 /// The location block(s) for one service under one domain.
-fn location(c: &mut String, path: &str, p: &Place) {
+fn location(c: &mut String, path: &str, p: &Place, serve: &Serve) {
     let s = p.service;
     let prefix = path.trim_end_matches('/');
     if prefix.is_empty() {
@@ -299,6 +360,13 @@ fn location(c: &mut String, path: &str, p: &Place) {
     // Names the service in its access log lines; it survives the internal
     // redirect to an error page.
     let _ = writeln!(c, "        set $dozor_service \"{}\";", s.name);
+    let hsts = match serve {
+        Serve::Redirect(to) => {
+            let _ = write!(c, "        return 308 {to};\n    }}\n");
+            return;
+        }
+        Serve::Proxy { hsts } => *hsts,
+    };
     if s.error_pages {
         for status in STATUSES {
             let _ = writeln!(
@@ -311,6 +379,11 @@ fn location(c: &mut String, path: &str, p: &Place) {
     let _ = writeln!(c, "        client_max_body_size {};", s.max_body);
     for (name, value) in &s.headers {
         let _ = writeln!(c, "        add_header {name} \"{value}\" always;");
+    }
+    // Here, with the service's own headers: add_header in a location
+    // replaces every one inherited from the server.
+    if hsts {
+        let _ = writeln!(c, "        {}", tls::HSTS);
     }
     if p.live.is_empty() {
         c.push_str("        # No member takes traffic now.\n        return 503;\n    }\n");

@@ -2,6 +2,7 @@
 //! session), remote_write (write scope), and the operations endpoints
 //! (`/metrics`, `/healthz`, `/readyz`).
 
+mod certificates;
 mod checks;
 mod federate;
 pub(crate) mod ops;
@@ -118,6 +119,21 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
             get(checks::list).post(checks::create),
         )
         .route(t.add("/api/v1/checks/{name}"), delete(checks::delete))
+        // Certificates: reads need read scope, changes write scope (and an
+        // editor; the ACME account an admin).
+        .route(t.add("/api/v1/certificates"), get(certificates::list))
+        .route(
+            t.add("/api/v1/certificates/{service}"),
+            axum::routing::put(certificates::upload),
+        )
+        .route(
+            t.add("/api/v1/certificates/{service}/{action}"),
+            axum::routing::post(certificates::act),
+        )
+        .route(
+            t.add("/api/v1/acme"),
+            get(certificates::get_acme).put(certificates::put_acme),
+        )
         .route(
             t.add("/metrics"),
             get(ops::metrics).route_layer(axum::middleware::from_fn_with_state(

@@ -62,6 +62,9 @@ pub async fn delete(ops: &Ops, actor: &Actor, name: &str) -> OpResult<ServiceRec
     let Some(r) = ops.store().delete_service(name).await? else {
         return Err(OpError::NotFound(format!("no service called {name}")));
     };
+    // Its certificate goes with it (the host removes the files, key
+    // included, once its document no longer names it).
+    ops.store().delete_certificate(name).await?;
     publish(ops, &r.spec.host).await?;
     ops.audit(
         actor,
@@ -133,7 +136,7 @@ pub async fn set_error_page(
 
 /// Publishes the host's document and wakes its agent's long-poll, so the
 /// change arrives within a second.
-async fn publish(ops: &Ops, host: &str) -> OpResult<()> {
+pub(super) async fn publish(ops: &Ops, host: &str) -> OpResult<()> {
     if let Some(a) = ops.store().agent_by_name(host).await? {
         if a.revoked_ms.is_none() {
             crate::desired::publish(ops.store(), &a, ops.now_ms()).await?;
@@ -195,6 +198,20 @@ pub async fn host_view(ops: &Ops, host: &str) -> OpResult<HostView> {
         None => Settings::new(80, "/etc/nginx/conf.d/dozor"),
     }
     .map_err(OpError::Invalid)?;
+    // The certificates the host last said it holds; OCSP stapling is
+    // decided on the host from the certificate itself, which is not here.
+    let mut settings = settings;
+    for c in store.certificates(None).await? {
+        if let Some(r) = c.report.filter(|r| r.not_after.is_some() && !c.revoke) {
+            settings.tls.insert(
+                c.service,
+                dozor_common::services::tls::Held {
+                    sans: r.sans,
+                    ocsp: false,
+                },
+            );
+        }
+    }
     let rendered = render(&doc, &members, &settings);
     Ok(HostView {
         members,

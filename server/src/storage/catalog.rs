@@ -304,6 +304,21 @@ impl<T: HasDb> Catalog for T {
         Ok(n > 0)
     }
 
+    async fn scrub_task(&self, id: i64) -> Result<()> {
+        let sql = format!(
+            "UPDATE tasks SET payload = {} WHERE id = ?",
+            self.db().json_param()
+        );
+        self.db()
+            .sql(&sql)
+            .bind("{}")
+            .bind(id)
+            .on_writer()
+            .execute()
+            .await?;
+        Ok(())
+    }
+
     async fn task(&self, id: i64) -> Result<Option<TaskRecord>> {
         let sql = format!("SELECT {} FROM tasks WHERE id = ?", task_cols(self));
         let row: Option<TaskRow> = self.db().sql(&sql).bind(id).fetch_optional().await?;

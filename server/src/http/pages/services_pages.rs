@@ -298,6 +298,8 @@ fn parse(f: &HashMap<String, String>) -> Result<Service, FormError> {
         fail_timeout_s: number("fail_timeout_s")?,
         headers,
         enabled: on("enabled"),
+        https_redirect: on("https_redirect"),
+        hsts: on("hsts"),
         error_pages: on("error_pages"),
     })
 }
@@ -324,6 +326,8 @@ fn typed(f: &HashMap<String, String>) -> form::Draft {
         headers: g("headers"),
         enabled: on("enabled"),
         error_pages: on("error_pages"),
+        https_redirect: on("https_redirect"),
+        hsts: on("hsts"),
     }
 }
 

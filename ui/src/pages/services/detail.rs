@@ -100,6 +100,18 @@ pub async fn body(
             if s.error_pages { "dozor's" } else { "nginx's" }.into(),
         ),
         (
+            "HTTPS",
+            format!(
+                "{}{}",
+                if s.https_redirect {
+                    "HTTP redirects once a certificate is held"
+                } else {
+                    "HTTP also served"
+                },
+                if s.hsts { "; HSTS on" } else { "" }
+            ),
+        ),
+        (
             "uptime",
             UPTIME_WINDOWS
                 .iter()

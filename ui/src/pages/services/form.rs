@@ -28,6 +28,8 @@ pub struct Draft {
     pub headers: String,
     pub enabled: bool,
     pub error_pages: bool,
+    pub https_redirect: bool,
+    pub hsts: bool,
 }
 
 impl Default for Draft {
@@ -61,6 +63,8 @@ impl Draft {
                 .join("\n"),
             enabled: s.enabled,
             error_pages: s.error_pages,
+            https_redirect: s.https_redirect,
+            hsts: s.hsts,
         }
     }
 }
@@ -140,6 +144,8 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
                     })}
                     <label class="check"><input type="checkbox" name="websocket" value="1" checked=dr.websocket/>" WebSocket upgrade"</label>
                     <label class="check"><input type="checkbox" name="error_pages" value="1" checked=dr.error_pages/>" dozor's error pages"</label>
+                    <label class="check" title="Once a certificate covers a domain; the ACME challenge path stays on HTTP."><input type="checkbox" name="https_redirect" value="1" checked=dr.https_redirect/>" Redirect HTTP to HTTPS"</label>
+                    <label class="check" title="Browsers then refuse plain HTTP to these domains for a year."><input type="checkbox" name="hsts" value="1" checked=dr.hsts/>" HSTS"</label>
                     <label class="check"><input type="checkbox" name="enabled" value="1" checked=dr.enabled/>" Enabled"</label>
                 </div>
                 <div class="actions"><button type="submit" class="primary">{if d.editing { "Save" } else { "Create service" }}</button></div>
