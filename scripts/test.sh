@@ -29,6 +29,11 @@ command -v chromedriver >/dev/null || [ -x /usr/lib/chromium/chromedriver ] || m
 # The services' data plane, and the load generator of the zero-drop test.
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
+# The ACME test CA and its DNS (tests/certificates.rs), and the clients
+# that test what nginx then serves over HTTPS.
+command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || missing+=(pebble)
+command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
 # The image the Docker scrape test builds FROM scratch.
 [ -x /bin/busybox ] || missing+=(busybox-static)
 # TimescaleDB is built from source (no registry here has it); these build it.

@@ -9,7 +9,7 @@ use crate::queue::SendQueue;
 use crate::reports::{MetadataBook, Reported};
 use crate::sink::{SendError, Sink};
 use crate::stats::AgentStats;
-use dozor_common::protocol::{HeartbeatRequest, HostInventory, MetricMetadata, Task, TaskResult};
+use dozor_common::protocol::{HeartbeatRequest, HostInventory, Task, TaskResult};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -49,11 +49,11 @@ pub struct Agent {
     host_stale: Mutex<crate::staleness::Staleness>,
     wake: Notify,
     /// Scrape targets to report in heartbeats, once scraping starts.
-    scrapes: std::sync::OnceLock<crate::scrape::Statuses>,
+    pub(crate) scrapes: std::sync::OnceLock<crate::scrape::Statuses>,
     /// The collector's /metrics, when it serves one.
     latest: std::sync::OnceLock<crate::exposition::Shared>,
     /// Scraped families' metadata owed to the server.
-    metadata: Mutex<MetadataBook>,
+    pub(crate) metadata: Mutex<MetadataBook>,
     /// Scrape targets the server defined for this agent, and a signal
     /// for the scrape manager when they change.
     remote: Mutex<Vec<dozor_common::protocol::RemoteTarget>>,
@@ -174,25 +174,6 @@ impl Agent {
         self.latest.get().cloned()
     }
 
-    /// Reports these scrape targets' statuses in every heartbeat.
-    pub fn report_scrapes(&self, statuses: crate::scrape::Statuses) {
-        let _ = self.scrapes.set(statuses);
-    }
-
-    fn scrape_snapshot(&self) -> Option<Vec<dozor_common::protocol::TargetStatus>> {
-        let all = self.scrapes.get()?.lock().expect("statuses lock");
-        Some(
-            all.values()
-                .map(|s| s.lock().expect("status lock").clone())
-                .collect(),
-        )
-    }
-
-    /// Remembers what a scrape read about its families, for the server.
-    pub fn note_metadata(&self, entries: Vec<MetricMetadata>) {
-        self.metadata.lock().expect("metadata lock").record(entries);
-    }
-
     /// Queues samples from another input (scrapes) for the next heartbeat.
     pub fn enqueue(&self, series: Vec<dozor_common::SeriesBatch>) {
         if series.is_empty() {
@@ -292,10 +273,7 @@ impl Agent {
             let send_inventory = inventory_sent.as_ref() != Some(&inventory);
             let (containers, container_events) = self.containers.take();
             let waf = self.waf.take();
-            let certificates = self
-                .certs
-                .get()
-                .and_then(|m| m.outbox.lock().expect("outbox lock").due());
+            let certificates = self.certs_due();
             let req = HeartbeatRequest {
                 containers: containers.clone(),
                 container_events: container_events.clone(),
@@ -330,9 +308,7 @@ impl Agent {
                     if let Some(s) = &req_targets {
                         reported.sent(s);
                     }
-                    if let (Some(m), Some(c)) = (self.certs.get(), certificates) {
-                        m.outbox.lock().expect("outbox lock").delivered(c);
-                    }
+                    self.certs_delivered(certificates);
                     if sent_metadata {
                         self.metadata.lock().expect("metadata lock").sent();
                     }
@@ -388,19 +364,15 @@ impl Agent {
                 }
                 Err(SendError::Unauthorized(msg)) => {
                     tracing::error!(error = %msg, "the server does not accept this agent's key (revoked or unknown). Samples are kept in memory; to enrol again delete agent.json in the state dir and restart with --enroll-token");
-                    self.containers.restore(container_events);
-                    self.waf.restore(waf);
                     self.stats.send_unauthorized.fetch_add(1, Relaxed);
-                    self.requeue(passes);
+                    self.put_back(passes, container_events, waf);
                     Some(self.cfg.unauthorized_wait)
                 }
                 Err(SendError::Retry { message, after }) => {
                     let d = after.unwrap_or_else(|| backoff.next_delay());
                     tracing::warn!(error = %message, retry_in = ?d, "heartbeat failed; will retry");
                     self.stats.send_retry.fetch_add(1, Relaxed);
-                    self.requeue(passes);
-                    self.containers.restore(container_events);
-                    self.waf.restore(waf);
+                    self.put_back(passes, container_events, waf);
                     Some(d)
                 }
             };
@@ -414,6 +386,19 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// A heartbeat that did not land: its samples and reports go out with
+    /// the next one.
+    fn put_back(
+        &self,
+        passes: Vec<Vec<dozor_common::SeriesBatch>>,
+        events: Vec<dozor_common::containers::ContainerEvent>,
+        waf: dozor_common::protection::WafReport,
+    ) {
+        self.requeue(passes);
+        self.containers.restore(events);
+        self.waf.restore(waf);
     }
 
     fn requeue(&self, passes: Vec<Vec<dozor_common::SeriesBatch>>) {

@@ -75,6 +75,21 @@ impl Outbox {
     }
 }
 
+/// The certificate reports a heartbeat carries.
+impl Agent {
+    pub(crate) fn certs_due(&self) -> Option<Vec<Report>> {
+        self.certs
+            .get()
+            .and_then(|m| m.outbox.lock().expect("outbox lock").due())
+    }
+
+    pub(crate) fn certs_delivered(&self, sent: Option<Vec<Report>>) {
+        if let (Some(m), Some(c)) = (self.certs.get(), sent) {
+            m.outbox.lock().expect("outbox lock").delivered(c);
+        }
+    }
+}
+
 fn now_s() -> i64 {
     now_ms() / 1000
 }

@@ -277,6 +277,9 @@ impl Controller {
         if st.doc.is_none() {
             return Ok(());
         }
+        // A renewed certificate keeps its paths, so the config text may
+        // not change; nginx reads certificate files only on a reload.
+        st.live = None;
         match self.converge(agent, &mut st).await {
             // Applied; other services' own problems are not the
             // certificate's.

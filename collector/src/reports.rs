@@ -103,6 +103,28 @@ impl MetadataBook {
     }
 }
 
+/// What the agent's scrapes give its heartbeats to report.
+impl crate::agent::Agent {
+    /// Reports these scrape targets' statuses in every heartbeat.
+    pub fn report_scrapes(&self, statuses: crate::scrape::Statuses) {
+        let _ = self.scrapes.set(statuses);
+    }
+
+    pub(crate) fn scrape_snapshot(&self) -> Option<Vec<dozor_common::protocol::TargetStatus>> {
+        let all = self.scrapes.get()?.lock().expect("statuses lock");
+        Some(
+            all.values()
+                .map(|s| s.lock().expect("status lock").clone())
+                .collect(),
+        )
+    }
+
+    /// Remembers what a scrape read about its families, for the server.
+    pub fn note_metadata(&self, entries: Vec<MetricMetadata>) {
+        self.metadata.lock().expect("metadata lock").record(entries);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,51 +14,9 @@ use support::docker::{busybox, docker, Cleanup};
 use support::nginx::{replica, Nginx};
 use support::*;
 
-/// wrk's counts: (requests, non-2xx/3xx, connect, read, write, timeout).
-fn counts(out: &str) -> (u64, u64, u64, u64, u64, u64) {
-    // wrk prints these lines only when a count is not zero.
-    let line = |start: &str| {
-        out.lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(start))
-            .unwrap_or("")
-            .to_string()
-    };
-    let socket = line("Socket errors:");
-    let non2xx = line("Non-2xx or 3xx responses:");
-    let num = |text: &str, after: &str| -> u64 {
-        text.split(after)
-            .nth(1)
-            .and_then(|r| {
-                r.split(|c: char| !c.is_ascii_digit())
-                    .find(|s| !s.is_empty())
-            })
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    let requests = out
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    (
-        requests,
-        num(&non2xx, "responses:"),
-        num(&socket, "connect "),
-        num(&socket, "read "),
-        num(&socket, "write "),
-        num(&socket, "timeout "),
-    )
-}
-
 #[tokio::test]
 async fn reloads_and_membership_changes_drop_nothing_under_load() {
-    let Some(wrk) = ["/usr/bin/wrk", "/usr/local/bin/wrk"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        missing("wrk (Debian package)");
+    let Some(wrk) = support::wrk::binary() else {
         return;
     };
     let Some(image) = busybox("zero-drop") else {
@@ -138,7 +96,7 @@ async fn reloads_and_membership_changes_drop_nothing_under_load() {
     let (out, ()) = tokio::join!(load, changes);
     let out = out.expect("wrk runs");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (requests, non2xx, connect, read, write, timeout) = counts(&text);
+    let (requests, non2xx, connect, read, write, timeout) = support::wrk::counts(&text);
     eprintln!("{text}");
     eprintln!(
         "zero-drop: {requests} requests, non-2xx {non2xx}, connect {connect}, read {read}, write {write}, timeout {timeout} over 10 config changes and 10 membership changes (20 reloads) with {connections} connections"

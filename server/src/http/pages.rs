@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod alerting;
 pub(crate) mod alerts_page;
+pub(crate) mod certificates_page;
 pub(crate) mod checks_page;
 pub(crate) mod containers;
 pub(crate) mod dashboards_page;
@@ -38,6 +39,8 @@ use axum::Router;
 
 /// The error page form: a 256 KiB template, percent-encoded.
 const ERROR_PAGE_FORM_LIMIT: usize = 800 * 1024;
+/// An uploaded chain and key (64 KiB each at most), form-encoded.
+const CERT_FORM_LIMIT: usize = 400 * 1024;
 
 /// Every page behind a session, plus the assets (public: the sign-in page
 /// needs them).
@@ -137,6 +140,24 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
             get(error_pages_page::preview),
         )
         .route(t.add("/security"), get(security_page::page))
+        .route(t.add("/certificates"), get(certificates_page::page))
+        .route(
+            t.add("/certificates/acme"),
+            post(certificates_page::save_acme).layer(form_limit()),
+        )
+        .route(
+            t.add("/certificates/issue"),
+            post(certificates_page::issue).layer(form_limit()),
+        )
+        .route(
+            t.add("/certificates/upload"),
+            // A chain and a key of up to 64 KiB each, form-encoded.
+            post(certificates_page::upload).layer(DefaultBodyLimit::max(CERT_FORM_LIMIT)),
+        )
+        .route(
+            t.add("/certificates/{service}/{action}"),
+            post(certificates_page::act).layer(form_limit()),
+        )
         .route(
             t.add("/checks"),
             get(checks_page::page)

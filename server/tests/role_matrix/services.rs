@@ -80,6 +80,48 @@ pub fn routes() -> Vec<Route<'static>> {
             [401, 403, 400, 400],
         ),
         (M::Get, "/security".into(), vec![], PAGE),
+        (M::Get, "/certificates".into(), vec![], PAGE),
+        // Refusals below are shown on the page (400) naming the problem.
+        (
+            M::Post,
+            "/certificates/acme".into(),
+            vec![("preset", "other"), ("directory", "ftp://ca.test/")],
+            ADMIN_BAD,
+        ),
+        (
+            M::Post,
+            "/certificates/issue".into(),
+            vec![("service", "nope")],
+            [303, 403, 400, 400],
+        ),
+        (
+            M::Post,
+            "/certificates/upload".into(),
+            vec![("service", "nope"), ("certificate", "x"), ("key", "y")],
+            [303, 403, 400, 400],
+        ),
+        (
+            M::Post,
+            "/certificates/nope/renew".into(),
+            vec![],
+            [303, 403, 400, 400],
+        ),
+        (M::Get, "/api/v1/certificates".into(), vec![], READ_API),
+        (
+            M::Post,
+            "/api/v1/certificates/nope/revoke".into(),
+            vec![],
+            [401, 403, 404, 404],
+        ),
+        // A form is not JSON: editors get past the scope to a 400.
+        (
+            M::Put,
+            "/api/v1/certificates/nope".into(),
+            vec![],
+            [401, 403, 400, 400],
+        ),
+        (M::Get, "/api/v1/acme".into(), vec![], READ_API),
+        (M::Put, "/api/v1/acme".into(), vec![], ADMIN_API_BAD),
         (M::Get, "/checks".into(), vec![], PAGE),
         // A bad interval: editors get past the role to a 400.
         (

@@ -13,9 +13,11 @@ pub mod container_pages;
 pub mod data;
 pub mod docker;
 pub mod nginx;
+pub mod pebble;
 pub mod scrape_targets;
 pub mod telegram;
 pub mod web;
+pub mod wrk;
 
 use dozor_server::storage::{self, OpenOptions, Store};
 use dozor_server::{Config, Server};

@@ -18,6 +18,8 @@ pub struct Nginx {
     pub conf_dir: PathBuf,
     /// Where dozor's config puts `stub_status`.
     pub status_port: u16,
+    /// Where dozor's HTTPS server blocks listen.
+    pub https_port: u16,
     child: std::process::Child,
 }
 
@@ -39,7 +41,7 @@ pub fn binary() -> Option<&'static str> {
         .find(|p| Path::new(p).exists())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -94,6 +96,7 @@ impl Nginx {
             main_conf,
             conf_dir,
             status_port: free_port(),
+            https_port: free_port(),
             child,
         };
         // Up once it answers.
@@ -116,6 +119,7 @@ impl Nginx {
             conf_dir: self.conf_dir.clone(),
             main_conf: Some(self.main_conf.clone()),
             http_port: self.port,
+            https_port: self.https_port,
             status_port: self.status_port,
             ..Default::default()
         }

@@ -69,6 +69,7 @@ fn sections(ctx: &Ctx) -> Vec<(&'static str, Vec<Entry>)> {
     let services = vec![
         entry("services", "Services", "/services".to_string()),
         entry("error-pages", "Error pages", "/error-pages".to_string()),
+        entry("certificates", "Certificates", "/certificates".to_string()),
         entry("checks", "Checks", "/checks".to_string()),
         entry("security", "Security", "/security".to_string()),
     ];

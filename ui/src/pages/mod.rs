@@ -5,6 +5,7 @@ pub mod account;
 pub mod agents;
 pub mod alerts;
 pub mod auth;
+pub mod certificates;
 pub mod checks;
 pub mod container;
 pub mod containers;

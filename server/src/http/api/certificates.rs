@@ -22,15 +22,15 @@ async fn actor(s: &AppState, headers: &HeaderMap, need: Scope) -> Result<Actor, 
     Ok(Actor::api(p.user_id, &p.name, p.scope))
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Response> {
+fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Box<Response>> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             format!("not {what}: {}", e.inner()),
             (path != ".").then_some(path),
-        )
+        ))
     })
 }
 
@@ -112,7 +112,7 @@ pub async fn upload(
     };
     let u: Upload = match parse(&body, "a certificate upload") {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match ops::certificates::upload(&s.0.ops, &who, &service, &u.certificate, &u.key).await {
         Ok(report) => Json(report).into_response(),
@@ -133,13 +133,13 @@ pub async fn get_acme(State(s): State<AppState>, headers: HeaderMap) -> Response
 
 #[instrument(skip_all)]
 pub async fn put_acme(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let who = match actor(&s, &headers, Scope::Write).await {
+    let who = match actor(&s, &headers, Scope::Admin).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     let a: Acme = match parse(&body, "ACME account settings") {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match ops::certificates::set_acme(&s.0.ops, &who, a).await {
         Ok(a) => Json(json!({ "acme": a })).into_response(),
