@@ -9,6 +9,7 @@
 //! server (state, dates, last error) and as metrics; keys never leave.
 
 pub mod acme;
+pub mod report;
 pub mod store;
 
 use crate::agent::{now_ms, Agent};
@@ -44,53 +45,17 @@ pub struct Track {
 const FRESH: Duration = Duration::from_secs(120);
 
 pub struct Manager {
-    store: Store,
+    pub(crate) store: Store,
     nginx: Arc<Controller>,
-    doc: Mutex<Option<CertsDoc>>,
+    pub(crate) doc: Mutex<Option<CertsDoc>>,
     wake: Notify,
     /// One pass at a time (the loop, an upload).
     pass: tokio::sync::Mutex<()>,
     /// What the server has been told, and what is due.
-    pub outbox: Mutex<Outbox>,
+    pub outbox: Mutex<report::Outbox>,
 }
 
-/// Reports go when they change, and every 10 minutes.
-#[derive(Default)]
-pub struct Outbox {
-    current: Vec<Report>,
-    sent: Option<(Vec<Report>, std::time::Instant)>,
-}
-
-impl Outbox {
-    /// What the next heartbeat carries, if anything.
-    pub fn due(&self) -> Option<Vec<Report>> {
-        match &self.sent {
-            Some((s, at)) if *s == self.current && at.elapsed() < Duration::from_secs(600) => None,
-            _ => Some(self.current.clone()),
-        }
-    }
-
-    pub fn delivered(&mut self, r: Vec<Report>) {
-        self.sent = Some((r, std::time::Instant::now()));
-    }
-}
-
-/// The certificate reports a heartbeat carries.
-impl Agent {
-    pub(crate) fn certs_due(&self) -> Option<Vec<Report>> {
-        self.certs
-            .get()
-            .and_then(|m| m.outbox.lock().expect("outbox lock").due())
-    }
-
-    pub(crate) fn certs_delivered(&self, sent: Option<Vec<Report>>) {
-        if let (Some(m), Some(c)) = (self.certs.get(), sent) {
-            m.outbox.lock().expect("outbox lock").delivered(c);
-        }
-    }
-}
-
-fn now_s() -> i64 {
+pub(crate) fn now_s() -> i64 {
     now_ms() / 1000
 }
 
@@ -102,7 +67,7 @@ impl Manager {
             doc: Mutex::new(None),
             wake: Notify::new(),
             pass: tokio::sync::Mutex::new(()),
-            outbox: Mutex::new(Outbox::default()),
+            outbox: Mutex::new(report::Outbox::default()),
         })
     }
 
@@ -350,38 +315,6 @@ impl Manager {
         t.error = error;
         t.last_attempt = Some(now_s());
         t.next_try = None;
-    }
-
-    /// `dozor_cert_expiry_timestamp_seconds{service,domain,source}` for
-    /// every domain a held certificate covers, and the failures in a row.
-    fn emit(&self, out: &mut Output) {
-        let Some(doc) = self.doc.lock().expect("certs lock").clone() else {
-            return;
-        };
-        for w in &doc.certs {
-            let t: Track = self.store.track(&w.service);
-            out.push(
-                "dozor_cert_renewal_failures",
-                &[("service", &w.service)],
-                f64::from(t.failures),
-            );
-            let Some(i) = self.store.info(&w.service) else {
-                continue;
-            };
-            for d in &w.domains {
-                if i.sans.iter().any(|s| certs::covers(s, d)) {
-                    out.push(
-                        "dozor_cert_expiry_timestamp_seconds",
-                        &[
-                            ("service", &w.service),
-                            ("domain", d),
-                            ("source", w.source.as_str()),
-                        ],
-                        i.not_after as f64,
-                    );
-                }
-            }
-        }
     }
 }
 

@@ -5,34 +5,17 @@
 //! certificates last a minute here, so the agent renews by itself at two
 //! thirds) is served under wrk without a failed request. A name the CA
 //! refuses and a CA that is down are reported as failed with why, and the
-//! service keeps serving. Uploads that are mismatched, expired or for
-//! other names are refused with the problem named; a good one is served.
+//! service keeps serving. Uploads: `certificates_upload.rs`.
 
 mod support;
 
-use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use serde_json::json;
+use std::time::Instant;
+use support::certs::{curl_https, service, setup};
 use support::docker::{busybox, Cleanup};
 use support::nginx::{replica, Nginx};
 use support::pebble::Pebble;
 use support::*;
-
-/// curl over HTTPS to `domain` on nginx's HTTPS port, trusting `ca`:
-/// (exit code, body).
-fn curl_https(nginx: &Nginx, ca: &std::path::Path, domain: &str) -> (i32, String) {
-    let port = nginx.https_port;
-    let out = std::process::Command::new("curl")
-        .args(["-sS", "--max-time", "5", "--cacert"])
-        .arg(ca)
-        .args(["--resolve", &format!("{domain}:{port}:127.0.0.1")])
-        .arg(format!("https://{domain}:{port}/"))
-        .output()
-        .expect("curl runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
 
 /// The served certificate's notAfter, as openssl prints it.
 fn served_end(nginx: &Nginx, domain: &str) -> String {
@@ -45,84 +28,6 @@ fn served_end(nginx: &Nginx, domain: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-struct Api {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn cert(&self, service: &str) -> Value {
-        let (_, v) = self
-            .send(reqwest::Method::GET, "/api/v1/certificates", None)
-            .await;
-        v["certificates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["service"] == service)
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-}
-
-async fn setup(
-    name: &str,
-    nginx: &Nginx,
-) -> (
-    dozor_server::Server,
-    tempfile::TempDir,
-    Api,
-    tokio_util::sync::CancellationToken,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = spawn_server(&dir, None).await;
-    let (_agent, stop, _) =
-        support::nginx::start_agent(&server, name, Duration::from_secs(1), nginx, None).await;
-    let api = Api {
-        base: server.url(),
-        token: api_token(&server, dozor_server::storage::Scope::Admin).await,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    };
-    (server, dir, api, stop)
-}
-
-async fn service(api: &Api, name: &str, host: &str, domain: &str, nginx: &Nginx) {
-    let (status, v) = api
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/services",
-            Some(json!({"name": name, "host": host, "domains": [domain], "connect_timeout_s": 1})),
-        )
-        .await;
-    assert_eq!(status, 201, "{v}");
-    eventually(30, || async {
-        nginx
-            .get(domain, "/")
-            .await
-            .1
-            .contains("replica")
-            .then_some(())
-    })
-    .await;
 }
 
 #[tokio::test]
@@ -360,102 +265,4 @@ fn end_text(t: i64) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn self_signed(names: &[&str], days: Option<(i32, i32)>) -> (String, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut p =
-        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-    if let Some((from, to)) = days {
-        p.not_before = rcgen::date_time_ymd(2020, 1, from as u8);
-        p.not_after = rcgen::date_time_ymd(2020, 1, to as u8);
-    }
-    let c = p.self_signed(&key).unwrap();
-    (c.pem(), key.serialize_pem())
-}
-
-#[tokio::test]
-async fn uploads_are_checked_and_a_good_one_is_served_over_https() {
-    let Some(image) = busybox("certs-up") else {
-        return;
-    };
-    let Some(nginx) = Nginx::start() else {
-        return;
-    };
-    let run = format!("cu{}", std::process::id());
-    let _cleanup = Cleanup(run.clone());
-    let (server, _dir, api, _stop) = setup("web-2", &nginx).await;
-    replica(&image.0, &run, &format!("cu-{run}-0"), "upcert");
-    service(&api, "upcert", "web-2", "up.example.com", &nginx).await;
-
-    let (good, good_key) = self_signed(&["up.example.com"], None);
-    let (_, other_key) = self_signed(&["up.example.com"], None);
-    let (expired, expired_key) = self_signed(&["up.example.com"], Some((1, 20)));
-    let (elsewhere, elsewhere_key) = self_signed(&["other.example.com"], None);
-    let upload = |cert: &str, key: &str| json!({"certificate": cert, "key": key});
-    for (body, problem) in [
-        (
-            upload(&good, &other_key),
-            "the key does not match the certificate",
-        ),
-        (upload(&expired, &expired_key), "expired"),
-        (
-            upload(&elsewhere, &elsewhere_key),
-            "does not cover up.example.com",
-        ),
-        (upload("not a certificate", &good_key), "no PEM certificate"),
-        (upload(&good, "not a key"), "no PEM private key"),
-    ] {
-        let (status, v) = api
-            .send(
-                reqwest::Method::PUT,
-                "/api/v1/certificates/upcert",
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, 400, "{problem}: {v}");
-        assert!(v.to_string().contains(problem), "{problem}: {v}");
-    }
-    assert!(api.cert("upcert").await.is_null(), "nothing recorded");
-
-    let (status, v) = api
-        .send(
-            reqwest::Method::PUT,
-            "/api/v1/certificates/upcert",
-            Some(upload(&good, &good_key)),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    assert_eq!(v["state"], "active", "{v}");
-    let ca = nginx.dir.path().join("uploaded.pem");
-    std::fs::write(&ca, &good).unwrap();
-    eventually(30, || async {
-        let (code, body) = curl_https(&nginx, &ca, "up.example.com");
-        (code == 0 && body.contains("replica")).then_some(())
-    })
-    .await;
-    // The key is the host's alone: 0600 on disk.
-    let key = nginx.conf_dir.join("dozor/certs/upcert/key.pem");
-    let mode = std::fs::metadata(&key).unwrap().permissions();
-    assert_eq!(
-        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
-        0o600
-    );
-    let c = eventually(30, || async {
-        let c = api.cert("upcert").await;
-        (c["source"] == "upload").then_some(c)
-    })
-    .await;
-    assert_eq!(c["report"]["sans"], json!(["up.example.com"]), "{c}");
-    // Renewing an upload is refused with what to do instead.
-    let (status, v) = api
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/certificates/upcert/renew",
-            None,
-        )
-        .await;
-    assert_eq!(status, 400, "{v}");
-    drop(server);
 }

@@ -8,6 +8,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod agents;
+pub mod certs;
 pub mod chrome;
 pub mod container_pages;
 pub mod data;
