@@ -34,7 +34,7 @@ fn promtool_checks_and_tests_the_builtin_rules() {
         return;
     };
     assert!(ok, "promtool check rules: {text}");
-    assert!(text.contains("SUCCESS: 14 rules found"), "{text}");
+    assert!(text.contains("SUCCESS: 15 rules found"), "{text}");
     let (ok, text) = run(Command::new("promtool")
         .args(["test", "rules"])
         .arg(rules_dir().join("builtin_test.yml")))
@@ -71,7 +71,7 @@ fn every_builtin_rule_has_a_firing_case() {
         .into_iter()
         .map(|b| b.form.name)
         .collect();
-    assert_eq!(shipped.len(), 14);
+    assert_eq!(shipped.len(), 15);
     assert_eq!(
         firing, shipped,
         "rules without a firing case, or cases for no rule"
@@ -112,7 +112,7 @@ async fn changes_survive_a_restart(database_url: Option<&str>) {
     let base = server.url();
     let admin = web_session(&server).await;
     let before = running(&server).await;
-    assert_eq!(before.len(), 14, "{before:?}");
+    assert_eq!(before.len(), 15, "{before:?}");
     assert_eq!(before["ScrapeTargetDown"], 120);
 
     let (status, page) = post(
@@ -232,7 +232,7 @@ async fn changes_survive_a_restart(database_url: Option<&str>) {
     );
     let page = get(&base, "/rules", &admin).await.text().await.unwrap();
     assert!(page.contains("built-in, edited by admin"), "{page}");
-    assert!(page.contains("13 of 14 built-in rules are on"), "{page}");
+    assert!(page.contains("14 of 15 built-in rules are on"), "{page}");
 
     // Reset and enable: back to the shipped rules, and nothing stored.
     post(

@@ -125,7 +125,7 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
     assert!(step_done(&c, "Alerts from the first minute").await);
     let rules_line = text(&c, ".getting-started").await;
     assert!(
-        rules_line.contains("14 of 14 built-in alert rules are on"),
+        rules_line.contains("15 of 15 built-in alert rules are on"),
         "{rules_line}"
     );
     assert!(
@@ -197,7 +197,7 @@ async fn a_new_user_gets_an_alert_in_telegram_within_the_first_hour() {
     let builtin_rows = js(&c, "return [...document.querySelectorAll('table.rules tr')].filter(tr => tr.textContent.includes('built-in')).length").await;
     assert_eq!(
         builtin_rows,
-        serde_json::json!(14),
+        serde_json::json!(15),
         "every built-in rule is listed"
     );
     shot(&c, "05-rules").await;

@@ -251,4 +251,25 @@ mod tests {
         let o = tcp(&closed, t).await;
         assert!(!o.success && o.failure.unwrap().contains("cannot connect"));
     }
+
+    #[tokio::test]
+    async fn an_expired_certificate_fails_even_from_a_trusted_ca() {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        leaf.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        leaf.not_after = rcgen::date_time_ymd(2020, 2, 1);
+        let cert = leaf.signed_by(&key, &issuer).unwrap();
+        let addr = serve(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).await;
+        let roots = vec![ca_cert.der().clone()];
+        let o = handshake(&addr, "localhost", Duration::from_secs(5), &roots).await;
+        assert!(
+            !o.success && o.failure.as_deref().unwrap().contains("certificate expired"),
+            "{o:?}"
+        );
+    }
 }
