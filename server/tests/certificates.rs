@@ -255,6 +255,22 @@ async fn issued_over_acme_served_over_https_renewed_under_load_and_failures_repo
     assert_eq!(down["report"]["failures"], 1, "{down}");
     let (code, body) = nginx.get("shop.example.com", "/").await;
     assert!(code == 200 && body.contains("replica"), "{code} {body}");
+    // The Certificates screen says so, with the reason.
+    let cookie = web_session(&server).await;
+    let page = api
+        .http
+        .get(format!("{}/certificates", api.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("cannot reach the CA") && page.contains("blocked.example.com"),
+        "{page}"
+    );
     drop(server);
 }
 

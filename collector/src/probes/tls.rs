@@ -268,7 +268,11 @@ mod tests {
         let roots = vec![ca_cert.der().clone()];
         let o = handshake(&addr, "localhost", Duration::from_secs(5), &roots).await;
         assert!(
-            !o.success && o.failure.as_deref().unwrap().contains("certificate expired"),
+            !o.success
+                && o.failure
+                    .as_deref()
+                    .unwrap()
+                    .contains("certificate expired"),
             "{o:?}"
         );
     }
