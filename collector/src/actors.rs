@@ -52,6 +52,7 @@ pub fn spawn_with_nginx(
         tasks = register_install(tasks, agent, &m);
         certs = Some(m);
     }
+    tasks = register_scale(tasks, agent, policy, nginx.clone());
     crate::tasks::spawn(agent.clone(), tasks, shutdown.clone());
     let checks = Arc::new(crate::probes::checks::Runner::default());
     crate::probes::checks::spawn(agent.clone(), checks.clone(), shutdown.clone());
@@ -80,6 +81,37 @@ fn register_install(r: Registry, agent: &Arc<Agent>, m: &Arc<crate::certs::Manag
             )
             .await
             .map_err(TaskError::Invalid)
+        }
+    })
+}
+
+/// Replicas for autoscaling: nginx (when this host runs it) drains a
+/// replica before it is removed.
+fn register_scale(
+    r: Registry,
+    agent: &Arc<Agent>,
+    policy: Policy,
+    nginx: Option<Arc<crate::nginx::Controller>>,
+) -> Registry {
+    use dozor_common::autoscale::ScaleService;
+    let agent = agent.clone();
+    r.register::<ScaleService, _, _>(move |req| {
+        let (agent, nginx) = (agent.clone(), nginx.clone());
+        async move {
+            let docker = crate::docker::connect()
+                .await
+                .map_err(dozor_common::tasks::TaskError::Failed)?;
+            let drain = |name: String| {
+                let (agent, nginx) = (agent.clone(), nginx.clone());
+                async move {
+                    if let Some(n) = nginx {
+                        if let Err(e) = n.drain(&agent, &name).await {
+                            tracing::warn!(container = %name, error = %e, "nginx did not drop the replica");
+                        }
+                    }
+                }
+            };
+            crate::docker::replicas::scale(&docker, &req, policy, drain).await
         }
     })
 }

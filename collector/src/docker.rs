@@ -14,6 +14,7 @@ pub mod events;
 pub mod help;
 pub mod inventory;
 pub mod logs;
+pub mod replicas;
 pub mod report;
 pub mod stats;
 pub mod tasks;
@@ -72,6 +73,8 @@ struct One {
     name: String,
     image: String,
     service: Option<String>,
+    /// Its `dozor.service` label: the service it serves.
+    dozor_service: Option<String>,
     state: String,
     health: Option<String>,
     restarts: Option<i64>,
@@ -127,6 +130,7 @@ async fn gather(docker: Docker, c: ContainerSummary, name: String) -> Option<One
         name,
         image,
         service: labels.get("com.docker.compose.service").cloned(),
+        dozor_service: labels.get(dozor_common::services::SERVICE_LABEL).cloned(),
         restarts: inspect.as_ref().and_then(|i| i.restart_count),
         memory_limit: inspect
             .as_ref()
@@ -220,30 +224,16 @@ impl DockerInput {
                 container: &o.name,
                 image: &o.image,
                 compose_service: o.service.as_deref(),
-            };
-            let base = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
-                let mut l = vec![
-                    ("container".to_string(), o.name.clone()),
-                    ("image".to_string(), o.image.clone()),
-                ];
-                if let Some(s) = &o.service {
-                    l.push(("compose_service".into(), s.clone()));
-                }
-                l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-                l
+                service: o.dozor_service.as_deref(),
             };
             for s in STATES {
-                let l = base(&[("state", s)]);
-                let l: Vec<(&str, &str)> =
-                    l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 out.push(
                     "dozor_container_state",
-                    &l,
+                    &who.labels(&[("state", s)]),
                     if o.state == s { 1.0 } else { 0.0 },
                 );
             }
-            let l = base(&[]);
-            let l: Vec<(&str, &str)> = l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let l = who.labels(&[]);
             if let Some(r) = o.restarts {
                 let name = "dozor_container_restarts_total";
                 match o.created_ms {
@@ -261,12 +251,9 @@ impl DockerInput {
             }
             if let Some(h) = &o.health {
                 for status in ["starting", "healthy", "unhealthy"] {
-                    let hl = base(&[("health", status)]);
-                    let hl: Vec<(&str, &str)> =
-                        hl.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                     out.push(
                         "dozor_container_health",
-                        &hl,
+                        &who.labels(&[("health", status)]),
                         if h == status { 1.0 } else { 0.0 },
                     );
                 }

@@ -102,6 +102,8 @@ pub struct Controller {
     state: Mutex<State>,
     /// The last convergence failed: try again even without a change.
     failed: std::sync::atomic::AtomicBool,
+    /// Containers being drained before removal: never a member.
+    draining: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 #[derive(Default)]
@@ -163,6 +165,7 @@ impl Controller {
             reachable,
             state: Mutex::new(State::default()),
             failed: Default::default(),
+            draining: Default::default(),
         })))
     }
 
@@ -217,13 +220,17 @@ impl Controller {
                 .filter(|s| s.enabled)
                 .map(|s| s.name.clone()),
         );
-        let containers: Vec<Candidate> = agent
-            .containers
-            .latest()
-            .unwrap_or_default()
-            .iter()
-            .map(|c| Candidate::from_info(c, &self.reachable))
-            .collect();
+        let listed = agent.containers.latest().unwrap_or_default();
+        let containers: Vec<Candidate> = {
+            let mut draining = self.draining.lock().expect("draining lock");
+            // Forgotten once Docker no longer lists it.
+            draining.retain(|name| listed.iter().any(|c| &c.name == name));
+            listed
+                .iter()
+                .filter(|c| !draining.contains(&c.name))
+                .map(|c| Candidate::from_info(c, &self.reachable))
+                .collect()
+        };
         let members: BTreeMap<_, _> = doc
             .services
             .iter()
@@ -283,6 +290,23 @@ impl Controller {
         match self.converge(agent, &mut st).await {
             // Applied; other services' own problems are not the
             // certificate's.
+            Err(e) if e.starts_with(LEFT_OUT) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Takes a container out of every upstream now (a replica about to be
+    /// removed); returns once nginx runs without it.
+    pub async fn drain(&self, agent: &Agent, container: &str) -> Result<(), String> {
+        self.draining
+            .lock()
+            .expect("draining lock")
+            .insert(container.to_string());
+        let mut st = self.state.lock().await;
+        if st.doc.is_none() {
+            return Ok(());
+        }
+        match self.converge(agent, &mut st).await {
             Err(e) if e.starts_with(LEFT_OUT) => Ok(()),
             r => r,
         }

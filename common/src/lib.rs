@@ -5,6 +5,7 @@
 //! Invariant: this crate does no I/O, so both binaries (and tests) can use it
 //! without pulling in a runtime.
 
+pub mod autoscale;
 pub mod certs;
 pub mod checks;
 pub mod cidr;

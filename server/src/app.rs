@@ -147,6 +147,12 @@ impl Server {
                 shutdown.clone(),
             )));
         }
+        // The autoscaler shares the pages' view of its decisions.
+        let (scaler, scaler_ops, scaler_engine) = (
+            state.0.autoscaler.clone(),
+            state.0.ops.clone(),
+            state.0.engine.clone(),
+        );
         let paths = http::Paths::default();
         let app = http::router_with_paths(state, &paths)
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -160,6 +166,17 @@ impl Server {
             }
         }));
         tasks.extend(crate::alerting::service::spawn(&alerting, &shutdown));
+        if let Some(every) = cfg.autoscale_interval {
+            tasks.push(tokio::spawn(crate::autoscale::run(
+                scaler,
+                scaler_ops,
+                ingest.clone(),
+                scaler_engine,
+                cfg.clock.clone(),
+                every,
+                shutdown.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(maintenance::run(
             store.clone(),
             telemetry.clone(),

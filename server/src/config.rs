@@ -38,6 +38,24 @@ pub struct Config {
     pub alerting: crate::alerting::AlertingConfig,
     /// How often the server stores its own metrics; None: never.
     pub self_metrics_interval: Option<Duration>,
+    /// How often autoscale policies are evaluated; None: never.
+    pub autoscale_interval: Option<Duration>,
+}
+
+/// A loop's interval: `off` (None), at least a second, or the default.
+fn every(what: &str, v: Option<&str>, default_s: u64) -> anyhow::Result<Option<Duration>> {
+    Ok(match v {
+        Some("off") => None,
+        Some(i) => {
+            let d = duration(what, i)?;
+            anyhow::ensure!(
+                d >= Duration::from_secs(1),
+                "{what} must be at least 1s (or off)"
+            );
+            Some(d)
+        }
+        None => Some(Duration::from_secs(default_s)),
+    })
 }
 
 /// The password in a database URL, hidden: `postgres://u:***@h/db`.
@@ -107,6 +125,7 @@ impl Config {
                 ..crate::alerting::AlertingConfig::defaults()
             },
             self_metrics_interval: None,
+            autoscale_interval: None,
         }
     }
 
@@ -141,22 +160,20 @@ pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
         .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("literal"));
     alerting(args, &file, &mut cfg)?;
     cfg.alerting.builtin_rules = !args.no_builtin_rules && file.builtin_rules.unwrap_or(true);
-    cfg.self_metrics_interval = match args
-        .self_metrics_interval
-        .as_deref()
-        .or(file.self_metrics_interval.as_deref())
-    {
-        Some("off") => None,
-        Some(i) => {
-            let d = duration("self metrics interval", i)?;
-            anyhow::ensure!(
-                d >= Duration::from_secs(1),
-                "self metrics interval must be at least 1s (or off)"
-            );
-            Some(d)
-        }
-        None => Some(Duration::from_secs(15)),
-    };
+    cfg.self_metrics_interval = every(
+        "self metrics interval",
+        args.self_metrics_interval
+            .as_deref()
+            .or(file.self_metrics_interval.as_deref()),
+        15,
+    )?;
+    cfg.autoscale_interval = every(
+        "autoscale interval",
+        args.autoscale_interval
+            .as_deref()
+            .or(file.autoscale_interval.as_deref()),
+        10,
+    )?;
     cfg.database_url = args
         .database_url
         .clone()

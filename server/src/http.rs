@@ -52,6 +52,8 @@ pub struct Inner {
     pub alerting: Option<Arc<crate::alerting::engine::Alerting>>,
     /// The bot's token slot, for the Telegram settings page.
     pub telegram: Option<crate::alerting::service::TelegramSettings>,
+    /// The autoscaler's last word on each policy, for the service page.
+    pub autoscaler: Arc<crate::autoscale::Autoscaler>,
     agent_limiter: DefaultKeyedRateLimiter<i64>,
     enroll_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -90,6 +92,7 @@ impl AppState {
             ingest,
             alerting: None,
             telegram: None,
+            autoscaler: Arc::default(),
             agent_limiter: RateLimiter::keyed(agent_quota),
             enroll_limiter: RateLimiter::keyed(enroll_quota),
         }))

@@ -5,6 +5,7 @@
 //! outcome. None of them writes to storage or the audit log directly.
 
 pub mod agents;
+pub mod autoscale;
 pub mod certificates;
 pub mod checks;
 pub mod containers;

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod api_tokens;
+pub mod autoscale;
 mod cache;
 mod catalog;
 pub mod certificates;
@@ -37,6 +38,7 @@ pub mod ui_rules;
 pub use accounts::Accounts;
 pub use alerts::{AlertRow, Alerts, HistoryRow, OutboxItem, OutboxRow, RuleUpdate};
 pub use api_tokens::{ApiTokenRecord, ApiTokens, Scope};
+pub use autoscale::{AutoscaleStore, ScaleEvent};
 pub use cache::SeriesCache;
 pub use certificates::{CertRecord, CertStore};
 pub use checks::CheckStore;
@@ -244,6 +246,7 @@ pub trait Storage:
     + ProtectionStore
     + CheckStore
     + CertStore
+    + AutoscaleStore
     + Containers
     + DesiredStates
 {

@@ -10,13 +10,19 @@ pub struct Who<'a> {
     pub container: &'a str,
     pub image: &'a str,
     pub compose_service: Option<&'a str>,
+    /// Its `dozor.service` label, so a service's containers can be read
+    /// together (autoscaling, the service page).
+    pub service: Option<&'a str>,
 }
 
 impl Who<'_> {
-    fn labels<'b>(&'b self, extra: &[(&'b str, &'b str)]) -> Vec<(&'b str, &'b str)> {
+    pub fn labels<'b>(&'b self, extra: &[(&'b str, &'b str)]) -> Vec<(&'b str, &'b str)> {
         let mut l = vec![("container", self.container), ("image", self.image)];
         if let Some(s) = self.compose_service {
             l.push(("compose_service", s));
+        }
+        if let Some(s) = self.service {
+            l.push(("service", s));
         }
         l.extend_from_slice(extra);
         l

@@ -23,14 +23,7 @@ pub async fn raise(
     if failed.alerts.iter().all(|a| a.alertname() == RULE) {
         return Ok(());
     }
-    let links = store.chat_links().await?;
-    let mut targets: Vec<String> = fixed_targets.to_vec();
-    for l in links.iter().filter(|l| l.channel == "default") {
-        let t = format!("telegram:{}", l.chat_id);
-        if !targets.contains(&t) {
-            targets.push(t);
-        }
-    }
+    let mut targets = default_targets(store, fixed_targets).await?;
     targets.retain(|t| t != channel);
     // The receiver's address may hold a secret (a webhook token): name
     // only its kind and a short fingerprint of the rest.
@@ -48,24 +41,68 @@ pub async fn raise(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let about: Vec<&str> = failed.alerts.iter().map(|a| a.alertname()).collect();
+    let annotations = [
+        (
+            "summary".to_string(),
+            format!("Notifications to {receiver} failed for good: {reason}"),
+        ),
+        (
+            "description".to_string(),
+            format!(
+                "Not delivered: {}. Fix the receiver; the failure is kept in the outbox.",
+                about.join(", ")
+            ),
+        ),
+    ];
+    queue(
+        store,
+        targets,
+        labels,
+        &annotations,
+        "critical",
+        &batch.to_string(),
+        now_ms,
+    )
+    .await
+}
+
+/// The "default" channel's receivers: `fixed` plus every linked chat.
+pub async fn default_targets(
+    store: &Store,
+    fixed: &[String],
+) -> crate::storage::Result<Vec<String>> {
+    let mut targets: Vec<String> = fixed.to_vec();
+    for l in store
+        .chat_links()
+        .await?
+        .iter()
+        .filter(|l| l.channel == "default")
+    {
+        let t = format!("telegram:{}", l.chat_id);
+        if !targets.contains(&t) {
+            targets.push(t);
+        }
+    }
+    Ok(targets)
+}
+
+/// Queues a one-off event (not a rule's alert) to `targets` through the
+/// outbox, grouped by its labels as alerts are, and into the history.
+/// `key` makes it unique per event (a retry does not send it twice).
+pub async fn queue(
+    store: &Store,
+    targets: Vec<String>,
+    labels: super::state::Labels,
+    annotations: &[(String, String)],
+    severity: &str,
+    key: &str,
+    now_ms: i64,
+) -> crate::storage::Result<()> {
+    let rule = labels.get("alertname").cloned().unwrap_or_default();
     let n = Notification {
         status: "firing".into(),
         labels: labels.clone(),
-        annotations: [
-            (
-                "summary".to_string(),
-                format!("Notifications to {receiver} failed for good: {reason}"),
-            ),
-            (
-                "description".to_string(),
-                format!(
-                    "Not delivered: {}. Fix the receiver; the failure is kept in the outbox.",
-                    about.join(", ")
-                ),
-            ),
-        ]
-        .into_iter()
-        .collect(),
+        annotations: annotations.iter().cloned().collect(),
         value: None,
         starts_at_ms: now_ms,
         ends_at_ms: None,
@@ -74,21 +111,21 @@ pub async fn raise(
     let payload = serde_json::to_string(&n).expect("notifications serialise");
     let labels_json = serde_json::to_string(&labels).expect("string maps serialise");
     let update = RuleUpdate {
-        rule: RULE.into(),
+        rule: rule.clone(),
         eval_ms: now_ms,
         alerts: Vec::new(),
         history: vec![HistoryRow {
             ts_ms: now_ms,
-            rule: RULE.into(),
+            rule: rule.clone(),
             labels: labels_json.clone(),
             change: "firing".into(),
             value: None,
-            severity: "critical".into(),
+            severity: severity.into(),
         }],
         outbox: targets
             .into_iter()
             .map(|t| OutboxItem {
-                key: crate::auth::hash_secret(&format!("{RULE}|{batch}|{t}")),
+                key: crate::auth::hash_secret(&format!("{rule}|{key}|{t}")),
                 channel: t,
                 payload: payload.clone(),
                 group_key: labels_json.clone(),

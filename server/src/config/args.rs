@@ -168,6 +168,10 @@ pub struct ServerArgs {
     /// `off` stops it [default: 15s].
     #[arg(long, env = "DOZOR_SELF_METRICS_INTERVAL", global = true)]
     pub self_metrics_interval: Option<String>,
+    /// How often autoscale policies are evaluated; `off` stops the
+    /// autoscaler (manual scaling still works) [default: 10s].
+    #[arg(long, env = "DOZOR_AUTOSCALE_INTERVAL", global = true)]
+    pub autoscale_interval: Option<String>,
     /// Telegram bot token (prefer the environment or --telegram-token-file).
     #[arg(
         long,
@@ -231,6 +235,7 @@ pub struct FileConfig {
     pub rules_dir: Option<PathBuf>,
     pub builtin_rules: Option<bool>,
     pub self_metrics_interval: Option<String>,
+    pub autoscale_interval: Option<String>,
     pub telegram_token_file: Option<PathBuf>,
     pub telegram_chats: Option<Vec<i64>>,
     pub telegram_api_url: Option<String>,

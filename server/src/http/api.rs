@@ -2,6 +2,7 @@
 //! session), remote_write (write scope), and the operations endpoints
 //! (`/metrics`, `/healthz`, `/readyz`).
 
+mod autoscale;
 mod certificates;
 mod checks;
 mod federate;
@@ -121,6 +122,21 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
         .route(t.add("/api/v1/checks/{name}"), delete(checks::delete))
         // Certificates: reads need read scope, changes write scope (and an
         // editor; the ACME account an admin).
+        // Autoscaling: reads need read scope, changes write scope.
+        .route(
+            t.add("/api/v1/services/{name}/autoscale"),
+            get(autoscale::get_policy)
+                .put(autoscale::put_policy)
+                .delete(autoscale::delete_policy),
+        )
+        .route(
+            t.add("/api/v1/services/{name}/scale"),
+            axum::routing::post(autoscale::scale),
+        )
+        .route(
+            t.add("/api/v1/services/{name}/scale-events"),
+            get(autoscale::events),
+        )
         .route(t.add("/api/v1/certificates"), get(certificates::list))
         .route(
             t.add("/api/v1/certificates/{service}"),

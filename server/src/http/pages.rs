@@ -12,6 +12,7 @@ pub(crate) mod error_pages_page;
 pub(crate) mod invites;
 pub(crate) mod rules_editor;
 pub(crate) mod rules_page;
+pub(crate) mod scaling_page;
 pub(crate) mod security_page;
 pub(crate) mod services_pages;
 pub(crate) mod services_traffic;
@@ -126,6 +127,16 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
         .route(
             t.add("/services/{name}/delete"),
             post(services_pages::delete).layer(form_limit()),
+        )
+        .route(
+            t.add("/services/{name}/scaling"),
+            get(scaling_page::page)
+                .post(scaling_page::submit)
+                .layer(form_limit()),
+        )
+        .route(
+            t.add("/services/{name}/scale"),
+            post(scaling_page::scale).layer(form_limit()),
         )
         .route(
             t.add("/error-pages"),

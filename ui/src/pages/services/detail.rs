@@ -173,12 +173,16 @@ pub async fn body(
             </form>
         }
     });
+    let scaling = view! {
+        <p><a href=format!("/services/{}/scaling", s.name)>"Scaling: replicas, autoscale policy and its decisions →"</a></p>
+    };
     view! {
         {notice(d.notice.clone(), false)}
         <h2>{s.name.clone()}" "{d.apply.badge()}{(!s.enabled).then(|| view! { " "<span class="badge muted">"disabled"</span> })}</h2>
         {failed}
         {skipped}
         {edit}
+        {scaling}
         <table class="facts"><tbody>{facts}</tbody></table>
         <h3>"Traffic"</h3>
         <p class="hint">"From the access log dozor's config has nginx write; counted by the host's agent every interval."</p>

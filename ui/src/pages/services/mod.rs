@@ -6,6 +6,7 @@
 pub mod detail;
 pub mod error_pages;
 pub mod form;
+pub mod scaling;
 
 use crate::chart::{format, Unit};
 use crate::components::form::notice;

@@ -1,0 +1,204 @@
+//! Autoscaling against real parts: Docker, Debian's nginx and wrk. The
+//! service's containers burn CPU per request (busybox httpd running a CGI
+//! loop), so wrk's load raises CPU; the policy adds replicas up to max
+//! and, once the load stops, removes them back to min (each drained out
+//! of nginx first). wrk sees no failed request through scale-out, and a
+//! second, light load sees none through scale-in. Prints the time from
+//! load to a serving new replica (the closing note's figure).
+
+mod support;
+
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+use support::docker::{busybox, docker, Cleanup};
+use support::nginx::Nginx;
+use support::*;
+
+/// The service's template: busybox httpd whose `/cgi-bin/burn` spins
+/// for a while and names the container that answered.
+fn burner(image: &str, run: &str, name: &str, service: &str) {
+    let script = "busybox --install -s /bin && mkdir -p /www/cgi-bin && \
+        echo ok > /www/index.html && \
+        printf '#!/bin/sh\\ni=0\\nwhile [ $i -lt 30000 ]; do i=$((i+1)); done\\nprintf \"Content-Type: text/plain\\\\r\\\\n\\\\r\\\\nburned by %s\\\\n\" \"$(hostname)\"\\n' > /www/cgi-bin/burn && \
+        chmod +x /www/cgi-bin/burn && exec httpd -f -p 8080 -h /www";
+    docker(&[
+        "run",
+        "-d",
+        "--label",
+        &format!("dozor.test={run}"),
+        "--label",
+        &format!("dozor.service={service}"),
+        "--label",
+        "dozor.port=8080",
+        "--label",
+        "dozor.actions=true",
+        "--name",
+        name,
+        image,
+        "sh",
+        "-c",
+        script,
+    ])
+    .expect("the template starts");
+}
+
+fn running(service: &str) -> usize {
+    docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=dozor.service={service}"),
+    ])
+    .unwrap()
+    .lines()
+    .count()
+}
+
+async fn events(base: &str, token: &str, service: &str) -> Vec<Value> {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/services/{service}/scale-events"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["events"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn load_adds_replicas_behind_nginx_and_they_go_when_it_stops_without_a_failed_request() {
+    let Some(wrk) = support::wrk::binary() else {
+        return;
+    };
+    let Some(image) = busybox("autoscale") else {
+        return;
+    };
+    let Some(nginx) = Nginx::start() else {
+        return;
+    };
+    let run = format!("as{}", std::process::id());
+    let _cleanup = Cleanup(run.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server_with(&dir, None, |c| {
+        c.autoscale_interval = Some(Duration::from_secs(1));
+    })
+    .await;
+    let (_agent, _stop, _) =
+        support::nginx::start_agent(&server, "web-1", Duration::from_secs(1), &nginx, None).await;
+    let token = api_token(&server, dozor_server::storage::Scope::Write).await;
+    let http = reqwest::Client::new();
+    let base = server.url();
+    burner(&image.0, &run, &format!("as-{run}-t"), "scaler");
+    let r = http
+        .post(format!("{base}/api/v1/services"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "scaler", "host": "web-1", "domains": ["scale.test"], "connect_timeout_s": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    eventually(30, || async {
+        nginx
+            .get("scale.test", "/cgi-bin/burn")
+            .await
+            .1
+            .contains("burned by")
+            .then_some(())
+    })
+    .await;
+    let policy = json!({
+        "min": 1, "max": 3, "metric": "cpu", "window_s": 10,
+        "up": {"threshold": 30.0, "for_s": 4, "step": 1, "cooldown_s": 6},
+        "down": {"threshold": 8.0, "for_s": 6, "step": 1, "cooldown_s": 6},
+        "tolerance": 0.1, "drain_s": 2
+    });
+    let r = http
+        .put(format!("{base}/api/v1/services/scaler/autoscale"))
+        .bearer_auth(&token)
+        .json(&policy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    // Scale-out under load.
+    let connections = 4u64;
+    let url = format!("http://127.0.0.1:{}/cgi-bin/burn", nginx.port);
+    let load = tokio::process::Command::new(wrk)
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            "-d50s",
+            "--timeout",
+            "10s",
+        ])
+        .args(["-H", "Host: scale.test", &url])
+        .output();
+    let started = Instant::now();
+    let watch = async {
+        // The first answer from a container other than the template.
+        let first_new = eventually(45, || async {
+            let (_, body) = nginx.get("scale.test", "/cgi-bin/burn").await;
+            let from = body.trim().rsplit(' ').next().unwrap_or("").to_string();
+            let hostnames: HashSet<String> =
+                docker(&["ps", "-q", "--filter", "label=dozor.replica=scaler"])
+                    .unwrap()
+                    .lines()
+                    .map(|id| id.chars().take(12).collect())
+                    .collect();
+            hostnames.contains(&from).then(|| started.elapsed())
+        })
+        .await;
+        eventually(45, || async { (running("scaler") == 3).then_some(()) }).await;
+        first_new
+    };
+    let (out, first_new) = tokio::join!(load, watch);
+    let text = String::from_utf8_lossy(&out.unwrap().stdout).to_string();
+    let (requests, non2xx, connect, read, write, timeout) = support::wrk::counts(&text);
+    eprintln!("{text}");
+    eprintln!(
+        "autoscale: load → a new replica serving in {first_new:?}; scale-out: {requests} requests, non-2xx {non2xx}, connect {connect}, read {read}, write {write}, timeout {timeout}"
+    );
+    assert!(requests > 50, "{text}");
+    assert_eq!((non2xx, connect, write, timeout), (0, 0, 0, 0), "{text}");
+
+    // Scale-in under a light load (the static page), back to min.
+    let light = tokio::process::Command::new(wrk)
+        .args(["-t1", "-c2", "-d40s", "--timeout", "10s"])
+        .args([
+            "-H",
+            "Host: scale.test",
+            &format!("http://127.0.0.1:{}/", nginx.port),
+        ])
+        .output();
+    let back = async {
+        eventually(40, || async { (running("scaler") == 1).then_some(()) }).await;
+    };
+    let (out, ()) = tokio::join!(light, back);
+    let text = String::from_utf8_lossy(&out.unwrap().stdout).to_string();
+    let (requests, non2xx, connect, read, write, timeout) = support::wrk::counts(&text);
+    eprintln!(
+        "autoscale: scale-in 3 → 1 under load: {requests} requests, non-2xx {non2xx}, connect {connect}, read {read}, write {write}, timeout {timeout}"
+    );
+    assert!(requests > 100, "{text}");
+    assert_eq!((non2xx, connect, write, timeout), (0, 0, 0, 0), "{text}");
+    // The template stays.
+    assert!(docker(&["inspect", &format!("as-{run}-t")]).is_ok());
+
+    // Every action is recorded with its trigger and result.
+    let ev = events(&base, &token, "scaler").await;
+    let scales: Vec<&Value> = ev.iter().filter(|e| e["kind"] == "scale").collect();
+    let ups = scales.iter().filter(|e| e["direction"] == "up").count();
+    let downs = scales.iter().filter(|e| e["direction"] == "down").count();
+    assert_eq!((ups, downs), (2, 2), "{ev:#?}");
+    assert!(
+        scales
+            .iter()
+            .all(|e| e["result"] == "ok" && e["value"].is_number()),
+        "{ev:#?}"
+    );
+    drop(server);
+}
