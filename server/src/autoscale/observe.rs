@@ -10,6 +10,9 @@ use dozor_common::autoscale::{Metric, Observed, Policy};
 /// stopped agent's last value for five minutes.
 pub const FRESH_MS: i64 = 60_000;
 
+/// How long a finished scale may wait for the host's container report.
+const REPORT_LAG_MS: i64 = 30_000;
+
 /// The first number a query returns, if any.
 pub async fn number(
     engine: &crate::promql::Engine,
@@ -69,16 +72,32 @@ pub async fn observe(
             && a.last_seen_ms
                 .is_some_and(|t| now - t <= crate::tasks::ONLINE_WINDOW_MS)
     });
-    let pending = ops
+    let replicas = crate::ops::autoscale::running(ops, &host, &p.service)
+        .await
+        .map_err(|e| e.to_string())?;
+    let unfinished = ops
         .store()
         .unfinished_scales()
         .await
         .map_err(|e| e.to_string())?
         .iter()
         .any(|e| e.service == p.service);
-    let replicas = crate::ops::autoscale::running(ops, &host, &p.service)
+    // A scale the host finished counts as under way until the host's
+    // container report shows it (or for REPORT_LAG_MS): the task's answer
+    // can arrive before the next report, and deciding on the old count
+    // would repeat the action.
+    let last_done = ops
+        .store()
+        .scale_events(Some(&p.service), now - REPORT_LAG_MS)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "scale" && !e.dry_run && e.result.as_deref() == Some("ok"));
+    let unreported = last_done.is_some_and(|e| {
+        e.to != replicas && e.finished_ms.is_some_and(|t| now - t < REPORT_LAG_MS)
+    });
+    let pending = unfinished || unreported;
     Ok((
         Observed {
             value,
