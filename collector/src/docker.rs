@@ -170,7 +170,10 @@ impl DockerInput {
 
     /// One pass over every container.
     pub async fn collect(&mut self, now_ms: i64) -> Vec<SeriesBatch> {
-        let previous = self.inventory.take().unwrap_or_default();
+        // Kept, not taken: a pass that fails before its list (Docker slow
+        // or away) leaves the last inventory in place, so the next pass
+        // can fall back on it for a container it cannot inspect.
+        let previous = self.inventory.clone().unwrap_or_default();
         let Some(docker) = self.connect().await else {
             return Vec::new();
         };

@@ -86,7 +86,7 @@ async fn load_adds_replicas_behind_nginx_and_they_go_when_it_stops_without_a_fai
         c.autoscale_interval = Some(Duration::from_secs(1));
     })
     .await;
-    let (_agent, _stop, _) =
+    let (agent, _stop, _) =
         support::nginx::start_agent(&server, "web-1", Duration::from_secs(1), &nginx, None).await;
     let token = api_token(&server, dozor_server::storage::Scope::Write).await;
     let http = reqwest::Client::new();
@@ -155,13 +155,48 @@ async fn load_adds_replicas_behind_nginx_and_they_go_when_it_stops_without_a_fai
         eventually(45, || async { (running("scaler") == 3).then_some(()) }).await;
         first_new
     };
-    let (out, first_new) = tokio::join!(load, watch);
+    // The fewest running members the agent's container report held
+    // during the load (a 0 would empty nginx's upstream: a diagnosis for
+    // any non-2xx below).
+    let fewest = async {
+        let mut fewest = usize::MAX;
+        let until = Instant::now() + Duration::from_secs(50);
+        while Instant::now() < until {
+            let n = agent
+                .containers
+                .latest()
+                .unwrap_or_default()
+                .iter()
+                .filter(|c| {
+                    c.state == "running"
+                        && c.labels.get("dozor.service").map(String::as_str) == Some("scaler")
+                })
+                .count();
+            fewest = fewest.min(n);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        fewest
+    };
+    let (out, first_new, fewest) = tokio::join!(load, watch, fewest);
+    eprintln!("autoscale: the agent's report held at least {fewest} running member(s) throughout");
     let text = String::from_utf8_lossy(&out.unwrap().stdout).to_string();
     let (requests, non2xx, connect, read, write, timeout) = support::wrk::counts(&text);
     eprintln!("{text}");
     eprintln!(
         "autoscale: load → a new replica serving in {first_new:?}; scale-out: {requests} requests, non-2xx {non2xx}, connect {connect}, read {read}, write {write}, timeout {timeout}"
     );
+    if non2xx > 0 {
+        // What nginx said about them, for the failure message.
+        let access = std::fs::read_to_string(nginx.conf_dir.join("dozor/logs/access.log"))
+            .unwrap_or_default();
+        let bad: Vec<&str> = access
+            .lines()
+            .filter(|l| l.contains("burn") && !l.contains("\"status\":200"))
+            .rev()
+            .take(5)
+            .collect();
+        eprintln!("non-2xx answers: {bad:#?}");
+    }
     assert!(requests > 50, "{text}");
     assert_eq!((non2xx, connect, write, timeout), (0, 0, 0, 0), "{text}");
 
@@ -222,6 +257,36 @@ async fn load_adds_replicas_behind_nginx_and_they_go_when_it_stops_without_a_fai
             .iter()
             .all(|e| e["result"] == "ok" && e["value"].is_number()),
         "{ev:#?}"
+    );
+    // The replica count and the decisions are series.
+    let q = |expr: &'static str| {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            let v: Value = reqwest::Client::new()
+                .get(format!("{base}/prometheus/api/v1/query"))
+                .query(&[("query", expr)])
+                .bearer_auth(&token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            v["data"]["result"][0]["value"][1]
+                .as_str()?
+                .parse::<f64>()
+                .ok()
+        }
+    };
+    eventually(20, || async {
+        (q(r#"dozor_service_replicas{service="scaler",state="running"}"#).await == Some(1.0))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        q(r#"dozor_autoscale_decisions_total{service="scaler",direction="up",result="scaled"}"#)
+            .await,
+        Some(2.0)
     );
     drop(server);
 }
