@@ -80,6 +80,9 @@ struct One {
     restarts: Option<i64>,
     /// HostConfig.Memory: 0 when the container has no limit.
     memory_limit: Option<i64>,
+    /// (quota, period) in microseconds when the container has a CPU
+    /// limit (`--cpus` sets NanoCpus; `--cpu-quota` the pair itself).
+    cpu_limit: Option<(i64, i64)>,
     exit_code: Option<i64>,
     stats: Option<bollard::models::ContainerStatsResponse>,
     info: Option<ContainerInfo>,
@@ -93,6 +96,16 @@ pub fn container_name(c: &ContainerSummary) -> String {
         .map(|n| n.trim_start_matches('/').to_string())
         .or_else(|| c.id.as_ref().map(|i| i.chars().take(12).collect()))
         .unwrap_or_default()
+}
+
+/// A container's CPU limit as cAdvisor reports it: (quota, period) µs.
+fn cpu_limit(h: &bollard::models::HostConfig) -> Option<(i64, i64)> {
+    const PERIOD: i64 = 100_000;
+    match (h.nano_cpus, h.cpu_quota, h.cpu_period) {
+        (Some(n), _, _) if n > 0 => Some((n * PERIOD / 1_000_000_000, PERIOD)),
+        (_, Some(q), p) if q > 0 => Some((q, p.filter(|p| *p > 0).unwrap_or(PERIOD))),
+        _ => None,
+    }
 }
 
 async fn gather(docker: Docker, c: ContainerSummary, name: String) -> Option<One> {
@@ -132,6 +145,10 @@ async fn gather(docker: Docker, c: ContainerSummary, name: String) -> Option<One
         service: labels.get("com.docker.compose.service").cloned(),
         dozor_service: labels.get(dozor_common::services::SERVICE_LABEL).cloned(),
         restarts: inspect.as_ref().and_then(|i| i.restart_count),
+        cpu_limit: inspect
+            .as_ref()
+            .and_then(|i| i.host_config.as_ref())
+            .and_then(cpu_limit),
         memory_limit: inspect
             .as_ref()
             .and_then(|i| i.host_config.as_ref())
@@ -263,6 +280,12 @@ impl DockerInput {
             }
             // cAdvisor's spec: the configured limit, 0 when there is none
             // (Docker's stats would give the host's RAM).
+            // cAdvisor's CPU spec, only for a limited container (what
+            // "% of the limit" divides by; unlimited counts as one core).
+            if let Some((quota, period)) = o.cpu_limit {
+                out.push("container_spec_cpu_quota", &l, quota as f64);
+                out.push("container_spec_cpu_period", &l, period as f64);
+            }
             if let Some(limit) = o.memory_limit {
                 out.push("container_spec_memory_limit_bytes", &l, limit as f64);
             }
@@ -320,4 +343,32 @@ pub async fn connect() -> Result<Docker, String> {
     d.negotiate_version()
         .await
         .map_err(|e| format!("Docker not reachable: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::HostConfig;
+
+    #[test]
+    fn cpu_limits_read_as_cadvisor_reports_them() {
+        let h = |nano, quota, period| HostConfig {
+            nano_cpus: nano,
+            cpu_quota: quota,
+            cpu_period: period,
+            ..Default::default()
+        };
+        // --cpus 1.5
+        assert_eq!(
+            cpu_limit(&h(Some(1_500_000_000), None, None)),
+            Some((150_000, 100_000))
+        );
+        // --cpu-quota 50000 --cpu-period 200000
+        assert_eq!(
+            cpu_limit(&h(None, Some(50_000), Some(200_000))),
+            Some((50_000, 200_000))
+        );
+        assert_eq!(cpu_limit(&h(Some(0), Some(0), Some(0))), None);
+        assert_eq!(cpu_limit(&h(None, None, None)), None);
+    }
 }

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
-    /// CPU, % of one core, averaged over the running replicas.
+    /// CPU, % of each replica's limit (of one core when it has none),
+    /// averaged over the running replicas.
     #[default]
     Cpu,
     /// Memory, % of each container's limit, averaged.
@@ -63,7 +64,13 @@ impl Metric {
         let sel = format!(r#"{{host="{host}",service="{service}"}}"#);
         let w = format!("{window_s}s");
         match self {
-            Self::Cpu => format!("avg(rate(container_cpu_usage_seconds_total{sel}[{w}])) * 100"),
+            // Each replica's share of its own limit, one core when it has
+            // none, averaged.
+            Self::Cpu => format!(
+                "avg(rate(container_cpu_usage_seconds_total{sel}[{w}]) / on (container) \
+                 ((container_spec_cpu_quota{sel} / container_spec_cpu_period{sel}) \
+                 or on (container) (count by (container) (container_cpu_usage_seconds_total{sel}) * 0 + 1))) * 100"
+            ),
             Self::Memory => format!(
                 "avg(container_memory_working_set_bytes{sel} / (container_spec_memory_limit_bytes{sel} > 0)) * 100"
             ),

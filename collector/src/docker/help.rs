@@ -5,7 +5,7 @@
 
 use dozor_common::expo::MetricType;
 
-const FAMILIES: [(&str, MetricType, &str); 23] = [
+const FAMILIES: [(&str, MetricType, &str); 25] = [
     ("container_cpu_system_seconds_total", MetricType::Counter, "Cumulative system cpu time consumed in seconds."),
     ("container_cpu_usage_seconds_total", MetricType::Counter, "Cumulative cpu time consumed per cpu in seconds."),
     ("container_cpu_user_seconds_total", MetricType::Counter, "Cumulative user cpu time consumed in seconds."),
@@ -22,6 +22,8 @@ const FAMILIES: [(&str, MetricType, &str); 23] = [
     ("container_network_transmit_bytes_total", MetricType::Counter, "Cumulative count of bytes transmitted"),
     ("container_network_transmit_errors_total", MetricType::Counter, "Cumulative count of errors encountered while transmitting"),
     ("container_network_transmit_packets_total", MetricType::Counter, "Cumulative count of packets transmitted"),
+    ("container_spec_cpu_period", MetricType::Gauge, "CPU period of the container."),
+    ("container_spec_cpu_quota", MetricType::Gauge, "CPU quota of the container."),
     ("container_spec_memory_limit_bytes", MetricType::Gauge, "Memory limit for the container."),
     ("container_pids", MetricType::Gauge, "Number of processes (PIDs) in the container, from the Docker Engine's stats."),
     ("dozor_container_state", MetricType::Gauge, "1 for the container's current Docker state (created, running, paused, restarting, removing, exited, dead), 0 for the others."),
