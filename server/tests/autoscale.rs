@@ -70,6 +70,12 @@ async fn events(base: &str, token: &str, service: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn load_adds_replicas_behind_nginx_and_they_go_when_it_stops_without_a_failed_request() {
+    // The agent's own account of its nginx and Docker passes, shown with a
+    // failure.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,dozor_collector::nginx=info,dozor_collector::docker=info")
+        .with_test_writer()
+        .try_init();
     let Some(wrk) = support::wrk::binary() else {
         return;
     };
