@@ -215,12 +215,22 @@ pub async fn settle(ops: &Ops) -> OpResult<Vec<ScaleEvent>> {
             .await?;
         let result = match outcome {
             None => {
-                // Never delivered within the task's life: say so.
+                // A task not taken within its life never will be (the
+                // host was away); one taken gets ten minutes (drains and
+                // stops take time) before it counts as lost.
                 let age = ops.now_ms() - e.ts_ms;
-                if age < 10 * 60_000 {
+                let taken = ops
+                    .store()
+                    .task(task)
+                    .await?
+                    .is_some_and(|t| t.delivered_ms.is_some());
+                if !taken && age > crate::storage::TASK_MAX_AGE_MS + 5_000 {
+                    "the host did not take the task within a minute (offline?)".to_string()
+                } else if age > 10 * 60_000 {
+                    "no answer from the host within 10 minutes".to_string()
+                } else {
                     continue;
                 }
-                "no answer from the host within 10 minutes".to_string()
             }
             Some(Ok(Scaled { after, .. })) if after == e.to => "ok".to_string(),
             Some(Ok(s)) => format!(

@@ -105,10 +105,22 @@ impl PgStore {
             })?;
         let migrator = sqlx::migrate!("../migrations/postgres");
         repair_edited_migrations(&pool, &migrator).await?;
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| StorageError::Migrate(e.to_string()))?;
+        // Each migration is its own transaction. TimescaleDB's job
+        // scheduler, starting in a new database, can deadlock with a
+        // migration that adds a policy (seen in CI on 0019); PostgreSQL
+        // rolls that migration back, so running again resumes at it.
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(e) if attempt < 3 && e.to_string().contains("deadlock detected") => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "a migration deadlocked; running it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(StorageError::Migrate(e.to_string())),
+            }
+        }
         let layout: String =
             sqlx::query_scalar("SELECT value FROM storage_meta WHERE key = 'layout'")
                 .fetch_one(&pool)
