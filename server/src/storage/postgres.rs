@@ -3,6 +3,7 @@
 //! written with one `INSERT … SELECT FROM UNNEST(arrays)` per batch.
 
 mod maintenance;
+mod migrations;
 mod read;
 
 use super::rollup;
@@ -24,41 +25,6 @@ const DAY_MS: i64 = 86_400_000;
 /// clamped so an API caller asking for "everything" gets it, not an error.
 fn clamp_ts(ms: i64) -> i64 {
     ms.clamp(-62_135_596_800_000, 253_402_300_799_999)
-}
-
-/// Migrations edited after release, with the checksum of the text they
-/// replaced: a database that applied the old text has it updated, since
-/// the schema they create is the same. 0002 now checks that TimescaleDB is
-/// preloaded before creating it (without the preload, CREATE EXTENSION
-/// ended the connection and the fallback to plain PostgreSQL never ran).
-const EDITED_MIGRATIONS: &[(i64, &str)] = &[(
-    2,
-    "7e2385f80cfa624409809ff9ad11c74458e4364c39966f6739183414790a43b1f216b3eb756c93bb7eb0c3bfef6eb69c",
-)];
-
-async fn repair_edited_migrations(pool: &PgPool, migrator: &sqlx::migrate::Migrator) -> Result<()> {
-    let applied: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
-            .fetch_one(pool)
-            .await?;
-    if applied.is_none() {
-        return Ok(());
-    }
-    for (version, old) in EDITED_MIGRATIONS {
-        let Some(m) = migrator.iter().find(|m| m.version == *version) else {
-            continue;
-        };
-        let old = hex::decode(old).expect("literal hex");
-        sqlx::query(
-            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = $3",
-        )
-        .bind(m.checksum.as_ref())
-        .bind(version)
-        .bind(&old)
-        .execute(pool)
-        .await?;
-    }
-    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,24 +69,7 @@ impl PgStore {
                     "cannot reach PostgreSQL at {target}: {e}; check DOZOR_DATABASE_URL, or omit it to use the embedded SQLite store"
                 ))
             })?;
-        let migrator = sqlx::migrate!("../migrations/postgres");
-        repair_edited_migrations(&pool, &migrator).await?;
-        // Each migration is its own transaction. TimescaleDB's job
-        // scheduler, starting in a new database, can deadlock with a
-        // migration that adds a policy (seen in CI on 0019); PostgreSQL
-        // rolls that migration back, so running again resumes at it.
-        let mut attempt = 0;
-        loop {
-            match migrator.run(&pool).await {
-                Ok(()) => break,
-                Err(e) if attempt < 3 && e.to_string().contains("deadlock detected") => {
-                    attempt += 1;
-                    tracing::warn!(error = %e, attempt, "a migration deadlocked; running it again");
-                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
-                }
-                Err(e) => return Err(StorageError::Migrate(e.to_string())),
-            }
-        }
+        migrations::run(&pool).await?;
         let layout: String =
             sqlx::query_scalar("SELECT value FROM storage_meta WHERE key = 'layout'")
                 .fetch_one(&pool)

@@ -1,0 +1,63 @@
+//! The PostgreSQL schema: sqlx's migrations, with the repairs and retries
+//! running them needs.
+
+use super::super::{Result, StorageError};
+use sqlx::PgPool;
+
+/// Migrations edited after release, with the checksum of the text they
+/// replaced: a database that applied the old text has it updated, since
+/// the schema they create is the same. 0002 now checks that TimescaleDB is
+/// preloaded before creating it (without the preload, CREATE EXTENSION
+/// ended the connection and the fallback to plain PostgreSQL never ran).
+const EDITED_MIGRATIONS: &[(i64, &str)] = &[(
+    2,
+    "7e2385f80cfa624409809ff9ad11c74458e4364c39966f6739183414790a43b1f216b3eb756c93bb7eb0c3bfef6eb69c",
+)];
+
+async fn repair_edited_migrations(pool: &PgPool, migrator: &sqlx::migrate::Migrator) -> Result<()> {
+    let applied: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+            .fetch_one(pool)
+            .await?;
+    if applied.is_none() {
+        return Ok(());
+    }
+    for (version, old) in EDITED_MIGRATIONS {
+        let Some(m) = migrator.iter().find(|m| m.version == *version) else {
+            continue;
+        };
+        let old = hex::decode(old).expect("literal hex");
+        sqlx::query(
+            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = $3",
+        )
+        .bind(m.checksum.as_ref())
+        .bind(version)
+        .bind(&old)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Brings the schema up to date.
+pub async fn run(pool: &PgPool) -> Result<()> {
+    let migrator = sqlx::migrate!("../migrations/postgres");
+    repair_edited_migrations(pool, &migrator).await?;
+    // Each migration is its own transaction. TimescaleDB's job
+    // scheduler, starting in a new database, can deadlock with a
+    // migration that adds a policy (seen in CI on 0019); PostgreSQL
+    // rolls that migration back, so running again resumes at it.
+    let mut attempt = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => break,
+            Err(e) if attempt < 3 && e.to_string().contains("deadlock detected") => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "a migration deadlocked; running it again");
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => return Err(StorageError::Migrate(e.to_string())),
+        }
+    }
+    Ok(())
+}
