@@ -264,3 +264,23 @@ mod tests {
         assert!(acme_refuses("shop.example.com").is_none());
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    use super::inspect;
+
+    #[test]
+    fn oversized_malformed_and_overlong_uploads_are_refused_with_why() {
+        let huge = "A".repeat(inspect::MAX_PEM_BYTES + 1);
+        assert!(inspect::chain(&huge).unwrap_err().contains("at most"));
+        assert!(inspect::key(&huge).unwrap_err().contains("at most"));
+        let bad = "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n";
+        assert!(inspect::chain(bad).is_err());
+        // Valid PEM framing around bytes that are not a certificate.
+        let junk = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(inspect::info(junk).unwrap_err().contains("cannot be read"));
+        let many = junk.repeat(9);
+        assert!(inspect::chain(&many).unwrap_err().contains("more than 8"));
+        assert!(inspect::check_upload("", "", &[], 0).is_err());
+    }
+}

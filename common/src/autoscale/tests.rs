@@ -164,3 +164,20 @@ fn policies_are_checked_field_by_field() {
     assert_eq!(fields, ["min", "down", "promql"]);
     assert!(check(&policy()).is_ok());
 }
+
+#[test]
+fn hostile_policies_are_refused_field_by_field() {
+    let mut p = policy();
+    p.up.threshold = f64::NAN;
+    p.max = 1_000_000;
+    p.template = Some("x; rm -rf /".into());
+    p.window_s = 0;
+    p.drain_s = u32::MAX;
+    let fields: Vec<&str> = check(&p).unwrap_err().iter().map(|e| e.0).collect();
+    for f in ["up", "max", "template", "window_s", "drain_s"] {
+        assert!(fields.contains(&f), "{f} not refused: {fields:?}");
+    }
+    // A user's expression gets only slugs substituted, never raw input.
+    let q = Metric::Promql.query("app", "web-1", Some("up{service=\"$service\"}"), 60);
+    assert_eq!(q, "up{service=\"app\"}");
+}
