@@ -32,7 +32,14 @@ pub struct Track {
     pub last: Option<(i64, Option<f64>, String)>,
     pub failures: u32,
     pub backoff_until_ms: i64,
+    /// The policy `mem` was built under: an edit (dry run turned off, a
+    /// new threshold) starts the for-durations over.
+    pub policy: Option<Policy>,
 }
+
+/// The longest cooldown a policy may have: stored scales further back
+/// cannot hold a new one.
+const COOLDOWN_LOOKBACK_MS: i64 = 24 * 3_600_000;
 
 /// Shared with the pages (the last evaluation of each policy).
 #[derive(Default)]
@@ -107,7 +114,44 @@ impl Autoscaler {
         series
     }
 
+    /// After a restart or an edit, the policy's memory starts over: no
+    /// condition has held yet, and the cooldowns run from the last real
+    /// scales on record (a dry run's imagined ones do not hold a real one
+    /// back, and a restart does not lift a real one).
+    async fn remember(&self, ops: &Ops, p: &Policy, now: i64) {
+        let current = {
+            let tracks = self.tracks.lock().expect("tracks lock");
+            tracks.get(&p.service).and_then(|t| t.policy.as_ref()) == Some(p)
+        };
+        if current {
+            return;
+        }
+        let events = ops
+            .store()
+            .scale_events(Some(&p.service), now - COOLDOWN_LOOKBACK_MS)
+            .await
+            .unwrap_or_default();
+        let mut mem = Memory::default();
+        // Done or under way; a failed one is the backoff's business.
+        let counts = |e: &&ScaleEvent| {
+            e.kind == "scale" && !e.dry_run && matches!(e.result.as_deref(), None | Some("ok"))
+        };
+        for e in events.iter().filter(counts) {
+            let last = match e.direction.as_str() {
+                "up" => &mut mem.last_up_ms,
+                "down" => &mut mem.last_down_ms,
+                _ => continue,
+            };
+            *last = Some(last.map_or(e.ts_ms, |t: i64| t.max(e.ts_ms)));
+        }
+        let mut tracks = self.tracks.lock().expect("tracks lock");
+        let t = tracks.entry(p.service.clone()).or_default();
+        t.mem = mem;
+        t.policy = Some(p.clone());
+    }
+
     async fn step(&self, ops: &Ops, p: &Policy, o: dozor_common::autoscale::Observed, now: i64) {
+        self.remember(ops, p, now).await;
         let (decision, backoff) = {
             let mut tracks = self.tracks.lock().expect("tracks lock");
             let t = tracks.entry(p.service.clone()).or_default();

@@ -55,19 +55,6 @@ fn running(service: &str) -> usize {
     .count()
 }
 
-async fn events(base: &str, token: &str, service: &str) -> Vec<Value> {
-    let v: Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/services/{service}/scale-events"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["events"].as_array().cloned().unwrap_or_default()
-}
-
 #[tokio::test]
 async fn load_adds_replicas_behind_nginx_and_they_go_when_it_stops_without_a_failed_request() {
     // The agent's own account of its nginx and Docker passes, shown with a
@@ -248,7 +235,7 @@ async fn load_adds_replicas_behind_nginx_and_they_go_when_it_stops_without_a_fai
 
     // Every action is recorded with its trigger and result.
     let ev = eventually(30, || async {
-        let ev = events(&base, &token, "scaler").await;
+        let ev = support::autoscale::scale_events(&base, &token, "scaler").await;
         ev.iter()
             .all(|e| e["kind"] != "scale" || !e["result"].is_null())
             .then_some(ev)

@@ -32,17 +32,7 @@ impl Api {
     }
 
     async fn events(&self) -> Vec<Value> {
-        let v: Value = self
-            .http
-            .get(format!("{}/api/v1/services/why/scale-events", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["events"].as_array().cloned().unwrap_or_default()
+        support::autoscale::scale_events(&self.base, &self.token, "why").await
     }
 
     /// Waits for an event whose `field` contains `text`.

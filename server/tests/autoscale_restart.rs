@@ -81,21 +81,8 @@ async fn a_stored_scale_is_handed_over_once_across_restarts_and_settled_by_the_a
 
     // The agent gets exactly one task, and its answer settles the scale.
     let base = server.url();
-    let polled: serde_json::Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/agents/tasks?wait=0"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tasks = polled["tasks"].as_array().cloned().unwrap_or_default();
-    let scales: Vec<_> = tasks
-        .iter()
-        .filter(|t| t["kind"] == "service.scale")
-        .collect();
-    assert_eq!(scales.len(), 1, "{polled}");
+    let scales = support::autoscale::scale_tasks(&base, &key).await;
+    assert_eq!(scales.len(), 1, "{scales:?}");
     assert_eq!(scales[0]["id"], task);
     assert_eq!(scales[0]["payload"]["replicas"], 2);
     let result = TaskResult {
@@ -105,14 +92,7 @@ async fn a_stored_scale_is_handed_over_once_across_restarts_and_settled_by_the_a
         output: json!({"before": 1, "after": 2, "created": ["svc-r1"], "removed": []}),
         error: None,
     };
-    let r = reqwest::Client::new()
-        .post(format!("{base}/api/v1/agents/task-result"))
-        .bearer_auth(&key)
-        .json(&result)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    support::autoscale::answer(&base, &key, &result).await;
     eventually(20, || async {
         let e = server.store.scale_events(Some("svc"), 0).await.unwrap();
         (e[0].result.as_deref() == Some("ok")).then_some(())

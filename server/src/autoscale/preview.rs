@@ -4,7 +4,7 @@
 //! counts as fresh, the host as online and each action as done at once).
 
 use dozor_common::autoscale::{acted, decide, Decision, Memory, Observed, Policy};
-use dozor_ui::pages::services::scaling::Preview;
+use dozor_ui::pages::services::scaling::{Preview, Window};
 
 pub const WINDOW_MS: i64 = 6 * 3_600_000;
 const STEP_MS: i64 = 30_000;
@@ -40,6 +40,12 @@ pub async fn replay(
     let mut out = Preview {
         peak: n,
         evaluations: points.len(),
+        window: Window {
+            start: range.start_ms,
+            end: range.end_ms,
+            step: range.step_ms,
+        },
+        points: points.clone(),
         ..Default::default()
     };
     for (t, v) in points {

@@ -130,6 +130,10 @@ pub(super) fn routes(state: AppState, t: &Paths) -> Router<AppState> {
                 .delete(autoscale::delete_policy),
         )
         .route(
+            t.add("/api/v1/services/{name}/autoscale/preview"),
+            axum::routing::post(autoscale::preview),
+        )
+        .route(
             t.add("/api/v1/services/{name}/scale"),
             axum::routing::post(autoscale::scale),
         )

@@ -70,6 +70,23 @@ pub async fn delete_policy(ops: &Ops, actor: &Actor, service: &str) -> OpResult<
     Ok(())
 }
 
+/// Replays a policy (stored or not) over the last 6 hours: where it
+/// would have scaled, from the replicas running now.
+pub async fn preview(
+    ops: &Ops,
+    engine: &crate::promql::Engine,
+    p: &Policy,
+) -> OpResult<dozor_ui::pages::services::scaling::Preview> {
+    check(p).map_err(fields)?;
+    let s = ops
+        .store()
+        .service(&p.service)
+        .await?
+        .ok_or_else(|| OpError::NotFound(format!("no service called {}", p.service)))?;
+    let running = running(ops, &s.spec.host, &p.service).await?;
+    Ok(crate::autoscale::preview::replay(engine, p, &s.spec.host, running, ops.now_ms()).await)
+}
+
 /// Sets a service's replicas by hand, within its policy's bounds if it
 /// has one.
 pub async fn scale_to(ops: &Ops, actor: &Actor, service: &str, to: u32) -> OpResult<ScaleEvent> {
@@ -141,7 +158,27 @@ pub async fn running(ops: &Ops, host: &str, service: &str) -> OpResult<u32> {
 /// event: whatever stops in between, the next settle finds it.
 pub async fn carry_out(ops: &Ops, mut e: ScaleEvent, p: Option<&Policy>) -> OpResult<ScaleEvent> {
     e.id = ops.store().add_scale_event(&e).await?;
-    if !e.dry_run {
+    if e.actor == "policy" {
+        // A person's scale is audited under their name by `scale_to`.
+        ops.audit(
+            &super::Actor::system("autoscaler"),
+            "autoscale.decision",
+            Some(format!(
+                "{}: {} → {} ({}{})",
+                e.service,
+                e.from,
+                e.to,
+                e.reason,
+                if e.dry_run { ", dry run" } else { "" }
+            )),
+        )
+        .await;
+    }
+    if e.dry_run {
+        if let Err(err) = tell(ops, &e).await {
+            tracing::warn!(service = %e.service, error = %err, "a dry-run decision was not notified");
+        }
+    } else {
         submit(ops, &mut e, p).await?;
     }
     Ok(e)
@@ -257,10 +294,11 @@ pub async fn events(ops: &Ops, service: Option<&str>, since_ms: i64) -> OpResult
     Ok(ops.store().scale_events(service, since_ms).await?)
 }
 
-/// Every settled scale goes to the default channel's chats as a
-/// `ServiceScaled` message, grouped by service as alerts are.
+/// Every settled scale, and every dry-run decision, goes to the default
+/// channel's chats as a `ServiceScaled` message, grouped by service as
+/// alerts are.
 async fn tell(ops: &Ops, e: &ScaleEvent) -> crate::storage::Result<()> {
-    let ok = e.result.as_deref() == Some("ok");
+    let ok = e.dry_run || e.result.as_deref() == Some("ok");
     let labels = [
         ("alertname", "ServiceScaled"),
         ("service", e.service.as_str()),
@@ -270,7 +308,12 @@ async fn tell(ops: &Ops, e: &ScaleEvent) -> crate::storage::Result<()> {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let value = e.value.map(|v| format!(" at {v:.2}")).unwrap_or_default();
-    let summary = if ok {
+    let summary = if e.dry_run {
+        format!(
+            "{} would scale {} {} → {} ({}{value}; dry run, nothing changed)",
+            e.service, e.direction, e.from, e.to, e.reason
+        )
+    } else if ok {
         format!(
             "{} scaled {} {} → {} ({}{value})",
             e.service, e.direction, e.from, e.to, e.reason
@@ -295,7 +338,13 @@ async fn tell(ops: &Ops, e: &ScaleEvent) -> crate::storage::Result<()> {
             ),
         ),
     ];
-    let targets = crate::alerting::self_alert::default_targets(ops.store(), &[]).await?;
+    // The "default" channel: configured chats and webhooks, and chats
+    // linked to it.
+    let fixed = ops
+        .alerting()
+        .map(|a| a.config.targets(&["default".into()], &[]))
+        .unwrap_or_default();
+    let targets = crate::alerting::self_alert::default_targets(ops.store(), &fixed).await?;
     crate::alerting::self_alert::queue(
         ops.store(),
         targets,

@@ -115,6 +115,13 @@ pub fn routes() -> Vec<Route<'static>> {
             vec![],
             [401, 403, 404, 404],
         ),
+        // A preview changes nothing: read scope is enough.
+        (
+            M::Post,
+            "/api/v1/services/nope/autoscale/preview".into(),
+            vec![],
+            [401, 400, 400, 400],
+        ),
         (
             M::Post,
             "/api/v1/services/nope/scale".into(),

@@ -8,6 +8,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod agents;
+pub mod autoscale;
 pub mod certs;
 pub mod chrome;
 pub mod container_pages;
@@ -368,7 +369,15 @@ pub async fn api_token(server: &Server, scope: dozor_server::storage::Scope) -> 
 
 /// A client that sends a read-scoped API token on every request.
 pub async fn api_client(server: &Server) -> reqwest::Client {
-    let token = api_token(server, dozor_server::storage::Scope::Read).await;
+    api_client_with(server, dozor_server::storage::Scope::Read).await
+}
+
+/// A client that sends an API token of `scope` on every request.
+pub async fn api_client_with(
+    server: &Server,
+    scope: dozor_server::storage::Scope,
+) -> reqwest::Client {
+    let token = api_token(server, scope).await;
     let mut h = reqwest::header::HeaderMap::new();
     h.insert(
         reqwest::header::AUTHORIZATION,

@@ -35,6 +35,9 @@ pub struct Chart {
     pub y_max: Option<f64>,
     /// Shaded time ranges (where a rule would have fired).
     pub bands: Vec<(i64, i64)>,
+    /// Events drawn as vertical lines over the plot (a scale, a deploy):
+    /// time and the text shown on hover.
+    pub marks: Vec<(i64, String)>,
     pub width: f64,
     pub height: f64,
 }
@@ -218,6 +221,19 @@ pub fn render(c: &Chart, series: &[Series]) -> AnyView {
             view! { <rect class="fired" x=format!("{x0:.1}") y=TOP width=width height=ph></rect> }
         })
         .collect_view();
+    let marks = c
+        .marks
+        .iter()
+        .filter(|(t, _)| (c.start..=c.end).contains(t))
+        .map(|(t, text)| {
+            let x = format!("{:.1}", tx(*t));
+            view! {
+                <line class="mark" x1=x.clone() x2=x y1=TOP y2=TOP + ph>
+                    <title>{text.clone()}</title>
+                </line>
+            }
+        })
+        .collect_view();
     let paths = (0..values.len())
         .map(|i| {
             let class = format!("s c{}", i % 10);
@@ -279,6 +295,7 @@ pub fn render(c: &Chart, series: &[Series]) -> AnyView {
                 <g class="axes">{grid_lines}{time_lines}</g>
                 <g class="series">{paths}</g>
                 {thresholds}
+                <g class="marks">{marks}</g>
                 {empty.then(|| view! { <text class="nodata" x=w / 2.0 y=h / 2.0 text-anchor="middle">"No data"</text> })}
             </svg>
             <ul class="legend">{legend}</ul>
@@ -301,6 +318,7 @@ mod tests {
             thresholds: vec![],
             y_max: None,
             bands: vec![],
+            marks: vec![],
             width: 400.0,
             height: 200.0,
         }
@@ -358,5 +376,19 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn marks_inside_the_range_are_drawn_with_their_text_escaped() {
+        let mut c = chart(Kind::Line);
+        c.marks = vec![(20_000, "up 1 → 3 <b>".into()), (90_000, "outside".into())];
+        let s = vec![Series {
+            name: "replicas".into(),
+            points: vec![(0, 1.0), (20_000, 3.0)],
+        }];
+        let html = render(&c, &s).to_html();
+        assert_eq!(html.matches("class=\"mark\"").count(), 1, "{html}");
+        assert!(html.contains("up 1 → 3 &lt;b&gt;"), "{html}");
+        assert!(!html.contains("outside"));
     }
 }

@@ -79,6 +79,7 @@ pub async fn fetch(
                     thresholds: panel.thresholds.clone(),
                     y_max: panel.max,
                     bands: vec![],
+                    marks: vec![],
                     width: WIDTH,
                     height: HEIGHT,
                 },

@@ -87,6 +87,7 @@ pub async fn body(ctx: &Ctx, src: &dyn DataSource) -> AnyView {
                 thresholds: vec![],
                 y_max: None,
                 bands: vec![],
+                marks: vec![],
                 width: WIDTH,
                 height: HEIGHT,
             };

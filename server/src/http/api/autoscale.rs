@@ -1,4 +1,5 @@
-//! `/api/v1/services/{name}/autoscale` (the policy), `/scale` (set the
+//! `/api/v1/services/{name}/autoscale` (the policy; `/preview` replays
+//! one over the last 6 hours), `/scale` (set the
 //! replicas by hand) and `/scale-events` (decisions and actions): reading
 //! needs read scope; changes need write scope and an editor. Bodies are
 //! JSON read within the API's limit; an unknown or mistyped field is a
@@ -32,6 +33,19 @@ pub fn event_json(e: &ScaleEvent) -> Value {
     })
 }
 
+/// A policy from a JSON body; a 400 naming the field otherwise.
+fn policy_of(body: &[u8]) -> Result<Policy, Box<Response>> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("not a policy: {}", e.inner()),
+            (path != ".").then_some(path),
+        ))
+    })
+}
+
 #[instrument(skip_all, fields(service = %name))]
 pub async fn get_policy(
     State(s): State<AppState>,
@@ -62,21 +76,45 @@ pub async fn put_policy(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    let mut p: Policy = match serde_path_to_error::deserialize(de) {
+    let mut p = match policy_of(&body) {
         Ok(p) => p,
-        Err(e) => {
-            let path = e.path().to_string();
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("not a policy: {}", e.inner()),
-                (path != ".").then_some(path),
-            );
-        }
+        Err(r) => return *r,
     };
     p.service = name;
     match ops::autoscale::save_policy(&s.0.ops, &who, p).await {
         Ok(p) => Json(json!({ "policy": p })).into_response(),
+        Err(e) => as_json(e),
+    }
+}
+
+/// A policy replayed over the last 6 hours (nothing is stored): the
+/// body is a policy as for PUT.
+#[instrument(skip_all, fields(service = %name))]
+pub async fn preview(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = actor(&s, &headers, Scope::Read).await {
+        return r;
+    }
+    let mut p = match policy_of(&body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    p.service = name;
+    match ops::autoscale::preview(&s.0.ops, &s.0.engine, &p).await {
+        Ok(v) => Json(json!({
+            "error": v.error,
+            "evaluations": v.evaluations,
+            "peak": v.peak,
+            "start_ms": v.window.start, "end_ms": v.window.end, "step_ms": v.window.step,
+            "scales": v.scales.iter().map(|(t, from, to, value)| json!({
+                "ts_ms": t, "from": from, "to": to, "value": value,
+            })).collect::<Vec<_>>(),
+        }))
+        .into_response(),
         Err(e) => as_json(e),
     }
 }

@@ -376,6 +376,7 @@ pub async fn preview(
                     thresholds: p.threshold.into_iter().collect(),
                     y_max: None,
                     bands: p.firing,
+                    marks: vec![],
                     width: 900.0,
                     height: 260.0,
                 },

@@ -19,6 +19,43 @@ use tracing::instrument;
 
 /// How long back the screen lists decisions.
 const EVENTS_MS: i64 = 7 * 86_400_000;
+/// The replica chart: a day, in 480 steps (each the highest count seen
+/// in it, so a short-lived replica still shows).
+const CHART_MS: i64 = 86_400_000;
+const CHART_STEP_MS: i64 = CHART_MS / 480;
+
+/// Running replicas of `service` over the chart's window, from the
+/// autoscaler's own series.
+async fn replicas(s: &AppState, service: &str, now: i64) -> (page::Window, Vec<(i64, f64)>) {
+    // The step boundary at or after now, so the last step holds what
+    // just happened.
+    let end = now - now % CHART_STEP_MS + CHART_STEP_MS;
+    let w = page::Window {
+        start: end - CHART_MS,
+        end,
+        step: CHART_STEP_MS,
+    };
+    let q = format!(
+        r#"max(max_over_time(dozor_service_replicas{{job="dozor",service="{service}",state="running"}}[{}s]))"#,
+        CHART_STEP_MS / 1000
+    );
+    let range = crate::promql::Range {
+        start_ms: w.start,
+        end_ms: w.end,
+        step_ms: w.step,
+    };
+    let points = match s.0.engine.range(&q, range).await {
+        Ok(crate::promql::Value::Matrix(m)) => {
+            m.into_iter().next().map(|s| s.points).unwrap_or_default()
+        }
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "replica chart");
+            Vec::new()
+        }
+    };
+    (w, points)
+}
 
 struct Shown2 {
     draft: Option<Policy>,
@@ -49,6 +86,7 @@ async fn show(s: AppState, headers: HeaderMap, u: CurrentUser, name: &str, o: Sh
         (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return super::guard::as_page(e),
     };
     let failed = o.error.is_some();
+    let (window, replica_points) = replicas(&s, name, ops_.now_ms()).await;
     let data = page::Data {
         service: name.to_string(),
         stored: stored.is_some(),
@@ -73,6 +111,8 @@ async fn show(s: AppState, headers: HeaderMap, u: CurrentUser, name: &str, o: Sh
                 result: e.result,
             })
             .collect(),
+        window,
+        replicas: replica_points,
         preview: o.preview,
         can_edit: u.role >= Role::Editor,
         notice: o.notice,
@@ -200,21 +240,10 @@ pub async fn submit(
         }
     };
     if f.get("do").map(String::as_str) == Some("preview") {
-        let host = match s.0.store.service(&name).await {
-            Ok(Some(r)) => r.spec.host,
-            Ok(None) => {
-                return super::guard::as_page(OpError::NotFound(format!(
-                    "no service called {name}"
-                )))
-            }
-            Err(e) => return super::storage_error(e),
+        let preview = match ops::autoscale::preview(&s.0.ops, &s.0.engine, &p).await {
+            Ok(v) => v,
+            Err(e) => return refused(s, headers, u, &name, Some(p), e).await,
         };
-        let running = ops::autoscale::running(&s.0.ops, &host, &name)
-            .await
-            .unwrap_or(p.min);
-        let preview =
-            crate::autoscale::preview::replay(&s.0.engine, &p, &host, running, s.0.ops.now_ms())
-                .await;
         let o = Shown2 {
             draft: Some(p),
             preview: Some(preview),

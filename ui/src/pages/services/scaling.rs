@@ -27,9 +27,20 @@ pub struct Event {
 pub struct Preview {
     /// (time, from, to, value).
     pub scales: Vec<(i64, u32, u32, f64)>,
+    /// The policy's number over the window, on its step grid.
+    pub window: Window,
+    pub points: Vec<(i64, f64)>,
     pub evaluations: usize,
     pub peak: u32,
     pub error: Option<String>,
+}
+
+/// A chart's time range and step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -42,6 +53,9 @@ pub struct Data {
     /// The autoscaler's last evaluation: (time, value, decision).
     pub last: Option<(i64, Option<f64>, String)>,
     pub events: Vec<Event>,
+    /// Running replicas over `window` (the autoscaler's series).
+    pub window: Window,
+    pub replicas: Vec<(i64, f64)>,
     pub preview: Option<Preview>,
     pub can_edit: bool,
     pub notice: Option<String>,
@@ -94,7 +108,73 @@ fn events_table(events: &[Event]) -> AnyView {
     .into_any()
 }
 
-fn preview_view(p: &Preview) -> AnyView {
+fn chart(
+    w: Window,
+    name: &str,
+    points: Vec<(i64, f64)>,
+    thresholds: Vec<f64>,
+    marks: Vec<(i64, String)>,
+) -> AnyView {
+    use crate::chart::svg::{render, Chart, Kind, Series};
+    use crate::chart::units::Unit;
+    let c = Chart {
+        start: w.start,
+        end: w.end,
+        step: w.step.max(1),
+        unit: Unit::Short,
+        kind: Kind::Line,
+        thresholds,
+        y_max: None,
+        bands: vec![],
+        marks,
+        width: 800.0,
+        height: 200.0,
+    };
+    render(
+        &c,
+        &[Series {
+            name: name.into(),
+            points,
+        }],
+    )
+}
+
+/// The replica count with every scale (and dry run) marked over it.
+fn timeline(d: &Data) -> AnyView {
+    let marks = d
+        .events
+        .iter()
+        .filter(|e| e.kind == "scale")
+        .map(|e| {
+            let what = if e.dry_run {
+                "dry run".to_string()
+            } else {
+                e.result.clone().unwrap_or_else(|| "under way".into())
+            };
+            (
+                e.ts_ms,
+                format!(
+                    "{}: {} {} → {} by {} ({}, {what})",
+                    when(e.ts_ms),
+                    e.direction,
+                    e.from,
+                    e.to,
+                    e.actor,
+                    e.reason
+                ),
+            )
+        })
+        .collect();
+    chart(
+        d.window,
+        "running replicas",
+        d.replicas.clone(),
+        vec![],
+        marks,
+    )
+}
+
+fn preview_view(p: &Preview, policy: &Policy) -> AnyView {
     if let Some(e) = &p.error {
         return view! { <p class="notice error">{format!("Preview failed: {e}")}</p> }.into_any();
     }
@@ -105,8 +185,22 @@ fn preview_view(p: &Preview) -> AnyView {
             view! { <tr><td>{when(*t)}</td><td>{format!("{from} → {to}")}</td><td class="num">{format!("{v:.2}")}</td></tr> }
         })
         .collect_view();
+    let marks = p
+        .scales
+        .iter()
+        .map(|(t, from, to, v)| (*t, format!("{}: {from} → {to} at {v:.2}", when(*t))))
+        .collect();
+    let thresholds = vec![policy.up.threshold, policy.down.threshold];
+    let graph = chart(
+        p.window,
+        policy.metric.as_str(),
+        p.points.clone(),
+        thresholds,
+        marks,
+    );
     view! {
         <h3>"Preview: the last 6 hours replayed"</h3>
+        {graph}
         <p class="hint">{format!(
             "{} evaluations; it would have scaled {} times, to {} replicas at most.",
             p.evaluations, p.scales.len(), p.peak
@@ -176,9 +270,10 @@ pub fn body(ctx: &Ctx, d: Data) -> AnyView {
         <p><a href=format!("/services/{}", d.service)>{format!("← {}", d.service)}</a></p>
         <p>{format!("{} replica(s) running now.", d.running)}</p>
         {last}
-        {d.preview.as_ref().map(preview_view)}
+        {d.preview.as_ref().map(|v| preview_view(v, &p))}
         {form}
         <h3>"Decisions and actions"</h3>
+        {timeline(&d)}
         {events_table(&d.events)}
     }
     .into_any()
