@@ -13,6 +13,9 @@
 //! Memory: the process's resident-set growth and peak (VmHWM) growth
 //! around each query, from /proc/self/status.
 
+#[path = "shared/reader.rs"]
+mod reader;
+
 use dozor_common::{Sample, SeriesBatch};
 use dozor_server::{Config, Server};
 use sqlx::Connection;
@@ -69,26 +72,7 @@ async fn bench(label: &str, database_url: Option<String>) {
     cfg.database_url = database_url.clone();
     let server = Server::start(cfg).await.unwrap();
     let now = dozor_server::clock::system_ms() / 15_000 * 15_000;
-    server
-        .store
-        .create_user(
-            "bench",
-            "!unusable",
-            dozor_server::storage::Role::Viewer,
-            false,
-            now,
-        )
-        .await
-        .unwrap();
-    *TOKEN.lock().unwrap() = dozor_server::app::mint_api_token(
-        &server.store,
-        "bench",
-        "bench",
-        dozor_server::storage::Scope::Read,
-        None,
-    )
-    .await
-    .unwrap();
+    *TOKEN.lock().unwrap() = reader::read_token(&server).await;
 
     // 1 series × 24 h at 15 s.
     let day: Vec<Sample> = (0..5760)

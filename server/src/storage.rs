@@ -15,6 +15,7 @@ mod cache;
 mod catalog;
 pub mod certificates;
 pub mod checks;
+pub mod chunk;
 pub mod containers;
 pub mod desired;
 mod error;
