@@ -1,8 +1,7 @@
 //! Users, sessions and the audit log: the same tests on SQLite and on a
 //! fresh PostgreSQL database.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use dozor_server::auth::password;
 use dozor_server::storage::{AuditEntry, Role, Scope, Store};

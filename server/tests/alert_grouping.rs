@@ -2,7 +2,7 @@
 //! together go out as one message (Telegram and the webhook), a group's
 //! later changes wait for group_interval, and `group_by` splits groups.
 
-mod support;
+use crate::support;
 
 use axum::extract::State;
 use axum::Json;

@@ -4,8 +4,7 @@
 //! the bare name) are adopted by the rule of that name without being
 //! announced again.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use dozor_common::{Sample, SeriesBatch};
 use dozor_server::alerting::engine::Alerting;

@@ -2,7 +2,7 @@
 //! mutes an alert until expired (then it is announced), and a firing
 //! "host down" rule inhibits that host's other alerts.
 
-mod support;
+use crate::support;
 
 use dozor_common::{Sample, SeriesBatch};
 use support::telegram;

@@ -3,7 +3,7 @@
 //! splitting, retry_after, permanent errors, an outage with a restart in
 //! the middle).
 
-mod support;
+use crate::support;
 
 use dozor_server::alerting::notify::Notification;
 use dozor_server::clock::Clock;

@@ -2,8 +2,7 @@
 //! transaction per rule evaluation, idempotent outbox keys, NaN values,
 //! and the outbox's sent / retry / failed bookkeeping.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use dozor_server::storage::{AlertRow, HistoryRow, OutboxItem, RuleUpdate, Store};
 

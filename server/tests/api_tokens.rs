@@ -3,7 +3,7 @@
 //! injected clock, the Account page's create/list/revoke, the /metrics
 //! switch, and the per-agent series limit.
 
-mod support;
+use crate::support;
 
 use dozor_server::clock::Clock;
 use dozor_server::storage::{Role, Scope};

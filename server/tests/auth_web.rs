@@ -2,7 +2,7 @@
 //! (no enumeration, rate-limited), sessions revoked by logout, password
 //! change and disable, tampered tokens, roles on forms, and the audit log.
 
-mod support;
+use crate::support;
 
 use support::web::{client, form_page, get, login, pair, set_cookie};
 

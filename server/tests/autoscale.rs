@@ -6,7 +6,7 @@
 //! paced load sees none through scale-in. Prints the time from
 //! load to a serving new replica (the closing note's figure).
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::collections::HashSet;

@@ -8,7 +8,7 @@
 //! through the CPU, requests-per-second and p95 queries and scales where
 //! the history ran hot.
 
-mod support;
+use crate::support;
 
 use dozor_common::containers::ContainerInfo;
 use dozor_common::protocol::{Capabilities, HeartbeatRequest, TaskResult, PROTOCOL_VERSION};

@@ -4,7 +4,7 @@
 //! policy backing off after it), a template that is gone, and stale data
 //! once the agent stops.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::time::Duration;

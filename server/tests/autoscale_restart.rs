@@ -3,7 +3,7 @@
 //! stored scale to the host once (the task is keyed by the event), a
 //! second restart queues nothing new, and the host's answer settles it.
 
-mod support;
+use crate::support;
 
 use dozor_common::protocol::{Capabilities, HeartbeatRequest, TaskResult, PROTOCOL_VERSION};
 use dozor_server::storage::ScaleEvent;

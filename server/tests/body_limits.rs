@@ -5,7 +5,7 @@
 //! over a raw connection, so a server that answers early is seen answering
 //! early instead of as a broken pipe.
 
-mod support;
+use crate::support;
 
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -5,7 +5,7 @@
 //! applies, and injected label values stay text. Screenshots go to a temp
 //! dir and must not be blank.
 
-mod support;
+use crate::support;
 
 use support::chrome::{browser, console_problems, js, not_blank};
 

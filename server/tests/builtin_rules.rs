@@ -4,7 +4,7 @@
 //! user makes on the Rules page (disable, edit, reset) are kept across a
 //! restart on SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::PathBuf;

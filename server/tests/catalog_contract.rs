@@ -1,7 +1,6 @@
 //! The catalog contract (enrolment tokens, agents, tasks) on both backends.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use dozor_common::protocol::TaskResult;
 use dozor_server::storage::{CreateAgent, NewAgent, NewTask, Store};

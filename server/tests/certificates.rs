@@ -7,7 +7,7 @@
 //! refuses and a CA that is down are reported as failed with why, and the
 //! service keeps serving. Uploads: `certificates_upload.rs`.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::time::Instant;

@@ -4,7 +4,7 @@
 //! installed on the service's host alone (key 0600) and served over HTTPS
 //! by the test's nginx, trusted by curl through that certificate.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::certs::{curl_https, service, setup};

@@ -4,7 +4,7 @@
 //! blackbox_exporter's names and shown with their uptime on the Checks
 //! screen. A private target needs an admin.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::time::Duration;

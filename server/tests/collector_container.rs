@@ -4,7 +4,7 @@
 //! its `node_network_*` series are the host's interfaces, not the
 //! container's own `lo` and `eth0`. Against the real Engine.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::Command;

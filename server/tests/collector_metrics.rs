@@ -2,7 +2,7 @@
 //! text format, read back strictly by dozor's parser and checked by the
 //! real promtool.
 
-mod support;
+use crate::support;
 
 use dozor_collector::agent::{Agent, AgentConfig};
 use dozor_collector::proc::HostInput;

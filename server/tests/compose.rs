@@ -1,6 +1,6 @@
 //! docker-compose.yml must be valid for the Compose tool on this machine.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -5,7 +5,7 @@
 //! the token from the server's volume, and this host appears with its own
 //! network interfaces (the collector runs in the host's namespaces).
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use support::docker::{docker, scratch_image};

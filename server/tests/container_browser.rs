@@ -5,7 +5,7 @@
 //! the filter highlights; pausing stops the tail; the CSP is never
 //! violated. Also sorts the fleet table by clicking a header.
 
-mod support;
+use crate::support;
 
 use dozor_collector::docker::actions::Policy;
 use fantoccini::Locator;

@@ -4,7 +4,7 @@
 //! 8 KiB, the newest lines kept when over the line or byte limit, the
 //! answer saying so) and its errors. Required when CI=true.
 
-mod support;
+use crate::support;
 
 use dozor_collector::docker::{logs, DockerInput};
 use dozor_common::containers::LogsRequest;

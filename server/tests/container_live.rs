@@ -8,7 +8,7 @@
 //! audited. Containers and the image are removed however the test ends.
 //! Required when CI=true.
 
-mod support;
+use crate::support;
 
 use dozor_collector::docker::actions::Policy;
 use serde_json::Value;

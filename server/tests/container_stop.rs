@@ -3,7 +3,7 @@
 //! `--stop-timeout 20` whose TERM handler needs 12 s shuts down cleanly
 //! (exit 0), as `docker stop` would let it. Against the real Engine.
 
-mod support;
+use crate::support;
 
 use dozor_collector::docker::actions::{self, Policy};
 use dozor_common::containers::{ActionRequest, TASK_RESTART, TASK_STOP};

@@ -5,7 +5,7 @@
 //! carries the `dozor.test` label and is removed however the test ends.
 //! Required when CI=true.
 
-mod support;
+use crate::support;
 
 use dozor_collector::docker::DockerInput;
 use dozor_common::SeriesBatch;

@@ -3,8 +3,7 @@
 //! however often a heartbeat is retried, history is pruned without ever
 //! letting a task id be handed out twice.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use dozor_common::containers::{ContainerEvent, ContainerInfo};
 use dozor_common::protocol::TaskResult;

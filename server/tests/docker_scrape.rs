@@ -4,7 +4,7 @@
 //! scraped at its own address and lands in storage; once it is removed its
 //! series go stale. Required when CI=true.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::data::query;

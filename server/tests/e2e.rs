@@ -2,7 +2,7 @@
 //! pushing the fixture host (checked-in copies of real /proc files) over
 //! HTTP, then the expected series and values in storage.
 
-mod support;
+use crate::support;
 
 use dozor_common::Labels;
 use dozor_server::storage::Store;

@@ -7,7 +7,7 @@
 //! at once, and its message arriving in the chat. Screenshots of every
 //! step go to `target/screenshots/first-hour/`.
 
-mod support;
+use crate::support;
 
 use fantoccini::{Client, Locator};
 use std::path::PathBuf;

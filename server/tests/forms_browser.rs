@@ -7,7 +7,7 @@
 //! `target/screenshots/forms/<page>-<width>.png` for a person to look at;
 //! each must not be blank.
 
-mod support;
+use crate::support;
 
 use dozor_server::demo::{self, Demo};
 use fantoccini::{Client, Locator};

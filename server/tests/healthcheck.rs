@@ -1,7 +1,7 @@
 //! `dozor-server healthcheck`, the images' HEALTHCHECK: exit 0 when the
 //! server on --listen answers, non-zero with the reason when it does not.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use support::*;

@@ -2,7 +2,7 @@
 //! node_exporter's type and help, as scraped families do, so Grafana's
 //! hints and autocomplete describe them.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::*;

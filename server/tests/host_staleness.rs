@@ -3,7 +3,7 @@
 //! Prometheus marks a scrape's vanished series: they stop answering at
 //! once instead of for the 5-minute lookback.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::data::query;

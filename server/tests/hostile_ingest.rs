@@ -6,7 +6,7 @@
 //! alone, counted in /metrics by reason and named in the answer. Names in
 //! UTF-8, as Prometheus 3 sends them, are not bad: they are stored.
 
-mod support;
+use crate::support;
 
 use dozor_server::remote_write::{Label, TimeSeries, WireSample, WriteRequest};
 use prost::Message;

@@ -4,7 +4,7 @@
 //! at most 10,000 entries a request are read, and the samples beside them
 //! are stored as always.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

@@ -4,7 +4,7 @@
 //! a millisecond step. Every one gets a clear refusal and the server stays
 //! up.
 
-mod support;
+use crate::support;
 
 use support::web::get;
 use support::web::post_form as post;

@@ -2,7 +2,7 @@
 //! name and password and is signed in with the invited role; the link
 //! works once, expires (injected clock) and can be revoked.
 
-mod support;
+use crate::support;
 
 use dozor_server::clock::Clock;
 use dozor_server::storage::Role;

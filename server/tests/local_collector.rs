@@ -3,7 +3,7 @@
 //! and logs and actions go through its in-process task channel, exactly
 //! as they do for a remote collector. Needs the Docker Engine.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::docker::{docker, Cleanup};

@@ -4,7 +4,7 @@
 //! its limit is followed by an immediate poll from its cursor), and keeps
 //! up with the container. The figures it prints are in BENCHMARKS.md.
 
-mod support;
+use crate::support;
 
 use dozor_collector::docker::actions::Policy;
 use serde_json::json;

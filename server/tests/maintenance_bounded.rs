@@ -5,7 +5,7 @@
 //! 503s after 400k backfilled samples.) The test checks the interleaving,
 //! not a time: writes complete while the pass is still running.
 
-mod support;
+use crate::support;
 
 use dozor_common::{Labels, Sample, SeriesBatch};
 use dozor_server::storage::Store;

@@ -1,7 +1,7 @@
 //! `/metrics` must pass `promtool check metrics` (Debian's prometheus
 //! package) and carry the figures operators need.
 
-mod support;
+use crate::support;
 
 use support::*;
 

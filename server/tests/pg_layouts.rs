@@ -5,7 +5,7 @@
 //! a database migrated by an earlier version, whose migration 0002 had
 //! another text, still opens.
 
-mod support;
+use crate::support;
 
 use dozor_server::storage::postgres::{Layout, PgStore};
 use sqlx::Connection;

@@ -2,7 +2,7 @@
 //! (GET and POST form, RFC 3339 and Unix times, durations), and errors
 //! with Prometheus's errorType.
 
-mod support;
+use crate::support;
 
 use dozor_common::{Sample, SeriesBatch};
 use serde_json::{json, Value};

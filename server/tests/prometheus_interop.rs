@@ -2,7 +2,7 @@
 //! remote-writes what it scraped to dozor. Then the same queries go to both
 //! HTTP APIs and the JSON results must agree.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};

@@ -10,7 +10,7 @@
 //! Prometheus is started with a lookback of 4m59.999s and asked `[59999ms]`
 //! where dozor is asked `[1m]`: the two must then agree sample for sample.
 
-mod support;
+use crate::support;
 
 use dozor_common::{Sample, SeriesBatch};
 use serde_json::Value;

@@ -17,7 +17,7 @@
 //! eval_fail instant at 0 foo +
 //! ```
 
-mod support;
+use crate::support;
 
 use dozor_common::{Sample as Point, SeriesBatch};
 use dozor_server::promql::promqltest::{self, Block};

@@ -3,8 +3,7 @@
 //! gaps, stale markers, NaN samples, the tail above the watermark, and
 //! late samples.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use dozor_common::{Sample as RawSample, SeriesBatch};
 use dozor_server::promql::value::stale_nan;

@@ -3,8 +3,7 @@
 //! bad-path hits for the fleet rule, the busiest addresses, and agents'
 //! addresses.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use dozor_common::protection::{Activity, Settings};
 use dozor_server::storage::{CreateAgent, NewAgent, NewBlock, Store};

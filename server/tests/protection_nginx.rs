@@ -11,7 +11,7 @@
 //!   and a third host that enrols later denies the address too.
 //!   Prints the time from flood start to block.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::net::IpAddr;

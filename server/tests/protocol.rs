@@ -1,6 +1,6 @@
 //! The agent protocol over real HTTP: every status code of the contract.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

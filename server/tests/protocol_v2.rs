@@ -4,7 +4,7 @@
 //! moves only when its document changes, and what the agent applied is
 //! recorded. Protocol 1 agents keep getting scrape targets in heartbeats.
 
-mod support;
+use crate::support;
 
 use dozor_common::containers::{ActionRequest, ContainerLogs, LogsRequest, RestartContainer};
 use dozor_common::protocol::{Capabilities, PROTOCOL_VERSION};

@@ -1,7 +1,7 @@
 //! Every response says `nosniff`, JSON and `/metrics` and 404s included,
 //! and API answers say `no-store` so no shared cache keeps their data.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -5,7 +5,7 @@
 //! the next policy run dropped everything older, on a server started with
 //! `--retention 90d`. Checked on every backend.
 
-mod support;
+use crate::support;
 
 use dozor_common::{Labels, Sample, SeriesBatch};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 mod coverage;
 #[path = "role_matrix/services.rs"]
 mod services;
-mod support;
+use crate::support;
 
 use dozor_server::storage::Role;
 use support::web::{client, form_page, login, pair, set_cookie};

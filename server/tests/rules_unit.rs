@@ -2,7 +2,7 @@
 //! `prometheus`): the same promtool-format unit-test file passes in both,
 //! and a file with one wrong expectation fails in both.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! then on, names of file rules refused, escaping, delete, and rules
 //! surviving a restart.
 
-mod support;
+use crate::support;
 
 use dozor_common::{Sample, SeriesBatch};
 use support::web::get;

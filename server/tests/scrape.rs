@@ -6,7 +6,7 @@
 //! stale so PromQL stops returning it. The families' type, help and unit
 //! reach the metadata API.
 
-mod support;
+use crate::support;
 
 use dozor_collector::scrape;
 use std::sync::atomic::{AtomicBool, Ordering};

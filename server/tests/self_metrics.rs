@@ -3,7 +3,7 @@
 //! `sent_ms` the heartbeat carries, are there to query, and histogram
 //! buckets are not stored.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! itself healthy through `dozor-server healthcheck` (there is no shell in
 //! it). Against the real Engine.
 
-mod support;
+use crate::support;
 
 use support::docker::{docker, scratch_image, Removed};
 use support::*;

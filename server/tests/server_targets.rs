@@ -2,7 +2,7 @@
 //! Targets page, the host's collector receives it with a heartbeat and
 //! scrapes it; removing it retires the target and its series go stale.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! cannot claim one domain and path on a host; scopes decide who writes;
 //! the host's desired state carries the services with their error pages.
 
-mod support;
+use crate::support;
 
 use dozor_server::storage::Scope;
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@
 //! shows nginx's message; an agent away while a service changed converges
 //! when it returns. Prints the time from save to served.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::time::{Duration, Instant};

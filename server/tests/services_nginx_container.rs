@@ -5,7 +5,7 @@
 //! through it, and a config nginx refuses is reported with nginx's words
 //! from inside the container.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::time::{Duration, Instant};

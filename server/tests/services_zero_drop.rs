@@ -6,7 +6,7 @@
 //! connection per reload. Prints every count (the figures in the issue's
 //! closing note).
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::time::Duration;

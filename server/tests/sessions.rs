@@ -2,7 +2,7 @@
 //! per-account sign-in limit with its device-cookie exemption, and
 //! changing one's own password.
 
-mod support;
+use crate::support;
 
 use dozor_server::clock::Clock;
 use dozor_server::storage::Role;

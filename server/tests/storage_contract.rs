@@ -1,7 +1,6 @@
 //! The storage contract: the same tests against SQLite and PostgreSQL.
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use dozor_common::{Labels, Sample, SeriesBatch};
 use dozor_server::storage::rollup::Resolution;

@@ -4,7 +4,7 @@
 //! to queue work for an agent that has gone quiet, and a server stopping
 //! does not wait for open polls.
 
-mod support;
+use crate::support;
 
 use dozor_common::containers::{TASKS_PATH, TASK_RESULT_PATH};
 use dozor_server::storage::NewTask;

@@ -4,7 +4,7 @@
 //! `/status`, `/silence` by role, the buttons, `/unsubscribe`, the token
 //! set on the page and the test message.
 
-mod support;
+use crate::support;
 
 use dozor_server::storage::Role;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! every message to that chat, not only the one refused, while other chats
 //! go on.
 
-mod support;
+use crate::support;
 
 use dozor_server::alerting::notify::Notification;
 use dozor_server::clock::Clock;

@@ -3,7 +3,7 @@
 //! (The 20-a-minute group limit only bites after ~28 messages at 1/s, too
 //! slow for the suite; it is the same governor mechanism.)
 
-mod support;
+use crate::support;
 
 use dozor_server::alerting::telegram::Telegram;
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@
 //!   last 3 days): after a 5-day backfill and a policy run, queries served
 //!   from the continuous aggregates still equal the raw evaluation.
 
-mod support;
+use crate::support;
 
 use dozor_common::{Sample, SeriesBatch};
 use dozor_server::promql::{Limits, Range, Value};

@@ -7,7 +7,7 @@
 //! probe of the service is up and not counted as traffic; the Services
 //! list and the service page show the traffic.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::net::IpAddr;

@@ -2,7 +2,7 @@
 //! security headers, CSRF on forms, valid HTML (html5lib, strict), and
 //! dashboard files that are wrong.
 
-mod support;
+use crate::support;
 
 use dozor_server::demo::{self, Demo};
 use std::process::{Command, Stdio};

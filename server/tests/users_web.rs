@@ -1,7 +1,7 @@
 //! User administration and the audit log, over plain HTTP as an admin,
 //! with XSS probes in the user-editable fields.
 
-mod support;
+use crate::support;
 
 use dozor_server::auth::password;
 use dozor_server::storage::Role;

@@ -10,9 +10,9 @@
 //! tsdb create-blocks-from openmetrics`, then `prometheus` started on
 //! them). Each query shape is asked of both over HTTP in alternating
 //! rounds (the median of each is reported, with the ratio). Then both
-//! take remote_write in Prometheus's own shape (about 2,000 series × 1
-//! sample per request, from 4 senders, as a real Prometheus's shards
-//! send) and with 10 samples per series; on PostgreSQL, a raw COPY of
+//! take remote_write in Prometheus's own shape (2,000 series × 1 sample
+//! per request, from 4 shards with their own series, each in order, as
+//! a real Prometheus sends) and with 10 samples per series; on PostgreSQL, a raw COPY of
 //! the same rows into a plain table in the same cluster is the floor.
 //! Memory: the bench process's (dozor runs in it) and Prometheus's peak
 //! resident size.
@@ -200,7 +200,10 @@ async fn run(label: &str, database_url: Option<String>, prom: &Prometheus, now: 
 
 #[tokio::main]
 async fn main() {
-    let now = dozor_server::clock::system_ms() / 60_000 * 60_000;
+    // The data ends at a 2-hour boundary at least 2 hours ago: promtool
+    // cuts 2-hour blocks, and Prometheus takes remote writes only after
+    // its newest block.
+    let now = dozor_server::clock::system_ms() / (2 * HOUR_MS) * (2 * HOUR_MS) - 2 * HOUR_MS;
     let series = data(now);
     let prom = start_prometheus(&series).await;
     drop(series);

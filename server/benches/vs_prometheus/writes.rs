@@ -53,21 +53,34 @@ fn bodies(series: usize, per: usize, requests: usize, t0: i64, tag: &str) -> Vec
         .collect()
 }
 
-/// Posts every body from `senders` concurrent senders; samples per
-/// second, from the first post to the last answer.
-async fn write_all(url: &str, token: Option<&str>, bodies: Vec<Vec<u8>>, samples: usize) -> f64 {
-    let senders = 4;
+/// Senders, as a Prometheus's remote-write shards: each has its own
+/// series and sends its requests in order (samples of one series must
+/// arrive in order, and Prometheus refuses them otherwise).
+const SHARDS: usize = 4;
+
+/// One request list per shard, each over its own `series` series.
+fn shards(series: usize, per: usize, requests: usize, t0: i64, tag: &str) -> Vec<Vec<Vec<u8>>> {
+    (0..SHARDS)
+        .map(|k| bodies(series, per, requests, t0, &format!("{tag}s{k}")))
+        .collect()
+}
+
+/// Posts every shard's bodies, shards concurrently; samples per second,
+/// from the first post to the last answer.
+async fn write_all(
+    url: &str,
+    token: Option<&str>,
+    shards: Vec<Vec<Vec<u8>>>,
+    samples: usize,
+) -> f64 {
     let http = reqwest::Client::new();
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies.into_iter().enumerate()));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..senders {
-        let (http, queue, url) = (http.clone(), queue.clone(), url.to_string());
+    for bodies in shards {
+        let (http, url) = (http.clone(), url.to_string());
         let token = token.map(str::to_string);
         tasks.push(tokio::spawn(async move {
-            loop {
-                let next = queue.lock().unwrap().next();
-                let Some((_, body)) = next else { return };
+            for body in bodies {
                 loop {
                     let mut r = http
                         .post(&url)
@@ -78,14 +91,16 @@ async fn write_all(url: &str, token: Option<&str>, bodies: Vec<Vec<u8>>, samples
                     if let Some(t) = &token {
                         r = r.bearer_auth(t);
                     }
-                    let status = r.send().await.unwrap().status();
+                    let resp = r.send().await.unwrap();
+                    let status = resp.status();
                     if status.is_success() {
                         break;
                     }
                     // As Prometheus does: 5xx and 429 are retried.
+                    let text = resp.text().await.unwrap_or_default();
                     assert!(
                         status.is_server_error() || status.as_u16() == 429,
-                        "{url}: {status}"
+                        "{url}: {status} {text}"
                     );
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -143,24 +158,28 @@ pub async fn writes(label: &str, server: &Server, prom: &Prometheus, db_url: Opt
         .trim()
         .to_string();
     for (shape, series, per) in [
-        ("2,000 series x 1 sample per request", 2000usize, 1usize),
-        ("2,000 series x 10 samples per request", 2000, 10),
+        (
+            "2,000 series x 1 sample per request, 4 shards",
+            2000usize,
+            1usize,
+        ),
+        ("2,000 series x 10 samples per request, 4 shards", 2000, 10),
     ] {
         // Sized from a short probe of dozor so each side runs about
         // DOZOR_BENCH_WRITE_SECS.
         let tag = format!("{}x{per}", label.len());
         let t0 = dozor_server::clock::system_ms();
-        let probe = bodies(series, per, 10, t0, &format!("p{tag}"));
+        let probe = shards(series, per, 5, t0, &format!("p{tag}"));
         let rate = write_all(
             &format!("{}/prometheus/api/v1/write", server.url()),
             Some(&token),
             probe,
-            series * per * 10,
+            SHARDS * series * per * 5,
         )
         .await;
-        let requests = ((rate * secs) as usize / (series * per)).max(10);
-        let total = requests * series * per;
-        let body = bodies(series, per, requests, t0, &tag);
+        let requests = ((rate * secs) as usize / (SHARDS * series * per)).max(5);
+        let total = SHARDS * requests * series * per;
+        let body = shards(series, per, requests, t0, &tag);
         let rss0 = status_kb("self", "VmHWM:");
         let d = write_all(
             &format!("{}/prometheus/api/v1/write", server.url()),
