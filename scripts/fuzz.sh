@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes with libFuzzer (the cargo-fuzz layout), each target for a while:
-#   scripts/fuzz.sh            # 60 seconds each (what the test suite runs)
+#   scripts/fuzz.sh            # 60 seconds each
+#   scripts/fuzz.sh 30         # what the test suite runs
 #   scripts/fuzz.sh 3600       # an hour each, by hand
 # Targets:
 #   common/fuzz parse   the exposition parser; seeds are its test fixtures

@@ -160,6 +160,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked
 fi
-log "fuzzing the exposition parser (60 s)"
-scripts/fuzz.sh 60
+log "fuzzing the exposition parser and PromQL (30 s each)"
+scripts/fuzz.sh 30
 log "all checks passed"
