@@ -274,6 +274,8 @@ impl Agent {
             let (containers, container_events) = self.containers.take();
             let waf = self.waf.take();
             let certificates = self.certs_due();
+            let (metadata_due, metadata_version) =
+                self.metadata.lock().expect("metadata lock").due();
             let req = HeartbeatRequest {
                 containers: containers.clone(),
                 container_events: container_events.clone(),
@@ -283,7 +285,7 @@ impl Agent {
                 scrape_targets: self.scrape_snapshot().filter(|s| reported.due(s)),
                 capabilities: Some(self.capabilities()),
                 desired_applied: self.desired_sections.get().map(|_| self.desired_applied()),
-                metadata: self.metadata.lock().expect("metadata lock").due(),
+                metadata: metadata_due,
                 waf: (!waf.is_empty()).then(|| waf.clone()),
                 certificates: certificates.clone(),
                 // Read last, just before sending: retries build a new request.
@@ -310,7 +312,10 @@ impl Agent {
                     }
                     self.certs_delivered(certificates);
                     if sent_metadata {
-                        self.metadata.lock().expect("metadata lock").sent();
+                        self.metadata
+                            .lock()
+                            .expect("metadata lock")
+                            .sent(metadata_version);
                     }
                     self.stats.heartbeats_ok.fetch_add(1, Relaxed);
                     self.stats.samples_sent.fetch_add(n, Relaxed);

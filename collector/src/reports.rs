@@ -43,7 +43,11 @@ impl Reported {
 #[derive(Default)]
 pub struct MetadataBook {
     all: BTreeMap<String, MetricMetadata>,
-    changed: bool,
+    /// Bumped by every change; `sent` names the version a heartbeat
+    /// carried, so a change recorded while that heartbeat was in flight
+    /// is still due (a flag cleared on the answer lost it for 10 min).
+    version: u64,
+    sent_version: u64,
     at: Option<Instant>,
 }
 
@@ -61,7 +65,7 @@ impl MetadataBook {
                 continue;
             }
             self.all.insert(e.metric.clone(), e);
-            self.changed = true;
+            self.version += 1;
         }
     }
 
@@ -87,18 +91,20 @@ impl MetadataBook {
         self.record(new);
     }
 
-    /// Everything, when a report is due.
-    pub fn due(&self) -> Vec<MetricMetadata> {
-        let due = self.changed || self.at.is_none_or(|a| a.elapsed() >= METADATA_EVERY);
+    /// Everything, when a report is due, with the version it is.
+    pub fn due(&self) -> (Vec<MetricMetadata>, u64) {
+        let due = self.version != self.sent_version
+            || self.at.is_none_or(|a| a.elapsed() >= METADATA_EVERY);
         if due {
-            self.all.values().cloned().collect()
+            (self.all.values().cloned().collect(), self.version)
         } else {
-            Vec::new()
+            (Vec::new(), self.version)
         }
     }
 
-    pub fn sent(&mut self) {
-        self.changed = false;
+    /// The server has `version`; later changes stay due.
+    pub fn sent(&mut self, version: u64) {
+        self.sent_version = version;
         self.at = Some(Instant::now());
     }
 }
@@ -141,14 +147,27 @@ mod tests {
     #[test]
     fn metadata_goes_when_it_changes() {
         let mut b = MetadataBook::default();
-        assert!(b.due().is_empty(), "nothing known");
+        assert!(b.due().0.is_empty(), "nothing known");
         b.record(vec![meta("a_total", "A.")]);
-        assert_eq!(b.due().len(), 1);
-        b.sent();
-        assert!(b.due().is_empty(), "sent, unchanged");
+        let (due, v) = b.due();
+        assert_eq!(due.len(), 1);
+        b.sent(v);
+        assert!(b.due().0.is_empty(), "sent, unchanged");
         b.record(vec![meta("a_total", "A.")]);
-        assert!(b.due().is_empty(), "the same again");
+        assert!(b.due().0.is_empty(), "the same again");
         b.record(vec![meta("a_total", "A, reworded.")]);
-        assert_eq!(b.due()[0].help, "A, reworded.");
+        assert_eq!(b.due().0[0].help, "A, reworded.");
+    }
+
+    #[test]
+    fn a_change_while_a_heartbeat_is_in_flight_is_still_due() {
+        let mut b = MetadataBook::default();
+        b.record(vec![meta("a_total", "A.")]);
+        let (_, v) = b.due();
+        // A scrape records a new family before the server answers.
+        b.record(vec![meta("b_total", "B.")]);
+        b.sent(v);
+        let (due, _) = b.due();
+        assert_eq!(due.len(), 2, "b_total was not in the heartbeat: {due:?}");
     }
 }
