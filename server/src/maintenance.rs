@@ -54,6 +54,20 @@ pub async fn run(
             }
         }
 
+        // After the rollups: a step never waits behind a window's worth
+        // of rollup work, and both are bounded per tick.
+        let t = Instant::now();
+        match store.compact(now).await {
+            Ok(n) => {
+                timed("compact", t, true);
+                tracing::debug!(series_windows = n, "closed windows compacted");
+            }
+            Err(e) => {
+                timed("compact", t, false);
+                tracing::warn!(error = %e, "compaction failed");
+            }
+        }
+
         if last_retention.is_none_or(|l| l.elapsed() >= RETENTION_EVERY) {
             let t = Instant::now();
             match store

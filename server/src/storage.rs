@@ -16,6 +16,7 @@ mod catalog;
 pub mod certificates;
 pub mod checks;
 pub mod chunk;
+pub mod compaction;
 pub mod containers;
 pub mod desired;
 mod error;
@@ -194,6 +195,12 @@ pub trait Maintenance: Send + Sync {
     async fn prepare(&self, now_ms: i64) -> Result<()>;
     /// Brings server-maintained rollups up to date. Returns buckets written.
     async fn refresh_rollups(&self, now_ms: i64) -> Result<u64>;
+    /// Moves the rows of closed windows into compressed chunks (see
+    /// `storage::compaction`), a bounded amount per call; returns the
+    /// series windows compacted. Stores that keep rows do nothing.
+    async fn compact(&self, _now_ms: i64) -> Result<u64> {
+        Ok(0)
+    }
     /// Deletes data older than `now - retention`.
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome>;
     /// Deletes series rows left without samples or rollups that were

@@ -138,6 +138,8 @@ async fn rollups_match_raw(store: Store) {
     let now = now_ms();
     let h0 = (now - 12 * HOUR).div_euclid(HOUR) * HOUR;
     load(&store, h0, now).await;
+    // Compacted first: rollups and raw reads both come from chunks.
+    store.compact(now).await.unwrap();
     store.refresh_rollups(now).await.unwrap();
     let engine = dozor_server::storage::engine(&store, Limits::default());
     let hourly = Range {
@@ -239,6 +241,7 @@ async fn backfill_and_first_hour_match_raw(store: Store) {
     compare(&engine, "avg_over_time(m[1h])", hourly).await;
     for _ in 0..20 {
         store.refresh_rollups(now).await.unwrap();
+        store.compact(now).await.unwrap();
     }
     let read = compare(&engine, "avg_over_time(m[1h])", hourly).await;
     let steps = ((hourly.end_ms - hourly.start_ms) / HOUR + 1) as u64;

@@ -2,7 +2,10 @@
 //! connection serialises writes (SQLite allows one writer anyway, and this
 //! avoids SQLITE_BUSY); a small pool serves reads concurrently.
 
+mod chunks;
+mod compact;
 mod maintenance;
+mod retention;
 mod write;
 
 use super::rollup::{self, Resolution};
@@ -167,6 +170,35 @@ fn rollup_value(v: Option<f64>) -> f64 {
     v.unwrap_or(f64::NAN)
 }
 
+/// The row-stored samples of `ids` with `start <= ts <= end`, by series,
+/// oldest first.
+pub(super) async fn rows_in(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[i64],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<HashMap<i64, Vec<Sample>>> {
+    let mut out: HashMap<i64, Vec<Sample>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT series_id, ts, {VALUE_COLS} FROM samples \
+             WHERE series_id IN ({marks}) AND ts >= ? AND ts <= ? ORDER BY series_id, ts"
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64, Option<f64>, i64)>(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        let rows = q.bind(start_ms).bind(end_ms).fetch_all(&mut *conn).await?;
+        for (id, t, v, kind) in rows {
+            out.entry(id)
+                .or_default()
+                .push(Sample::new(t, value_out(v, kind)));
+        }
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl SampleReader for SqliteStore {
     #[instrument(skip_all, fields(backend = "sqlite"))]
@@ -224,28 +256,12 @@ impl SampleReader for SqliteStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<HashMap<i64, Vec<Sample>>> {
-        let mut out: HashMap<i64, Vec<Sample>> = HashMap::new();
-        for chunk in ids.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(",");
-            let sql = format!(
-                "SELECT series_id, ts, {VALUE_COLS} FROM samples \
-                 WHERE series_id IN ({marks}) AND ts >= ? AND ts <= ? ORDER BY series_id, ts"
-            );
-            let mut q = sqlx::query_as::<_, (i64, i64, Option<f64>, i64)>(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            let rows = q
-                .bind(start_ms)
-                .bind(end_ms)
-                .fetch_all(&self.reader)
-                .await?;
-            for (id, t, v, kind) in rows {
-                out.entry(id)
-                    .or_default()
-                    .push(Sample::new(t, value_out(v, kind)));
-            }
-        }
+        // One snapshot for rows and chunks: a compaction committing between
+        // the two reads must neither hide samples nor show them twice.
+        let mut tx = self.reader.begin().await?;
+        let mut out = rows_in(&mut tx, ids, start_ms, end_ms).await?;
+        let chunked = chunks::read(&mut tx, ids, start_ms, end_ms).await?;
+        chunks::merge_into(&mut out, chunked);
         Ok(out)
     }
 
@@ -286,6 +302,7 @@ impl SampleReader for SqliteStore {
         end_ms: i64,
     ) -> Result<std::collections::HashSet<i64>> {
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let mut tx = self.reader.begin().await?;
         let found: Vec<i64> = sqlx::query_scalar(
             "SELECT j.value FROM json_each(?) j WHERE EXISTS
                (SELECT 1 FROM samples v WHERE v.series_id = j.value AND v.ts >= ? AND v.ts <= ?)",
@@ -293,9 +310,12 @@ impl SampleReader for SqliteStore {
         .bind(format!("[{}]", list.join(",")))
         .bind(start_ms)
         .bind(end_ms)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(found.into_iter().collect())
+        let mut found: std::collections::HashSet<i64> = found.into_iter().collect();
+        let rest: Vec<i64> = ids.iter().copied().filter(|i| !found.contains(i)).collect();
+        found.extend(chunks::with_samples(&mut tx, &rest, start_ms, end_ms).await?);
+        Ok(found)
     }
 
     async fn rollup_coverage(&self) -> Result<rollup::Coverage> {

@@ -2,7 +2,7 @@
 //! running them needs.
 
 use super::super::{Result, StorageError};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 
 /// Migrations edited after release, with the checksum of the text they
 /// replaced: a database that applied the old text has it updated, since
@@ -41,23 +41,54 @@ async fn repair_edited_migrations(pool: &PgPool, migrator: &sqlx::migrate::Migra
 
 /// Brings the schema up to date.
 pub async fn run(pool: &PgPool) -> Result<()> {
-    let migrator = sqlx::migrate!("../migrations/postgres");
+    let mut migrator = sqlx::migrate!("../migrations/postgres");
     repair_edited_migrations(pool, &migrator).await?;
     // Each migration is its own transaction. TimescaleDB's job
     // scheduler, starting in a new database, can deadlock with a
-    // migration that adds a policy (seen in CI on 0019); PostgreSQL
-    // rolls that migration back, so running again resumes at it.
+    // migration that adds a policy (seen in CI on 0019), or update a job
+    // row a migration is deleting with its view ("tuple concurrently
+    // deleted", seen in CI on 0021); PostgreSQL rolls that migration
+    // back, so running again resumes at it.
+    // One server migrates at a time, under a session lock of our own:
+    // sqlx's lock stays held by its connection when a migration fails, so
+    // the attempt after a race would wait for ever.
+    migrator.set_locking(false);
+    // Its own connection, so a pool of one still has one to migrate with.
+    let mut lock = sqlx::PgConnection::connect_with(&pool.connect_options()).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await?;
     let mut attempt = 0;
-    loop {
-        match migrator.run(pool).await {
-            Ok(()) => break,
-            Err(e) if attempt < 3 && e.to_string().contains("deadlock detected") => {
+    let outcome = loop {
+        let outcome = migrator.run(pool).await;
+        match outcome {
+            Ok(()) => break Ok(()),
+            Err(e) if attempt < 3 && raced_the_scheduler(&e.to_string()) => {
                 attempt += 1;
-                tracing::warn!(error = %e, attempt, "a migration deadlocked; running it again");
+                tracing::warn!(error = %e, attempt, "a migration raced TimescaleDB's scheduler; running it again");
                 tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
             }
-            Err(e) => return Err(StorageError::Migrate(e.to_string())),
+            Err(e) => break Err(StorageError::Migrate(e.to_string())),
         }
-    }
-    Ok(())
+    };
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await?;
+    let _ = lock.close().await;
+    outcome
+}
+
+/// The advisory lock key migrations run under ("dozormig").
+const MIGRATION_LOCK: i64 = 0x646f_7a6f_726d_6967;
+
+fn raced_the_scheduler(error: &str) -> bool {
+    [
+        "deadlock detected",
+        "tuple concurrently deleted",
+        "tuple concurrently updated",
+    ]
+    .iter()
+    .any(|m| error.contains(m))
 }

@@ -1,6 +1,7 @@
 //! Rollups and retention for SQLite (see `storage::rollup` for the scheme).
 
-use super::SqliteStore;
+use super::{chunks, SqliteStore};
+use crate::storage::compaction::{self, WINDOW_MS};
 use crate::storage::rollup::{self, Resolution};
 use crate::storage::{Maintenance, Result, RetentionOutcome};
 use async_trait::async_trait;
@@ -67,8 +68,16 @@ impl SqliteStore {
         .await?;
         let step = rollup::plan_step(start, &dirty, now_ms);
         let mut written = 0;
-        for (from, to) in &step.five_minute {
-            written += rollup_5m(&mut tx, *from, *to).await?;
+        // Below the compaction watermark samples may be in chunks, which
+        // SQL cannot read: those buckets are computed here.
+        let compacted = chunks::watermark(&mut tx).await?;
+        for &(from, to) in &step.five_minute {
+            if from < compacted {
+                written += rollup_5m_merged(&mut tx, from, to.min(compacted)).await?;
+            }
+            if to > compacted {
+                written += rollup_5m(&mut tx, from.max(compacted), to).await?;
+            }
         }
         if let Some(w) = step.watermark {
             sqlx::query("UPDATE rollup_state SET watermark_ms = ? WHERE name = '5m'")
@@ -97,6 +106,63 @@ async fn rollup_5m(tx: &mut SqliteConnection, from: i64, to: i64) -> Result<u64>
         .rows_affected())
 }
 
+/// The 5-minute rollups of `from < ts <= to` from chunks and rows
+/// together, for the series holding samples there.
+async fn rollup_5m_merged(tx: &mut SqliteConnection, from: i64, to: i64) -> Result<u64> {
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT s.id FROM series s WHERE EXISTS
+           (SELECT 1 FROM samples v WHERE v.series_id = s.id AND v.ts > ?1 AND v.ts <= ?2)",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *tx)
+    .await?;
+    ids.extend(
+        sqlx::query_scalar::<_, i64>(
+            "SELECT DISTINCT series_id FROM sample_chunks
+             WHERE first_ts > ?1 AND first_ts <= ?2 AND last_ts > ?3",
+        )
+        .bind(from.saturating_sub(WINDOW_MS))
+        .bind(to)
+        .bind(from)
+        .fetch_all(&mut *tx)
+        .await?,
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    let mut written = 0;
+    for part in ids.chunks(500) {
+        let mut rows = super::rows_in(&mut *tx, part, from + 1, to).await?;
+        let chunked = chunks::read(&mut *tx, part, from + 1, to).await?;
+        chunks::merge_into(&mut rows, chunked);
+        for (id, samples) in rows {
+            let samples: Vec<(i64, f64)> = samples.iter().map(|s| (s.ts_ms, s.value)).collect();
+            for p in compaction::five_minute_rollups(&samples) {
+                let num = |v: f64| (p.count > 0).then_some(v);
+                written += sqlx::query(
+                    "INSERT INTO samples_5m (series_id, bucket, min, max, sum, count, nan, last)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (series_id, bucket) DO UPDATE SET min = excluded.min,
+                        max = excluded.max, sum = excluded.sum, count = excluded.count,
+                        nan = excluded.nan, last = excluded.last",
+                )
+                .bind(id)
+                .bind(p.bucket_ms)
+                .bind(num(p.min))
+                .bind(num(p.max))
+                .bind(num(p.sum))
+                .bind(p.count)
+                .bind(p.nan)
+                .bind((!p.last.is_nan()).then_some(p.last))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+        }
+    }
+    Ok(written)
+}
+
 /// The first pass starts at the oldest sample (a one-off scan), or at the
 /// horizon when there is no data yet.
 async fn watermark(tx: &mut SqliteConnection, now_ms: i64) -> Result<i64> {
@@ -107,9 +173,13 @@ async fn watermark(tx: &mut SqliteConnection, now_ms: i64) -> Result<i64> {
     if let Some(w) = current {
         return Ok(w);
     }
-    let oldest: Option<i64> = sqlx::query_scalar("SELECT min(ts) FROM samples")
+    let rows: Option<i64> = sqlx::query_scalar("SELECT min(ts) FROM samples")
         .fetch_one(&mut *tx)
         .await?;
+    let chunked: Option<i64> = sqlx::query_scalar("SELECT min(first_ts) FROM sample_chunks")
+        .fetch_one(&mut *tx)
+        .await?;
+    let oldest = rows.into_iter().chain(chunked).min();
     let initial = oldest.map_or_else(|| rollup::horizon(now_ms), |t| rollup::bucket_of(t, FIVE));
     sqlx::query("INSERT INTO rollup_state (name, watermark_ms) VALUES ('5m', ?)")
         .bind(initial)
@@ -139,6 +209,7 @@ impl Maintenance for SqliteStore {
               AND NOT EXISTS (SELECT 1 FROM samples v WHERE v.series_id = s.id)
               AND NOT EXISTS (SELECT 1 FROM samples_5m r WHERE r.series_id = s.id)
               AND NOT EXISTS (SELECT 1 FROM samples_1h r WHERE r.series_id = s.id)
+              AND NOT EXISTS (SELECT 1 FROM sample_chunks c WHERE c.series_id = s.id)
             ORDER BY s.id LIMIT ?3";
         let mut from = i64::MIN;
         let mut total = 0;
@@ -158,7 +229,8 @@ impl Maintenance for SqliteStore {
                 "DELETE FROM series WHERE id IN ({marks})
                    AND NOT EXISTS (SELECT 1 FROM samples v WHERE v.series_id = series.id)
                    AND NOT EXISTS (SELECT 1 FROM samples_5m r WHERE r.series_id = series.id)
-                   AND NOT EXISTS (SELECT 1 FROM samples_1h r WHERE r.series_id = series.id)"
+                   AND NOT EXISTS (SELECT 1 FROM samples_1h r WHERE r.series_id = series.id)
+                   AND NOT EXISTS (SELECT 1 FROM sample_chunks c WHERE c.series_id = series.id)"
             );
             let mut q = sqlx::query(&sql);
             for id in &ids {
@@ -194,9 +266,15 @@ impl Maintenance for SqliteStore {
     }
 
     #[instrument(skip_all, fields(backend = "sqlite"))]
+    async fn compact(&self, now_ms: i64) -> Result<u64> {
+        self.compact_pass(now_ms).await
+    }
+
+    #[instrument(skip_all, fields(backend = "sqlite"))]
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome> {
         let cutoff = now_ms - retention_ms;
-        let deleted = self.delete_before("samples", "ts", cutoff).await?;
+        let deleted = self.delete_before("samples", "ts", cutoff).await?
+            + self.delete_chunks_before(cutoff).await?;
         for res in [Resolution::FiveMinutes, Resolution::OneHour] {
             self.delete_before(res.table(), "bucket", cutoff).await?;
         }
@@ -213,39 +291,3 @@ impl Maintenance for SqliteStore {
 
 /// Series one pruning statement considers.
 const PRUNE_SERIES_PER_STATEMENT: i64 = 1_000;
-
-/// Rows one retention statement deletes: each is its own transaction, so
-/// a retention pass after a long outage or a backfill never holds the one
-/// writer for long.
-const RETENTION_ROWS_PER_STATEMENT: i64 = 20_000;
-
-impl SqliteStore {
-    /// Deletes rows of `table` (keyed by series_id, `col`) with `col <
-    /// cutoff`, a bounded chunk per statement. Series are walked in id
-    /// order, each with a seek on the primary key, and the walk resumes at
-    /// the last series a chunk reached.
-    async fn delete_before(&self, table: &str, col: &str, cutoff: i64) -> Result<u64> {
-        let sql = format!(
-            "DELETE FROM {table} WHERE (series_id, {col}) IN
-               (SELECT v.series_id, v.{col} FROM series s CROSS JOIN {table} v
-                  ON v.series_id = s.id AND v.{col} < ?1
-                WHERE s.id >= ?2 ORDER BY s.id LIMIT ?3)
-             RETURNING series_id"
-        );
-        let mut from = i64::MIN;
-        let mut total = 0;
-        loop {
-            let ids: Vec<i64> = sqlx::query_scalar(&sql)
-                .bind(cutoff)
-                .bind(from)
-                .bind(RETENTION_ROWS_PER_STATEMENT)
-                .fetch_all(&self.writer)
-                .await?;
-            total += ids.len() as u64;
-            if (ids.len() as i64) < RETENTION_ROWS_PER_STATEMENT {
-                return Ok(total);
-            }
-            from = ids.iter().copied().max().unwrap_or(from);
-        }
-    }
-}

@@ -2,11 +2,12 @@
 //! `series` table), multi-row inserts that skip samples already stored,
 //! and, when some were skipped, which of them carried another value.
 
+use super::chunks;
 use super::{
     labels_json, parse_labels, value_in, value_out, SqliteStore, Stored, ROWS_PER_INSERT,
     VALUE_COLS,
 };
-use crate::storage::rollup;
+use crate::storage::{compaction, rollup};
 use crate::storage::{AppendOutcome, Result, SampleWriter, StorageError};
 use async_trait::async_trait;
 use dozor_common::model::{fingerprint, series_key};
@@ -40,6 +41,7 @@ impl SampleWriter for SqliteStore {
             rows.extend(s.samples.iter().map(|p| (id, p.ts_ms, p.value)));
         }
         let total = rows.len() as u64;
+        let in_chunks = backfill(&mut tx, &mut rows).await?;
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let mut sql = String::from("INSERT INTO samples (series_id, ts, value) VALUES ");
             for i in 0..chunk.len() {
@@ -57,8 +59,9 @@ impl SampleWriter for SqliteStore {
             }
             out.stored += q.execute(&mut *tx).await?.rows_affected();
         }
-        if out.stored < total {
-            out.conflicts = conflicts(&mut tx, &rows).await?;
+        out.conflicts = in_chunks;
+        if out.stored < rows.len() as u64 {
+            out.conflicts += conflicts(&mut tx, &rows).await?;
         }
         let late = rollup::late_buckets(rows.iter().map(|r| r.1), now_ms);
         for b in late {
@@ -74,6 +77,45 @@ impl SampleWriter for SqliteStore {
         out.duplicate = total - out.stored - out.conflicts;
         Ok(out)
     }
+}
+
+/// Rows at or below the compaction watermark (backfill, late samples):
+/// those a chunk already holds are dropped from `rows`, as the primary key
+/// drops re-sent rows, and the windows of the others are marked for the
+/// next compaction step. Returns how many dropped rows carried a value
+/// other than the stored one.
+async fn backfill(tx: &mut sqlx::SqliteConnection, rows: &mut Vec<(i64, i64, f64)>) -> Result<u64> {
+    let watermark = chunks::watermark(&mut *tx).await?;
+    let old: Vec<(i64, i64, f64)> = rows.iter().filter(|r| r.1 <= watermark).copied().collect();
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let stored = chunks::stored_at(&mut *tx, &old).await?;
+    let mut differ = 0;
+    rows.retain(|(id, ts, v)| match stored.get(&(*id, *ts)) {
+        None => true,
+        Some(s) => {
+            differ += u64::from(!dozor_common::model::same_value(*s, *v));
+            false
+        }
+    });
+    let mut windows: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.1 <= watermark)
+        .map(|r| compaction::window_of(r.1))
+        .collect();
+    windows.sort_unstable();
+    windows.dedup();
+    for w in windows {
+        sqlx::query(
+            "INSERT INTO compact_dirty (window_ms, marks) VALUES (?, 1)
+             ON CONFLICT (window_ms) DO UPDATE SET marks = marks + 1",
+        )
+        .bind(w)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(differ)
 }
 
 /// After an insert that skipped rows: how many of `rows` differ from what

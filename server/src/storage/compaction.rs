@@ -1,0 +1,210 @@
+//! The sample layout of the embedded and plain-PostgreSQL stores (issue
+//! 23): recent samples are rows, one per sample, cheap to insert and to
+//! deduplicate; once a 2-hour window has closed, a background step moves
+//! each series' rows of that window into compressed chunks
+//! ([`super::chunk`]). Reading a row costs more than decoding a whole
+//! chunk (see `chunk_layout` in BENCHMARKS.md), and a chunk takes an
+//! eighth of the space.
+//!
+//! Windows are left-open like rollup buckets: window `w` holds the
+//! samples with `w < ts <= w + WINDOW_MS`, so a 5-minute bucket never
+//! spans two windows. Everything at or below the compaction watermark may
+//! be in chunks; rows may still arrive there (backfill, late samples),
+//! and they are checked against the chunks at ingest, read together with
+//! them, and merged into them by the next step. This module holds what
+//! the backends share: window arithmetic, the merge, the split into
+//! chunks and the rollup of merged samples.
+
+use super::chunk::{self, ChunkError};
+use super::rollup;
+use super::RollupPoint;
+use dozor_common::model::is_stale;
+
+/// The width of a compaction window, as Prometheus's head block.
+pub const WINDOW_MS: i64 = 2 * 3_600_000;
+/// How long after a window closes it stays rows: late samples from an
+/// agent that was cut off for a while still land in the cheap path.
+pub const GRACE_MS: i64 = 30 * 60_000;
+/// Samples per chunk: a 2-hour window at 15 s is 480 samples, at 1 s
+/// 7,200 (two chunks). Small enough that a chunk is decoded in a few
+/// microseconds when a query needs a part of it.
+pub const CHUNK_SAMPLES: usize = 4096;
+/// Series one compaction step moves, each step its own transaction, so
+/// the one SQLite writer is never held for long.
+pub const SERIES_PER_STEP: usize = 500;
+/// Steps in one pass; the next maintenance tick continues.
+pub const MAX_STEPS_PER_PASS: usize = 400;
+
+/// The window holding a sample at `ts_ms`.
+pub fn window_of(ts_ms: i64) -> i64 {
+    rollup::bucket_of(ts_ms, WINDOW_MS)
+}
+
+/// Windows ending at or before this are closed at `now_ms` and may be
+/// compacted.
+pub fn limit(now_ms: i64) -> i64 {
+    rollup::floor(now_ms - GRACE_MS, WINDOW_MS)
+}
+
+/// One encoded chunk and what its row records about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub count: i64,
+    pub data: Vec<u8>,
+}
+
+/// Splits samples (timestamps strictly increasing) into chunks of at
+/// most [`CHUNK_SAMPLES`].
+pub fn encode_all(samples: &[(i64, f64)]) -> Result<Vec<Encoded>, ChunkError> {
+    samples
+        .chunks(CHUNK_SAMPLES)
+        .map(|part| {
+            Ok(Encoded {
+                first_ts: part[0].0,
+                last_ts: part[part.len() - 1].0,
+                count: part.len() as i64,
+                data: chunk::encode(part)?,
+            })
+        })
+        .collect()
+}
+
+/// Merges two sorted sample lists; at a timestamp both hold, `first`'s
+/// sample is kept (what was stored first wins, as at ingest).
+pub fn merge(first: Vec<(i64, f64)>, second: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    if second.is_empty() {
+        return first;
+    }
+    if first.is_empty() {
+        return second;
+    }
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    let (mut a, mut b) = (first.into_iter().peekable(), second.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 < y.0 => out.push(a.next().unwrap()),
+            (Some(x), Some(y)) if x.0 > y.0 => out.push(b.next().unwrap()),
+            (Some(_), Some(_)) => {
+                out.push(a.next().unwrap());
+                b.next();
+            }
+            (Some(_), None) => out.extend(a.by_ref()),
+            (None, Some(_)) => out.extend(b.by_ref()),
+            (None, None) => return out,
+        }
+    }
+}
+
+/// The 5-minute rollup points of sorted samples, as the SQL of the row
+/// path computes them: staleness markers are not samples, NaN samples
+/// are counted apart from the numbers, `last` is the latest sample's
+/// value (NaN when it is NaN). Buckets are left-open.
+pub fn five_minute_rollups(samples: &[(i64, f64)]) -> Vec<RollupPoint> {
+    const FIVE: i64 = 300_000;
+    let mut out: Vec<RollupPoint> = Vec::new();
+    for &(t, v) in samples.iter().filter(|s| !is_stale(s.1)) {
+        let b = rollup::bucket_of(t, FIVE);
+        let p = match out.last_mut() {
+            Some(p) if p.bucket_ms == b => p,
+            _ => {
+                out.push(RollupPoint {
+                    bucket_ms: b,
+                    min: f64::NAN,
+                    max: f64::NAN,
+                    sum: f64::NAN,
+                    count: 0,
+                    nan: 0,
+                    last: f64::NAN,
+                });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        p.last = v;
+        if v.is_nan() {
+            p.nan += 1;
+        } else if p.count == 0 {
+            (p.min, p.max, p.sum, p.count) = (v, v, v, 1);
+        } else {
+            p.min = p.min.min(v);
+            p.max = p.max.max(v);
+            p.sum += v;
+            p.count += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_left_open_and_close_after_the_grace() {
+        const H: i64 = 3_600_000;
+        assert_eq!(window_of(2 * H), 0);
+        assert_eq!(window_of(2 * H + 1), 2 * H);
+        assert_eq!(window_of(1), 0);
+        assert_eq!(window_of(0), -2 * H);
+        // At 4:29 the window ending at 4:00 is still in its grace.
+        assert_eq!(limit(4 * H + 29 * 60_000), 2 * H);
+        assert_eq!(limit(4 * H + 30 * 60_000), 4 * H);
+    }
+
+    #[test]
+    fn merge_keeps_the_first_at_equal_timestamps() {
+        let a = vec![(1, 1.0), (3, 3.0), (5, 5.0)];
+        let b = vec![(2, 20.0), (3, 30.0), (6, 60.0)];
+        assert_eq!(
+            merge(a, b),
+            vec![(1, 1.0), (2, 20.0), (3, 3.0), (5, 5.0), (6, 60.0)]
+        );
+        assert_eq!(merge(vec![], vec![(1, 1.0)]), vec![(1, 1.0)]);
+    }
+
+    #[test]
+    fn long_windows_split_into_bounded_chunks() {
+        let s: Vec<(i64, f64)> = (0..(CHUNK_SAMPLES as i64 * 2 + 5))
+            .map(|i| (i * 1000, i as f64))
+            .collect();
+        let parts = encode_all(&s).unwrap();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[2].count, 5);
+        let back: Vec<(i64, f64)> = parts
+            .iter()
+            .flat_map(|p| chunk::decode(&p.data).unwrap())
+            .collect();
+        assert_eq!(back, s);
+        assert_eq!(parts[1].first_ts, CHUNK_SAMPLES as i64 * 1000);
+    }
+
+    #[test]
+    fn rollups_keep_nan_apart_and_skip_stale_markers() {
+        let stale = dozor_common::model::stale_nan();
+        let s = [
+            (1, 2.0),
+            (2, f64::NAN),
+            (3, 1.0),
+            (300_000, 4.0),
+            (300_001, stale),
+            (600_001, f64::NAN),
+        ];
+        let r = five_minute_rollups(&s);
+        assert_eq!(r.len(), 2, "a bucket of only a stale marker is none");
+        assert_eq!(
+            (
+                r[0].bucket_ms,
+                r[0].min,
+                r[0].max,
+                r[0].sum,
+                r[0].count,
+                r[0].nan
+            ),
+            (0, 1.0, 4.0, 7.0, 3, 1)
+        );
+        assert_eq!(r[0].last, 4.0);
+        assert_eq!((r[1].bucket_ms, r[1].count, r[1].nan), (600_000, 0, 1));
+        assert!(r[1].last.is_nan() && r[1].sum.is_nan());
+    }
+}
