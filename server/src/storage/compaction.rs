@@ -19,6 +19,7 @@ use super::chunk::{self, ChunkError};
 use super::rollup;
 use super::RollupPoint;
 use dozor_common::model::is_stale;
+use dozor_common::Sample;
 
 /// The width of a compaction window, as Prometheus's head block.
 pub const WINDOW_MS: i64 = 2 * 3_600_000;
@@ -44,6 +45,97 @@ pub fn window_of(ts_ms: i64) -> i64 {
 /// compacted.
 pub fn limit(now_ms: i64) -> i64 {
     rollup::floor(now_ms - GRACE_MS, WINDOW_MS)
+}
+
+/// Rows one step reads at most: a series with millions of samples in a
+/// window is compacted over several steps instead of all in memory.
+pub const ROWS_PER_STEP: i64 = 200_000;
+
+/// Where a pass is: the window being compacted, the last series done,
+/// and for a dirty window how many ingests had marked it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    pub window: i64,
+    pub after: i64,
+    pub marks: Option<i64>,
+}
+
+impl Cursor {
+    pub fn start(window: i64, marks: Option<i64>) -> Self {
+        Self {
+            window,
+            after: i64::MIN,
+            marks,
+        }
+    }
+
+    /// The window is done: the next step picks another.
+    pub fn finished(self) -> Self {
+        Self {
+            after: i64::MAX,
+            ..self
+        }
+    }
+
+    /// Where the next step of the same pass continues, if anywhere.
+    pub fn resume(self) -> Option<Self> {
+        (self.after != i64::MAX).then_some(self)
+    }
+}
+
+/// What one step did.
+pub enum Step {
+    /// Series of the cursor's window done; the next step continues there.
+    Moved(u64, Cursor),
+    /// Nothing is left to compact now.
+    Idle,
+}
+
+/// The window a pass starts on at the watermark `w`, if it has closed:
+/// windows retention is about to delete are not worth compacting.
+pub fn next_window(w: i64, now_ms: i64, retention_ms: i64) -> Option<i64> {
+    let limit = limit(now_ms);
+    let floor = rollup::floor(now_ms.saturating_sub(retention_ms), WINDOW_MS);
+    let w = w.max(floor.min(limit));
+    (w + WINDOW_MS <= limit).then_some(w)
+}
+
+/// A step's rows by series, and the series read whole.
+pub type Grouped = (std::collections::BTreeMap<i64, Vec<(i64, f64)>>, Vec<i64>);
+
+/// Rows read for a step (series, ts, value; by series then time, at most
+/// [`ROWS_PER_STEP`]), grouped by series, and the series read whole. When
+/// the budget cut a series short and others were read, it waits for the
+/// next step; when it is the only one, the rows read are compacted now
+/// and the rest by the next step, which starts again at that series.
+pub fn group_rows(rows: Vec<(i64, i64, f64)>) -> Grouped {
+    let cut = (rows.len() as i64 == ROWS_PER_STEP).then(|| rows[rows.len() - 1].0);
+    let mut out: std::collections::BTreeMap<i64, Vec<(i64, f64)>> = Default::default();
+    for (id, t, v) in rows {
+        out.entry(id).or_default().push((t, v));
+    }
+    let mut whole: Vec<i64> = out.keys().copied().collect();
+    if let Some(partial) = cut {
+        whole.retain(|id| *id != partial);
+        if !whole.is_empty() {
+            out.remove(&partial);
+        }
+    }
+    (out, whole)
+}
+
+/// A series' chunks of one window rebuilt with rows added: the existing
+/// chunks (first_ts, data) are decoded, merged with `fresh` (the chunks
+/// win at equal timestamps) and split again.
+pub fn rebuild(
+    existing: &[(i64, Vec<u8>)],
+    fresh: Vec<(i64, f64)>,
+) -> Result<Vec<Encoded>, (i64, ChunkError)> {
+    let mut old = Vec::new();
+    for (first, data) in existing {
+        chunk::decode_into(data, i64::MIN, i64::MAX, &mut old).map_err(|e| (*first, e))?;
+    }
+    encode_all(&merge(old, fresh)).map_err(|e| (i64::MIN, e))
 }
 
 /// One encoded chunk and what its row records about it.
@@ -95,6 +187,33 @@ pub fn merge(first: Vec<(i64, f64)>, second: Vec<(i64, f64)>) -> Vec<(i64, f64)>
             (None, None) => return out,
         }
     }
+}
+
+/// Adds chunked samples (by series) to samples read from rows.
+pub fn merge_into(
+    rows: &mut std::collections::HashMap<i64, Vec<Sample>>,
+    chunks: std::collections::HashMap<i64, Vec<(i64, f64)>>,
+) {
+    for (id, c) in chunks {
+        let r: Vec<(i64, f64)> = rows
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s.ts_ms, s.value))
+            .collect();
+        let merged = merge(c, r);
+        rows.insert(
+            id,
+            merged.into_iter().map(|(t, v)| Sample::new(t, v)).collect(),
+        );
+    }
+}
+
+/// The error for a stored chunk that does not decode.
+pub fn corrupt(series_id: i64, first_ts: i64, e: ChunkError) -> super::StorageError {
+    super::StorageError::Other(format!(
+        "chunk of series {series_id} starting at {first_ts}: {e}"
+    ))
 }
 
 /// The 5-minute rollup points of sorted samples, as the SQL of the row

@@ -2,12 +2,15 @@
 //! migrations/postgres/0002_samples.sql for both layouts). Samples are
 //! written with one `INSERT … SELECT FROM UNNEST(arrays)` per batch.
 
+mod chunks;
+mod compact;
 mod maintenance;
 mod migrations;
 mod read;
+mod rollup_chunks;
 
-use super::rollup;
 use super::sqlite::{labels_json, parse_labels};
+use super::{compaction, rollup};
 use super::{AppendOutcome, OpenOptions, Result, SampleWriter, SeriesCache, Storage, StorageError};
 use async_trait::async_trait;
 use dozor_common::model::{fingerprint, series_key};
@@ -292,33 +295,35 @@ impl SampleWriter for PgStore {
         }
         let days: HashSet<i64> = ts.iter().map(|t| t.div_euclid(DAY_MS)).collect();
         self.ensure_partitions(days).await?;
-        let insert = sqlx::query(
-            "INSERT INTO samples (ts, series_id, value)
-             SELECT dozor_ts(t), s, v FROM UNNEST($1::int8[], $2::int8[], $3::float8[]) AS u(t, s, v)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&ts)
-        .bind(&sid)
-        .bind(&val);
         // Both layouts: TimescaleDB's aggregates are refreshed by the server
         // too (see `maintenance`), and a late sample must send reads of
         // its bucket to the raw samples until they are.
         let late = rollup::late_buckets(ts.iter().copied(), now_ms);
-        if late.is_empty() {
-            out.stored = insert.execute(&self.pool).await?.rows_affected();
+        let closed = self.layout == Layout::Partitioned && chunks::touches_closed(&ts, now_ms);
+        if late.is_empty() && !closed {
+            out.stored = insert(&ts, &sid, &val)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
             if out.stored < n as u64 {
                 out.conflicts =
                     conflicts(&mut *self.pool.acquire().await?, &ts, &sid, &val).await?;
             }
         } else {
+            let mut tx = self.pool.begin().await?;
+            if closed {
+                out.conflicts = backfill(&mut tx, &mut ts, &mut sid, &mut val).await?;
+            }
+            out.stored = insert(&ts, &sid, &val)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if out.stored < ts.len() as u64 {
+                out.conflicts += conflicts(&mut tx, &ts, &sid, &val).await?;
+            }
             // Marks and samples commit together; DO UPDATE (not NOTHING)
             // row-locks the mark so a concurrent rollup pass that claims
             // it waits for this commit (see storage::rollup).
-            let mut tx = self.pool.begin().await?;
-            out.stored = insert.execute(&mut *tx).await?.rows_affected();
-            if out.stored < n as u64 {
-                out.conflicts = conflicts(&mut tx, &ts, &sid, &val).await?;
-            }
             sqlx::query(
                 "INSERT INTO rollup_dirty (bucket_ms) SELECT * FROM UNNEST($1::int8[])
                  ON CONFLICT (bucket_ms) DO UPDATE SET bucket_ms = EXCLUDED.bucket_ms",
@@ -331,6 +336,73 @@ impl SampleWriter for PgStore {
         out.duplicate = n as u64 - out.stored - out.conflicts;
         Ok(out)
     }
+}
+
+fn insert<'q>(
+    ts: &'q [i64],
+    sid: &'q [i64],
+    val: &'q [f64],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        "INSERT INTO samples (ts, series_id, value)
+         SELECT dozor_ts(t), s, v FROM UNNEST($1::int8[], $2::int8[], $3::float8[]) AS u(t, s, v)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(ts)
+    .bind(sid)
+    .bind(val)
+}
+
+/// Samples that may fall in compacted windows (backfill, late samples),
+/// under the shared compaction lock: those a chunk already holds are
+/// dropped, as the unique index drops re-sent rows, and the windows of
+/// the others are marked for the next compaction step. Returns how many
+/// dropped samples carried a value other than the stored one.
+async fn backfill(
+    tx: &mut sqlx::PgConnection,
+    ts: &mut Vec<i64>,
+    sid: &mut Vec<i64>,
+    val: &mut Vec<f64>,
+) -> Result<u64> {
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(chunks::COMPACT_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let watermark = chunks::watermark(&mut *tx).await?;
+    let held = chunks::stored_at(&mut *tx, ts, sid, watermark).await?;
+    let mut differ = 0;
+    if !held.is_empty() {
+        let keep: Vec<bool> = (0..ts.len())
+            .map(|i| match held.get(&i) {
+                None => true,
+                Some(v) => {
+                    differ += u64::from(!dozor_common::model::same_value(*v, val[i]));
+                    false
+                }
+            })
+            .collect();
+        let mut k = keep.iter();
+        ts.retain(|_| *k.next().unwrap());
+        let mut k = keep.iter();
+        sid.retain(|_| *k.next().unwrap());
+        let mut k = keep.iter();
+        val.retain(|_| *k.next().unwrap());
+    }
+    let mut windows: Vec<i64> = ts
+        .iter()
+        .filter(|t| **t <= watermark)
+        .map(|t| compaction::window_of(*t))
+        .collect();
+    windows.sort_unstable();
+    windows.dedup();
+    sqlx::query(
+        "INSERT INTO compact_dirty (window_ms, marks) SELECT w, 1 FROM UNNEST($1::int8[]) AS u(w)
+         ON CONFLICT (window_ms) DO UPDATE SET marks = compact_dirty.marks + 1",
+    )
+    .bind(&windows)
+    .execute(&mut *tx)
+    .await?;
+    Ok(differ)
 }
 
 /// After an insert that skipped rows: how many rows of the batch differ

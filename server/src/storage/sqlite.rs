@@ -261,7 +261,7 @@ impl SampleReader for SqliteStore {
         let mut tx = self.reader.begin().await?;
         let mut out = rows_in(&mut tx, ids, start_ms, end_ms).await?;
         let chunked = chunks::read(&mut tx, ids, start_ms, end_ms).await?;
-        chunks::merge_into(&mut out, chunked);
+        super::compaction::merge_into(&mut out, chunked);
         Ok(out)
     }
 

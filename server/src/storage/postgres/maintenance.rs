@@ -5,7 +5,8 @@
 //! (see `timescale_step`), so no read depends on a background job having
 //! run.
 
-use super::{Layout, PgStore, DAY_MS};
+use super::rollup_chunks::rollup_5m_merged;
+use super::{chunks, Layout, PgStore, DAY_MS};
 use crate::storage::rollup;
 use crate::storage::{Maintenance, Result, RetentionOutcome};
 use async_trait::async_trait;
@@ -62,8 +63,15 @@ impl PgStore {
         .await?;
         let step = rollup::plan_step(start, &dirty, now_ms);
         let mut written = 0;
-        for (from, to) in &step.five_minute {
-            written += run(&mut tx, ROLLUP_5M, &[*from, *to]).await?;
+        // Below the compaction watermark samples may be in chunks.
+        let compacted = chunks::watermark(&mut tx).await?;
+        for &(from, to) in &step.five_minute {
+            if from < compacted {
+                written += rollup_5m_merged(&mut tx, from, to.min(compacted)).await?;
+            }
+            if to > compacted {
+                written += run(&mut tx, ROLLUP_5M, &[from.max(compacted), to]).await?;
+            }
         }
         if let Some(w) = step.watermark {
             sqlx::query("UPDATE rollup_state SET watermark_ms = $1 WHERE name = '5m'")
@@ -250,6 +258,11 @@ impl Maintenance for PgStore {
     }
 
     #[instrument(skip_all, fields(backend = "postgres"))]
+    async fn compact(&self, now_ms: i64) -> Result<u64> {
+        self.compact_pass(now_ms).await
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres"))]
     async fn prune_series(&self, before_ms: i64) -> Result<u64> {
         // With TimescaleDB the aggregates expire with the samples (same
         // drop_after); without it the rollup tables are checked too.
@@ -257,7 +270,8 @@ impl Maintenance for PgStore {
             ""
         } else {
             "AND NOT EXISTS (SELECT 1 FROM samples_5m r WHERE r.series_id = s.id)
-             AND NOT EXISTS (SELECT 1 FROM samples_1h r WHERE r.series_id = s.id)"
+             AND NOT EXISTS (SELECT 1 FROM samples_1h r WHERE r.series_id = s.id)
+             AND NOT EXISTS (SELECT 1 FROM sample_chunks c WHERE c.series_id = s.id)"
         };
         let find = format!(
             "SELECT s.id FROM series s WHERE s.created_ms < $1 AND s.id > $2
@@ -363,6 +377,15 @@ impl Maintenance for PgStore {
             let mut known = self.partitions.lock().await;
             known.retain(|d| (d + 1) * DAY_MS > cutoff);
         }
+        // Chunks go whole, as partitions do: the last sample of each is
+        // older than the cutoff.
+        let deleted: Option<i64> = sqlx::query_scalar(
+            "WITH gone AS (DELETE FROM sample_chunks WHERE first_ts < $1 AND last_ts < $1 RETURNING count)
+             SELECT sum(count)::int8 FROM gone",
+        )
+        .bind(cutoff)
+        .fetch_one(&self.pool)
+        .await?;
         for table in ["samples_5m", "samples_1h"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE bucket < dozor_ts($1)"))
                 .bind(cutoff)
@@ -374,7 +397,7 @@ impl Maintenance for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(RetentionOutcome {
-            deleted_samples: 0,
+            deleted_samples: deleted.unwrap_or(0) as u64,
             dropped_partitions: dropped as u64,
         })
     }

@@ -1,6 +1,7 @@
 //! Reading samples, series and rollups from PostgreSQL.
 
-use super::{clamp_ts, Layout, PgStore};
+use super::{chunks, clamp_ts, Layout, PgStore};
+use crate::storage::compaction;
 use crate::storage::rollup::{Coverage, Resolution};
 use crate::storage::sqlite::{labels_json, parse_labels};
 use crate::storage::{Result, RollupPoint, SampleReader, SeriesInfo};
@@ -16,6 +17,39 @@ fn series_info(r: &sqlx::postgres::PgRow) -> Result<SeriesInfo> {
         metric: r.get(1),
         labels: parse_labels(r.get(2))?,
     })
+}
+
+/// Samples of `ids` with `start <= ts <= end`, from rows and, on the
+/// plain layout, chunks.
+pub(super) async fn samples_in(
+    conn: &mut sqlx::PgConnection,
+    layout: Layout,
+    ids: &[i64],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<HashMap<i64, Vec<Sample>>> {
+    let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
+        "SELECT series_id, dozor_ms(ts), value FROM samples
+         WHERE series_id = ANY($1) AND ts >= dozor_ts($2) AND ts <= dozor_ts($3)
+         ORDER BY series_id, ts",
+    )
+    .bind(ids)
+    .bind(clamp_ts(start_ms))
+    .bind(clamp_ts(end_ms))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out: HashMap<i64, Vec<Sample>> = HashMap::new();
+    for (id, t, v) in rows {
+        out.entry(id).or_default().push(Sample::new(t, v));
+    }
+    // Rows first, then chunks: a compaction committing in between moves
+    // samples from what was read to what is read next, and the merge
+    // keeps one of each.
+    if layout == Layout::Partitioned {
+        let chunked = chunks::read(&mut *conn, ids, start_ms, end_ms).await?;
+        compaction::merge_into(&mut out, chunked);
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -55,21 +89,8 @@ impl SampleReader for PgStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<HashMap<i64, Vec<Sample>>> {
-        let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
-            "SELECT series_id, dozor_ms(ts), value FROM samples
-             WHERE series_id = ANY($1) AND ts >= dozor_ts($2) AND ts <= dozor_ts($3)
-             ORDER BY series_id, ts",
-        )
-        .bind(ids)
-        .bind(clamp_ts(start_ms))
-        .bind(clamp_ts(end_ms))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out: HashMap<i64, Vec<Sample>> = HashMap::new();
-        for (id, t, v) in rows {
-            out.entry(id).or_default().push(Sample::new(t, v));
-        }
-        Ok(out)
+        let mut conn = self.pool.acquire().await?;
+        samples_in(&mut conn, self.layout(), ids, start_ms, end_ms).await
     }
 
     #[instrument(skip_all, fields(backend = "postgres", series = ids.len()))]
@@ -131,7 +152,13 @@ impl SampleReader for PgStore {
         .bind(clamp_ts(end_ms))
         .fetch_all(&self.pool)
         .await?;
-        Ok(found.into_iter().collect())
+        let mut found: std::collections::HashSet<i64> = found.into_iter().collect();
+        if self.layout() == Layout::Partitioned {
+            let rest: Vec<i64> = ids.iter().copied().filter(|i| !found.contains(i)).collect();
+            let mut conn = self.pool.acquire().await?;
+            found.extend(chunks::with_samples(&mut conn, &rest, start_ms, end_ms).await?);
+        }
+        Ok(found)
     }
 
     /// The same on both layouts: with TimescaleDB the server refreshes the

@@ -3,8 +3,7 @@
 //! watermark below which samples may be in them.
 
 use crate::storage::compaction::WINDOW_MS;
-use crate::storage::{chunk, Result, StorageError};
-use dozor_common::Sample;
+use crate::storage::{chunk, Result};
 use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 
@@ -23,11 +22,7 @@ pub(super) async fn watermark(conn: &mut SqliteConnection) -> Result<i64> {
     Ok(w.unwrap_or(i64::MIN))
 }
 
-pub(super) fn corrupt(series_id: i64, first_ts: i64, e: chunk::ChunkError) -> StorageError {
-    StorageError::Other(format!(
-        "chunk of series {series_id} starting at {first_ts}: {e}"
-    ))
-}
+pub(super) use crate::storage::compaction::corrupt;
 
 /// The chunked samples of `ids` with `start <= ts <= end`, oldest first.
 pub(super) async fn read(
@@ -64,23 +59,6 @@ pub(super) async fn read(
     }
     out.retain(|_, s| !s.is_empty());
     Ok(out)
-}
-
-/// Adds chunked samples to samples read from rows, series by series.
-pub(super) fn merge_into(rows: &mut HashMap<i64, Vec<Sample>>, chunks: BySeries) {
-    for (id, c) in chunks {
-        let r: Vec<(i64, f64)> = rows
-            .remove(&id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| (s.ts_ms, s.value))
-            .collect();
-        let merged = crate::storage::compaction::merge(c, r);
-        rows.insert(
-            id,
-            merged.into_iter().map(|(t, v)| Sample::new(t, v)).collect(),
-        );
-    }
 }
 
 /// Which of `ids` have a chunked sample with `start <= ts <= end`. A

@@ -3,32 +3,10 @@
 
 use super::chunks::{self, corrupt};
 use super::{value_out, SqliteStore, VALUE_COLS};
-use crate::storage::compaction::{self, Encoded, WINDOW_MS};
-use crate::storage::{chunk, rollup, Result};
+use crate::storage::compaction::{self, Cursor, Encoded, Grouped, Step, WINDOW_MS};
+use crate::storage::Result;
 use sqlx::SqliteConnection;
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-
-/// Rows one step reads at most: a series with millions of samples in a
-/// window is compacted over several steps instead of all in memory.
-const ROWS_PER_STEP: i64 = 200_000;
-
-/// Where a pass is: the window being compacted, the last series done,
-/// and for a dirty window how many ingests had marked it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Cursor {
-    window: i64,
-    after: i64,
-    marks: Option<i64>,
-}
-
-/// What one step did.
-enum Step {
-    /// Series of `window` done; the next step continues after `after`.
-    Moved(u64, Cursor),
-    /// Nothing is left to compact now.
-    Idle,
-}
 
 impl SqliteStore {
     /// A bounded pass of steps; returns the series windows compacted. The
@@ -40,7 +18,7 @@ impl SqliteStore {
                 Step::Idle => break,
                 Step::Moved(n, c) => {
                     total += n;
-                    cursor = (c.after != i64::MAX).then_some(c);
+                    cursor = c.resume();
                 }
             }
         }
@@ -132,50 +110,32 @@ async fn next_window(
             .fetch_optional(&mut *tx)
             .await?;
     if let Some((window, marks)) = dirty {
-        return Ok(Some(Cursor {
-            window,
-            after: i64::MIN,
-            marks: Some(marks),
-        }));
+        return Ok(Some(Cursor::start(window, Some(marks))));
     }
-    let limit = compaction::limit(now_ms);
     let mut w = chunks::watermark(&mut *tx).await?;
     if w == i64::MIN {
         // The first pass starts at the oldest row (a one-off scan).
         let oldest: Option<i64> = sqlx::query_scalar("SELECT min(ts) FROM samples")
             .fetch_one(&mut *tx)
             .await?;
-        w = oldest.map_or(limit, compaction::window_of);
+        w = oldest.map_or(compaction::limit(now_ms), compaction::window_of);
         sqlx::query("INSERT INTO rollup_state (name, watermark_ms) VALUES ('compact', ?)")
             .bind(w)
             .execute(&mut *tx)
             .await?;
     }
-    // Windows retention is about to delete are not worth compacting.
-    let floor = rollup::floor(now_ms.saturating_sub(retention), WINDOW_MS);
-    let w = w.max(floor.min(limit));
-    if w + WINDOW_MS > limit {
+    let Some(w) = compaction::next_window(w, now_ms, retention) else {
         return Ok(None);
-    }
+    };
     sqlx::query("UPDATE rollup_state SET watermark_ms = ? WHERE name = 'compact'")
         .bind(w + WINDOW_MS)
         .execute(&mut *tx)
         .await?;
-    Ok(Some(Cursor {
-        window: w,
-        after: i64::MIN,
-        marks: None,
-    }))
+    Ok(Some(Cursor::start(w, None)))
 }
 
-/// The rows of `ids` in `window`, by series, and the series read whole.
-/// When the row budget cuts a series short, the rows read are compacted
-/// now and the rest by the next step, which starts again at that series.
-async fn read_rows(
-    tx: &mut SqliteConnection,
-    ids: &[i64],
-    window: i64,
-) -> Result<(BTreeMap<i64, Vec<(i64, f64)>>, Vec<i64>)> {
+/// The rows of `ids` in `window` (see `compaction::group_rows`).
+async fn read_rows(tx: &mut SqliteConnection, ids: &[i64], window: i64) -> Result<Grouped> {
     let marks = vec!["?"; ids.len()].join(",");
     let sql = format!(
         "SELECT series_id, ts, {VALUE_COLS} FROM samples \
@@ -188,23 +148,14 @@ async fn read_rows(
     let rows = q
         .bind(window)
         .bind(window + WINDOW_MS)
-        .bind(ROWS_PER_STEP)
+        .bind(compaction::ROWS_PER_STEP)
         .fetch_all(&mut *tx)
         .await?;
-    let cut = (rows.len() as i64 == ROWS_PER_STEP).then(|| rows[rows.len() - 1].0);
-    let mut out: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
-    for (id, t, v, kind) in rows {
-        out.entry(id).or_default().push((t, value_out(v, kind)));
-    }
-    let mut whole: Vec<i64> = out.keys().copied().collect();
-    if let Some(partial) = cut {
-        whole.retain(|id| *id != partial);
-        // Several series: the cut one waits for the next step whole.
-        if !whole.is_empty() {
-            out.remove(&partial);
-        }
-    }
-    Ok((out, whole))
+    Ok(compaction::group_rows(
+        rows.into_iter()
+            .map(|(id, t, v, kind)| (id, t, value_out(v, kind)))
+            .collect(),
+    ))
 }
 
 /// Merges a series' rows of `window` into its chunks there and deletes
@@ -224,14 +175,9 @@ async fn merge_series(
     .bind(window + WINDOW_MS)
     .fetch_all(&mut *tx)
     .await?;
-    let mut old = Vec::new();
-    for (first, data) in &existing {
-        chunk::decode_into(data, i64::MIN, i64::MAX, &mut old)
-            .map_err(|e| corrupt(id, *first, e))?;
-    }
     let (lo, hi) = (fresh[0].0, fresh[fresh.len() - 1].0);
-    let merged = compaction::merge(old, fresh);
-    let parts = compaction::encode_all(&merged).map_err(|e| corrupt(id, window, e))?;
+    let parts =
+        compaction::rebuild(&existing, fresh).map_err(|(first, e)| corrupt(id, first, e))?;
     sqlx::query("DELETE FROM sample_chunks WHERE series_id = ? AND first_ts > ? AND first_ts <= ?")
         .bind(id)
         .bind(window)

@@ -134,7 +134,7 @@ async fn rollup_5m_merged(tx: &mut SqliteConnection, from: i64, to: i64) -> Resu
     for part in ids.chunks(500) {
         let mut rows = super::rows_in(&mut *tx, part, from + 1, to).await?;
         let chunked = chunks::read(&mut *tx, part, from + 1, to).await?;
-        chunks::merge_into(&mut rows, chunked);
+        compaction::merge_into(&mut rows, chunked);
         for (id, samples) in rows {
             let samples: Vec<(i64, f64)> = samples.iter().map(|s| (s.ts_ms, s.value)).collect();
             for p in compaction::five_minute_rollups(&samples) {
