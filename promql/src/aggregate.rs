@@ -114,6 +114,26 @@ fn group_metric(m: &Metric, modifier: Option<&LabelModifier>) -> Metric {
     }
 }
 
+/// `signature(&group_metric(m, modifier))`, written into `out`.
+fn group_signature(m: &Metric, modifier: Option<&LabelModifier>, out: &mut String) {
+    out.clear();
+    for (k, v) in m {
+        let kept = match modifier {
+            Some(LabelModifier::Include(by)) => by.labels.iter().any(|l| l == k),
+            Some(LabelModifier::Exclude(without)) => {
+                k != NAME && !without.labels.iter().any(|l| l == k)
+            }
+            None => false,
+        };
+        if kept {
+            out.push_str(k);
+            out.push('\u{1}');
+            out.push_str(v);
+            out.push('\u{2}');
+        }
+    }
+}
+
 pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
     let op = a.op.to_string();
     let param = a.param.as_deref();
@@ -176,15 +196,21 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
         ));
     }
 
-    // Groups in order of first appearance.
+    // Groups in order of first appearance. A known group is found by its
+    // signature written into one buffer: only a new group allocates.
     let mut groups: Vec<(Metric, Vec<Sample>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    let mut key = String::new();
     for s in vs {
-        let m = group_metric(&s.metric, modifier);
-        let i = *index.entry(signature(&m)).or_insert_with(|| {
-            groups.push((m, Vec::new()));
-            groups.len() - 1
-        });
+        group_signature(&s.metric, modifier, &mut key);
+        let i = match index.get(key.as_str()) {
+            Some(&i) => i,
+            None => {
+                groups.push((group_metric(&s.metric, modifier), Vec::new()));
+                index.insert(key.clone(), groups.len() - 1);
+                groups.len() - 1
+            }
+        };
         groups[i].1.push(s);
     }
 
@@ -258,4 +284,25 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
         out.push(Sample { metric, t, v });
     }
     Ok(Value::Vector(out))
+}
+
+#[cfg(test)]
+mod signature_tests {
+    use super::*;
+    use promql_parser::label::Labels as ParserLabels;
+
+    #[test]
+    fn group_signature_is_the_signature_of_the_group_metric() {
+        let m: Metric = [("__name__", "m"), ("a", "1"), ("b", "2"), ("c", "3")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let by = LabelModifier::Include(ParserLabels::new(vec!["c", "a", "zz"]));
+        let without = LabelModifier::Exclude(ParserLabels::new(vec!["b"]));
+        let mut out = String::new();
+        for modifier in [Some(&by), Some(&without), None] {
+            group_signature(&m, modifier, &mut out);
+            assert_eq!(out, signature(&group_metric(&m, modifier)));
+        }
+    }
 }

@@ -6,11 +6,23 @@
 
 use std::collections::BTreeSet;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct Annotations {
     pub warnings: BTreeSet<String>,
     pub infos: BTreeSet<String>,
+    /// Metric names already noted as possible non-counters: a range query
+    /// asks once per series and step, and formatting the note each time
+    /// cost more than the rate itself.
+    non_counters: BTreeSet<String>,
 }
+
+impl PartialEq for Annotations {
+    fn eq(&self, other: &Self) -> bool {
+        self.warnings == other.warnings && self.infos == other.infos
+    }
+}
+
+impl Eq for Annotations {}
 
 impl Annotations {
     pub fn is_empty(&self) -> bool {
@@ -29,7 +41,11 @@ impl Annotations {
     /// say it is a counter.
     pub fn possible_non_counter(&mut self, name: &str) {
         const SUFFIXES: [&str; 4] = ["_total", "_sum", "_count", "_bucket"];
-        if !name.is_empty() && !SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        if !name.is_empty()
+            && !SUFFIXES.iter().any(|s| name.ends_with(s))
+            && !self.non_counters.contains(name)
+        {
+            self.non_counters.insert(name.to_string());
             self.info(format!(
                 "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
             ));

@@ -20,6 +20,7 @@
 //! `DOZOR_BENCH_ROUNDS` (3) and `DOZOR_BENCH_WRITE_SECS` (20 per shape)
 //! scale the run.
 
+mod compaction;
 mod prometheus;
 #[path = "../shared/reader.rs"]
 mod reader;
@@ -193,25 +194,7 @@ async fn run(label: &str, database_url: Option<String>, prom: &Prometheus, now: 
     for b in data(now).chunks(10) {
         server.store.append(b, now).await.unwrap();
     }
-    // What the maintenance loop would have done by now: closed windows
-    // become chunks (a no-op where the store keeps rows).
-    let t = Instant::now();
-    let mut moved = 0;
-    loop {
-        let n = server
-            .store
-            .compact(dozor_server::clock::system_ms())
-            .await
-            .unwrap();
-        if n == 0 {
-            break;
-        }
-        moved += n;
-    }
-    println!(
-        "{label}: compaction of the loaded data: {moved} series windows in {:.2} s",
-        t.elapsed().as_secs_f64()
-    );
+    compaction::compact_all(label, &server).await;
     queries(label, &server, &token, prom, now).await;
     writes::writes(label, &server, prom, database_url.as_deref()).await;
     server.shutdown().await;
