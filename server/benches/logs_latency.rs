@@ -10,6 +10,9 @@
 //! (`docker::logs::fetch`), the floor the path adds to. 40 rounds each,
 //! tail 100 of a container printing a line every 50 ms.
 
+#[path = "shared/session.rs"]
+mod session;
+
 use dozor_collector::agent::{Agent, AgentConfig};
 use dozor_collector::docker::actions::Policy;
 use dozor_collector::http::ServerClient;
@@ -34,32 +37,6 @@ fn docker(args: &[&str]) -> String {
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-/// Signs in through the form; the `Cookie` header value.
-async fn session(base: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(format!("{base}/login")).send().await.unwrap();
-    let csrf = page.headers()["set-cookie"].to_str().unwrap();
-    let csrf = csrf.split(';').next().unwrap().to_string();
-    let token = csrf.split_once('=').unwrap().1.to_string();
-    let resp = http
-        .post(format!("{base}/login"))
-        .header("cookie", &csrf)
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", "bench"),
-            ("password", "bench password 123"),
-            ("next", "/"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let s = resp.headers()["set-cookie"].to_str().unwrap();
-    format!("{csrf}; {}", s.split(';').next().unwrap())
 }
 
 #[tokio::main]
@@ -96,12 +73,7 @@ async fn main() {
     cfg.local_collector = false;
     let server = dozor_server::app::Server::start(cfg).await.unwrap();
     let base = server.url();
-    let hash = dozor_server::auth::password::hash("bench password 123");
-    server
-        .store
-        .create_user("bench", &hash, dozor_server::storage::Role::Admin, false, 0)
-        .await
-        .unwrap();
+    let cookie = session::signed_in(&server).await;
     let token = std::fs::read_to_string(&server.enroll_token_path).unwrap();
     let client = ServerClient::new(&base).unwrap();
     let inv = dozor_collector::inventory::read(std::path::Path::new("/"));
@@ -122,7 +94,6 @@ async fn main() {
     tokio::spawn(agent.clone().run(stop.clone()));
     dozor_collector::actors::spawn(&agent, Policy::None, &stop);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let cookie = session(&base).await;
     let http = reqwest::Client::new();
     let url = format!("{base}/containers/logs?host=bench-host&name={NAME}&tail=100");
 
