@@ -317,3 +317,50 @@ contract!(
     rollups_and_retention_over_chunks,
     backfill_during_compaction_loses_nothing
 );
+
+/// A chunk damaged on disk is an error for the reads of its series,
+/// never a panic, and compaction goes on with the other series.
+#[tokio::test]
+async fn a_corrupt_chunk_blocks_only_its_own_series() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(&dir).await;
+    let now = now_ms();
+    let h0 = (now - 8 * HOUR).div_euclid(WINDOW_MS) * WINDOW_MS;
+    let pts: Vec<(i64, f64)> = (0..100).map(|i| (h0 + 1 + i * 60_000, i as f64)).collect();
+    store
+        .append(&[batch("good", &pts), batch("bad", &pts)], now)
+        .await
+        .unwrap();
+    while store.compact(now).await.unwrap() > 0 {}
+    let (good, bad) = (id(&store, "good").await, id(&store, "bad").await);
+    let mut c =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+    sqlx::query("UPDATE sample_chunks SET data = x'01ffffffff00' WHERE series_id = ?")
+        .bind(bad)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    // Backfill into the damaged window for both series: the batch is
+    // stored, and the next step compacts the good series.
+    let late = [(h0 + 30_001, -1.0)];
+    let out = store
+        .append(&[batch("good", &late), batch("bad", &late)], now)
+        .await
+        .unwrap();
+    assert_eq!(out.stored, 2);
+    store.compact(now).await.unwrap();
+    let mut want = pts.clone();
+    want.extend(late);
+    want.sort_by_key(|s| s.0);
+    assert!(same(&store.samples(good, 0, now).await.unwrap(), &want));
+    let err = store.samples(bad, 0, now).await.unwrap_err().to_string();
+    assert!(
+        err.contains("corrupt chunk") || err.contains("at most"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("series {bad}")), "{err}");
+}

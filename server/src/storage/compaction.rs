@@ -211,9 +211,16 @@ pub fn merge_into(
 
 /// The error for a stored chunk that does not decode.
 pub fn corrupt(series_id: i64, first_ts: i64, e: ChunkError) -> super::StorageError {
-    super::StorageError::Other(format!(
+    super::StorageError::Corrupt(format!(
         "chunk of series {series_id} starting at {first_ts}: {e}"
     ))
+}
+
+/// At ingest, a series whose chunk does not decode keeps its new samples
+/// as rows (nothing is lost, and the other series of the batch go on);
+/// its reads report the damage.
+pub fn damaged(series_id: i64, e: &super::StorageError) {
+    tracing::error!(series = series_id, error = %e, "a stored chunk does not decode; new samples of the series are kept as rows");
 }
 
 /// The 5-minute rollup points of sorted samples, as the SQL of the row

@@ -17,6 +17,9 @@ pub enum StorageError {
     Collision(String, String),
     #[error("sample timestamp {ts_ms} cannot be stored: {reason}")]
     OutOfRange { ts_ms: i64, reason: String },
+    /// A stored chunk that does not decode: damaged on disk.
+    #[error("storage error: {0}")]
+    Corrupt(String),
     #[error("storage error: {0}")]
     Other(String),
 }

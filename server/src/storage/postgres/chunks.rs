@@ -9,8 +9,9 @@
 //! samples, the usual case, never takes it: no step can start on a window
 //! until half an hour after it closed.
 
+use crate::storage::compaction::damaged;
 use crate::storage::compaction::{self, WINDOW_MS};
-use crate::storage::{chunk, Result};
+use crate::storage::{chunk, Result, StorageError};
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
 
@@ -132,11 +133,15 @@ pub(super) async fn stored_at(
     }
     let mut held = HashMap::new();
     for (id, (lo, hi)) in spans {
-        for (t, v) in read(&mut *conn, &[id], lo, hi)
-            .await?
-            .into_values()
-            .flatten()
-        {
+        let found = match read(&mut *conn, &[id], lo, hi).await {
+            Ok(found) => found,
+            Err(e @ StorageError::Corrupt(_)) => {
+                damaged(id, &e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for (t, v) in found.into_values().flatten() {
             held.insert((id, t), v);
         }
     }

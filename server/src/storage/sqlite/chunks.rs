@@ -2,8 +2,9 @@
 //! chunks back for queries, ingest and rollups, and the compaction
 //! watermark below which samples may be in them.
 
+use crate::storage::compaction::damaged;
 use crate::storage::compaction::WINDOW_MS;
-use crate::storage::{chunk, Result};
+use crate::storage::{chunk, Result, StorageError};
 use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 
@@ -132,7 +133,14 @@ pub(super) async fn stored_at(
     }
     let mut held = HashMap::new();
     for (id, (lo, hi)) in spans {
-        let found = read(&mut *conn, &[id], lo, hi).await?;
+        let found = match read(&mut *conn, &[id], lo, hi).await {
+            Ok(found) => found,
+            Err(e @ StorageError::Corrupt(_)) => {
+                damaged(id, &e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         for (t, v) in found.into_values().flatten() {
             held.insert((id, t), v);
         }
