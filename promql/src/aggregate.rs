@@ -3,7 +3,7 @@
 use super::eval::Evaluator;
 use super::value::{format_float, signature, Metric, Sample, Value, NAME};
 use super::{QueryError, Result};
-use promql_parser::parser::{AggregateExpr, LabelModifier};
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 use std::collections::HashMap;
 
 /// Neumaier's compensated addition, as Prometheus's kahanSumInc.
@@ -141,6 +141,9 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
         let p = param.ok_or_else(|| QueryError::BadData(format!("{op} needs a parameter")))?;
         ev.scalar(p, t)
     };
+    if let Some(out) = fused(ev, a, &op, t)? {
+        return Ok(Value::Vector(out));
+    }
     let vs = ev.vector(&a.expr, t)?;
     let modifier = a.modifier.as_ref();
 
@@ -255,35 +258,99 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value> {
     let mut out = Vec::with_capacity(groups.len());
     for (metric, members) in groups {
         let mut values: Vec<f64> = members.iter().map(|s| s.v).collect();
-        let v = match op.as_str() {
-            "sum" => kahan_sum(values.iter().copied()),
-            "avg" => mean(&values),
-            "count" => values.len() as f64,
-            "group" => 1.0,
-            "min" => values
-                .iter()
-                .copied()
-                .fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }),
-            "max" => values
-                .iter()
-                .copied()
-                .fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
-            "stdvar" => variance(&values),
-            "stddev" => variance(&values).sqrt(),
-            "quantile" => {
-                let q = q.expect("parsed above");
-                ev.notes.borrow_mut().quantile_out_of_range(q);
-                quantile(q, &mut values)
-            }
-            other => {
-                return Err(QueryError::BadData(format!(
-                    "aggregation {other:?} is not supported"
-                )))
-            }
-        };
+        let v = reduce(ev, &op, q, &mut values)?;
         out.push(Sample { metric, t, v });
     }
     Ok(Value::Vector(out))
+}
+
+/// One group's value.
+fn reduce(ev: &Evaluator, op: &str, q: Option<f64>, values: &mut [f64]) -> Result<f64> {
+    Ok(match op {
+        "sum" => kahan_sum(values.iter().copied()),
+        "avg" => mean(values),
+        "count" => values.len() as f64,
+        "group" => 1.0,
+        "min" => values
+            .iter()
+            .copied()
+            .fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }),
+        "max" => values
+            .iter()
+            .copied()
+            .fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
+        "stdvar" => variance(values),
+        "stddev" => variance(values).sqrt(),
+        "quantile" => {
+            let q = q.expect("parsed above");
+            ev.notes.borrow_mut().quantile_out_of_range(q);
+            quantile(q, values)
+        }
+        other => {
+            return Err(QueryError::BadData(format!(
+                "aggregation {other:?} is not supported"
+            )))
+        }
+    })
+}
+
+/// `sum by (…) (rate(m[5m]))` and its kin, the commonest dashboard
+/// query, without an instant vector in between: each series' value goes
+/// straight into its group, so no label set is built per series and step
+/// (the rate's, without its name, and the group's). Only where the answer
+/// is the same by construction: a plain aggregation of a window function
+/// over a selector naming one metric (so dropping the name cannot make
+/// two series alike), not grouping by `__name__`.
+fn fused(ev: &Evaluator, a: &AggregateExpr, op: &str, t: i64) -> Result<Option<Vec<Sample>>> {
+    if !matches!(op, "sum" | "avg" | "count" | "group" | "min" | "max") || a.param.is_some() {
+        return Ok(None);
+    }
+    let mut e = a.expr.as_ref();
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    let Expr::Call(c) = e else {
+        return Ok(None);
+    };
+    let name = c.func.name;
+    if !super::functions::WINDOW_FUNCTIONS.contains(&name) || c.args.args.len() != 1 {
+        return Ok(None);
+    }
+    let Expr::MatrixSelector(ms) = c.args.args[0].as_ref() else {
+        return Ok(None);
+    };
+    let one_metric = ms.vs.name.is_some()
+        && ms.vs.matchers.or_matchers.is_empty()
+        && ms.vs.matchers.matchers.iter().all(|m| m.name != NAME);
+    let by_name = matches!(&a.modifier, Some(LabelModifier::Include(by)) if by.labels.iter().any(|l| l == NAME));
+    if !one_metric || by_name {
+        return Ok(None);
+    }
+    let modifier = a.modifier.as_ref();
+    let mut groups: Vec<(Metric, Vec<f64>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut key = String::new();
+    ev.each_window(&c.args.args[0], t, |metric, points, start, end| {
+        let Some(v) = super::functions::window_value(ev, name, metric, points, start, end) else {
+            return;
+        };
+        group_signature(metric, modifier, &mut key);
+        let i = match index.get(key.as_str()) {
+            Some(&i) => i,
+            None => {
+                groups.push((group_metric(metric, modifier), Vec::new()));
+                index.insert(key.clone(), groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        groups[i].1.push(v);
+    })?;
+    let mut out = Vec::with_capacity(groups.len());
+    for (metric, mut values) in groups {
+        let v = reduce(ev, op, None, &mut values)?;
+        out.push(Sample { metric, t, v });
+    }
+    Ok(Some(out))
 }
 
 #[cfg(test)]
