@@ -202,10 +202,15 @@ async fn next_window(tx: &mut PgConnection, now_ms: i64, retention: i64) -> Resu
     }
     let mut w = chunks::watermark(&mut *tx).await?;
     if w == i64::MIN {
-        // The first pass starts at the oldest row (a one-off scan).
-        let oldest: Option<i64> = sqlx::query_scalar("SELECT dozor_ms(min(ts)) FROM samples")
-            .fetch_one(&mut *tx)
-            .await?;
+        // The first pass starts at the oldest row: an index probe per
+        // series (and partition), not a scan of every partition.
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT dozor_ms(min((SELECT v.ts FROM samples v WHERE v.series_id = s.id
+                                   ORDER BY v.ts LIMIT 1)))
+             FROM series s",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         w = oldest.map_or(compaction::limit(now_ms), compaction::window_of);
         sqlx::query("INSERT INTO rollup_state (name, watermark_ms) VALUES ('compact', $1)")
             .bind(w)

@@ -114,10 +114,15 @@ async fn next_window(
     }
     let mut w = chunks::watermark(&mut *tx).await?;
     if w == i64::MIN {
-        // The first pass starts at the oldest row (a one-off scan).
-        let oldest: Option<i64> = sqlx::query_scalar("SELECT min(ts) FROM samples")
-            .fetch_one(&mut *tx)
-            .await?;
+        // The first pass starts at the oldest row: one primary-key seek
+        // per series, not a scan of the table (a store upgraded with a
+        // month of rows must not hold the writer for it).
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT min((SELECT v.ts FROM samples v WHERE v.series_id = s.id ORDER BY v.ts LIMIT 1))
+             FROM series s",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         w = oldest.map_or(compaction::limit(now_ms), compaction::window_of);
         sqlx::query("INSERT INTO rollup_state (name, watermark_ms) VALUES ('compact', ?)")
             .bind(w)
