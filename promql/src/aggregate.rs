@@ -313,7 +313,7 @@ fn fused(ev: &Evaluator, a: &AggregateExpr, op: &str, t: i64) -> Result<Option<V
         return Ok(None);
     };
     let name = c.func.name;
-    if !super::functions::WINDOW_FUNCTIONS.contains(&name) || c.args.args.len() != 1 {
+    if !super::range_fns::WINDOW_FUNCTIONS.contains(&name) || c.args.args.len() != 1 {
         return Ok(None);
     }
     let Expr::MatrixSelector(ms) = c.args.args[0].as_ref() else {
@@ -331,7 +331,7 @@ fn fused(ev: &Evaluator, a: &AggregateExpr, op: &str, t: i64) -> Result<Option<V
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut key = String::new();
     ev.each_window(&c.args.args[0], t, |metric, points, start, end| {
-        let Some(v) = super::functions::window_value(ev, name, metric, points, start, end) else {
+        let Some(v) = super::range_fns::window_value(ev, name, metric, points, start, end) else {
             return;
         };
         group_signature(metric, modifier, &mut key);

@@ -2,10 +2,7 @@
 
 use super::eval::Evaluator;
 use super::labels_fns;
-use super::range_fns::{
-    changes, double_exponential_smoothing, extrapolated_rate, instant_delta, linear_regression,
-    over_time, resets,
-};
+use super::range_fns::{self, double_exponential_smoothing, linear_regression, over_time};
 use super::value::{without_name, Metric, Sample, Value, NAME};
 use super::{QueryError, Result};
 use promql_parser::label::MatchOp;
@@ -101,38 +98,6 @@ fn map_vector(vs: Vec<Sample>, f: impl Fn(f64) -> f64) -> Value {
     )
 }
 
-/// Functions of one range-vector argument computed window by window.
-pub const WINDOW_FUNCTIONS: [&str; 8] = [
-    "rate", "increase", "delta", "irate", "idelta", "deriv", "resets", "changes",
-];
-
-/// One of [`WINDOW_FUNCTIONS`] over one series' window (`start`, `end`:
-/// the range it extrapolates to), with the note Prometheus adds when a
-/// rate's series does not look like a counter.
-pub fn window_value(
-    ev: &Evaluator,
-    name: &str,
-    metric: &Metric,
-    points: &[(i64, f64)],
-    start: i64,
-    end: i64,
-) -> Option<f64> {
-    if matches!(name, "rate" | "increase" | "irate") {
-        let series = metric.get(NAME).map_or("", |n| n.as_str());
-        ev.notes.borrow_mut().possible_non_counter(series);
-    }
-    match name {
-        "rate" => extrapolated_rate(points, start, end, true, true),
-        "increase" => extrapolated_rate(points, start, end, true, false),
-        "delta" => extrapolated_rate(points, start, end, false, false),
-        "irate" => instant_delta(points, true),
-        "idelta" => instant_delta(points, false),
-        "deriv" => (points.len() >= 2).then(|| linear_regression(points, points[0].0).0),
-        "resets" => Some(resets(points)),
-        _ => Some(changes(points)),
-    }
-}
-
 pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
     let name = c.func.name;
     let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
@@ -159,10 +124,10 @@ pub fn call(ev: &Evaluator, c: &Call, t: i64) -> Result<Value> {
         return Ok(map_vector(ev.vector(arg(0)?, t)?, f));
     }
     match name {
-        name if WINDOW_FUNCTIONS.contains(&name) => {
+        name if range_fns::WINDOW_FUNCTIONS.contains(&name) => {
             let mut out = Vec::new();
             ev.each_window(arg(0)?, t, |metric, points, start, end| {
-                if let Some(v) = window_value(ev, name, metric, points, start, end) {
+                if let Some(v) = range_fns::window_value(ev, name, metric, points, start, end) {
                     out.push(Sample {
                         metric: without_name(metric),
                         t,

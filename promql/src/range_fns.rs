@@ -1,6 +1,40 @@
 //! Functions of range vectors: the rate family and `*_over_time`.
 
 use super::aggregate::{kahan_sum, mean, quantile, variance};
+use super::eval::Evaluator;
+use super::value::{Metric, NAME};
+
+/// Functions of one range-vector argument computed window by window.
+pub const WINDOW_FUNCTIONS: [&str; 8] = [
+    "rate", "increase", "delta", "irate", "idelta", "deriv", "resets", "changes",
+];
+
+/// One of [`WINDOW_FUNCTIONS`] over one series' window (`start`, `end`:
+/// the range it extrapolates to), with the note Prometheus adds when a
+/// rate's series does not look like a counter.
+pub fn window_value(
+    ev: &Evaluator,
+    name: &str,
+    metric: &Metric,
+    points: &[(i64, f64)],
+    start: i64,
+    end: i64,
+) -> Option<f64> {
+    if matches!(name, "rate" | "increase" | "irate") {
+        let series = metric.get(NAME).map_or("", |n| n.as_str());
+        ev.notes.borrow_mut().possible_non_counter(series);
+    }
+    match name {
+        "rate" => extrapolated_rate(points, start, end, true, true),
+        "increase" => extrapolated_rate(points, start, end, true, false),
+        "delta" => extrapolated_rate(points, start, end, false, false),
+        "irate" => instant_delta(points, true),
+        "idelta" => instant_delta(points, false),
+        "deriv" => (points.len() >= 2).then(|| linear_regression(points, points[0].0).0),
+        "resets" => Some(resets(points)),
+        _ => Some(changes(points)),
+    }
+}
 
 /// Prometheus 3's extrapolatedRate for rate, increase and delta.
 /// `points` are in (range_start, range_end].
