@@ -173,20 +173,22 @@ pub fn merge(first: Vec<(i64, f64)>, second: Vec<(i64, f64)>) -> Vec<(i64, f64)>
         return second;
     }
     let mut out = Vec::with_capacity(first.len() + second.len());
-    let (mut a, mut b) = (first.into_iter().peekable(), second.into_iter().peekable());
-    loop {
-        match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x.0 < y.0 => out.push(a.next().unwrap()),
-            (Some(x), Some(y)) if x.0 > y.0 => out.push(b.next().unwrap()),
-            (Some(_), Some(_)) => {
-                out.push(a.next().unwrap());
-                b.next();
-            }
-            (Some(_), None) => out.extend(a.by_ref()),
-            (None, Some(_)) => out.extend(b.by_ref()),
-            (None, None) => return out,
+    let (mut i, mut j) = (0, 0);
+    while i < first.len() && j < second.len() {
+        let (x, y) = (first[i], second[j]);
+        if x.0 <= y.0 {
+            out.push(x);
+            i += 1;
+            // Equal timestamps: the second's sample is dropped.
+            j += usize::from(x.0 == y.0);
+        } else {
+            out.push(y);
+            j += 1;
         }
     }
+    out.extend_from_slice(&first[i..]);
+    out.extend_from_slice(&second[j..]);
+    out
 }
 
 /// Adds chunked samples (by series) to samples read from rows.

@@ -129,21 +129,20 @@ async fn backfill(
     let held = chunks::stored_at(&mut *tx, ts, sid, watermark).await?;
     let mut differ = 0;
     if !held.is_empty() {
-        let keep: Vec<bool> = (0..ts.len())
-            .map(|i| match held.get(&i) {
-                None => true,
-                Some(v) => {
-                    differ += u64::from(!dozor_common::model::same_value(*v, val[i]));
-                    false
-                }
-            })
+        for (i, v) in &held {
+            differ += u64::from(!dozor_common::model::same_value(*v, val[*i]));
+        }
+        let kept = |xs: &[i64]| -> Vec<i64> {
+            (0..xs.len())
+                .filter(|i| !held.contains_key(i))
+                .map(|i| xs[i])
+                .collect()
+        };
+        let v: Vec<f64> = (0..val.len())
+            .filter(|i| !held.contains_key(i))
+            .map(|i| val[i])
             .collect();
-        let mut k = keep.iter();
-        ts.retain(|_| *k.next().unwrap());
-        let mut k = keep.iter();
-        sid.retain(|_| *k.next().unwrap());
-        let mut k = keep.iter();
-        val.retain(|_| *k.next().unwrap());
+        (*ts, *sid, *val) = (kept(ts), kept(sid), v);
     }
     let mut windows: Vec<i64> = ts
         .iter()
