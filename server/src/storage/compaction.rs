@@ -211,6 +211,47 @@ pub fn merge_into(
     }
 }
 
+/// Of the chunks overlapping `[start, end]` (series, first_ts, last_ts):
+/// the series surely holding a sample there (a chunk's first or last
+/// sample is inside), and the chunks reaching past both ends, which must
+/// be decoded to tell.
+pub fn overlaps(
+    chunks: Vec<(i64, i64, i64)>,
+    start: i64,
+    end: i64,
+) -> (std::collections::HashSet<i64>, Vec<(i64, i64)>) {
+    let mut found = std::collections::HashSet::new();
+    let mut spanning = Vec::new();
+    for (id, first, last) in chunks {
+        if first >= start || last <= end {
+            found.insert(id);
+        } else {
+            spanning.push((id, first));
+        }
+    }
+    spanning.retain(|(id, _)| !found.contains(id));
+    (found, spanning)
+}
+
+/// Whether a chunk holds a sample with `start <= ts <= end`.
+pub fn holds_sample_in(data: &[u8], start: i64, end: i64) -> Result<bool, ChunkError> {
+    let mut inside = Vec::new();
+    chunk::decode_into(data, start, end, &mut inside)?;
+    Ok(!inside.is_empty())
+}
+
+/// Per series, the first and last of the timestamps given (series, ts).
+pub fn spans(
+    samples: impl Iterator<Item = (i64, i64)>,
+) -> std::collections::HashMap<i64, (i64, i64)> {
+    let mut spans = std::collections::HashMap::new();
+    for (id, t) in samples {
+        let s = spans.entry(id).or_insert((t, t));
+        *s = (s.0.min(t), s.1.max(t));
+    }
+    spans
+}
+
 /// The error for a stored chunk that does not decode.
 pub fn corrupt(series_id: i64, first_ts: i64, e: ChunkError) -> super::StorageError {
     super::StorageError::Corrupt(format!(

@@ -89,15 +89,7 @@ pub(super) async fn with_samples(
     .bind(start)
     .fetch_all(&mut *conn)
     .await?;
-    let mut found = HashSet::new();
-    let mut spanning = Vec::new();
-    for (id, first, last) in rows {
-        if first >= start || last <= end {
-            found.insert(id);
-        } else {
-            spanning.push((id, first));
-        }
-    }
+    let (mut found, spanning) = compaction::overlaps(rows, start, end);
     for (id, first) in spanning {
         if found.contains(&id) {
             continue;
@@ -109,9 +101,7 @@ pub(super) async fn with_samples(
         .bind(first)
         .fetch_one(&mut *conn)
         .await?;
-        let mut inside = Vec::new();
-        chunk::decode_into(&data, start, end, &mut inside).map_err(|e| corrupt(id, first, e))?;
-        if !inside.is_empty() {
+        if compaction::holds_sample_in(&data, start, end).map_err(|e| corrupt(id, first, e))? {
             found.insert(id);
         }
     }
@@ -126,11 +116,12 @@ pub(super) async fn stored_at(
     sid: &[i64],
     watermark: i64,
 ) -> Result<HashMap<usize, f64>> {
-    let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
-    for (t, id) in ts.iter().zip(sid).filter(|(t, _)| **t <= watermark) {
-        let s = spans.entry(*id).or_insert((*t, *t));
-        *s = (s.0.min(*t), s.1.max(*t));
-    }
+    let spans = compaction::spans(
+        sid.iter()
+            .zip(ts)
+            .filter(|(_, t)| **t <= watermark)
+            .map(|(id, t)| (*id, *t)),
+    );
     let mut held = HashMap::new();
     for (id, (lo, hi)) in spans {
         let found = match read(&mut *conn, &[id], lo, hi).await {

@@ -3,7 +3,7 @@
 //! watermark below which samples may be in them.
 
 use crate::storage::compaction::damaged;
-use crate::storage::compaction::WINDOW_MS;
+use crate::storage::compaction::{self, WINDOW_MS};
 use crate::storage::{chunk, Result, StorageError};
 use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
@@ -89,14 +89,8 @@ pub(super) async fn with_samples(
             .bind(start)
             .fetch_all(&mut *conn)
             .await?;
-        let mut spanning = Vec::new();
-        for (id, first, last) in rows {
-            if first >= start || last <= end {
-                found.insert(id);
-            } else {
-                spanning.push((id, first));
-            }
-        }
+        let (surely, spanning) = compaction::overlaps(rows, start, end);
+        found.extend(surely);
         for (id, first) in spanning {
             if found.contains(&id) {
                 continue;
@@ -108,10 +102,7 @@ pub(super) async fn with_samples(
             .bind(first)
             .fetch_one(&mut *conn)
             .await?;
-            let mut inside = Vec::new();
-            chunk::decode_into(&data, start, end, &mut inside)
-                .map_err(|e| corrupt(id, first, e))?;
-            if !inside.is_empty() {
+            if compaction::holds_sample_in(&data, start, end).map_err(|e| corrupt(id, first, e))? {
                 found.insert(id);
             }
         }
@@ -126,11 +117,7 @@ pub(super) async fn stored_at(
     conn: &mut SqliteConnection,
     rows: &[(i64, i64, f64)],
 ) -> Result<HashMap<(i64, i64), f64>> {
-    let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
-    for &(id, ts, _) in rows {
-        let s = spans.entry(id).or_insert((ts, ts));
-        *s = (s.0.min(ts), s.1.max(ts));
-    }
+    let spans = compaction::spans(rows.iter().map(|r| (r.0, r.1)));
     let mut held = HashMap::new();
     for (id, (lo, hi)) in spans {
         let found = match read(&mut *conn, &[id], lo, hi).await {
