@@ -186,5 +186,7 @@ pub async fn sign_in_admin(c: &Client, server: &dozor_server::Server) {
         .click()
         .await
         .unwrap();
-    c.wait().for_element(Locator::Css("main")).await.unwrap();
+    // The sign-in page has a `main` too: wait for the signed-in shell's
+    // navigation, so the next `goto` cannot race the sign-in redirect.
+    c.wait().for_element(Locator::Css("nav#nav")).await.unwrap();
 }
