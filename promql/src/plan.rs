@@ -251,7 +251,7 @@ pub async fn load(
         }
         let mut picked = Vec::new();
         for s in candidates {
-            let mut metric = s.labels;
+            let mut metric = Metric::from(s.labels);
             metric.insert(NAME.to_string(), s.metric);
             if matches(&vs, &metric) {
                 picked.push((s.id, metric));

@@ -1,8 +1,100 @@
 //! PromQL values. Label sets here include `__name__`.
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
-pub type Metric = BTreeMap<String, String>;
+/// A label set, shared: every step of a range query hands out the same
+/// series' labels, and a clone is a reference count, not a map copy.
+/// Reads go through `Deref`; a change (`DerefMut`) copies the map first
+/// only while another holder shares it.
+#[derive(Clone, Default, PartialOrd, Ord)]
+pub struct Metric(Arc<BTreeMap<String, String>>);
+
+impl Metric {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The map itself, copied only if shared.
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl PartialEq for Metric {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Metric {}
+
+// By the map, as equality is (the pointer test is only a shortcut).
+impl std::hash::Hash for Metric {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl std::fmt::Debug for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Deref for Metric {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Metric {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl From<BTreeMap<String, String>> for Metric {
+    fn from(m: BTreeMap<String, String>) -> Self {
+        Self(Arc::new(m))
+    }
+}
+
+impl From<Metric> for BTreeMap<String, String> {
+    fn from(m: Metric) -> Self {
+        m.into_map()
+    }
+}
+
+impl FromIterator<(String, String)> for Metric {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Self(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl<'a> IntoIterator for &'a Metric {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for Metric {
+    type Item = (String, String);
+    type IntoIter = std::collections::btree_map::IntoIter<String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_map().into_iter()
+    }
+}
+
+impl serde::Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
 
 pub const NAME: &str = "__name__";
 

@@ -9,7 +9,9 @@
 //! given) and into Debian's Prometheus (blocks built by its own `promtool
 //! tsdb create-blocks-from openmetrics`, then `prometheus` started on
 //! them). Each query shape is asked of both over HTTP in alternating
-//! rounds (the median of each is reported, with the ratio). Then both
+//! rounds (the median of each is reported, with the ratio), and so is the
+//! host page: every panel query of `dashboards/host.toml` over this
+//! machine's own host series (`host_page.rs`). Then both
 //! take remote_write in Prometheus's own shape (2,000 series × 1 sample
 //! per request, from 4 shards with their own series, each in order, as
 //! a real Prometheus sends) and with 10 samples per series; on PostgreSQL, a raw COPY of
@@ -21,6 +23,7 @@
 //! scale the run.
 
 mod compaction;
+mod host_page;
 mod prometheus;
 #[path = "../shared/reader.rs"]
 mod reader;
@@ -52,7 +55,8 @@ fn status_kb(pid: &str, field: &str) -> i64 {
 }
 
 /// The data both sides hold: one gauge × 24 h and 100 counters (10
-/// groups of `x`) × 6 h, all at 15 s.
+/// groups of `x`) × 6 h, all at 15 s, and this machine's host series
+/// over 24 h (`host_page`).
 fn data(now: i64) -> Vec<SeriesBatch> {
     let mut out = Vec::new();
     let day = (0..DAY_MS / 15_000)
@@ -74,6 +78,7 @@ fn data(now: i64) -> Vec<SeriesBatch> {
             .collect();
         out.push(SeriesBatch::new("bench_counter", labels, samples));
     }
+    out.extend(host_page::data(now));
     out
 }
 
@@ -186,12 +191,19 @@ async fn queries(label: &str, server: &Server, token: &str, prom: &Prometheus, n
         status_kb("self", "VmHWM:") - rss0,
         prom.peak_kb()
     );
+    host_page::host_page(label, &dozor, &base, prom, now, rounds as usize).await;
 }
 
-async fn run(label: &str, database_url: Option<String>, prom: &Prometheus, now: i64) {
+async fn run(
+    label: &str,
+    database_url: Option<String>,
+    series: &[SeriesBatch],
+    prom: &Prometheus,
+    now: i64,
+) {
     let dir = tempfile::tempdir().unwrap();
     let (server, token) = start_dozor(&dir, database_url.clone()).await;
-    for b in data(now).chunks(10) {
+    for b in series.chunks(10) {
         server.store.append(b, now).await.unwrap();
     }
     compaction::compact_all(label, &server).await;
@@ -207,9 +219,13 @@ async fn main() {
     // its newest block.
     let now = dozor_server::clock::system_ms() / (2 * HOUR_MS) * (2 * HOUR_MS) - 2 * HOUR_MS;
     let series = data(now);
+    let hosts = series
+        .iter()
+        .filter(|s| s.labels.get("host").map(String::as_str) == Some(host_page::HOST))
+        .count();
+    println!("this machine's host: {hosts} series");
     let prom = start_prometheus(&series).await;
-    drop(series);
-    run("sqlite", None, &prom, now).await;
+    run("sqlite", None, &series, &prom, now).await;
     let admin = std::env::var("DOZOR_BENCH_DATABASE_URL")
         .or_else(|_| std::env::var("DOZOR_TEST_DATABASE_URL"));
     let Ok(admin) = admin else {
@@ -223,5 +239,5 @@ async fn main() {
         .await
         .unwrap();
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    run("postgres", Some(url), &prom, now).await;
+    run("postgres", Some(url), &series, &prom, now).await;
 }

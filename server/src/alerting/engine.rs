@@ -42,7 +42,7 @@ pub struct Alerting {
 
 /// The alert's labels: the sample's (without `__name__`), then the rule's.
 fn alert_labels(rule: &AlertRule, metric: &promql::value::Metric) -> Labels {
-    let mut l = promql::value::without_name(metric);
+    let mut l = promql::value::without_name(metric).into_map();
     l.extend(rule.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     l
 }

@@ -89,14 +89,14 @@ pub async fn run(
     // Per step: the alerts the expression returned, and recovery's.
     let mut at: HashMap<i64, Vec<(Labels, f64)>> = HashMap::new();
     for s in &fired {
-        let l = promql::value::without_name(&s.metric);
+        let l = promql::value::without_name(&s.metric).into_map();
         for (t, v) in &s.points {
             at.entry(*t).or_default().push((l.clone(), *v));
         }
     }
     let mut rec: HashMap<i64, HashSet<Labels>> = HashMap::new();
     for s in &recovered {
-        let l = promql::value::without_name(&s.metric);
+        let l = promql::value::without_name(&s.metric).into_map();
         for (t, _) in &s.points {
             rec.entry(*t).or_default().insert(l.clone());
         }

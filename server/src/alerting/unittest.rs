@@ -198,7 +198,7 @@ async fn run_group(
     for t in &tg.promql_expr_test {
         let at = ms(&t.eval_time)?;
         let got: Vec<(Labels, f64)> = match engine.instant(&t.expr, at).await {
-            Ok(Value::Vector(v)) => v.into_iter().map(|s| (s.metric, s.v)).collect(),
+            Ok(Value::Vector(v)) => v.into_iter().map(|s| (s.metric.into_map(), s.v)).collect(),
             Ok(Value::Scalar(v)) => vec![(Labels::new(), v)],
             Ok(other) => {
                 failures.push(format!(

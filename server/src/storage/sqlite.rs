@@ -49,17 +49,32 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // A multi-row insert keeps a statement journal (to undo just that
+            // statement): in memory, not a temporary file written page by page.
+            .pragma("temp_store", "memory");
         let open_err = |e: sqlx::Error| {
             StorageError::Open(format!(
                 "cannot open SQLite database {}: {e}",
                 path.display()
             ))
         };
+        // A remote-write request lands one sample on each series' newest
+        // leaf page: thousands of pages per transaction. SQLite's default
+        // page cache (2 MiB) spilled them to the WAL mid-transaction and
+        // read them back from the file, and its default checkpoint (every
+        // 1,000 pages) copied them into the database after nearly every
+        // commit. The writer keeps up to 64 MiB of pages and checkpoints
+        // every 16,384 (64 MiB of WAL), so a page rewritten by consecutive
+        // requests is copied once (ARCHITECTURE.md, "SQLite").
+        let writer_connect = connect
+            .clone()
+            .pragma("cache_size", "-65536")
+            .pragma("wal_autocheckpoint", "16384");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(connect.clone())
+            .connect_with(writer_connect)
             .await
             .map_err(open_err)?;
         sqlx::migrate!("../migrations/sqlite")

@@ -81,9 +81,11 @@ impl Drop for Cleanup {
 pub fn workspace_binary(name: &str) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
-        // The whole workspace, so features resolve as for the tests: building
-        // one package alone would rebuild its dependencies with others.
-        .args(["build", "--workspace", "--bin", name])
+        // The same build the test run itself made (the whole workspace, with
+        // its tests, so features resolve with the dev-dependencies): then
+        // cargo finds everything fresh. `cargo build --bin` alone resolves
+        // features without them and rebuilt most of the tree mid-run.
+        .args(["build", "--workspace", "--tests", "--bins"])
         .args(["--message-format", "json"])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
@@ -96,7 +98,12 @@ pub fn workspace_binary(name: &str) -> String {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|m| m["executable"].as_str().map(str::to_string))
+        .find(|m| {
+            m["target"]["name"] == name
+                && m["target"]["kind"] == serde_json::json!(["bin"])
+                && m["profile"]["test"] == false
+        })
+        .and_then(|m| m["executable"].as_str().map(str::to_string))
         .unwrap_or_else(|| panic!("the {name} binary"))
 }
 

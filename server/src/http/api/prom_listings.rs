@@ -31,7 +31,7 @@ pub(crate) async fn matching(
             .find_series(None, &Default::default(), MAX_SERIES)
             .await?
         {
-            let mut m = s.labels;
+            let mut m = Metric::from(s.labels);
             m.insert(NAME.to_string(), s.metric);
             out.push(m);
             ids.push(s.id);
@@ -55,7 +55,7 @@ pub(crate) async fn matching(
             .find_series(name.as_deref(), &Default::default(), MAX_SERIES)
             .await?
         {
-            let mut m = s.labels;
+            let mut m = Metric::from(s.labels);
             m.insert(NAME.to_string(), s.metric);
             if promql::plan_matches(&vs, &m) && seen.insert(crate::promql::value::signature(&m)) {
                 out.push(m);

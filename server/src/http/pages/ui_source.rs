@@ -41,7 +41,7 @@ impl Source {
             Ok(Value::Matrix(m)) => Ok(m
                 .into_iter()
                 .map(|s| SeriesData {
-                    labels: s.metric,
+                    labels: s.metric.into_map(),
                     points: s.points,
                 })
                 .collect()),
@@ -81,7 +81,7 @@ impl DataSource for Source {
             Ok(Value::Vector(v)) => Ok(v
                 .into_iter()
                 .map(|s| InstantData {
-                    labels: s.metric,
+                    labels: s.metric.into_map(),
                     value: s.v,
                 })
                 .collect()),

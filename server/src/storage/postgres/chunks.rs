@@ -1,6 +1,7 @@
 //! The chunk table of plain PostgreSQL (see `storage::compaction`; the
-//! TimescaleDB layout keeps rows and compresses them itself): reading
-//! chunks back, and the lock that keeps compaction apart from ingest into
+//! TimescaleDB layout keeps rows and compresses them itself): what chunks
+//! hold in a range or at given points (queries read them in one statement
+//! with the rows, `read::samples_in`), and the lock that keeps compaction apart from ingest into
 //! closed windows.
 //!
 //! Several servers may write at once. An ingest that touches a window
@@ -62,8 +63,19 @@ pub(super) async fn read(
     .bind(start)
     .fetch_all(&mut *conn)
     .await?;
+    decode(rows, start, end)
+}
+
+/// The samples with `start <= ts <= end` of chunks (series, first_ts,
+/// data) in any order, by series, oldest first.
+pub(super) fn decode(
+    mut chunks: Vec<(i64, i64, Vec<u8>)>,
+    start: i64,
+    end: i64,
+) -> Result<BySeries> {
+    chunks.sort_unstable_by_key(|(id, first, _)| (*id, *first));
     let mut out = BySeries::new();
-    for (id, first, data) in rows {
+    for (id, first, data) in chunks {
         let samples = out.entry(id).or_default();
         chunk::decode_into(&data, start, end, samples).map_err(|e| corrupt(id, first, e))?;
     }

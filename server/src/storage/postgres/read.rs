@@ -19,6 +19,10 @@ fn series_info(r: &sqlx::postgres::PgRow) -> Result<SeriesInfo> {
     })
 }
 
+/// A sample row (series, ms, value, NULL) or a chunk (series, first_ts,
+/// NULL, data).
+type RowOrChunk = (i64, i64, Option<f64>, Option<Vec<u8>>);
+
 /// Samples of `ids` with `start <= ts <= end`, from rows and, on the
 /// plain layout, chunks.
 pub(super) async fn samples_in(
@@ -28,28 +32,60 @@ pub(super) async fn samples_in(
     start_ms: i64,
     end_ms: i64,
 ) -> Result<HashMap<i64, Vec<Sample>>> {
-    let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
-        "SELECT series_id, dozor_ms(ts), value FROM samples
-         WHERE series_id = ANY($1) AND ts >= dozor_ts($2) AND ts <= dozor_ts($3)
-         ORDER BY series_id, ts",
+    if layout == Layout::Timescale {
+        let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
+            "SELECT series_id, dozor_ms(ts), value FROM samples
+             WHERE series_id = ANY($1) AND ts >= dozor_ts($2) AND ts <= dozor_ts($3)
+             ORDER BY series_id, ts",
+        )
+        .bind(ids)
+        .bind(clamp_ts(start_ms))
+        .bind(clamp_ts(end_ms))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out: HashMap<i64, Vec<Sample>> = HashMap::new();
+        for (id, t, v) in rows {
+            out.entry(id).or_default().push(Sample::new(t, v));
+        }
+        return Ok(out);
+    }
+    // Rows and chunks in one statement: one round trip, and one snapshot,
+    // so a compaction step committing meanwhile is seen either wholly or
+    // not at all. A chunk lies inside one window, so one reaching `start`
+    // begins after `start - WINDOW_MS`.
+    let found: Vec<RowOrChunk> = sqlx::query_as(
+        "SELECT series_id, dozor_ms(ts), value, NULL::bytea FROM samples
+          WHERE series_id = ANY($1) AND ts >= dozor_ts($2) AND ts <= dozor_ts($3)
+         UNION ALL
+         SELECT series_id, first_ts, NULL::float8, data FROM sample_chunks
+          WHERE series_id = ANY($1) AND first_ts > $4 AND first_ts <= $3 AND last_ts >= $2",
     )
     .bind(ids)
     .bind(clamp_ts(start_ms))
     .bind(clamp_ts(end_ms))
+    .bind(start_ms.saturating_sub(compaction::WINDOW_MS))
     .fetch_all(&mut *conn)
     .await?;
-    let mut out: HashMap<i64, Vec<Sample>> = HashMap::new();
-    for (id, t, v) in rows {
-        out.entry(id).or_default().push(Sample::new(t, v));
+    let mut rows: HashMap<i64, Vec<Sample>> = HashMap::new();
+    let mut blobs = Vec::new();
+    for (id, t, v, data) in found {
+        match data {
+            Some(d) => blobs.push((id, t, d)),
+            None => rows
+                .entry(id)
+                .or_default()
+                .push(Sample::new(t, v.unwrap_or(f64::NAN))),
+        }
     }
-    // Rows first, then chunks: a compaction committing in between moves
-    // samples from what was read to what is read next, and the merge
-    // keeps one of each.
-    if layout == Layout::Partitioned {
-        let chunked = chunks::read(&mut *conn, ids, start_ms, end_ms).await?;
-        compaction::merge_into(&mut out, chunked);
+    // UNION ALL promises no order.
+    for r in rows.values_mut() {
+        if !r.is_sorted_by_key(|s| s.ts_ms) {
+            r.sort_unstable_by_key(|s| s.ts_ms);
+        }
     }
-    Ok(out)
+    let chunked = chunks::decode(blobs, start_ms, end_ms)?;
+    compaction::merge_into(&mut rows, chunked);
+    Ok(rows)
 }
 
 #[async_trait]
