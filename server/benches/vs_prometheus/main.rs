@@ -20,11 +20,13 @@
 //! resident size.
 //!
 //! `DOZOR_BENCH_ROUNDS` (3) and `DOZOR_BENCH_WRITE_SECS` (20 per shape)
-//! scale the run.
+//! scale the run. `DOZOR_BENCH_SUSTAINED_SECS=600` instead runs only the
+//! sustained write (`sustained.rs`) on each store, without Prometheus.
 
 mod compaction;
 mod host_page;
 mod prometheus;
+mod sustained;
 #[path = "../shared/reader.rs"]
 mod reader;
 mod writes;
@@ -212,8 +214,39 @@ async fn run(
     server.shutdown().await;
 }
 
+/// The PostgreSQL side: a fresh database in the cluster at
+/// `DOZOR_BENCH_DATABASE_URL` (or the tests' URL), when one is given.
+async fn postgres_database() -> Option<String> {
+    let admin = std::env::var("DOZOR_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("DOZOR_TEST_DATABASE_URL"));
+    let Ok(admin) = admin else {
+        println!("set DOZOR_BENCH_DATABASE_URL to compare PostgreSQL too");
+        return None;
+    };
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let name = format!("dozor_vsprom_{}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+}
+
 #[tokio::main]
 async fn main() {
+    let sustained_secs = env_num("DOZOR_BENCH_SUSTAINED_SECS", 0);
+    if sustained_secs > 0 {
+        for (label, url) in [("sqlite", None), ("postgres", postgres_database().await)] {
+            if label == "postgres" && url.is_none() {
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let (server, _) = start_dozor(&dir, url).await;
+            sustained::sustained(label, &server, sustained_secs).await;
+            server.shutdown().await;
+        }
+        return;
+    }
     // The data ends at a 2-hour boundary at least 2 hours ago: promtool
     // cuts 2-hour blocks, and Prometheus takes remote writes only after
     // its newest block.
@@ -226,18 +259,7 @@ async fn main() {
     println!("this machine's host: {hosts} series");
     let prom = start_prometheus(&series).await;
     run("sqlite", None, &series, &prom, now).await;
-    let admin = std::env::var("DOZOR_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("DOZOR_TEST_DATABASE_URL"));
-    let Ok(admin) = admin else {
-        println!("set DOZOR_BENCH_DATABASE_URL to compare PostgreSQL too");
-        return;
-    };
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    let name = format!("dozor_vsprom_{}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    run("postgres", Some(url), &series, &prom, now).await;
+    if let Some(url) = postgres_database().await {
+        run("postgres", Some(url), &series, &prom, now).await;
+    }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// at timestamps after `t0`, in Prometheus's encoding (protobuf, snappy).
 /// Prometheus takes nothing older than the blocks it was started on, so
 /// `t0` is after the loaded data.
-fn bodies(series: usize, per: usize, requests: usize, t0: i64, tag: &str) -> Vec<Vec<u8>> {
+pub fn bodies(series: usize, per: usize, requests: usize, t0: i64, tag: &str) -> Vec<Vec<u8>> {
     (0..requests)
         .map(|k| {
             let timeseries = (0..series)
@@ -56,13 +56,40 @@ fn bodies(series: usize, per: usize, requests: usize, t0: i64, tag: &str) -> Vec
 /// Senders, as a Prometheus's remote-write shards: each has its own
 /// series and sends its requests in order (samples of one series must
 /// arrive in order, and Prometheus refuses them otherwise).
-const SHARDS: usize = 4;
+pub const SHARDS: usize = 4;
 
 /// One request list per shard, each over its own `series` series.
 fn shards(series: usize, per: usize, requests: usize, t0: i64, tag: &str) -> Vec<Vec<Vec<u8>>> {
     (0..SHARDS)
         .map(|k| bodies(series, per, requests, t0, &format!("{tag}s{k}")))
         .collect()
+}
+
+/// Posts one body until it is taken. As Prometheus does, 5xx and 429
+/// are retried; anything else fails the bench.
+pub async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Vec<u8>) {
+    loop {
+        let mut r = http
+            .post(url)
+            .header("content-encoding", "snappy")
+            .header("content-type", "application/x-protobuf")
+            .header("x-prometheus-remote-write-version", "0.1.0")
+            .body(body.clone());
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        if status.is_success() {
+            return;
+        }
+        let text = resp.text().await.unwrap_or_default();
+        assert!(
+            status.is_server_error() || status.as_u16() == 429,
+            "{url}: {status} {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Posts every shard's bodies, shards concurrently; samples per second,
@@ -81,29 +108,7 @@ async fn write_all(
         let token = token.map(str::to_string);
         tasks.push(tokio::spawn(async move {
             for body in bodies {
-                loop {
-                    let mut r = http
-                        .post(&url)
-                        .header("content-encoding", "snappy")
-                        .header("content-type", "application/x-protobuf")
-                        .header("x-prometheus-remote-write-version", "0.1.0")
-                        .body(body.clone());
-                    if let Some(t) = &token {
-                        r = r.bearer_auth(t);
-                    }
-                    let resp = r.send().await.unwrap();
-                    let status = resp.status();
-                    if status.is_success() {
-                        break;
-                    }
-                    // As Prometheus does: 5xx and 429 are retried.
-                    let text = resp.text().await.unwrap_or_default();
-                    assert!(
-                        status.is_server_error() || status.as_u16() == 429,
-                        "{url}: {status} {text}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                post(&http, &url, token.as_deref(), body).await;
             }
         }));
     }
