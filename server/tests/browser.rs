@@ -72,7 +72,7 @@ async fn dashboard_in_headless_chromium() {
         .unwrap();
     let points = js(&c, r#"
         const ch = [...document.querySelectorAll('figure.panel')].find(f => f.querySelector('figcaption').textContent === 'Load vs cores');
-        const data = JSON.parse(ch.querySelector('.chart').dataset.chart);
+        const data = ch.querySelector('.chart').__dz.d;
         const d = ch.querySelector('path.s').getAttribute('d');
         return [data.s.length, data.s[0].v.filter(v => v !== null).length, (d.match(/[ML]/g) || []).length, data.step,
                 (d.match(/M/g) || []).length, data.s[0].v.length];
@@ -87,6 +87,7 @@ async fn dashboard_in_headless_chromium() {
     assert_eq!(points[2].as_i64().unwrap(), drawn, "one vertex per point");
     assert_eq!(points[3], json!(15_000));
     assert_eq!(points[4], json!(2), "the outage splits the line in two");
+    drawn_values_match_the_engine(&c, &server).await;
     let legend = js(
         &c,
         "return [...document.querySelectorAll('.legend li')].map(l => l.textContent).join('\\n')",
@@ -308,4 +309,85 @@ async fn dashboard_in_headless_chromium() {
 
     c.close().await.unwrap();
     server.shutdown().await;
+}
+
+/// Each point is sent once, in the drawn path: the values the tooltip
+/// reads back out of a line, a stacked band and an area are the engine's
+/// answer for the same grid (to the four significant digits written).
+async fn drawn_values_match_the_engine(c: &fantoccini::Client, server: &dozor_server::Server) {
+    let drawn = js(
+        c,
+        r#"return [...document.querySelectorAll('figure.panel')].map(f => {
+            const ch = f.querySelector('.chart');
+            if (!ch || !ch.__dz) return null;
+            const d = ch.__dz.d;
+            return [f.querySelector('figcaption').textContent, d.t0, d.step, d.n,
+                    d.s.map(s => [s.n, s.v])];
+        }).filter(x => x)"#,
+    )
+    .await;
+    let engine = dozor_server::storage::engine(&server.store, Default::default());
+    let checks = [
+        ("Load vs cores", "load1", r#"node_load1{host="web-1"}"#),
+        (
+            "Memory",
+            "used",
+            r#"node_memory_MemTotal_bytes{host="web-1"} - node_memory_MemAvailable_bytes{host="web-1"}"#,
+        ),
+        (
+            "Memory",
+            "buffers + cache",
+            r#"node_memory_Buffers_bytes{host="web-1"} + node_memory_Cached_bytes{host="web-1"}"#,
+        ),
+        (
+            "Swap",
+            "used",
+            r#"node_memory_SwapTotal_bytes{host="web-1"} - node_memory_SwapFree_bytes{host="web-1"}"#,
+        ),
+    ];
+    for (panel, name, expr) in checks {
+        let chart = drawn
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p[0] == panel)
+            .unwrap_or_else(|| panic!("panel {panel}: {drawn}"));
+        let (t0, step, n) = (
+            chart[1].as_i64().unwrap(),
+            chart[2].as_i64().unwrap(),
+            chart[3].as_i64().unwrap(),
+        );
+        let got = chart[4]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s[0] == name)
+            .unwrap_or_else(|| panic!("{panel}: series {name}: {chart}"))[1]
+            .clone();
+        let r = dozor_server::promql::Range {
+            start_ms: t0,
+            end_ms: t0 + (n - 1) * step,
+            step_ms: step,
+        };
+        let dozor_server::promql::value::Value::Matrix(m) = engine.range(expr, r).await.unwrap()
+        else {
+            panic!("{expr}: not a matrix");
+        };
+        let mut want = vec![None; n as usize];
+        for (t, v) in &m[0].points {
+            want[((t - t0) / step) as usize] = Some(*v);
+        }
+        let top = want.iter().flatten().fold(0f64, |a, v| a.max(v.abs()));
+        assert_eq!(got.as_array().unwrap().len(), want.len(), "{panel}/{name}");
+        for (k, (g, w)) in got.as_array().unwrap().iter().zip(&want).enumerate() {
+            match (g.as_f64(), w) {
+                (None, None) => {}
+                (Some(g), Some(w)) => assert!(
+                    (g - w).abs() <= 1e-3 * w.abs() + 1e-6 * top,
+                    "{panel}/{name} step {k}: drawn {g}, engine {w}"
+                ),
+                (g, w) => panic!("{panel}/{name} step {k}: drawn {g:?}, engine {w:?}"),
+            }
+        }
+    }
 }

@@ -70,12 +70,39 @@
     tip.style.top = Math.max(4, Math.min(y, vh - h - 4)) + "px";
   }
 
+  // A series' values, read back from its path (data coordinates: step
+  // index, value / 10^e; see ui/src/chart/paths.rs). Areas end each run
+  // with two base points; stacked bands come back along their bottom, and
+  // a step's value is top minus bottom.
+  function pathValues(p, len, kind, scale) {
+    var out = [], i;
+    for (i = 0; i < len; i++) out.push(null);
+    if (!p) return out;
+    (p.getAttribute("d") || "").split("M").forEach(function (run) {
+      if (!run) return;
+      var pts = run.replace("Z", "").split("L").map(function (xy) {
+        var a = xy.trim().split(/\s+/);
+        return [+a[0], +a[1]];
+      });
+      if (kind === "area") pts = pts.slice(0, Math.max(0, pts.length - 2));
+      var n = kind === "stacked" ? pts.length / 2 : pts.length;
+      for (i = 0; i < n; i++) {
+        var k = pts[i][0], y = pts[i][1];
+        if (kind === "stacked") y -= pts[pts.length - 1 - i][1];
+        if (k >= 0 && k < len && isFinite(y)) out[k] = y * scale;
+      }
+    });
+    return out;
+  }
+
   function model(chart) {
     var d, svg = chart.querySelector("svg.plot");
     try { d = JSON.parse(chart.dataset.chart); } catch (e) { return null; }
     if (!svg || !d || !d.s || !d.step) return null;
-    var len = 0, ys = [];
-    d.s.forEach(function (s) { len = Math.max(len, (s.v || []).length); });
+    var len = d.n || 0, ys = [], scale = Math.pow(10, d.e || 0);
+    d.s.forEach(function (s, i) {
+      s.v = pathValues(svg.querySelector('path.s[data-i="' + i + '"]'), len, d.k, scale);
+    });
     var start = +chart.dataset.start, end = +chart.dataset.end;
     if (!(end > start)) { start = d.t0; end = d.t0 + Math.max(1, len - 1) * d.step; }
     // plot area's vertical extent = horizontal grid lines

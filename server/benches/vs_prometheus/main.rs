@@ -26,9 +26,9 @@
 mod compaction;
 mod host_page;
 mod prometheus;
-mod sustained;
 #[path = "../shared/reader.rs"]
 mod reader;
+mod sustained;
 mod writes;
 
 use dozor_common::{Sample, SeriesBatch};

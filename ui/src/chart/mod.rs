@@ -1,5 +1,6 @@
 //! Charts: ticks, units and the SVG renderer.
 
+pub mod paths;
 pub mod svg;
 pub mod ticks;
 pub mod units;

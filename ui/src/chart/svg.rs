@@ -1,12 +1,13 @@
 //! Server-rendered SVG charts. The step grid of the query is the x grid:
-//! a step with no value breaks the line (no lines across outages). The
-//! raw values also go into a `data-chart` attribute (JSON, attribute-
-//! escaped) for the hover tooltip in `dozor.js`.
+//! a step with no value breaks the line (no lines across outages). Series
+//! are drawn in data coordinates (`paths.rs`), which is also where the
+//! hover tooltip in `dozor.js` reads their values: the `data-chart`
+//! attribute (JSON, attribute-escaped) carries only names and the scale.
 
+use super::paths::{self, area_path, band_path, line_path, stack};
 use super::ticks::{datetime, time_ticks, value_ticks};
 use super::units::{format, Unit};
 use leptos::prelude::*;
-use std::fmt::Write;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -66,87 +67,6 @@ pub fn grid(c: &Chart, series: &[Series]) -> Vec<Vec<Option<f64>>> {
         .collect()
 }
 
-/// For stacked charts, (base, top) per step for each series in order.
-fn stack(values: &[Vec<Option<f64>>]) -> Vec<Vec<Option<(f64, f64)>>> {
-    let n = values.first().map_or(0, Vec::len);
-    let mut base = vec![0.0; n];
-    values
-        .iter()
-        .map(|vs| {
-            vs.iter()
-                .enumerate()
-                .map(|(k, v)| {
-                    v.map(|v| {
-                        let b = base[k];
-                        base[k] += v;
-                        (b, b + v)
-                    })
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// SVG path data for runs of present points: `M x y L x y …` per run.
-/// Whole viewBox units: a chart is ~800 units wide, so finer is invisible
-/// and only adds page weight.
-pub fn line_path(xs: &[f64], ys: &[Option<f64>]) -> String {
-    let mut d = String::new();
-    let mut pen = false;
-    for (x, y) in xs.iter().zip(ys) {
-        match y {
-            Some(y) => {
-                let _ = write!(d, "{}{:.0} {:.0}", if pen { "L" } else { "M" }, x, y);
-                pen = true;
-            }
-            None => pen = false,
-        }
-    }
-    d
-}
-
-/// Closed areas between `lo` and `hi` for runs of present points.
-pub fn area_path(xs: &[f64], band: &[Option<(f64, f64)>]) -> String {
-    let mut d = String::new();
-    let mut k = 0;
-    while k < band.len() {
-        if band[k].is_none() {
-            k += 1;
-            continue;
-        }
-        let run_start = k;
-        while k < band.len() && band[k].is_some() {
-            k += 1;
-        }
-        let run = run_start..k;
-        for (j, i) in run.clone().enumerate() {
-            let (_, hi) = band[i].expect("inside run");
-            let _ = write!(
-                d,
-                "{}{:.0} {:.0}",
-                if j == 0 { "M" } else { "L" },
-                xs[i],
-                hi
-            );
-        }
-        for i in run.rev() {
-            let (lo, _) = band[i].expect("inside run");
-            let _ = write!(d, "L{:.0} {:.0}", xs[i], lo);
-        }
-        d.push('Z');
-    }
-    d
-}
-
-/// Four significant digits: enough for a tooltip, small in the page.
-fn compact(v: f64) -> serde_json::Value {
-    if v == 0.0 || !v.is_finite() {
-        return serde_json::json!(if v.is_finite() { 0.0 } else { f64::NAN });
-    }
-    let p = 10f64.powi(3 - v.abs().log10().floor() as i32);
-    serde_json::json!((v * p).round() / p)
-}
-
 pub fn render(c: &Chart, series: &[Series]) -> AnyView {
     let values = grid(c, series);
     let stacked = (c.kind == Kind::Stacked).then(|| stack(&values));
@@ -179,8 +99,17 @@ pub fn render(c: &Chart, series: &[Series]) -> AnyView {
     let tspan = (c.end - c.start).max(1) as f64;
     let tx = move |t: i64| LEFT + (t - c.start) as f64 / tspan * pw;
     let n = values.first().map_or(0, Vec::len);
-    let xs: Vec<f64> = (0..n).map(|k| tx(c.start + k as i64 * c.step)).collect();
-
+    // Data coordinates (step index, value / 10^e) onto the plot: one
+    // transform for every series path.
+    let e = paths::exponent(y0, y1);
+    let scale = 10f64.powi(e);
+    let transform = format!(
+        "matrix({} 0 0 {} {} {})",
+        c.step.max(1) as f64 / tspan * pw,
+        -ph / span * scale,
+        LEFT,
+        TOP + ph + y0 / span * ph
+    );
     let grid_lines = ticks
         .iter()
         .map(|v| {
@@ -234,6 +163,12 @@ pub fn render(c: &Chart, series: &[Series]) -> AnyView {
             }
         })
         .collect_view();
+    let digits = if stacked.is_some() {
+        paths::STACKED_DIGITS
+    } else {
+        paths::DIGITS
+    };
+    let scaled = |v: f64| v / scale;
     let paths = (0..values.len())
         .map(|i| {
             let class = format!("s c{}", i % 10);
@@ -241,35 +176,37 @@ pub fn render(c: &Chart, series: &[Series]) -> AnyView {
                 (Some(st), _) => {
                     let band: Vec<_> = st[i]
                         .iter()
-                        .map(|b| b.map(|(l, t)| (ty(l), ty(t))))
+                        .map(|b| b.map(|(l, t)| (scaled(l), scaled(t))))
                         .collect();
-                    (area_path(&xs, &band), true)
+                    (band_path(&band, digits), true)
                 }
                 (None, Kind::Area) => {
-                    let band: Vec<_> = values[i]
-                        .iter()
-                        .map(|v| v.map(|v| (ty(0f64.max(y0)), ty(v))))
-                        .collect();
-                    (area_path(&xs, &band), true)
+                    let ys: Vec<_> = values[i].iter().map(|v| v.map(scaled)).collect();
+                    (area_path(&ys, scaled(0f64.max(y0)), digits), true)
                 }
                 _ => {
-                    let ys: Vec<_> = values[i].iter().map(|v| v.map(ty)).collect();
-                    (line_path(&xs, &ys), false)
+                    let ys: Vec<_> = values[i].iter().map(|v| v.map(scaled)).collect();
+                    (line_path(&ys, digits), false)
                 }
             };
             let class = if fill { format!("{class} fill") } else { class };
             view! { <path class=class data-i=i d=d></path> }
         })
         .collect_view();
+    let kind = match (&stacked, c.kind) {
+        (Some(_), _) => "stacked",
+        (None, Kind::Area) => "area",
+        _ => "line",
+    };
     let data = serde_json::json!({
         "t0": c.start,
         "step": c.step,
+        "n": n,
+        "e": e,
+        "k": kind,
         "unit": c.unit.name(),
         "x0": LEFT, "x1": w - RIGHT, "w": w,
-        "s": series.iter().zip(&values).map(|(s, v)| serde_json::json!({
-            "n": s.name,
-            "v": v.iter().map(|x| x.map(compact)).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        "s": series.iter().map(|s| serde_json::json!({ "n": s.name })).collect::<Vec<_>>(),
     })
     .to_string();
     let legend = series
@@ -293,7 +230,7 @@ pub fn render(c: &Chart, series: &[Series]) -> AnyView {
             <svg class="plot" viewBox=view_box role="img" aria-label=title>
                 <g class="bands">{bands}</g>
                 <g class="axes">{grid_lines}{time_lines}</g>
-                <g class="series">{paths}</g>
+                <g class="series" transform=transform>{paths}</g>
                 {thresholds}
                 <g class="marks">{marks}</g>
                 {empty.then(|| view! { <text class="nodata" x=w / 2.0 y=h / 2.0 text-anchor="middle">"No data"</text> })}
@@ -325,24 +262,6 @@ mod tests {
     }
 
     #[test]
-    fn gaps_break_lines() {
-        let d = line_path(
-            &[0.0, 1.0, 2.0, 3.0],
-            &[Some(5.0), Some(6.0), None, Some(7.0)],
-        );
-        assert_eq!(d, "M0 5L1 6M3 7");
-    }
-
-    #[test]
-    fn areas_close_over_their_base() {
-        let d = area_path(
-            &[0.0, 1.0, 2.0],
-            &[Some((10.0, 4.0)), Some((10.0, 2.0)), None],
-        );
-        assert_eq!(d, "M0 4L1 2L1 10L0 10Z");
-    }
-
-    #[test]
     fn grid_places_points_on_steps_and_stacks() {
         let c = chart(Kind::Stacked);
         let s = vec![
@@ -357,13 +276,22 @@ mod tests {
         ];
         let g = grid(&c, &s);
         assert_eq!(g[0], vec![Some(1.0), Some(2.0), None, Some(1.0), None]);
-        let st = stack(&g);
-        assert_eq!(st[1][0], Some((1.0, 4.0)));
-        assert_eq!(st[1][4], Some((0.0, 9.0)));
         let html = render(&c, &s).to_html();
-        // One path per series, each with one run of points per segment.
+        // One path per series, in data coordinates (the axis tops at 10,
+        // so values are written divided by 10): series b's band goes out on
+        // its top and back on a's.
         assert_eq!(html.matches("<path").count(), 2);
+        assert!(
+            html.contains(r#"d="M0 0.1L1 0.2L1 0L0 0ZM3 0.1L3 0Z""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"d="M0 0.4L1 0.5L1 0.2L0 0.1ZM4 0.9L4 0Z""#),
+            "{html}"
+        );
+        // The JSON holds names and the scale, not the points again.
         assert!(html.contains("data-chart="));
+        assert!(!html.contains("&quot;v&quot;"), "{html}");
     }
 
     #[test]
