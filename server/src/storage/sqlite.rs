@@ -62,15 +62,12 @@ impl SqliteStore {
         // A remote-write request lands one sample on each series' newest
         // leaf page: thousands of pages per transaction. SQLite's default
         // page cache (2 MiB) spilled them to the WAL mid-transaction and
-        // read them back from the file, and its default checkpoint (every
-        // 1,000 pages) copied them into the database after nearly every
-        // commit. The writer keeps up to 64 MiB of pages and checkpoints
-        // every 16,384 (64 MiB of WAL), so a page rewritten by consecutive
-        // requests is copied once (ARCHITECTURE.md, "SQLite").
-        let writer_connect = connect
-            .clone()
-            .pragma("cache_size", "-65536")
-            .pragma("wal_autocheckpoint", "16384");
+        // read them back from the file; the writer keeps up to 64 MiB.
+        // The checkpoint stays SQLite's (every 1,000 pages, in the commit
+        // that crosses it): at 16,384 pages it made writes faster, but one
+        // checkpoint's fsync then held the writer for 2.2 s during
+        // compaction (ARCHITECTURE.md, "Storage layouts").
+        let writer_connect = connect.clone().pragma("cache_size", "-65536");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout)
