@@ -3,6 +3,7 @@
 //! test's labelled containers.
 
 use super::missing;
+use std::path::Path;
 use std::process::Command;
 
 pub fn docker(args: &[&str]) -> Result<String, String> {
@@ -76,16 +77,22 @@ impl Drop for Cleanup {
     }
 }
 
-/// Builds a workspace binary (debug) and returns its path, from cargo's
-/// own report of the artifact.
+/// A workspace binary (debug): the one the test run built, else built now.
 pub fn workspace_binary(name: &str) -> String {
+    // `cargo nextest run --workspace` (CI, scripts/test.sh) builds every
+    // workspace binary beside this package's own. Asking cargo again from
+    // inside a test rebuilt most of the tree mid-run (2-3 minutes, with
+    // the test's environment, features or target selection differing from
+    // the run's), so the built one is used when it is there.
+    let built = Path::new(env!("CARGO_BIN_EXE_dozor-server")).with_file_name(name);
+    if built.is_file() {
+        return built.display().to_string();
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
-        // The same build the test run itself made (the whole workspace, with
-        // its tests, so features resolve with the dev-dependencies): then
-        // cargo finds everything fresh. `cargo build --bin` alone resolves
-        // features without them and rebuilt most of the tree mid-run.
-        .args(["build", "--workspace", "--tests", "--bins"])
+        // The whole workspace, so features resolve as for the tests: building
+        // one package alone would rebuild its dependencies with others.
+        .args(["build", "--workspace", "--bin", name])
         .args(["--message-format", "json"])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
@@ -98,12 +105,7 @@ pub fn workspace_binary(name: &str) -> String {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| {
-            m["target"]["name"] == name
-                && m["target"]["kind"] == serde_json::json!(["bin"])
-                && m["profile"]["test"] == false
-        })
-        .and_then(|m| m["executable"].as_str().map(str::to_string))
+        .find_map(|m| m["executable"].as_str().map(str::to_string))
         .unwrap_or_else(|| panic!("the {name} binary"))
 }
 
