@@ -25,14 +25,21 @@ pub struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // SIGTERM: the master takes its workers with it (a SIGKILLed
-        // master leaves them running, holding the port and the test's
-        // output pipe).
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+fn stop(child: &mut std::process::Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    // SIGTERM: the master takes its workers with it (a SIGKILLed
+    // master leaves them running, holding the port and the test's
+    // output pipe).
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
 }
 
 pub fn binary() -> Option<&'static str> {
@@ -57,59 +64,70 @@ impl Nginx {
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
+        let d = dir.path().to_path_buf();
+        let d = d.as_path();
         let conf_dir = d.join("conf.d");
         std::fs::create_dir_all(&conf_dir).unwrap();
         std::fs::create_dir_all(d.join("tmp")).unwrap();
-        let port = free_port();
         // Workers run as root: the test's directories are the test's own.
         let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
             s.lines()
                 .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
         });
         let user = if root { "user root;" } else { "" };
-        let main = format!(
-            "{user}\nworker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n    access_log off;\n    client_body_temp_path {d}/tmp/body;\n    proxy_temp_path {d}/tmp/proxy;\n\
-             \x20   fastcgi_temp_path {d}/tmp/fastcgi;\n    uwsgi_temp_path {d}/tmp/uwsgi;\n    scgi_temp_path {d}/tmp/scgi;\n\
-             \x20   default_type text/plain;\n\
-             \x20   server {{ listen {port} default_server; return 404; }}\n\
-             \x20   include {d}/conf.d/*.conf;\n}}\n",
-            d = d.display()
-        );
         let main_conf = d.join("nginx.conf");
-        std::fs::write(&main_conf, main).unwrap();
-        let child = std::process::Command::new(bin)
-            .arg("-c")
-            .arg(&main_conf)
-            .arg("-p")
-            .arg(d)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nginx starts");
         let log = d.join("error.log");
-        // Owned from here: killed however the test ends.
-        let n = Self {
-            dir,
-            port,
-            main_conf,
-            conf_dir,
-            status_port: free_port(),
-            https_port: free_port(),
-            child,
-        };
-        // Up once it answers.
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(n);
+        // A free port can be taken by a parallel test between asking and
+        // nginx's bind: that attempt is retried on a new port.
+        for _ in 0..5 {
+            let port = free_port();
+            let main = format!(
+                "{user}\nworker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n    access_log off;\n    client_body_temp_path {d}/tmp/body;\n    proxy_temp_path {d}/tmp/proxy;\n\
+                 \x20   fastcgi_temp_path {d}/tmp/fastcgi;\n    uwsgi_temp_path {d}/tmp/uwsgi;\n    scgi_temp_path {d}/tmp/scgi;\n\
+                 \x20   default_type text/plain;\n\
+                 \x20   server {{ listen {port} default_server; return 404; }}\n\
+                 \x20   include {d}/conf.d/*.conf;\n}}\n",
+                d = d.display()
+            );
+            std::fs::write(&main_conf, main).unwrap();
+            let _ = std::fs::remove_file(&log);
+            let mut child = std::process::Command::new(bin)
+                .arg("-c")
+                .arg(&main_conf)
+                .arg("-p")
+                .arg(d)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("nginx starts");
+            // Up once it answers while still running (an exited nginx
+            // means the port answered for someone else).
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    // Owned from here: killed however the test ends.
+                    return Some(Self {
+                        dir,
+                        port,
+                        main_conf,
+                        conf_dir,
+                        status_port: free_port(),
+                        https_port: free_port(),
+                        child,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            stop(&mut child);
+            let err = std::fs::read_to_string(&log).unwrap_or_default();
+            if !err.contains("Address already in use") {
+                panic!("nginx did not start: {err}");
+            }
         }
-        panic!(
-            "nginx did not start: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
+        panic!("nginx did not start: its port was taken five times");
     }
 
     pub fn options(&self) -> dozor_collector::nginx::Options {
