@@ -175,6 +175,19 @@ impl Controller {
             .iter()
             .map(|s| (s.name.clone(), members(s, &containers)))
             .collect();
+        // A service about to answer 503 says why each member is out.
+        for (name, m) in &members {
+            if !m.is_empty() && !m.iter().any(|m| m.live()) {
+                let why: Vec<String> = m
+                    .iter()
+                    .map(|m| {
+                        let who = m.container.as_deref().unwrap_or(&m.address);
+                        format!("{who}: {}", m.out.as_deref().unwrap_or(""))
+                    })
+                    .collect();
+                tracing::warn!(service = %name, members = %why.join("; "), "no member takes traffic");
+            }
+        }
         let mut settings = self.settings.clone();
         // Read from disk each time: what nginx is about to be told to
         // load is what is there now.

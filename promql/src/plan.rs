@@ -196,6 +196,17 @@ fn pushdown(vs: &VectorSelector) -> (Option<String>, Labels) {
     (name, equal)
 }
 
+/// Whether [`pushdown`] takes every matcher of `vs` to the store, so
+/// every series it finds is picked.
+fn equalities_only(vs: &VectorSelector) -> bool {
+    vs.matchers.or_matchers.is_empty()
+        && vs
+            .matchers
+            .matchers
+            .iter()
+            .all(|m| matches!(m.op, MatchOp::Equal) && !m.value.is_empty())
+}
+
 /// Everything evaluation reads: raw samples per selector, and rollup
 /// buckets for the calls [`rollups::choose`] picked.
 #[derive(Default)]
@@ -240,9 +251,18 @@ pub async fn load(
     };
     for (key, (vs, from, to)) in windows {
         let (name, equal) = pushdown(&vs);
-        let candidates = store
-            .find_series(name.as_deref(), &equal, limits.max_series + 1)
-            .await?;
+        let limit = limits.max_series + 1;
+        let (candidates, read) = if equalities_only(&vs) && from <= to {
+            let (c, s) = store
+                .select(name.as_deref(), &equal, limit, from, to)
+                .await?;
+            (c, Some(s))
+        } else {
+            (
+                store.find_series(name.as_deref(), &equal, limit).await?,
+                None,
+            )
+        };
         if candidates.len() > limits.max_series {
             return Err(QueryError::Execution(format!(
                 "selector {key} matches more than {} series; narrow it with more label matchers",
@@ -258,10 +278,10 @@ pub async fn load(
             }
         }
         let ids: Vec<i64> = picked.iter().map(|p| p.0).collect();
-        let mut samples = if from <= to {
-            store.samples_many(&ids, from, to).await?
-        } else {
-            HashMap::new()
+        let mut samples = match read {
+            Some(s) => s,
+            None if from <= to => store.samples_many(&ids, from, to).await?,
+            None => HashMap::new(),
         };
         let mut loaded = Vec::with_capacity(picked.len());
         for (id, metric) in picked {

@@ -55,6 +55,27 @@ pub trait Source: Send + Sync {
         equal: &Labels,
         limit: usize,
     ) -> SourceResult<Vec<SeriesInfo>>;
+    /// [`Self::find_series`] and the raw samples of what it finds, for a
+    /// selector with nothing to filter between the two (its matchers are
+    /// all equalities): a store can answer both in one round trip. No
+    /// samples are read when `limit` series are found (the caller refuses
+    /// that many).
+    async fn select(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> SourceResult<(Vec<SeriesInfo>, HashMap<i64, Vec<Sample>>)> {
+        let series = self.find_series(metric, equal, limit).await?;
+        if series.len() >= limit {
+            return Ok((series, HashMap::new()));
+        }
+        let ids: Vec<i64> = series.iter().map(|s| s.id).collect();
+        let samples = self.samples_many(&ids, start_ms, end_ms).await?;
+        Ok((series, samples))
+    }
     /// Raw samples with `start_ms <= ts <= end_ms` of many series, keyed by
     /// series id, oldest first; series without samples there are absent.
     async fn samples_many(

@@ -84,6 +84,25 @@ pub trait SampleReader: Send + Sync {
         limit: usize,
     ) -> Result<Vec<SeriesInfo>>;
     async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>>;
+    /// `find_series` and the raw samples of what it finds, for a selector
+    /// whose matchers are all equalities; nothing is read when `limit`
+    /// series are found. PostgreSQL answers in one round trip.
+    async fn select(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<(Vec<SeriesInfo>, std::collections::HashMap<i64, Vec<Sample>>)> {
+        let series = self.find_series(metric, equal, limit).await?;
+        if series.len() >= limit {
+            return Ok((series, Default::default()));
+        }
+        let ids: Vec<i64> = series.iter().map(|s| s.id).collect();
+        let samples = self.samples_many(&ids, start_ms, end_ms).await?;
+        Ok((series, samples))
+    }
     /// Raw samples with `start_ms <= ts <= end_ms`, oldest first.
     async fn samples(&self, series_id: i64, start_ms: i64, end_ms: i64) -> Result<Vec<Sample>> {
         let mut many = self.samples_many(&[series_id], start_ms, end_ms).await?;

@@ -202,7 +202,14 @@ async fn load_adds_replicas_behind_nginx_and_they_go_when_it_stops_without_a_fai
         .map(|_| {
             let (stop, url) = (stop_light.clone(), url.clone());
             tokio::spawn(async move {
-                let http = reqwest::Client::new();
+                // A new connection per request: each reload closes nginx's
+                // idle keep-alive connections, and a request written into
+                // one as it closes fails at the client whatever dozor does
+                // (browsers resend those; reqwest does not).
+                let http = reqwest::Client::builder()
+                    .pool_max_idle_per_host(0)
+                    .build()
+                    .unwrap();
                 let (mut ok, mut failed) = (0u64, Vec::new());
                 while !stop.is_cancelled() {
                     match http.get(&url).header("host", "scale.test").send().await {

@@ -8,6 +8,7 @@
 use crate::support;
 
 use dozor_common::{Labels, Sample, SeriesBatch};
+use dozor_server::storage::rollup::Resolution;
 use dozor_server::storage::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -122,4 +123,92 @@ async fn rollups_after_a_backfill_and_retention_let_writes_through() {
     for s in left {
         assert!(store.samples(s.id, 0, now).await.unwrap().is_empty());
     }
+}
+
+/// One 5-minute bucket holding many series' samples (as fast ingest
+/// makes: 100k samples/s is 30 million rows a bucket) is rolled up a batch
+/// of series at a time: writes get the writer in between, and every
+/// series' bucket is complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowded_bucket_is_rolled_up_in_batches_of_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let now = now_ms();
+    let bucket = rollup_bucket(now - 20 * MINUTE);
+    while store.refresh_rollups(now - 30 * MINUTE).await.unwrap() > 0 {}
+    // 3,000 series × 100 samples inside one bucket.
+    let (series, per) = (3000usize, 100i64);
+    let batch: Vec<SeriesBatch> = (0..series)
+        .map(|i| {
+            let samples = (0..per)
+                .map(|k| Sample::new(bucket + 1 + k * 2_000, k as f64))
+                .collect();
+            SeriesBatch::new("crowded", labels(i), samples)
+        })
+        .collect();
+    for part in batch.chunks(500) {
+        store.append(part, now).await.unwrap();
+    }
+    let found = store
+        .find_series(Some("crowded"), &Default::default(), series + 1)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), series);
+    let ids: Vec<i64> = found.iter().map(|s| s.id).collect();
+    // A reader watches the bucket's rollups appear, the first series by
+    // id and then the last: batches go in id order and commit apart, so
+    // it sees the first done and the last not. With one transaction for
+    // the bucket, once the first is done so is the last.
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (store, watching) = (store.clone(), watching.clone());
+        let (first, last) = (*ids.iter().min().unwrap(), *ids.iter().max().unwrap());
+        tokio::spawn(async move {
+            let done = |id| {
+                let store = store.clone();
+                async move {
+                    !store
+                        .rollups(id, Resolution::FiveMinutes, bucket, bucket)
+                        .await
+                        .unwrap()
+                        .is_empty()
+                }
+            };
+            let mut partial = 0;
+            while watching.load(Ordering::SeqCst) {
+                if done(first).await && !done(last).await {
+                    partial += 1;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            partial
+        })
+    };
+    let s = store.clone();
+    let (during, longest) = writes_during(&store, now, async move {
+        while s.refresh_rollups(now).await.unwrap() > 0 {}
+    })
+    .await;
+    watching.store(false, Ordering::SeqCst);
+    let partial = watcher.await.unwrap();
+    println!(
+        "crowded bucket: {during} writes completed during its rollup, longest wait {longest:?}; a reader saw it partly done {partial} times"
+    );
+    assert!(during > 0, "writes waited for the whole bucket");
+    assert!(partial > 0, "the bucket was rolled up in one transaction");
+    let mut got = store
+        .rollups_many(&ids, Resolution::FiveMinutes, bucket, bucket)
+        .await
+        .unwrap();
+    for id in &ids {
+        let r = got.remove(id).unwrap_or_default();
+        assert_eq!(r.len(), 1, "series {id}: {r:?}");
+        assert_eq!((r[0].count, r[0].max), (per, (per - 1) as f64));
+    }
+    assert!(store.rollup_coverage().await.unwrap().watermark_ms > bucket);
+}
+
+/// The 5-minute bucket holding `ts` (buckets are left-open: (b, b + 5m]).
+fn rollup_bucket(ts: i64) -> i64 {
+    (ts - 1).div_euclid(5 * MINUTE) * 5 * MINUTE
 }

@@ -20,20 +20,31 @@ pub async fn sustained(label: &str, server: &Server, secs: u64) {
         .to_string();
     let url = format!("{}/prometheus/api/v1/write", server.url());
     let sent = Arc::new(AtomicU64::new(0));
+    // The slowest request of the minute, ms: a maintenance stall shows here.
+    let slowest = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(secs);
-    let t0 = dozor_server::clock::system_ms();
     let http = reqwest::Client::new();
     let mut tasks = Vec::new();
     for shard in 0..SHARDS {
-        let (http, url, token, sent) = (http.clone(), url.clone(), token.clone(), sent.clone());
+        let (http, url, token, sent, slowest) = (
+            http.clone(),
+            url.clone(),
+            token.clone(),
+            sent.clone(),
+            slowest.clone(),
+        );
         tasks.push(tokio::spawn(async move {
-            let mut k = 0;
+            let mut ts = 0;
             while Instant::now() < until {
-                // Request k of this shard: its series' samples at t0 + k ms.
-                let body = bodies(2000, 1, 1, t0 + k, &format!("sus{shard}")).remove(0);
+                // Stamped now, as a Prometheus stamps its scrapes: old
+                // stamps would make every request a late write into one
+                // bucket that rollups rebuild again and again.
+                ts = dozor_server::clock::system_ms().max(ts + 1);
+                let body = bodies(2000, 1, 1, ts, &format!("sus{shard}")).remove(0);
+                let started = Instant::now();
                 post(&http, &url, Some(&token), body).await;
+                slowest.fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
                 sent.fetch_add(2000, Ordering::Relaxed);
-                k += 1;
             }
         }));
     }
@@ -46,8 +57,9 @@ pub async fn sustained(label: &str, server: &Server, secs: u64) {
         let rate = (n - last.0) as f64 / (now - last.1).as_secs_f64();
         rates.push(rate);
         println!(
-            "{label}: sustained minute {}: {rate:.0} samples/s, RSS {} MiB",
+            "{label}: sustained minute {}: {rate:.0} samples/s, slowest request {} ms, RSS {} MiB",
             rates.len(),
+            slowest.swap(0, Ordering::Relaxed),
             status_kb("self", "VmRSS:") / 1024
         );
         last = (n, now);

@@ -32,6 +32,20 @@ impl Source for StoreSource {
         Ok(self.0.find_series(metric, equal, limit).await?)
     }
 
+    async fn select(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> SourceResult<(Vec<SeriesInfo>, HashMap<i64, Vec<Sample>>)> {
+        Ok(self
+            .0
+            .select(metric, equal, limit, start_ms, end_ms)
+            .await?)
+    }
+
     async fn samples_many(
         &self,
         ids: &[i64],

@@ -6,6 +6,7 @@ mod chunks;
 mod compact;
 mod maintenance;
 mod retention;
+mod rollups;
 mod write;
 
 use super::rollup::{self, Resolution};

@@ -66,6 +66,15 @@ pub(super) async fn samples_in(
     .bind(start_ms.saturating_sub(compaction::WINDOW_MS))
     .fetch_all(&mut *conn)
     .await?;
+    assemble(found, start_ms, end_ms)
+}
+
+/// Rows and chunks, as read together, into each series' samples.
+fn assemble(
+    found: impl IntoIterator<Item = RowOrChunk>,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<HashMap<i64, Vec<Sample>>> {
     let mut rows: HashMap<i64, Vec<Sample>> = HashMap::new();
     let mut blobs = Vec::new();
     for (id, t, v, data) in found {
@@ -88,6 +97,49 @@ pub(super) async fn samples_in(
     Ok(rows)
 }
 
+/// A series (id, metric, labels, its place in find_series's order) or,
+/// with no metric, what [`RowOrChunk`] holds.
+type SelectRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<f64>,
+    Option<Vec<u8>>,
+);
+
+/// The series of [`SampleReader::find_series`] with their samples and
+/// chunks, in one statement. The series are read once (a materialized
+/// CTE) and the samples only while fewer than `limit` match.
+const SELECT_PLAIN: &str = "WITH s AS MATERIALIZED (
+    SELECT id, metric, labels::text AS labels,
+           row_number() OVER (ORDER BY metric, labels::text) AS k FROM series
+     WHERE ($1::text IS NULL OR metric = $1) AND labels @> $2::jsonb
+     ORDER BY metric, labels::text LIMIT $3),
+  n AS (SELECT count(*) AS n FROM s)
+  SELECT id, metric, labels, k, NULL::float8, NULL::bytea FROM s
+  UNION ALL
+  SELECT series_id, NULL, NULL, dozor_ms(ts), value, NULL FROM samples
+   WHERE series_id IN (SELECT id FROM s) AND (SELECT n FROM n) < $3
+     AND ts >= dozor_ts($4) AND ts <= dozor_ts($5)
+  UNION ALL
+  SELECT series_id, NULL, NULL, first_ts, NULL, data FROM sample_chunks
+   WHERE series_id IN (SELECT id FROM s) AND (SELECT n FROM n) < $3
+     AND first_ts > $6 AND first_ts <= $5 AND last_ts >= $4";
+
+/// The same for TimescaleDB, which keeps rows only.
+const SELECT_TIMESCALE: &str = "WITH s AS MATERIALIZED (
+    SELECT id, metric, labels::text AS labels,
+           row_number() OVER (ORDER BY metric, labels::text) AS k FROM series
+     WHERE ($1::text IS NULL OR metric = $1) AND labels @> $2::jsonb
+     ORDER BY metric, labels::text LIMIT $3),
+  n AS (SELECT count(*) AS n FROM s)
+  SELECT id, metric, labels, k, NULL::float8, NULL::bytea FROM s
+  UNION ALL
+  SELECT series_id, NULL, NULL, dozor_ms(ts), value, NULL FROM samples
+   WHERE series_id IN (SELECT id FROM s) AND (SELECT n FROM n) < $3
+     AND ts >= dozor_ts($4) AND ts <= dozor_ts($5) AND $6::int8 IS NOT NULL";
+
 #[async_trait]
 impl SampleReader for PgStore {
     #[instrument(skip_all, fields(backend = "postgres"))]
@@ -108,6 +160,50 @@ impl SampleReader for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(series_info).collect()
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres"))]
+    async fn select(
+        &self,
+        metric: Option<&str>,
+        equal: &Labels,
+        limit: usize,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<(Vec<SeriesInfo>, HashMap<i64, Vec<Sample>>)> {
+        let sql = match self.layout() {
+            Layout::Timescale => SELECT_TIMESCALE,
+            Layout::Partitioned => SELECT_PLAIN,
+        };
+        let found: Vec<SelectRow> = sqlx::query_as(sql)
+            .bind(metric)
+            .bind(labels_json(equal))
+            .bind(limit as i64)
+            .bind(clamp_ts(start_ms))
+            .bind(clamp_ts(end_ms))
+            .bind(start_ms.saturating_sub(compaction::WINDOW_MS))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut series = Vec::new();
+        let mut data = Vec::with_capacity(found.len());
+        for (id, metric, labels, t, v, blob) in found {
+            match (metric, labels, t) {
+                (Some(metric), Some(labels), Some(k)) => series.push((
+                    k,
+                    SeriesInfo {
+                        id,
+                        metric,
+                        labels: parse_labels(&labels)?,
+                    },
+                )),
+                (None, None, Some(t)) => data.push((id, t, v, blob)),
+                _ => {}
+            }
+        }
+        // UNION ALL promises no order: find_series's is restored.
+        series.sort_unstable_by_key(|(k, _)| *k);
+        let series = series.into_iter().map(|(_, s)| s).collect();
+        Ok((series, assemble(data, start_ms, end_ms)?))
     }
 
     async fn series_by_id(&self, id: i64) -> Result<Option<SeriesInfo>> {
@@ -202,13 +298,13 @@ impl SampleReader for PgStore {
     /// (see `maintenance::timescale_step`); their real-time part and the
     /// extension's refresh jobs are never relied on.
     async fn rollup_coverage(&self) -> Result<Coverage> {
-        let watermark: Option<i64> =
-            sqlx::query_scalar("SELECT watermark_ms FROM rollup_state WHERE name = '5m'")
-                .fetch_optional(&self.pool)
-                .await?;
-        let dirty = sqlx::query_scalar("SELECT bucket_ms FROM rollup_dirty ORDER BY bucket_ms")
-            .fetch_all(&self.pool)
-            .await?;
+        // One round trip: every query that may read rollups asks.
+        let (watermark, dirty): (Option<i64>, Vec<i64>) = sqlx::query_as(
+            "SELECT (SELECT watermark_ms FROM rollup_state WHERE name = '5m'),
+                    ARRAY(SELECT bucket_ms FROM rollup_dirty ORDER BY bucket_ms)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(Coverage {
             watermark_ms: watermark.unwrap_or(i64::MIN),
             dirty,

@@ -65,10 +65,13 @@ impl SampleWriter for SqliteStore {
         }
         let late = rollup::late_buckets(rows.iter().map(|r| r.1), now_ms);
         for b in late {
-            sqlx::query("INSERT OR IGNORE INTO rollup_dirty (bucket_ms) VALUES (?)")
-                .bind(b)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO rollup_dirty (bucket_ms) VALUES (?)
+                 ON CONFLICT (bucket_ms) DO UPDATE SET marks = marks + 1",
+            )
+            .bind(b)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         for (key, id) in fresh {
