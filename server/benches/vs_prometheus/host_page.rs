@@ -117,6 +117,7 @@ pub async fn host_page(
     base: &str,
     prom: &Prometheus,
     now: i64,
+    warmup: usize,
     rounds: usize,
 ) {
     let plain = reqwest::Client::new();
@@ -125,10 +126,11 @@ pub async fn host_page(
     let (mut d, mut p) = (Vec::new(), Vec::new());
     let mut differ = Vec::new();
     let mut points = 0;
-    for round in 0..=rounds {
+    let all = warmup + rounds;
+    for round in 0..all {
         // Moved by a step each round, so dozor's results cache never
         // answers (see `queries` in main.rs).
-        let end = (now - (rounds - round) as i64 * STEP_MS) / STEP_MS * STEP_MS;
+        let end = (now - (all - 1 - round) as i64 * STEP_MS) / STEP_MS * STEP_MS;
         let (mut dt, mut pt) = (0.0, 0.0);
         points = 0;
         for (q, table) in &qs {
@@ -137,11 +139,11 @@ pub async fn host_page(
             let (t, pn) = ask(&plain, &prom.url, q, *table, end).await;
             pt += t;
             points += dn;
-            if round == rounds && dn != pn {
+            if round == all - 1 && dn != pn {
                 differ.push(format!("{q}: dozor {dn} points, Prometheus {pn}"));
             }
         }
-        if round > 0 {
+        if round >= warmup {
             d.push(dt);
             p.push(pt);
         }

@@ -77,6 +77,16 @@ impl<'a> BitReader<'a> {
         if self.pos + n as usize > self.bytes.len() * 8 {
             return Err(Exhausted);
         }
+        // One 8-byte load when the bits lie in the 8 bytes from the
+        // current one (nearly always): decoding was 7% of the host page.
+        let (byte, offset) = (self.pos / 8, (self.pos % 8) as u32);
+        if n > 0 && u32::from(n) + offset <= 64 {
+            if let Some(word) = self.bytes.get(byte..byte + 8) {
+                let word = u64::from_be_bytes(word.try_into().expect("8 bytes"));
+                self.pos += n as usize;
+                return Ok((word << offset) >> (64 - u32::from(n)));
+            }
+        }
         let mut v = 0u64;
         let mut left = n;
         while left > 0 {

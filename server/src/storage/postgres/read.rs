@@ -108,13 +108,27 @@ type SelectRow = (
     Option<Vec<u8>>,
 );
 
+/// Which series a lookup finds: `$1` the metric, `$2` the labels they
+/// include. Written out per case, not as `($1 IS NULL OR metric = $1)`:
+/// after five runs PostgreSQL may keep a generic plan, which for that form
+/// cannot use the metric index and walked every series (14 ms instead of
+/// 0.1 ms).
+fn series_filter(metric: Option<&str>, equal: &Labels) -> &'static str {
+    match (metric.is_some(), equal.is_empty()) {
+        (true, true) => "metric = $1",
+        (true, false) => "metric = $1 AND labels @> $2::jsonb",
+        (false, true) => "$1::text IS NULL",
+        (false, false) => "$1::text IS NULL AND labels @> $2::jsonb",
+    }
+}
+
 /// The series of [`SampleReader::find_series`] with their samples and
 /// chunks, in one statement. The series are read once (a materialized
 /// CTE) and the samples only while fewer than `limit` match.
 const SELECT_PLAIN: &str = "WITH s AS MATERIALIZED (
     SELECT id, metric, labels::text AS labels,
            row_number() OVER (ORDER BY metric, labels::text) AS k FROM series
-     WHERE ($1::text IS NULL OR metric = $1) AND labels @> $2::jsonb
+     WHERE {filter}
      ORDER BY metric, labels::text LIMIT $3),
   n AS (SELECT count(*) AS n FROM s)
   SELECT id, metric, labels, k, NULL::float8, NULL::bytea FROM s
@@ -131,7 +145,7 @@ const SELECT_PLAIN: &str = "WITH s AS MATERIALIZED (
 const SELECT_TIMESCALE: &str = "WITH s AS MATERIALIZED (
     SELECT id, metric, labels::text AS labels,
            row_number() OVER (ORDER BY metric, labels::text) AS k FROM series
-     WHERE ($1::text IS NULL OR metric = $1) AND labels @> $2::jsonb
+     WHERE {filter}
      ORDER BY metric, labels::text LIMIT $3),
   n AS (SELECT count(*) AS n FROM s)
   SELECT id, metric, labels, k, NULL::float8, NULL::bytea FROM s
@@ -149,16 +163,17 @@ impl SampleReader for PgStore {
         equal: &Labels,
         limit: usize,
     ) -> Result<Vec<SeriesInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, metric, labels::text FROM series
-             WHERE ($1::text IS NULL OR metric = $1) AND labels @> $2::jsonb
+        let sql = format!(
+            "SELECT id, metric, labels::text FROM series WHERE {}
              ORDER BY metric, labels::text LIMIT $3",
-        )
-        .bind(metric)
-        .bind(labels_json(equal))
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+            series_filter(metric, equal)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(metric)
+            .bind(labels_json(equal))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(series_info).collect()
     }
 
@@ -174,8 +189,9 @@ impl SampleReader for PgStore {
         let sql = match self.layout() {
             Layout::Timescale => SELECT_TIMESCALE,
             Layout::Partitioned => SELECT_PLAIN,
-        };
-        let found: Vec<SelectRow> = sqlx::query_as(sql)
+        }
+        .replace("{filter}", series_filter(metric, equal));
+        let found: Vec<SelectRow> = sqlx::query_as(&sql)
             .bind(metric)
             .bind(labels_json(equal))
             .bind(limit as i64)

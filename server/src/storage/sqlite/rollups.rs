@@ -195,7 +195,7 @@ impl SqliteStore {
         let mut written = 0;
         let has_work = !step.five_minute.is_empty() || !step.hours.is_empty();
         let (mut after, mut batch) = (i64::MIN, FIRST_BATCH);
-        while has_work {
+        while has_work && after < i64::MAX {
             let started = Instant::now();
             let mut tx = self.writer.begin().await?;
             let through: Option<i64> = sqlx::query_scalar(
