@@ -141,7 +141,9 @@ const SELECT_PLAIN: &str = "WITH s AS MATERIALIZED (
    WHERE series_id IN (SELECT id FROM s) AND (SELECT n FROM n) < $3
      AND first_ts > $6 AND first_ts <= $5 AND last_ts >= $4";
 
-/// The same for TimescaleDB, which keeps rows only.
+/// The same for TimescaleDB, which keeps rows only. `$6` (the chunks'
+/// lower bound) is bound for both and named here only so the statement
+/// takes the same parameters.
 const SELECT_TIMESCALE: &str = "WITH s AS MATERIALIZED (
     SELECT id, metric, labels::text AS labels,
            row_number() OVER (ORDER BY metric, labels::text) AS k FROM series
