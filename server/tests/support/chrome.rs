@@ -4,6 +4,7 @@
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -11,6 +12,12 @@ pub struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole process group: killing chromedriver alone orphaned its
+        // Chromium (a dozen processes, 1 GB, per test) for the rest of
+        // the run.
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -91,6 +98,8 @@ pub async fn browser() -> Option<(Driver, Client)> {
         .port();
     let child = Command::new(bin)
         .arg(format!("--port={port}"))
+        // Its own process group, with the browser it starts (see Drop).
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
