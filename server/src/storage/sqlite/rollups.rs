@@ -168,7 +168,7 @@ async fn watermark(tx: &mut SqliteConnection, now_ms: i64) -> Result<i64> {
 impl SqliteStore {
     /// One bounded step; returns (buckets written, caught up).
     pub(super) async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
-        let (step, claimed, compacted) = {
+        let (step, claimed) = {
             let mut tx = self.writer.begin().await?;
             // Data older than retention is about to be deleted: never spend
             // a pass rolling it up (a backfill at the epoch would otherwise
@@ -186,11 +186,8 @@ impl SqliteStore {
             .await?;
             let dirty: Vec<i64> = claimed.iter().map(|c| c.0).collect();
             let step = rollup::plan_step(start, &dirty, now_ms);
-            // Below the compaction watermark samples may be in chunks,
-            // which SQL cannot read: those buckets are computed here.
-            let compacted = chunks::watermark(&mut tx).await?;
             tx.commit().await?;
-            (step, claimed, compacted)
+            (step, claimed)
         };
         let mut written = 0;
         let has_work = !step.five_minute.is_empty() || !step.hours.is_empty();
@@ -210,6 +207,11 @@ impl SqliteStore {
                 break;
             };
             let ids = (after, through);
+            // Below the compaction watermark samples may be in chunks,
+            // which SQL cannot read: those buckets are computed here. Read
+            // in each batch's transaction, as compaction may move on
+            // between batches.
+            let compacted = chunks::watermark(&mut tx).await?;
             for &(from, to) in &step.five_minute {
                 if from < compacted {
                     written += rollup_5m_merged(&mut tx, from, to.min(compacted), ids).await?;
