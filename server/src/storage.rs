@@ -220,6 +220,12 @@ pub trait Maintenance: Send + Sync {
     async fn compact(&self, _now_ms: i64) -> Result<u64> {
         Ok(0)
     }
+    /// Files what ingests have acknowledged but not yet filed into the
+    /// store's tables (SQLite's ingest log, see `storage::sqlite`), all of
+    /// it logged before the call. Stores that file at ingest do nothing.
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
     /// Deletes data older than `now - retention`.
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome>;
     /// Deletes series rows left without samples or rollups that were

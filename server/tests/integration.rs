@@ -76,6 +76,7 @@ mod services_nginx;
 mod services_nginx_container;
 mod services_zero_drop;
 mod sessions;
+mod sqlite_head;
 mod storage_chunks;
 mod storage_contract;
 mod task_poll;

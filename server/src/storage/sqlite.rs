@@ -4,6 +4,8 @@
 
 mod chunks;
 mod compact;
+mod flush;
+mod head;
 mod maintenance;
 mod retention;
 mod rollups;
@@ -34,6 +36,10 @@ pub struct SqliteStore {
     /// The same pools, for the SQL both backends share.
     db: super::sql::Db,
     cache: SeriesCache,
+    /// Logged samples not yet in `samples` (`head.rs`).
+    head: std::sync::Arc<head::Head>,
+    /// Moves the log into `samples` in the background (`flush.rs`).
+    flusher: tokio::task::JoinHandle<()>,
     /// Set by the serving process (`Maintenance::set_retention`).
     retention_ms: std::sync::atomic::AtomicI64,
 }
@@ -85,6 +91,9 @@ impl SqliteStore {
             .connect_with(connect.read_only(true))
             .await
             .map_err(open_err)?;
+        let head = std::sync::Arc::new(head::Head::default());
+        flush::replay(&writer, &head).await?;
+        let flusher = tokio::spawn(flush::run(writer.clone(), head.clone()));
         Ok(Self {
             path: path.to_path_buf(),
             db: super::sql::Db::Sqlite {
@@ -94,12 +103,21 @@ impl SqliteStore {
             writer,
             reader,
             cache: SeriesCache::default(),
+            head,
+            flusher,
             retention_ms: super::DEFAULT_RETENTION_MS.into(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // The log keeps whatever the flusher had not moved yet.
+        self.flusher.abort();
     }
 }
 
@@ -269,12 +287,17 @@ impl SampleReader for SqliteStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<HashMap<i64, Vec<Sample>>> {
+        // The head first: a flush commits before its samples leave the
+        // head, and SQLite's snapshot begins at the first read below, so a
+        // sample is in one or the other (or both, and merged once).
+        let held = self.head.read(ids, start_ms, end_ms);
         // One snapshot for rows and chunks: a compaction committing between
         // the two reads must neither hide samples nor show them twice.
         let mut tx = self.reader.begin().await?;
         let mut out = rows_in(&mut tx, ids, start_ms, end_ms).await?;
         let chunked = chunks::read(&mut tx, ids, start_ms, end_ms).await?;
         super::compaction::merge_into(&mut out, chunked);
+        super::compaction::merge_into(&mut out, held);
         Ok(out)
     }
 
@@ -314,6 +337,7 @@ impl SampleReader for SqliteStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<std::collections::HashSet<i64>> {
+        let held = self.head.with_samples(ids, start_ms, end_ms);
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
         let mut tx = self.reader.begin().await?;
         let found: Vec<i64> = sqlx::query_scalar(
@@ -325,7 +349,7 @@ impl SampleReader for SqliteStore {
         .bind(end_ms)
         .fetch_all(&mut *tx)
         .await?;
-        let mut found: std::collections::HashSet<i64> = found.into_iter().collect();
+        let mut found: std::collections::HashSet<i64> = found.into_iter().chain(held).collect();
         let rest: Vec<i64> = ids.iter().copied().filter(|i| !found.contains(i)).collect();
         found.extend(chunks::with_samples(&mut tx, &rest, start_ms, end_ms).await?);
         Ok(found)

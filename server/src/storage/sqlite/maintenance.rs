@@ -1,7 +1,7 @@
 //! Maintenance for SQLite: rollups (`rollups.rs`), compaction
 //! (`compact.rs`), series pruning and retention.
 
-use super::SqliteStore;
+use super::{flush, SqliteStore};
 use crate::storage::rollup::{self, Resolution};
 use crate::storage::{Maintenance, Result, RetentionOutcome};
 use async_trait::async_trait;
@@ -24,6 +24,7 @@ impl Maintenance for SqliteStore {
         // still empty. The delete runs on the one writer, after any ingest
         // that resolved an id before the cache forgot it has committed; an
         // ingest after that looks the series up afresh.
+        self.drain().await?;
         let find = "SELECT s.id FROM series s WHERE s.created_ms < ?1 AND s.id > ?2
               AND NOT EXISTS (SELECT 1 FROM samples v WHERE v.series_id = s.id)
               AND NOT EXISTS (SELECT 1 FROM samples_5m r WHERE r.series_id = s.id)
@@ -55,7 +56,16 @@ impl Maintenance for SqliteStore {
             for id in &ids {
                 q = q.bind(id);
             }
-            total += q.execute(&self.writer).await?.rows_affected();
+            // What was logged since the drain is moved first, in the same
+            // transaction: a series whose samples wait in the log is not
+            // empty.
+            let mut tx = self.writer.begin().await?;
+            let flushed = flush::file_all(&mut tx).await?;
+            total += q.execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            if let Some(last) = flushed {
+                self.head.forget(last);
+            }
             if (ids.len() as i64) < PRUNE_SERIES_PER_STATEMENT {
                 return Ok(total);
             }
@@ -71,6 +81,8 @@ impl Maintenance for SqliteStore {
 
     #[instrument(skip_all, fields(backend = "sqlite"))]
     async fn refresh_rollups(&self, now_ms: i64) -> Result<u64> {
+        // Rollups read `samples`: the log goes there first.
+        self.drain().await?;
         let mut total = 0;
         // Bounded per call so one pass cannot hold the writer for long;
         // the next maintenance tick continues.
@@ -84,14 +96,21 @@ impl Maintenance for SqliteStore {
         Ok(total)
     }
 
+    async fn flush(&self) -> Result<()> {
+        self.drain().await
+    }
+
     #[instrument(skip_all, fields(backend = "sqlite"))]
     async fn compact(&self, now_ms: i64) -> Result<u64> {
+        self.drain().await?;
         self.compact_pass(now_ms).await
     }
 
     #[instrument(skip_all, fields(backend = "sqlite"))]
     async fn apply_retention(&self, now_ms: i64, retention_ms: i64) -> Result<RetentionOutcome> {
         let cutoff = now_ms - retention_ms;
+        // Old samples waiting in the log are deleted with the others.
+        self.drain().await?;
         let deleted = self.delete_before("samples", "ts", cutoff).await?
             + self.delete_chunks_before(cutoff).await?;
         for res in [Resolution::FiveMinutes, Resolution::OneHour] {

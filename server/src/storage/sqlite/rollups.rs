@@ -170,6 +170,9 @@ impl SqliteStore {
     pub(super) async fn rollup_step(&self, now_ms: i64) -> Result<(u64, bool)> {
         let (step, claimed) = {
             let mut tx = self.writer.begin().await?;
+            // The samples behind the marks claimed below must be in
+            // `samples`, not waiting in the log.
+            let filed = super::flush::file_all(&mut tx).await?;
             // Data older than retention is about to be deleted: never spend
             // a pass rolling it up (a backfill at the epoch would otherwise
             // mean decades of empty buckets).
@@ -187,6 +190,9 @@ impl SqliteStore {
             let dirty: Vec<i64> = claimed.iter().map(|c| c.0).collect();
             let step = rollup::plan_step(start, &dirty, now_ms);
             tx.commit().await?;
+            if let Some(last) = filed {
+                self.head.forget(last);
+            }
             (step, claimed)
         };
         let mut written = 0;

@@ -1,18 +1,16 @@
 //! Writing samples to SQLite: series ids resolved (cache, then the
-//! `series` table), multi-row inserts that skip samples already stored,
-//! and, when some were skipped, which of them carried another value.
+//! `series` table), samples already stored dropped (and counted when
+//! they carried another value), and the new ones written to the ingest
+//! log as one row and added to the head (`head.rs`, `flush.rs`).
 
-use super::chunks;
-use super::{
-    labels_json, parse_labels, value_in, value_out, SqliteStore, Stored, ROWS_PER_INSERT,
-    VALUE_COLS,
-};
-use crate::storage::{compaction, rollup};
-use crate::storage::{AppendOutcome, Result, SampleWriter, StorageError};
+use super::head::{self, Row};
+use super::{chunks, flush};
+use super::{labels_json, parse_labels, value_out, SqliteStore, ROWS_PER_INSERT, VALUE_COLS};
+use crate::storage::{rollup, AppendOutcome, Result, SampleWriter, StorageError};
 use async_trait::async_trait;
 use dozor_common::model::{fingerprint, series_key};
 use dozor_common::SeriesBatch;
-use sqlx::Row;
+use sqlx::{Row as _, SqliteConnection};
 use std::collections::HashMap;
 use tracing::instrument;
 
@@ -20,13 +18,17 @@ use tracing::instrument;
 impl SampleWriter for SqliteStore {
     #[instrument(skip_all, fields(backend = "sqlite", series = batch.len()))]
     async fn append(&self, batch: &[SeriesBatch], now_ms: i64) -> Result<AppendOutcome> {
+        if self.head.len() >= flush::HEAD_CAP {
+            // Flushing has fallen behind: this ingest waits for a batch,
+            // which bounds the head's memory.
+            flush::flush_batch(&self.writer, &self.head).await?;
+        }
         let mut out = AppendOutcome::default();
         let mut tx = self.writer.begin().await?;
         // New ids enter the cache only after commit: a rolled-back series
         // row must not leave a dangling id behind.
         let mut fresh: Vec<(String, i64)> = Vec::new();
-        let mut rows: Vec<(i64, i64, f64)> =
-            Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
+        let mut rows: Vec<Row> = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
         for s in batch {
             let key = s.key();
             let id = match self.cache.get(&key, now_ms) {
@@ -41,30 +43,11 @@ impl SampleWriter for SqliteStore {
             rows.extend(s.samples.iter().map(|p| (id, p.ts_ms, p.value)));
         }
         let total = rows.len() as u64;
-        let in_chunks = backfill(&mut tx, &mut rows).await?;
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut sql = String::from("INSERT INTO samples (series_id, ts, value) VALUES ");
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "(?,?,?)" } else { ",(?,?,?)" });
-            }
-            sql.push_str(" ON CONFLICT DO NOTHING");
-            let mut q = sqlx::query(&sql);
-            for (id, ts, v) in chunk {
-                q = q.bind(id).bind(ts);
-                q = match value_in(*v) {
-                    Stored::Real(r) => q.bind(r),
-                    Stored::Text(t) => q.bind(t),
-                    Stored::Null => q.bind(None::<f64>),
-                };
-            }
-            out.stored += q.execute(&mut *tx).await?.rows_affected();
-        }
-        out.conflicts = in_chunks;
-        if out.stored < rows.len() as u64 {
-            out.conflicts += conflicts(&mut tx, &rows).await?;
-        }
-        let late = rollup::late_buckets(rows.iter().map(|r| r.1), now_ms);
-        for b in late {
+        let (rows, conflicts) = self.new_rows(&mut tx, rows).await?;
+        // Marked here, in the ingest's transaction, so that a query right
+        // after it reads the bucket raw; a maintenance step that claims a
+        // mark first files the log (`flush::file_all`).
+        for b in rollup::late_buckets(rows.iter().map(|r| r.1), now_ms) {
             sqlx::query(
                 "INSERT INTO rollup_dirty (bucket_ms) VALUES (?)
                  ON CONFLICT (bucket_ms) DO UPDATE SET marks = marks + 1",
@@ -73,58 +56,130 @@ impl SampleWriter for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        flush::mark_compacted(&mut tx, &rows).await?;
+        let seq: Option<i64> = if rows.is_empty() {
+            None
+        } else {
+            Some(
+                sqlx::query_scalar("INSERT INTO samples_log (body) VALUES (?) RETURNING seq")
+                    .bind(head::encode(&rows))
+                    .fetch_one(&mut *tx)
+                    .await?,
+            )
+        };
         tx.commit().await?;
         for (key, id) in fresh {
             self.cache.insert(key, id, now_ms);
         }
+        if let Some(seq) = seq {
+            self.head.insert(seq, &rows);
+        }
+        out.stored = rows.len() as u64;
+        out.conflicts = conflicts;
         out.duplicate = total - out.stored - out.conflicts;
         Ok(out)
     }
 }
 
-/// Rows at or below the compaction watermark (backfill, late samples):
-/// those a chunk already holds are dropped from `rows`, as the primary key
-/// drops re-sent rows, and the windows of the others are marked for the
-/// next compaction step. Returns how many dropped rows carried a value
-/// other than the stored one.
-async fn backfill(tx: &mut sqlx::SqliteConnection, rows: &mut Vec<(i64, i64, f64)>) -> Result<u64> {
-    let watermark = chunks::watermark(&mut *tx).await?;
-    let old: Vec<(i64, i64, f64)> = rows.iter().filter(|r| r.1 <= watermark).copied().collect();
-    if old.is_empty() {
-        return Ok(0);
-    }
-    let stored = chunks::stored_at(&mut *tx, &old).await?;
-    let mut differ = 0;
-    rows.retain(|(id, ts, v)| match stored.get(&(*id, *ts)) {
-        None => true,
-        Some(s) => {
-            differ += u64::from(!dozor_common::model::same_value(*s, *v));
-            false
+impl SqliteStore {
+    /// Of `rows`, the samples not stored yet (the first of any repeated
+    /// within `rows`), and how many of the others carried a value other
+    /// than the stored one. A sample newer than its series' bound is new
+    /// without a look at the table; only the others (re-sent, late,
+    /// backfilled) are looked up in the head, the rows and the chunks.
+    async fn new_rows(&self, tx: &mut SqliteConnection, rows: Vec<Row>) -> Result<(Vec<Row>, u64)> {
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let unknown: Vec<i64> = ids
+            .iter()
+            .zip(self.head.newest(&ids))
+            .filter(|(_, n)| n.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        if !unknown.is_empty() {
+            self.head
+                .load_newest(newest_stored(&mut *tx, &unknown).await?);
         }
-    });
-    let mut windows: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.1 <= watermark)
-        .map(|r| compaction::window_of(r.1))
-        .collect();
-    windows.sort_unstable();
-    windows.dedup();
-    for w in windows {
-        sqlx::query(
-            "INSERT INTO compact_dirty (window_ms, marks) VALUES (?, 1)
-             ON CONFLICT (window_ms) DO UPDATE SET marks = marks + 1",
-        )
-        .bind(w)
-        .execute(&mut *tx)
-        .await?;
+        let mut newest: HashMap<i64, i64> = ids
+            .iter()
+            .copied()
+            .zip(
+                self.head
+                    .newest(&ids)
+                    .into_iter()
+                    .map(|n| n.unwrap_or(i64::MAX)),
+            )
+            .collect();
+        let (mut keep, mut slow) = (Vec::with_capacity(rows.len()), Vec::new());
+        for r in rows {
+            let bound = newest.entry(r.0).or_insert(i64::MAX);
+            if r.1 > *bound {
+                *bound = r.1;
+                keep.push(r);
+            } else {
+                slow.push(r);
+            }
+        }
+        // Raised before the commit: a bound may only ever be too high.
+        self.head.raise_newest(newest);
+        let mut conflicts = 0;
+        if slow.is_empty() {
+            return Ok((keep, conflicts));
+        }
+        let differ = |a: f64, b: f64| u64::from(!dozor_common::model::same_value(a, b));
+        let mut candidates = Vec::new();
+        for r in slow {
+            match self.head.value_at(r.0, r.1) {
+                Some(v) => conflicts += differ(v, r.2),
+                None => candidates.push(r),
+            }
+        }
+        let stored = stored_values(&mut *tx, &candidates).await?;
+        let mut seen: HashMap<(i64, i64), f64> = keep.iter().map(|r| ((r.0, r.1), r.2)).collect();
+        for r in candidates {
+            match stored.get(&(r.0, r.1)).or(seen.get(&(r.0, r.1))) {
+                Some(v) => conflicts += differ(*v, r.2),
+                None => {
+                    seen.insert((r.0, r.1), r.2);
+                    keep.push(r);
+                }
+            }
+        }
+        Ok((keep, conflicts))
     }
-    Ok(differ)
 }
 
-/// After an insert that skipped rows: how many of `rows` differ from what
-/// is stored at their (series, ts), within the same transaction.
-async fn conflicts(tx: &mut sqlx::SqliteConnection, rows: &[(i64, i64, f64)]) -> Result<u64> {
-    let mut n = 0;
+/// Each series' newest stored timestamp, in rows or chunks. A series'
+/// chunks do not overlap, so its last chunk by start ends newest.
+async fn newest_stored(tx: &mut SqliteConnection, ids: &[i64]) -> Result<Vec<(i64, Option<i64>)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for part in ids.chunks(ROWS_PER_INSERT) {
+        let list: Vec<String> = part.iter().map(i64::to_string).collect();
+        let found: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT j.value,
+               (SELECT ts FROM samples WHERE series_id = j.value ORDER BY ts DESC LIMIT 1),
+               (SELECT last_ts FROM sample_chunks WHERE series_id = j.value
+                ORDER BY first_ts DESC LIMIT 1)
+             FROM json_each(?) j",
+        )
+        .bind(format!("[{}]", list.join(",")))
+        .fetch_all(&mut *tx)
+        .await?;
+        out.extend(found.into_iter().map(|(id, r, c)| (id, r.max(c))));
+    }
+    Ok(out)
+}
+
+/// The values stored, in rows or chunks, at the (series, ts) of `rows`.
+async fn stored_values(
+    tx: &mut SqliteConnection,
+    rows: &[Row],
+) -> Result<HashMap<(i64, i64), f64>> {
+    let mut stored = HashMap::new();
+    if rows.is_empty() {
+        return Ok(stored);
+    }
     // Two parameters per row.
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let marks = vec!["(?,?)"; chunk.len()].join(",");
@@ -135,22 +190,16 @@ async fn conflicts(tx: &mut sqlx::SqliteConnection, rows: &[(i64, i64, f64)]) ->
         for (id, ts, _) in chunk {
             q = q.bind(id).bind(ts);
         }
-        let stored: HashMap<(i64, i64), f64> = q
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|(id, ts, v, kind)| ((id, ts), value_out(v, kind)))
-            .collect();
-        n += chunk
-            .iter()
-            .filter(|(id, ts, v)| {
-                stored
-                    .get(&(*id, *ts))
-                    .is_some_and(|s| !dozor_common::model::same_value(*s, *v))
-            })
-            .count() as u64;
+        for (id, ts, v, kind) in q.fetch_all(&mut *tx).await? {
+            stored.insert((id, ts), value_out(v, kind));
+        }
     }
-    Ok(n)
+    let watermark = chunks::watermark(&mut *tx).await?;
+    let old: Vec<Row> = rows.iter().filter(|r| r.1 <= watermark).copied().collect();
+    if !old.is_empty() {
+        stored.extend(chunks::stored_at(&mut *tx, &old).await?);
+    }
+    Ok(stored)
 }
 
 async fn resolve_series(
