@@ -4,29 +4,62 @@
 //! transaction; the head forgets them after the commit.
 //!
 //! The ingest marks what its samples come late to (rollup buckets,
-//! compacted windows), so that queries read those raw at once. A
-//! maintenance step that claims marks files the whole log in the same
-//! transaction first ([`file_all`]): the samples behind a claimed mark
-//! are then in `samples`.
+//! compacted windows), so that queries read those raw at once. A rollup
+//! step claims marks only in a transaction that has just filed the whole
+//! log ([`file_rest`]): the samples behind a claimed mark are then in
+//! `samples`.
 
 use super::head::{self, Head, Row};
 use super::{chunks, value_in, SqliteStore, Stored, ROWS_PER_INSERT};
 use crate::storage::{compaction, Result};
 use sqlx::{SqliteConnection, SqlitePool};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::{instrument, warn};
 
-/// Samples one flush transaction moves: about 0.3 s of the writer.
-pub(super) const FLUSH_BATCH: usize = 262_144;
+/// Samples the first flush transaction moves. Each next one doubles while
+/// a transaction takes under [`FAST`] and halves over [`SLOW`]: the more a
+/// batch holds, the more of a series' samples share each page written,
+/// but an ingest waits for the whole transaction.
+const FIRST_BATCH: usize = 131_072;
+const MIN_BATCH: usize = 16_384;
+const MAX_BATCH: usize = 1 << 20;
+const FAST: Duration = Duration::from_millis(150);
+const SLOW: Duration = Duration::from_millis(400);
 /// The head is flushed once it holds this many samples...
 const FLUSH_AT: usize = 524_288;
 /// ...or its oldest sample has waited this long. The longer a sample
 /// waits, the more of its series' samples share each page written.
 const FLUSH_AGE: Duration = Duration::from_secs(60);
-/// Past this an ingest flushes a batch itself before it writes: the head
+/// Past this an ingest waits for a flush before it writes: the head
 /// cannot outgrow memory when flushing falls behind.
 pub(super) const HEAD_CAP: usize = 4 * FLUSH_AT;
+
+/// The size of the next flush transaction, paced by how long the last took.
+pub(super) struct Pace(AtomicUsize);
+
+impl Default for Pace {
+    fn default() -> Self {
+        Self(AtomicUsize::new(FIRST_BATCH))
+    }
+}
+
+impl Pace {
+    pub fn batch(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn took(&self, t: Duration) {
+        let b = self.batch();
+        let next = match t {
+            t if t < FAST => (b * 2).min(MAX_BATCH),
+            t if t > SLOW => (b / 2).max(MIN_BATCH),
+            _ => b,
+        };
+        self.0.store(next, Ordering::Relaxed);
+    }
+}
 /// Log rows one statement reads.
 const LOG_ROWS_PER_READ: i64 = 16;
 
@@ -119,41 +152,57 @@ pub(super) async fn mark_compacted(tx: &mut SqliteConnection, rows: &[Row]) -> R
     Ok(())
 }
 
-/// Files the whole log within `tx`, for a step about to claim marks.
-/// Returns the last row filed, for [`Head::forget`] after the commit.
-/// Maintenance drains the log first ([`SqliteStore::drain`]), so little
-/// is left here.
-pub(super) async fn file_all(tx: &mut SqliteConnection) -> Result<Option<i64>> {
-    let mut filed = None;
-    while let Some((last, _)) = flush_in(&mut *tx, FLUSH_BATCH).await? {
-        filed = Some(last);
-    }
-    Ok(filed)
+/// For a step about to claim marks: files one paced batch of the log
+/// within `tx`. Returns the last row filed (for [`Head::forget`] after
+/// the commit) and whether the log is now empty; only then may the step
+/// claim. Maintenance drains the log first, so one batch is usually all;
+/// under a flood of ingest the claim waits for a later step rather than
+/// hold the writer for the whole log.
+pub(super) async fn file_rest(
+    tx: &mut SqliteConnection,
+    pace: &Pace,
+) -> Result<(Option<i64>, bool)> {
+    let filed = flush_in(&mut *tx, pace.batch()).await?.map(|d| d.0);
+    let left: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM samples_log)")
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok((filed, !left))
 }
 
 /// One flush transaction on the writer; returns the last log row and the
 /// samples it moved.
 #[instrument(skip_all, fields(backend = "sqlite"))]
-pub(super) async fn flush_batch(writer: &SqlitePool, head: &Head) -> Result<Option<(i64, usize)>> {
+pub(super) async fn flush_batch(
+    writer: &SqlitePool,
+    head: &Head,
+    pace: &Pace,
+) -> Result<Option<(i64, usize)>> {
+    let started = Instant::now();
     let mut tx = writer.begin().await?;
-    let done = flush_in(&mut tx, FLUSH_BATCH).await?;
+    let done = flush_in(&mut tx, pace.batch()).await?;
     tx.commit().await?;
-    if let Some((last, _)) = done {
+    if let Some((last, n)) = done {
         head.forget(last);
+        pace.took(started.elapsed());
+        tracing::debug!(
+            samples = n,
+            ms = started.elapsed().as_millis() as u64,
+            "filed the ingest log"
+        );
     }
     Ok(done)
 }
 
 /// Flushes when the head is big or old enough, until it is neither. Runs
 /// for the life of the store.
-pub(super) async fn run(writer: SqlitePool, head: Arc<Head>) {
+pub(super) async fn run(writer: SqlitePool, head: Arc<Head>, pace: Arc<Pace>) {
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if writer.is_closed() {
             return;
         }
         while head.len() >= FLUSH_AT || head.age().is_some_and(|a| a >= FLUSH_AGE) {
-            if let Err(e) = flush_batch(&writer, &head).await {
+            if let Err(e) = flush_batch(&writer, &head, &pace).await {
                 // The log keeps the samples; the next round retries.
                 warn!(error = %e, "flushing the ingest log failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -198,7 +247,7 @@ impl SqliteStore {
             return Ok(());
         };
         loop {
-            let Some((last, _)) = flush_batch(&self.writer, &self.head).await? else {
+            let Some((last, _)) = flush_batch(&self.writer, &self.head, &self.pace).await? else {
                 return Ok(());
             };
             if last >= target {

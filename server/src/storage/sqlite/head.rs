@@ -32,6 +32,8 @@ struct Inner {
 #[derive(Default)]
 pub(super) struct Head {
     inner: Mutex<Inner>,
+    /// Woken after each flush: ingests wait on it while the head is full.
+    filed: tokio::sync::Notify,
 }
 
 /// A sample as the log and the head carry it: (series id, ts, value).
@@ -81,6 +83,13 @@ impl Head {
         // The rest arrived after the flushed rows: counting their age from
         // now flushes them no earlier than their own age says.
         h.since = (left > 0).then(Instant::now);
+        drop(h);
+        self.filed.notify_waiters();
+    }
+
+    /// Completes after the next flush.
+    pub fn filed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.filed.notified()
     }
 
     pub fn len(&self) -> usize {

@@ -60,13 +60,16 @@ impl Maintenance for SqliteStore {
             // transaction: a series whose samples wait in the log is not
             // empty.
             let mut tx = self.writer.begin().await?;
-            let flushed = flush::file_all(&mut tx).await?;
-            total += q.execute(&mut *tx).await?.rows_affected();
+            let (flushed, filed_all) = flush::file_rest(&mut tx, &self.pace).await?;
+            if filed_all {
+                total += q.execute(&mut *tx).await?.rows_affected();
+            }
             tx.commit().await?;
             if let Some(last) = flushed {
                 self.head.forget(last);
             }
-            if (ids.len() as i64) < PRUNE_SERIES_PER_STATEMENT {
+            // Under a flood of ingest the rest waits for the next pass.
+            if !filed_all || (ids.len() as i64) < PRUNE_SERIES_PER_STATEMENT {
                 return Ok(total);
             }
             from = last;

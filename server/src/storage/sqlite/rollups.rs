@@ -171,8 +171,11 @@ impl SqliteStore {
         let (step, claimed) = {
             let mut tx = self.writer.begin().await?;
             // The samples behind the marks claimed below must be in
-            // `samples`, not waiting in the log.
-            let filed = super::flush::file_all(&mut tx).await?;
+            // `samples`, not waiting in the log: dirty buckets are claimed
+            // only once it is empty. The watermark's range needs no such
+            // care: it ends two minutes ago, and a sample that old was
+            // marked late by its ingest.
+            let (filed, filed_all) = super::flush::file_rest(&mut tx, &self.pace).await?;
             // Data older than retention is about to be deleted: never spend
             // a pass rolling it up (a backfill at the epoch would otherwise
             // mean decades of empty buckets).
@@ -184,7 +187,11 @@ impl SqliteStore {
             let claimed: Vec<(i64, i64)> = sqlx::query_as(
                 "SELECT bucket_ms, marks FROM rollup_dirty ORDER BY bucket_ms LIMIT ?",
             )
-            .bind(rollup::MAX_DIRTY_PER_STEP)
+            .bind(if filed_all {
+                rollup::MAX_DIRTY_PER_STEP
+            } else {
+                0
+            })
             .fetch_all(&mut *tx)
             .await?;
             let dirty: Vec<i64> = claimed.iter().map(|c| c.0).collect();

@@ -12,16 +12,29 @@ use dozor_common::model::{fingerprint, series_key};
 use dozor_common::SeriesBatch;
 use sqlx::{Row as _, SqliteConnection};
 use std::collections::HashMap;
+use std::time::Duration;
 use tracing::instrument;
 
 #[async_trait]
 impl SampleWriter for SqliteStore {
     #[instrument(skip_all, fields(backend = "sqlite", series = batch.len()))]
     async fn append(&self, batch: &[SeriesBatch], now_ms: i64) -> Result<AppendOutcome> {
-        if self.head.len() >= flush::HEAD_CAP {
-            // Flushing has fallen behind: this ingest waits for a batch,
-            // which bounds the head's memory.
-            flush::flush_batch(&self.writer, &self.head).await?;
+        // Flushing has fallen behind: this ingest waits for it, which
+        // bounds the head's memory.
+        loop {
+            // Made before the check, so a flush between the two wakes it.
+            let filed = self.head.filed();
+            if self.head.len() < flush::HEAD_CAP {
+                break;
+            }
+            if tokio::time::timeout(Duration::from_secs(2), filed)
+                .await
+                .is_err()
+            {
+                // No flush came (a failing disk keeps failing it): file a
+                // batch here, and let its error reach the client as 503.
+                flush::flush_batch(&self.writer, &self.head, &self.pace).await?;
+            }
         }
         let mut out = AppendOutcome::default();
         let mut tx = self.writer.begin().await?;
