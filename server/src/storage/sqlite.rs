@@ -38,8 +38,8 @@ pub struct SqliteStore {
     cache: SeriesCache,
     /// Logged samples not yet in `samples` (`head.rs`).
     head: std::sync::Arc<head::Head>,
-    /// How much one flush transaction files (`flush.rs`).
-    pace: std::sync::Arc<flush::Pace>,
+    /// One flush at a time (`flush.rs`).
+    filing: std::sync::Arc<flush::Filing>,
     /// Moves the log into `samples` in the background (`flush.rs`).
     flusher: tokio::task::JoinHandle<()>,
     /// Set by the serving process (`Maintenance::set_retention`).
@@ -95,8 +95,8 @@ impl SqliteStore {
             .map_err(open_err)?;
         let head = std::sync::Arc::new(head::Head::default());
         flush::replay(&writer, &head).await?;
-        let pace = std::sync::Arc::new(flush::Pace::default());
-        let flusher = tokio::spawn(flush::run(writer.clone(), head.clone(), pace.clone()));
+        let filing = std::sync::Arc::new(flush::Filing::default());
+        let flusher = tokio::spawn(flush::run(writer.clone(), head.clone(), filing.clone()));
         Ok(Self {
             path: path.to_path_buf(),
             db: super::sql::Db::Sqlite {
@@ -107,7 +107,7 @@ impl SqliteStore {
             reader,
             cache: SeriesCache::default(),
             head,
-            pace,
+            filing,
             flusher,
             retention_ms: super::DEFAULT_RETENTION_MS.into(),
         })

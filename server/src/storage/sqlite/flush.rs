@@ -1,75 +1,53 @@
-//! Filing the ingest log into `samples` (see `head.rs`). A flush takes the
-//! oldest log rows, up to a bound of samples, sorts their samples by
-//! series and time, inserts them and deletes the rows, in one
-//! transaction; the head forgets them after the commit.
+//! Filing the ingest log into `samples` (see `head.rs`). A flush reads
+//! the oldest log rows, up to [`BATCH`] samples, sorts their samples by
+//! series and time and inserts them a part of [`PART`] samples per
+//! transaction; the last part's transaction deletes the log rows, and the
+//! head forgets them after that commit. A batch is large so that each
+//! series' samples share its pages; parts are small so that an ingest
+//! never waits long for the one writer. Filing is idempotent (a sample
+//! already in `samples` is skipped), so a crash between parts only files
+//! the same samples again from the log.
 //!
 //! The ingest marks what its samples come late to (rollup buckets,
 //! compacted windows), so that queries read those raw at once. A rollup
-//! step claims marks only in a transaction that has just filed the whole
-//! log ([`file_rest`]): the samples behind a claimed mark are then in
-//! `samples`.
+//! step claims marks only in a transaction that has just filed the rest
+//! of the log ([`file_rest`]): the samples behind a claimed mark are then
+//! in `samples`.
 
 use super::head::{self, Head, Row};
 use super::{chunks, value_in, SqliteStore, Stored, ROWS_PER_INSERT};
 use crate::storage::{compaction, Result};
 use sqlx::{SqliteConnection, SqlitePool};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{instrument, warn};
 
-/// Samples the first flush transaction moves. Each next one doubles while
-/// a transaction takes under [`FAST`] and halves over [`SLOW`]: the more a
-/// batch holds, the more of a series' samples share each page written,
-/// but an ingest waits for the whole transaction.
-const FIRST_BATCH: usize = 131_072;
-const MIN_BATCH: usize = 16_384;
-const MAX_BATCH: usize = 1 << 20;
-const FAST: Duration = Duration::from_millis(150);
-const SLOW: Duration = Duration::from_millis(400);
 /// The head is flushed once it holds this many samples...
 const FLUSH_AT: usize = 524_288;
 /// ...or its oldest sample has waited this long. The longer a sample
 /// waits, the more of its series' samples share each page written.
 const FLUSH_AGE: Duration = Duration::from_secs(60);
+/// Samples one flush files.
+const BATCH: usize = FLUSH_AT;
+/// Samples one of its transactions inserts: about 0.1–0.2 s of the writer.
+const PART: usize = 65_536;
 /// Past this an ingest waits for a flush before it writes: the head
 /// cannot outgrow memory when flushing falls behind.
 pub(super) const HEAD_CAP: usize = 4 * FLUSH_AT;
-
-/// The size of the next flush transaction, paced by how long the last took.
-pub(super) struct Pace(AtomicUsize);
-
-impl Default for Pace {
-    fn default() -> Self {
-        Self(AtomicUsize::new(FIRST_BATCH))
-    }
-}
-
-impl Pace {
-    pub fn batch(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn took(&self, t: Duration) {
-        let b = self.batch();
-        let next = match t {
-            t if t < FAST => (b * 2).min(MAX_BATCH),
-            t if t > SLOW => (b / 2).max(MIN_BATCH),
-            _ => b,
-        };
-        self.0.store(next, Ordering::Relaxed);
-    }
-}
 /// Log rows one statement reads.
 const LOG_ROWS_PER_READ: i64 = 16;
 
-/// Moves the oldest log rows, at least one and up to about `max_samples`
-/// samples, into `samples` within `tx`. Returns the last row moved and
-/// how many samples it moved; the caller commits, then the head forgets.
-pub(super) async fn flush_in(
-    tx: &mut SqliteConnection,
+/// One flush at a time: two would file the same rows twice.
+#[derive(Default)]
+pub(super) struct Filing(tokio::sync::Mutex<()>);
+
+/// The oldest log rows, at least one and up to about `max_samples`
+/// samples: the last row read and their samples, sorted by series and
+/// time.
+async fn read_log(
+    conn: &mut SqliteConnection,
     max_samples: usize,
-) -> Result<Option<(i64, usize)>> {
+) -> Result<Option<(i64, Vec<Row>)>> {
     let mut rows: Vec<Row> = Vec::new();
     let mut last = None;
     while rows.len() < max_samples {
@@ -77,7 +55,7 @@ pub(super) async fn flush_in(
             sqlx::query_as("SELECT seq, body FROM samples_log WHERE seq > ? ORDER BY seq LIMIT ?")
                 .bind(last.unwrap_or(i64::MIN))
                 .bind(LOG_ROWS_PER_READ)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *conn)
                 .await?;
         let Some(end) = read.last().map(|r| r.0) else {
             break;
@@ -91,19 +69,23 @@ pub(super) async fn flush_in(
         }
         last = Some(end);
     }
-    let Some(last) = last else {
-        return Ok(None);
-    };
     rows.sort_unstable_by_key(|r| (r.0, r.1));
-    insert_rows(&mut *tx, &rows).await?;
-    // Compaction may have passed these rows' window since their ingest
-    // marked what it saw.
-    mark_compacted(&mut *tx, &rows).await?;
+    Ok(last.map(|l| (l, rows)))
+}
+
+/// Inserts `rows` into `samples` within `tx`. Compaction may have passed
+/// their window since their ingest marked what it saw: marked again.
+async fn file_rows(tx: &mut SqliteConnection, rows: &[Row]) -> Result<()> {
+    insert_rows(&mut *tx, rows).await?;
+    mark_compacted(&mut *tx, rows).await
+}
+
+async fn delete_log(tx: &mut SqliteConnection, through: i64) -> Result<()> {
     sqlx::query("DELETE FROM samples_log WHERE seq <= ?")
-        .bind(last)
+        .bind(through)
         .execute(&mut *tx)
         .await?;
-    Ok(Some((last, rows.len())))
+    Ok(())
 }
 
 /// Multi-row inserts; a row already stored is skipped.
@@ -152,57 +134,71 @@ pub(super) async fn mark_compacted(tx: &mut SqliteConnection, rows: &[Row]) -> R
     Ok(())
 }
 
-/// For a step about to claim marks: files one paced batch of the log
+/// For a step about to claim marks: files up to one part of the log
 /// within `tx`. Returns the last row filed (for [`Head::forget`] after
 /// the commit) and whether the log is now empty; only then may the step
-/// claim. Maintenance drains the log first, so one batch is usually all;
+/// claim. Maintenance drains the log first, so little is left here;
 /// under a flood of ingest the claim waits for a later step rather than
 /// hold the writer for the whole log.
-pub(super) async fn file_rest(
-    tx: &mut SqliteConnection,
-    pace: &Pace,
-) -> Result<(Option<i64>, bool)> {
-    let filed = flush_in(&mut *tx, pace.batch()).await?.map(|d| d.0);
+pub(super) async fn file_rest(tx: &mut SqliteConnection) -> Result<(Option<i64>, bool)> {
+    let filed = match read_log(&mut *tx, PART).await? {
+        Some((last, rows)) => {
+            file_rows(&mut *tx, &rows).await?;
+            delete_log(&mut *tx, last).await?;
+            Some(last)
+        }
+        None => None,
+    };
     let left: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM samples_log)")
         .fetch_one(&mut *tx)
         .await?;
     Ok((filed, !left))
 }
 
-/// One flush transaction on the writer; returns the last log row and the
-/// samples it moved.
+/// One flush: up to [`BATCH`] samples, a part per transaction. Returns the
+/// last log row filed and the samples filed.
 #[instrument(skip_all, fields(backend = "sqlite"))]
 pub(super) async fn flush_batch(
     writer: &SqlitePool,
     head: &Head,
-    pace: &Pace,
+    filing: &Filing,
 ) -> Result<Option<(i64, usize)>> {
+    let _one = filing.0.lock().await;
     let started = Instant::now();
-    let mut tx = writer.begin().await?;
-    let done = flush_in(&mut tx, pace.batch()).await?;
-    tx.commit().await?;
-    if let Some((last, n)) = done {
-        head.forget(last);
-        pace.took(started.elapsed());
-        tracing::debug!(
-            samples = n,
-            ms = started.elapsed().as_millis() as u64,
-            "filed the ingest log"
-        );
+    let mut conn = writer.acquire().await?;
+    let read = read_log(&mut conn, BATCH).await?;
+    drop(conn);
+    let Some((last, rows)) = read else {
+        return Ok(None);
+    };
+    let parts: Vec<&[Row]> = rows.chunks(PART).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let mut tx = writer.begin().await?;
+        file_rows(&mut tx, part).await?;
+        if i + 1 == parts.len() {
+            delete_log(&mut tx, last).await?;
+        }
+        tx.commit().await?;
     }
-    Ok(done)
+    head.forget(last);
+    tracing::debug!(
+        samples = rows.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "filed the ingest log"
+    );
+    Ok(Some((last, rows.len())))
 }
 
 /// Flushes when the head is big or old enough, until it is neither. Runs
 /// for the life of the store.
-pub(super) async fn run(writer: SqlitePool, head: Arc<Head>, pace: Arc<Pace>) {
+pub(super) async fn run(writer: SqlitePool, head: Arc<Head>, filing: Arc<Filing>) {
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if writer.is_closed() {
             return;
         }
         while head.len() >= FLUSH_AT || head.age().is_some_and(|a| a >= FLUSH_AGE) {
-            if let Err(e) = flush_batch(&writer, &head, &pace).await {
+            if let Err(e) = flush_batch(&writer, &head, &filing).await {
                 // The log keeps the samples; the next round retries.
                 warn!(error = %e, "flushing the ingest log failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -237,8 +233,8 @@ pub(super) async fn replay(writer: &SqlitePool, head: &Head) -> Result<()> {
 
 impl SqliteStore {
     /// Flushes everything logged before the call: maintenance reads
-    /// `samples`, so it drains the log first. Bounded batches, so that
-    /// ingest goes on between them.
+    /// `samples`, so it drains the log first. Flushes are made of short
+    /// transactions, so ingest goes on between them.
     pub(super) async fn drain(&self) -> Result<()> {
         let Some(target) = sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM samples_log")
             .fetch_one(&self.writer)
@@ -247,7 +243,7 @@ impl SqliteStore {
             return Ok(());
         };
         loop {
-            let Some((last, _)) = flush_batch(&self.writer, &self.head, &self.pace).await? else {
+            let Some((last, _)) = flush_batch(&self.writer, &self.head, &self.filing).await? else {
                 return Ok(());
             };
             if last >= target {

@@ -60,7 +60,7 @@ impl Maintenance for SqliteStore {
             // transaction: a series whose samples wait in the log is not
             // empty.
             let mut tx = self.writer.begin().await?;
-            let (flushed, filed_all) = flush::file_rest(&mut tx, &self.pace).await?;
+            let (flushed, filed_all) = flush::file_rest(&mut tx).await?;
             if filed_all {
                 total += q.execute(&mut *tx).await?.rows_affected();
             }

@@ -175,7 +175,7 @@ impl SqliteStore {
             // only once it is empty. The watermark's range needs no such
             // care: it ends two minutes ago, and a sample that old was
             // marked late by its ingest.
-            let (filed, filed_all) = super::flush::file_rest(&mut tx, &self.pace).await?;
+            let (filed, filed_all) = super::flush::file_rest(&mut tx).await?;
             // Data older than retention is about to be deleted: never spend
             // a pass rolling it up (a backfill at the epoch would otherwise
             // mean decades of empty buckets).

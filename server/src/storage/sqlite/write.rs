@@ -33,7 +33,7 @@ impl SampleWriter for SqliteStore {
             {
                 // No flush came (a failing disk keeps failing it): file a
                 // batch here, and let its error reach the client as 503.
-                flush::flush_batch(&self.writer, &self.head, &self.pace).await?;
+                flush::flush_batch(&self.writer, &self.head, &self.filing).await?;
             }
         }
         let mut out = AppendOutcome::default();
