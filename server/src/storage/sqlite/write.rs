@@ -58,8 +58,8 @@ impl SampleWriter for SqliteStore {
         let total = rows.len() as u64;
         let (rows, conflicts) = self.new_rows(&mut tx, rows).await?;
         // Marked here, in the ingest's transaction, so that a query right
-        // after it reads the bucket raw; a maintenance step that claims a
-        // mark first files the log (`flush::file_all`).
+        // after it reads the bucket raw; a rollup step claims marks only
+        // once the log is filed (`flush::file_rest`).
         for b in rollup::late_buckets(rows.iter().map(|r| r.1), now_ms) {
             sqlx::query(
                 "INSERT INTO rollup_dirty (bucket_ms) VALUES (?)
@@ -84,6 +84,9 @@ impl SampleWriter for SqliteStore {
         for (key, id) in fresh {
             self.cache.insert(key, id, now_ms);
         }
+        // Were this future dropped between the commit and here, the
+        // samples would be safe in the log but read only once filed (at
+        // most a minute later, or at the next maintenance pass).
         if let Some(seq) = seq {
             self.head.insert(seq, &rows);
         }
