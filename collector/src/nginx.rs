@@ -43,7 +43,17 @@ pub struct Controller {
     failed: std::sync::atomic::AtomicBool,
     /// Containers being drained before removal: never a member.
     draining: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// When the agent started: see [`INVENTORY_GRACE`].
+    started: std::time::Instant,
 }
+
+/// How long after the agent starts a convergence waits for the first
+/// Docker listing. Before it, every container-backed service would be
+/// rendered with no member and answer 503 (on each agent restart, and in
+/// the autoscale test, from nginx's old workers after the next reload);
+/// after it, a host whose Docker never answers still gets its
+/// static-upstream services.
+const INVENTORY_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[derive(Default)]
 struct State {
@@ -105,6 +115,7 @@ impl Controller {
             state: Mutex::new(State::default()),
             failed: Default::default(),
             draining: Default::default(),
+            started: std::time::Instant::now(),
         })))
     }
 
@@ -145,6 +156,21 @@ impl Controller {
     }
 
     async fn converge(&self, agent: &Agent, st: &mut State) -> Result<(), String> {
+        let from_containers = st.doc.as_ref().is_some_and(|d| {
+            d.services
+                .iter()
+                .any(|s| s.enabled && s.static_upstreams.is_empty())
+        });
+        if from_containers
+            && agent.containers.latest().is_none()
+            && self.started.elapsed() < INVENTORY_GRACE
+        {
+            // The first listing rings `containers.changed`; the retry
+            // covers a Docker that never answers.
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        }
         let r = self.converge_once(agent, st).await;
         self.failed
             .store(r.is_err(), std::sync::atomic::Ordering::Relaxed);
@@ -317,7 +343,10 @@ pub fn spawn(agent: Arc<Agent>, controller: Arc<Controller>, shutdown: Cancellat
     spawn_blocks(controller.clone(), shutdown.clone());
     tokio::spawn(async move {
         loop {
-            let failing = controller.failed.load(std::sync::atomic::Ordering::Relaxed);
+            // Also while Docker has not been listed yet: a convergence
+            // waiting for it (INVENTORY_GRACE) is tried again.
+            let failing = controller.failed.load(std::sync::atomic::Ordering::Relaxed)
+                || agent.containers.latest().is_none();
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = agent.containers.changed.notified() => {}
