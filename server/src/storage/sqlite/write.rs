@@ -107,25 +107,24 @@ impl SqliteStore {
         let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         ids.sort_unstable();
         ids.dedup();
+        let mut bounds = self.head.newest(&ids);
         let unknown: Vec<i64> = ids
             .iter()
-            .zip(self.head.newest(&ids))
+            .zip(&bounds)
             .filter(|(_, n)| n.is_none())
             .map(|(id, _)| *id)
             .collect();
+        // Read again only when some were loaded: most ingests know every
+        // series already, and this runs on each of them.
         if !unknown.is_empty() {
             self.head
                 .load_newest(newest_stored(&mut *tx, &unknown).await?);
+            bounds = self.head.newest(&ids);
         }
         let mut newest: HashMap<i64, i64> = ids
             .iter()
             .copied()
-            .zip(
-                self.head
-                    .newest(&ids)
-                    .into_iter()
-                    .map(|n| n.unwrap_or(i64::MAX)),
-            )
+            .zip(bounds.into_iter().map(|n| n.unwrap_or(i64::MAX)))
             .collect();
         let (mut keep, mut slow) = (Vec::with_capacity(rows.len()), Vec::new());
         for r in rows {
