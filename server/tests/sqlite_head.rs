@@ -211,3 +211,36 @@ async fn a_large_head_is_flushed_in_the_background() {
     let s0 = id(&store, "s0").await;
     assert_eq!(store.samples(s0, 0, now).await.unwrap().len(), 300);
 }
+
+/// A log row damaged on disk (not whole samples) is dropped with an
+/// error, never a panic, and never blocks the rows after it: on replay,
+/// and when the log is filed.
+#[tokio::test]
+async fn a_damaged_log_row_blocks_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(&dir).await;
+    let now = now_ms();
+    let pts = [Sample::new(now - 2_000, 1.0), Sample::new(now - 1_000, 2.0)];
+    store.append(&[series("a", &pts)], now).await.unwrap();
+    store.append(&[series("b", &pts)], now).await.unwrap();
+    let (a, b) = (id(&store, "a").await, id(&store, "b").await);
+    drop(store);
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "UPDATE samples_log SET body = x'0102' WHERE seq = (SELECT min(seq) FROM samples_log)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    drop(c);
+    let store = support::sqlite_store(&dir).await;
+    assert_eq!(store.samples(b, 0, now).await.unwrap(), pts);
+    assert!(store.samples(a, 0, now).await.unwrap().is_empty());
+    store.refresh_rollups(now).await.unwrap();
+    assert_eq!(rows(&dir).await, (2, 0));
+    assert_eq!(store.samples(b, 0, now).await.unwrap(), pts);
+    // The series takes new samples afterwards.
+    let out = store.append(&[series("a", &pts)], now).await.unwrap();
+    assert_eq!(out.stored, 2);
+}
