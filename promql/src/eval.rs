@@ -34,7 +34,7 @@ pub struct Evaluator {
     /// Current recursion depth of [`Self::eval`].
     depth: Cell<usize>,
     /// Most points a range result or one subquery's result may hold.
-    max_points: usize,
+    pub(super) max_points: usize,
     /// What the answer comes with (see `annotations`).
     pub(super) notes: RefCell<super::annotations::Annotations>,
 }
@@ -61,7 +61,7 @@ impl Evaluator {
         }
     }
 
-    fn check_deadline(&self) -> Result<()> {
+    pub(super) fn check_deadline(&self) -> Result<()> {
         if Instant::now() > self.deadline {
             return Err(QueryError::Timeout("evaluation".into()));
         }
@@ -84,6 +84,10 @@ impl Evaluator {
     }
 
     pub fn eval_range(&self, e: &Expr) -> Result<Value> {
+        // The commonest panel query: no step needs evaluating on its own.
+        if let Some(vs) = bare_selector(e) {
+            return Ok(Value::Matrix(self.selector_range(vs)?));
+        }
         let mut series: Vec<Series> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         // Steps usually yield the same series in the same order: try the
@@ -148,7 +152,7 @@ impl Evaluator {
         v
     }
 
-    fn too_many_points(&self) -> QueryError {
+    pub(super) fn too_many_points(&self) -> QueryError {
         QueryError::Execution(format!(
             "query processing would hold more than {} points in memory; narrow the selectors, the time range or the step",
             self.max_points
@@ -323,5 +327,14 @@ fn keeps_order(e: &Expr) -> bool {
         ),
         Expr::Aggregate(a) => matches!(a.op.to_string().as_str(), "topk" | "bottomk"),
         _ => false,
+    }
+}
+
+/// The selector a range query asks for as it is (`m{a="b"}`, `(m)`).
+fn bare_selector(e: &Expr) -> Option<&promql_parser::parser::VectorSelector> {
+    match e {
+        Expr::VectorSelector(vs) => Some(vs),
+        Expr::Paren(p) => bare_selector(&p.expr),
+        _ => None,
     }
 }

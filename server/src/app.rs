@@ -27,6 +27,8 @@ pub struct Server {
     pub task_hub: crate::tasks::Hub,
     /// Every route's path template, as the router registered them.
     pub routes: Vec<&'static str>,
+    /// The operations the handlers call (tests act through them too).
+    pub ops: crate::ops::Ops,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -98,10 +100,15 @@ impl Server {
         );
         let _ = ingest.ops.set(ops.clone());
         let alerting = crate::alerting::service::load(&cfg, &store, &ops).await?;
-        let state = AppState::new(ops, ingest.clone(), &cfg.rate_limits, Some(write_hash))
-            .with_alerting(alerting.alerting.clone(), Some(alerting.telegram.clone()))
-            .with_ui(ui_state(&cfg))
-            .with_auth(http::authn::AuthState::new(keys, setup_token.clone()).configured(&cfg));
+        let state = AppState::new(
+            ops.clone(),
+            ingest.clone(),
+            &cfg.rate_limits,
+            Some(write_hash),
+        )
+        .with_alerting(alerting.alerting.clone(), Some(alerting.telegram.clone()))
+        .with_ui(ui_state(&cfg))
+        .with_auth(http::authn::AuthState::new(keys, setup_token.clone()).configured(&cfg));
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .with_context(|| {
@@ -200,6 +207,7 @@ impl Server {
         }
         Ok(Self {
             routes: paths.list(),
+            ops,
             setup_url,
             task_hub: hub,
             addr,

@@ -197,6 +197,9 @@ struct Inner {
     /// Where each agent's heartbeats came from last, so the store is
     /// written only when it changes.
     agent_addresses: std::sync::Mutex<std::collections::HashMap<i64, std::net::IpAddr>>,
+    /// API tokens looked up lately; cleared by revocations and user
+    /// changes (see `tokens::cache`).
+    tokens: tokens::cache::TokenCache,
 }
 
 /// What operations need; cheap to clone.
@@ -214,6 +217,7 @@ impl Ops {
             telegram: OnceLock::new(),
             user_tasks: RateLimiter::keyed(Quota::per_second(nz(5)).allow_burst(nz(20))),
             agent_addresses: Default::default(),
+            tokens: Default::default(),
         }))
     }
 

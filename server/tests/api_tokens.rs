@@ -6,6 +6,7 @@
 use crate::support;
 
 use dozor_server::clock::Clock;
+use dozor_server::ops::users::Change;
 use dozor_server::storage::{Role, Scope};
 use support::web::{client, get, login, pair, set_cookie};
 use support::*;
@@ -93,28 +94,26 @@ async fn scope_is_capped_by_role_and_tokens_expire() {
     let write = api_token(&server, Scope::Write).await;
     // An empty body gets past auth and fails decoding: 400, not 401/403.
     assert_eq!(status(c.post(&url).bearer_auth(&write)).await, 400);
-    // Demote the owner to viewer: the same token may now only read.
+    // Demote the owner to viewer (as the Users page does, through the
+    // operation): the same token may now only read, at once, although
+    // its record was just looked up and remembered.
     let api = server.store.user_by_name("api").await.unwrap().unwrap();
+    // Another admin, so "api" is not the last one and may be demoted.
     server
         .store
-        .update_user(api.id, None, Some(Role::Viewer), None, now_ms())
+        .create_user("root", "!unusable", Role::Admin, false, now_ms())
         .await
         .unwrap();
+    let admin = dozor_server::ops::Actor::cli();
+    let change = |ch| dozor_server::ops::users::change(&server.ops, &admin, api.id, ch);
+    change(Change::Role(Role::Viewer)).await.unwrap();
     assert_eq!(status(c.post(&url).bearer_auth(&write)).await, 403);
     let q = format!("{}{QUERY}", server.url());
     assert_eq!(status(c.get(&q).bearer_auth(&write)).await, 200);
-    // Disabled owner: refused.
-    server
-        .store
-        .update_user(api.id, None, None, Some(true), now_ms())
-        .await
-        .unwrap();
+    // Disabled owner: refused at once.
+    change(Change::Disable).await.unwrap();
     assert_eq!(status(c.get(&q).bearer_auth(&write)).await, 401);
-    server
-        .store
-        .update_user(api.id, None, None, Some(false), now_ms())
-        .await
-        .unwrap();
+    change(Change::Enable).await.unwrap();
     // Expiry, on the injected clock.
     let short = dozor_server::app::mint_api_token(
         &server.store,
@@ -276,5 +275,57 @@ async fn series_cardinality_is_limited_per_agent() {
             .any(|l| l.starts_with("dozor_ingest_errors_total{reason=\"series_limit\"} 1")),
         "the rejection is counted"
     );
+    server.shutdown().await;
+}
+
+/// Token lookups are remembered for a moment (`ops::tokens::cache`):
+/// a change made outside this process's operations (another server on
+/// the same database, SQL by hand) is seen within that moment, and a
+/// revocation through the operations at once.
+#[tokio::test]
+async fn token_changes_made_elsewhere_are_seen_within_the_cache_ttl() {
+    use dozor_server::ops::tokens::cache::TTL;
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(&dir, None).await;
+    let q = format!("{}{QUERY}", server.url());
+    let c = reqwest::Client::new();
+    let token = api_token(&server, Scope::Read).await;
+    // The record is remembered at some moment between these two.
+    let looked_up = std::time::Instant::now();
+    assert_eq!(status(c.get(&q).bearer_auth(&token)).await, 200);
+    let answered = std::time::Instant::now();
+    let id = server.store.list_api_tokens(None).await.unwrap()[0].id;
+    // Revoked straight in the store, as another process would.
+    assert!(server
+        .store
+        .revoke_api_token(id, None, now_ms())
+        .await
+        .unwrap());
+    let answer = status(c.get(&q).bearer_auth(&token)).await;
+    if looked_up.elapsed() < TTL {
+        assert_eq!(answer, 200, "the remembered record answered");
+    }
+    tokio::time::sleep(TTL.saturating_sub(answered.elapsed())).await;
+    assert_eq!(status(c.get(&q).bearer_auth(&token)).await, 401);
+
+    // Through the operation (the Account page, the API), at once.
+    let other = dozor_server::app::mint_api_token(&server.store, "api", "other", Scope::Read, None)
+        .await
+        .unwrap();
+    assert_eq!(status(c.get(&q).bearer_auth(&other)).await, 200);
+    let other_id = server
+        .store
+        .list_api_tokens(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "other")
+        .unwrap()
+        .id;
+    let admin = dozor_server::ops::Actor::cli();
+    dozor_server::ops::tokens::revoke(&server.ops, &admin, other_id)
+        .await
+        .unwrap();
+    assert_eq!(status(c.get(&q).bearer_auth(&other)).await, 401);
     server.shutdown().await;
 }

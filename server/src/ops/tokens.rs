@@ -2,9 +2,14 @@
 //! from the command line, never with more scope than the owner's role;
 //! revoked by the owner or an admin. Shown once, stored hashed.
 
+pub mod cache;
+
 use super::{Actor, OpError, OpResult, Ops};
 use crate::auth;
-use crate::storage::{Role, Scope};
+use crate::storage::{ApiTokenRecord, Role, Scope};
+
+/// Last use is recorded at most once a minute per token.
+const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// Longest life a token can be given.
 pub const MAX_EXPIRY_DAYS: u64 = 3650;
@@ -85,7 +90,37 @@ pub async fn revoke(ops: &Ops, actor: &Actor, id: i64) -> OpResult<()> {
     {
         return Err(OpError::NotFound("No such token of yours.".into()));
     }
+    ops.0.tokens.clear();
     ops.audit(actor, "token.revoke", Some(format!("#{id}")))
         .await;
     Ok(())
+}
+
+/// The live token whose secret was presented, or None (unknown, revoked,
+/// expired, or its owner disabled). Records its use once a minute.
+pub async fn authenticate(ops: &Ops, secret: &str) -> OpResult<Option<ApiTokenRecord>> {
+    let hash = auth::hash_secret(secret);
+    let now = ops.now_ms();
+    let cache = &ops.0.tokens;
+    let rec = match cache.get(&hash) {
+        Some(r) => r,
+        None => {
+            let generation = cache.generation();
+            let Some(r) = ops.store().api_token(&hash).await? else {
+                return Ok(None);
+            };
+            cache.put(generation, &hash, r.clone());
+            r
+        }
+    };
+    if !rec.live(now) {
+        return Ok(None);
+    }
+    if rec.last_used_ms.is_none_or(|l| now - l >= TOUCH_EVERY_MS) {
+        match ops.store().touch_api_token(rec.id, now).await {
+            Ok(()) => cache.used(&hash, now),
+            Err(e) => tracing::warn!(error = %e, "could not record token use"),
+        }
+    }
+    Ok(Some(rec))
 }

@@ -123,6 +123,8 @@ pub async fn change(ops: &Ops, actor: &Actor, id: i64, change: Change) -> OpResu
     ops.store()
         .update_user(id, pw_hash.as_deref(), role, disabled, ops.now_ms())
         .await?;
+    // A role caps its tokens' scope, and a disabled user's tokens stop.
+    ops.0.tokens.clear();
     ops.audit(actor, verb, Some(target.username)).await;
     Ok(())
 }

@@ -6,7 +6,9 @@
 //! SameSite=Strict cookie naming a session row; each request checks the
 //! row (not revoked, not idle past the limit, before its absolute expiry)
 //! and the user (not disabled), so revocation is immediate. API tokens are
-//! looked up by hash on each request for the same reason.
+//! looked up by hash through `ops::tokens::authenticate`, which remembers
+//! records for two seconds and forgets them on any revocation or user
+//! change made through the operations.
 
 use super::AppState;
 use crate::auth::{self, session::Keys};
@@ -230,27 +232,18 @@ pub fn presented_secret(headers: &HeaderMap) -> Option<String> {
     (!secret.is_empty()).then(|| secret.to_string())
 }
 
-/// Last use is recorded at most once a minute per token.
-const TOUCH_EVERY_MS: i64 = 60_000;
-
 /// Ok(None): no credentials at all. Err: credentials that do not work.
 pub async fn principal(s: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
     if let Some(secret) = presented_secret(headers) {
-        let now = s.0.auth.now_ms();
-        let rec = match s.0.store.api_token(&auth::hash_secret(&secret)).await {
-            Ok(r) => r,
-            Err(e) => return Err(super::storage_error(e)),
-        };
-        let Some(t) = rec.filter(|t| t.live(now)) else {
-            return Err(unauthorized(
-                "the API token is unknown, revoked or expired, or its owner is disabled",
-            ));
-        };
-        if t.last_used_ms.is_none_or(|l| now - l >= TOUCH_EVERY_MS) {
-            if let Err(e) = s.0.store.touch_api_token(t.id, now).await {
-                tracing::warn!(error = %e, "could not record token use");
+        let t = match crate::ops::tokens::authenticate(&s.0.ops, &secret).await {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                return Err(unauthorized(
+                    "the API token is unknown, revoked or expired, or its owner is disabled",
+                ))
             }
-        }
+            Err(e) => return Err(crate::http::Problem::from(e).json()),
+        };
         return Ok(Some(Principal {
             user_id: t.user_id,
             name: t.username,
