@@ -4,6 +4,9 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
+mod value_text;
+pub use value_text::{format_value, parse_value, write_value};
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ModelError {
     #[error("invalid metric name {0:?}: must be non-empty UTF-8 without NUL")]
@@ -89,38 +92,6 @@ impl<'de> Deserialize<'de> for Sample {
 /// `-0` equals `0`, since a store may not keep the sign of zero.
 pub fn same_value(a: f64, b: f64) -> bool {
     a == b || (a.is_nan() && b.is_nan() && is_stale(a) == is_stale(b))
-}
-
-/// Formats a value the way the Prometheus text format and HTTP API do.
-pub fn format_value(v: f64) -> String {
-    let mut out = String::new();
-    write_value(&mut out, v);
-    out
-}
-
-/// [`format_value`] appended to `out`: a range answer writes thousands of
-/// values, and one allocation each was a measurable part of its time.
-pub fn write_value(out: &mut String, v: f64) {
-    use std::fmt::Write as _;
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v == f64::INFINITY {
-        out.push_str("+Inf");
-    } else if v == f64::NEG_INFINITY {
-        out.push_str("-Inf");
-    } else {
-        let _ = write!(out, "{v}");
-    }
-}
-
-/// Parses a Prometheus value string, including `NaN`, `+Inf`, `-Inf`, `Inf`.
-pub fn parse_value(s: &str) -> Option<f64> {
-    match s {
-        "NaN" => Some(f64::NAN),
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        _ => s.parse().ok(),
-    }
 }
 
 /// All samples of one series in a batch.
